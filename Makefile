@@ -1,0 +1,32 @@
+# Everything sets itself up: `make test` and `make demo` work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
+MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
+
+.PHONY: test test-sqlite test-engines demo clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+## Run the suite on SQLite, then again on PostgreSQL and MariaDB where they answer.
+test: test-sqlite test-engines
+
+test-sqlite: $(STAMP)
+	env -u DATABASE_URL $(PY) -m pytest -q
+
+test-engines: $(STAMP)
+	@PY=$(PY) PG_URL=$(PG_URL) MYSQL_URL=$(MYSQL_URL) sh scripts/test-engines.sh
+
+## Run the product on embedded defaults: a SQLite file, the sample plant, one permit of each type.
+demo: $(STAMP)
+	$(PY) app.py demo
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

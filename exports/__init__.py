@@ -1,0 +1,1 @@
+"""Exports and imports: workbooks in, reports out."""

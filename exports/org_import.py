@@ -1,0 +1,235 @@
+"""Load the org workbook into departments and people: all of it in one transaction, or none of it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.db import transaction
+from models.org import DEPARTMENT_KINDS, ROLES, Department, Person, PersonRole
+
+from .org_workbook import (ACCOUNTS, CODE, DEPARTMENT, DEPARTMENT_COLUMNS, DEPARTMENTS, DEPT_NAME,
+                           DINGTALK, KIND, MOBILE, NAME, PARENT, PEOPLE, PEOPLE_COLUMNS, ROLE,
+                           WECOM, RowError, SheetRow, read_workbook, split_roles)
+
+__all__ = ["ImportReport", "OrgImportError", "RowError", "format_report", "load_org"]
+
+# Workbook column -> Person field, in the order a row is matched to someone already known.
+ACCOUNT_FIELDS = {WECOM: "wecom_userid", DINGTALK: "dingtalk_userid", MOBILE: "mobile"}
+
+
+class OrgImportError(Exception):
+    """The workbook has errors; nothing of it was written."""
+
+    def __init__(self, errors: list[RowError]):
+        self.errors = tuple(errors)
+        lines = [f"组织架构表有 {len(self.errors)} 处错误，未导入任何内容："]
+        super().__init__("\n".join(lines + [str(error) for error in self.errors]))
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    departments_created: int
+    departments_updated: int
+    people_created: int
+    people_updated: int
+    people_deactivated: int
+
+
+def format_report(report: ImportReport) -> str:
+    """Return the report as one Chinese line."""
+    return (f"部门：新增 {report.departments_created}，更新 {report.departments_updated}；"
+            f"人员：新增 {report.people_created}，更新 {report.people_updated}，"
+            f"停用 {report.people_deactivated}")
+
+
+def load_org(path: str | Path) -> ImportReport:
+    """Import the org workbook at path as the whole org; raise OrgImportError if any row is wrong."""
+    department_rows, people_rows, errors = read_workbook(path)
+    if errors:
+        # Without its sheets and headers no row can be read, so row checks would only add noise.
+        raise OrgImportError(errors)
+    with transaction():
+        known = _Known.load()
+        checker = _Checker(known)
+        departments = checker.check_departments(department_rows)
+        people = checker.check_people(people_rows, known_codes=set(departments) | set(known.departments))
+        if checker.errors:
+            raise OrgImportError(checker.errors)
+        created, updated = _save_departments(departments, known)
+        return ImportReport(created, updated, *_save_people(people, known))
+
+
+@dataclass
+class _Known:
+    """What the database holds before the import, read once."""
+
+    departments: dict[str, Department]
+    parent_codes: dict[str, str | None]
+    people: list[Person]
+    by_account: dict[str, dict[str, Person]]  # workbook column -> account -> person
+
+    @classmethod
+    def load(cls) -> "_Known":
+        departments = {d.code: d for d in Department.select().order_by(Department.id)}
+        code_of = {d.id: d.code for d in departments.values()}
+        parent_codes = {d.code: code_of.get(d.parent_id) for d in departments.values()}
+        people = list(Person.select().order_by(Person.id))
+        by_account = {column: {} for column in ACCOUNTS}
+        for person in people:
+            for column, field in ACCOUNT_FIELDS.items():
+                value = getattr(person, field)
+                if value:
+                    # Mobiles need not be unique in the database: the oldest holder wins.
+                    by_account[column].setdefault(value, person)
+        return cls(departments, parent_codes, people, by_account)
+
+    def match(self, row: SheetRow) -> tuple[Person | None, str | None]:
+        """Return the known person a 人员 row stands for, and the column that matched."""
+        for column in ACCOUNTS:
+            person = self.by_account[column].get(row[column]) if row[column] else None
+            if person is not None:
+                return person, column
+        return None, None
+
+
+class _Checker:
+    """Collect every error in the rows instead of stopping at the first."""
+
+    def __init__(self, known: _Known):
+        self.known = known
+        self.errors: list[RowError] = []
+
+    def error(self, row: SheetRow, column: str, message: str) -> None:
+        self.errors.append(RowError(row.sheet, row.row, column, message))
+
+    def check_lengths(self, row: SheetRow, limits: dict[str, int]) -> None:
+        for column, limit in limits.items():
+            if len(row[column]) > limit:
+                self.error(row, column, f"内容过长（最多 {limit} 个字符）")
+
+    def check_departments(self, rows: list[SheetRow]) -> dict[str, SheetRow]:
+        """Return the 部门 rows by code, the first of each code."""
+        by_code: dict[str, SheetRow] = {}
+        for row in rows:
+            self.check_lengths(row, DEPARTMENT_COLUMNS)
+            if not row[CODE]:
+                self.error(row, CODE, "不能为空")
+            elif row[CODE] in by_code:
+                self.error(row, CODE, f"部门编码“{row[CODE]}”与第{by_code[row[CODE]].row}行重复")
+            else:
+                by_code[row[CODE]] = row
+            if not row[DEPT_NAME]:
+                self.error(row, DEPT_NAME, "不能为空")
+            if row[KIND] not in DEPARTMENT_KINDS:
+                what = f"未知类型“{row[KIND]}”" if row[KIND] else "不能为空"
+                self.error(row, KIND, f"{what}，可选：{'、'.join(DEPARTMENT_KINDS)}")
+        known_codes = set(by_code) | set(self.known.departments)
+        for row in by_code.values():
+            if row[PARENT] and row[PARENT] not in known_codes:
+                self.error(row, PARENT, _unknown_code(row[PARENT]))
+        self.check_cycles(by_code)
+        return by_code
+
+    def check_cycles(self, by_code: dict[str, SheetRow]) -> None:
+        # The file's parents override the database's; a department the file leaves out keeps its own.
+        parents = dict(self.known.parent_codes)
+        parents.update({code: row[PARENT] or None for code, row in by_code.items()})
+        for code, row in by_code.items():
+            chain, node = [code], parents.get(code)
+            while node is not None and node not in chain:
+                chain.append(node)
+                node = parents.get(node)
+            if node == code:
+                self.error(row, PARENT, f"上级部门形成循环：{' → '.join(chain + [code])}")
+
+    def check_people(self, rows: list[SheetRow], *, known_codes: set[str]
+                     ) -> list[tuple[SheetRow, Person | None]]:
+        """Return each 人员 row with the known person it updates, or None for a newcomer."""
+        if not rows:
+            # An empty sheet would deactivate everyone: far more likely a wrong file than a closed plant.
+            self.errors.append(RowError(PEOPLE, None, None, "没有任何人员"))
+        first_use = {column: {} for column in ACCOUNTS}
+        matched_rows: dict[int, int] = {}
+        result = []
+        for row in rows:
+            self.check_lengths(row, PEOPLE_COLUMNS)
+            if not row[NAME]:
+                self.error(row, NAME, "不能为空")
+            if not row[DEPARTMENT]:
+                self.error(row, DEPARTMENT, "不能为空")
+            elif row[DEPARTMENT] not in known_codes:
+                self.error(row, DEPARTMENT, _unknown_code(row[DEPARTMENT]))
+            for role in split_roles(row[ROLE]):
+                if role not in ROLES:
+                    self.error(row, ROLE, f"未知角色“{role}”，可选：{'、'.join(ROLES)}")
+            if not any(row[column] for column in ACCOUNTS):
+                self.error(row, "、".join(ACCOUNTS), "至少填写一项")
+            for column in ACCOUNTS:
+                value = row[column]
+                if value and value in first_use[column]:
+                    self.error(row, column, f"“{value}”与第{first_use[column][value]}行重复")
+                elif value:
+                    first_use[column][value] = row.row
+            person, matched_by = self.known.match(row)
+            self.check_owners(row, person)
+            if person is not None and person.id in matched_rows:
+                self.error(row, matched_by, f"与第{matched_rows[person.id]}行对应系统中的同一人："
+                                            f"{person.label()}")
+            elif person is not None:
+                matched_rows[person.id] = row.row
+            result.append((row, person))
+        return result
+
+    def check_owners(self, row: SheetRow, person: Person | None) -> None:
+        # The database keeps WeCom and DingTalk ids unique, so one cannot move between people in one go.
+        for column in (WECOM, DINGTALK):
+            owner = self.known.by_account[column].get(row[column]) if row[column] else None
+            if owner is not None and owner != person:
+                self.error(row, column, f"“{row[column]}”已属于系统中的另一人：{owner.label()}")
+
+
+def _unknown_code(code: str) -> str:
+    return f"未知部门编码“{code}”（本表和系统中都没有）"
+
+
+def _save_departments(rows: dict[str, SheetRow], known: _Known) -> tuple[int, int]:
+    """Create or update the file's departments; return (created, updated)."""
+    departments = known.departments
+    created = 0
+    for code, row in rows.items():
+        if code not in departments:
+            # Parents are set in a second pass: a parent may come later in the sheet.
+            departments[code] = Department.create(code=code, name=row[DEPT_NAME], kind=row[KIND])
+            created += 1
+    for code, row in rows.items():
+        department = departments[code]
+        department.name, department.kind = row[DEPT_NAME], row[KIND]
+        department.parent = departments[row[PARENT]] if row[PARENT] else None
+        department.save()
+    return created, len(rows) - created
+
+
+def _save_people(rows: list[tuple[SheetRow, Person | None]], known: _Known) -> tuple[int, int, int]:
+    """Create or update the file's people and deactivate the rest; return (created, updated, deactivated)."""
+    created = updated = 0
+    kept = set()
+    for row, person in rows:
+        fields = {field: row[column] or None for column, field in ACCOUNT_FIELDS.items()}
+        fields.update(name=row[NAME], department=known.departments[row[DEPARTMENT]], active=True)
+        if person is None:
+            person = Person.create(**fields)
+            created += 1
+        else:
+            for field, value in fields.items():
+                setattr(person, field, value)
+            person.save()
+            PersonRole.delete().where(PersonRole.person == person).execute()
+            updated += 1
+        kept.add(person.id)
+        roles = split_roles(row[ROLE])
+        if roles:
+            PersonRole.insert_many([{"person": person.id, "role": role} for role in roles]).execute()
+    leaving = [p.id for p in known.people if p.active and p.id not in kept]
+    if leaving:
+        Person.update(active=False).where(Person.id.in_(leaving)).execute()
+    return created, updated, len(leaving)

@@ -1,0 +1,1 @@
+"""Sample workbooks and the scripts that build them."""

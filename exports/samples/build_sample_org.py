@@ -1,0 +1,104 @@
+"""Build the sample plant's org workbook: python -m exports.samples.build_sample_org [OUT]."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from models.org import DEPARTMENT_KINDS, ROLES
+
+from ..org_workbook import (CODE, DEPARTMENT, DEPARTMENTS, DEPT_NAME, DINGTALK, KIND, MOBILE, NAME,
+                            PARENT, PEOPLE, ROLE, WECOM)
+
+OUT = Path(__file__).with_name("示例工厂组织架构.xlsx")
+
+DEPARTMENT_HEADERS = (CODE, DEPT_NAME, PARENT, KIND)
+DEPARTMENT_ROWS = (
+    ("PLANT", "示例化工厂", "", "厂领导"),
+    ("SAFE", "安全环保部", "PLANT", "安全管理部门"),
+    ("PROD", "生产技术部", "PLANT", "专业部门"),
+    ("EQUIP", "设备动力部", "PLANT", "专业部门"),
+    ("U1", "常减压车间", "PROD", "基层单位"),
+    ("U2", "储运车间", "PROD", "基层单位"),
+    ("ELEC", "电气车间", "EQUIP", "基层单位"),
+)
+
+PEOPLE_HEADERS = (NAME, WECOM, DINGTALK, MOBILE, DEPARTMENT, ROLE)
+# Engine tests log in as these accounts: change them only together with the tests.
+PEOPLE_ROWS = (
+    ("赵建国", "zhaojianguo", "dt_zhaojianguo", "13800000001", "PLANT", "主管领导"),
+    ("钱安平", "qiananping", "dt_qiananping", "13800000002", "SAFE", "安全管理部门负责人"),
+    ("孙立", "sunli", "", "13800000003", "SAFE", "安全员"),
+    ("吕明", "lvming", "", "13800000004", "SAFE", "系统管理员"),
+    ("李正", "lizheng", "dt_lizheng", "13800000005", "PROD", "专业部门负责人"),
+    ("周强", "zhouqiang", "", "13800000006", "EQUIP", "专业部门负责人"),
+    ("吴海", "wuhai", "dt_wuhai", "13800000007", "U1", "基层单位负责人"),
+    ("施文", "shiwen", "", "13800000008", "U1", "基层单位负责人"),
+    ("郑计", "zhengji", "", "13800000009", "U1", "计划员"),
+    ("王评", "wangping", "", "13800000010", "U1", "作业评估人"),
+    ("冯交", "fengjiao", "", "13800000011", "U1", "交底人"),
+    ("陈检", "chenjian", "dt_chenjian", "13800000012", "U1", "气体检测人"),
+    ("褚卫", "chuwei", "", "13800000013", "U1", "监护人"),
+    ("卫东", "weidong", "", "13800000014", "U1", "监护人、作业人"),
+    ("蒋焊", "jianghan", "", "13800000015", "U1", "作业人"),
+    ("沈力", "shenli", "", "13800000016", "U1", "作业人"),
+    ("韩雪", "", "dt_hanxue", "13800000017", "U1", "作业人"),
+    ("杨收", "yangshou", "", "13800000018", "U1", "验收人"),
+    ("朱岩", "zhuyan", "", "13800000019", "U1", "安全员"),
+    ("秦川", "qinchuan", "", "13800000020", "U2", "基层单位负责人、计划员、作业评估人、交底人、验收人"),
+    ("何亮", "heliang", "", "13800000021", "U2", "气体检测人、监护人"),
+    ("许电", "xudian", "", "13800000022", "ELEC", "配送电单位负责人"),
+    ("罗电", "luodian", "", "13800000023", "ELEC", "作业人、监护人"),
+)
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+
+
+def build(out: Path = OUT) -> Path:
+    """Write the sample plant's workbook to out and return its path."""
+    book = Workbook()
+    departments = book.active
+    departments.title = DEPARTMENTS
+    _fill(departments, DEPARTMENT_HEADERS, DEPARTMENT_ROWS)
+    _pick_list(departments, column=DEPARTMENT_HEADERS.index(KIND) + 1, choices=DEPARTMENT_KINDS)
+    people = book.create_sheet(PEOPLE)
+    _fill(people, PEOPLE_HEADERS, PEOPLE_ROWS)
+    notes = book.create_sheet("说明")
+    _fill(notes, ("部门类型", "角色（多个用 、 分隔）"),
+          [(DEPARTMENT_KINDS[i] if i < len(DEPARTMENT_KINDS) else "", role) for i, role in enumerate(ROLES)])
+    book.save(out)
+    return out
+
+
+def _fill(sheet, headers: tuple[str, ...], rows) -> None:
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    for cell in sheet[1]:
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+    sheet.freeze_panes = "A2"
+    for index, header in enumerate(headers, start=1):
+        # Text, not numbers: a mobile or code stored as a number loses leading zeros in Excel.
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+            cell.number_format = "@"
+        texts = [header] + [str(row[index - 1]) for row in rows]
+        # CJK characters take two columns' width.
+        width = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) for text in texts)
+        sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 4, 10), 60)
+
+
+def _pick_list(sheet, *, column: int, choices: tuple[str, ...]) -> None:
+    letter = get_column_letter(column)
+    rule = DataValidation(type="list", formula1=f'"{",".join(choices)}"', allow_blank=False)
+    rule.add(f"{letter}2:{letter}1000")
+    sheet.add_data_validation(rule)
+
+
+if __name__ == "__main__":
+    print(build(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT))

@@ -1,0 +1,38 @@
+"""The hash-chained audit trail and the outbox of messages to send."""
+from __future__ import annotations
+
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+from .db import BaseModel, JSONField, utcnow
+from .org import Person
+
+
+class AuditEvent(BaseModel):
+    seq = IntegerField(unique=True)
+    permit_no = CharField(max_length=32, null=True, index=True)
+    actor = CharField(max_length=100)
+    action = CharField(max_length=32)
+    data = JSONField(default=dict)
+    created_at = DateTimeField()
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+
+
+class AuditHead(BaseModel):
+    """One row, locked by every append, so concurrent writers extend one chain instead of forking it."""
+    seq = IntegerField(default=0)
+    hash = CharField(max_length=64)
+
+
+class Outbox(BaseModel):
+    """A message to deliver, written in the same transaction as the change that causes it."""
+    created_at = DateTimeField(default=utcnow, index=True)
+    permit_no = CharField(max_length=32, null=True, index=True)
+    person = ForeignKeyField(Person, on_delete="RESTRICT")
+    kind = CharField(max_length=16)
+    payload = JSONField()
+    dedupe_key = CharField(max_length=191, unique=True)
+    state = CharField(max_length=12, default="pending", index=True)
+    attempts = IntegerField(default=0)
+    sent_at = DateTimeField(null=True)
+    last_error = TextField(null=True)

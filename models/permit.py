@@ -1,0 +1,138 @@
+"""A permit, its steps and everything signed, measured or attached on it."""
+from __future__ import annotations
+
+from peewee import (BigIntegerField, BooleanField, CharField, DateTimeField, FloatField,
+                    ForeignKeyField, IntegerField, TextField)
+
+from .db import BaseModel, JSONField, utcnow
+from .org import Department, Person
+
+
+class Permit(BaseModel):
+    no = CharField(max_length=32, unique=True)
+    work_type = CharField(max_length=32, index=True)
+    grade = CharField(max_length=8, null=True)
+    # One field holds the lifecycle state; workflow/states.py lists the values.
+    state = CharField(max_length=16, index=True)
+    version = IntegerField(default=1)
+    unit = ForeignKeyField(Department, backref="permits", on_delete="RESTRICT")
+    applicant = ForeignKeyField(Person, backref="applied_permits", on_delete="RESTRICT")
+    location = CharField(max_length=200)
+    content = TextField()
+    medium = CharField(max_length=50, null=True)
+    planned_start = DateTimeField()
+    planned_end = DateTimeField(index=True)
+    # Type-specific facts: declared grade, height, load, wind force, blind number, ...
+    attributes = JSONField(default=dict)
+    copied_from = CharField(max_length=32, null=True)
+    created_at = DateTimeField(default=utcnow)
+    submitted_at = DateTimeField(null=True)
+    issued_at = DateTimeField(null=True)
+    started_at = DateTimeField(null=True)
+    suspended_at = DateTimeField(null=True)
+    completed_at = DateTimeField(null=True)
+    closed_at = DateTimeField(null=True)
+    rectify_deadline = DateTimeField(null=True)
+
+
+class PermitMember(BaseModel):
+    """Someone the applicant named on the permit: a worker (作业人) or a guardian (监护人)."""
+    permit = ForeignKeyField(Permit, backref="members", on_delete="CASCADE")
+    person = ForeignKeyField(Person, backref="memberships", on_delete="RESTRICT")
+    role = CharField(max_length=16)
+
+    class Meta:
+        indexes = ((("permit", "person", "role"), True),)
+
+
+class Step(BaseModel):
+    permit = ForeignKeyField(Permit, backref="steps", on_delete="CASCADE")
+    key = CharField(max_length=32)
+    seq = IntegerField()
+    name = CharField(max_length=50)
+    phase = CharField(max_length=16)
+    # pending → active → done; skipped when the permit's grade leaves it out.
+    state = CharField(max_length=12, default="pending")
+    # Bumped each time the step is opened again (return for revision, change request).
+    round = IntegerField(default=0)
+    activated_at = DateTimeField(null=True)
+    due_at = DateTimeField(null=True, index=True)
+    completed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("permit", "key"), True),)
+
+
+class StepAssignee(BaseModel):
+    step = ForeignKeyField(Step, backref="assignees", on_delete="CASCADE")
+    person = ForeignKeyField(Person, backref="assignments", on_delete="RESTRICT")
+    round = IntegerField()
+    reason = CharField(max_length=16, default="assigned")
+
+    class Meta:
+        indexes = ((("step", "person", "round"), True),)
+
+
+class Signature(BaseModel):
+    permit = ForeignKeyField(Permit, backref="signatures", on_delete="CASCADE")
+    step = ForeignKeyField(Step, backref="signatures", on_delete="CASCADE")
+    round = IntegerField()
+    person = ForeignKeyField(Person, backref="signatures", on_delete="RESTRICT")
+    decision = CharField(max_length=16)
+    comment = TextField(default="")
+    evidence = JSONField(default=dict)
+    channel = CharField(max_length=16, default="cli")
+    signed_at = DateTimeField(default=utcnow)
+
+
+class GasReading(BaseModel):
+    permit = ForeignKeyField(Permit, backref="gas_readings", null=True, on_delete="CASCADE")
+    device = CharField(max_length=64, null=True)
+    tester = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
+    taken_at = DateTimeField(index=True)
+    recorded_at = DateTimeField(default=utcnow)
+    o2 = FloatField(null=True)       # %vol
+    ex = FloatField(null=True)       # %LEL
+    h2s = FloatField(null=True)      # mg/m³
+    co = FloatField(null=True)       # mg/m³
+    location_note = CharField(max_length=200, default="")
+    passed = BooleanField(null=True)
+    verdict = JSONField(default=dict)
+
+
+class Attachment(BaseModel):
+    permit = ForeignKeyField(Permit, backref="attachments", on_delete="CASCADE")
+    step = ForeignKeyField(Step, null=True, on_delete="SET NULL")
+    kind = CharField(max_length=32)
+    filename = CharField(max_length=200)
+    sha256 = CharField(max_length=64)
+    size = BigIntegerField()
+    path = CharField(max_length=300)
+    uploaded_by = ForeignKeyField(Person, on_delete="RESTRICT")
+    created_at = DateTimeField(default=utcnow)
+
+
+class CheckIn(BaseModel):
+    """Proof that a person stood at the work site (scan of the permit's on-site QR code)."""
+    permit = ForeignKeyField(Permit, backref="checkins", on_delete="CASCADE")
+    person = ForeignKeyField(Person, on_delete="RESTRICT")
+    at = DateTimeField(index=True)
+    source = CharField(max_length=16, default="cli")
+
+
+class ChangeRequest(BaseModel):
+    permit = ForeignKeyField(Permit, backref="changes", on_delete="CASCADE")
+    requested_by = ForeignKeyField(Person, on_delete="RESTRICT")
+    changes = JSONField()          # {field: [old, new]}
+    reason = TextField(default="")
+    from_step = CharField(max_length=32)
+    prior_state = CharField(max_length=16)
+    state = CharField(max_length=12, default="pending")
+    created_at = DateTimeField(default=utcnow)
+    decided_at = DateTimeField(null=True)
+
+
+class PermitCounter(BaseModel):
+    """The last sequence number handed out per prefix and day, e.g. DH-20261124."""
+    key = CharField(max_length=32, unique=True)
+    value = IntegerField(default=0)

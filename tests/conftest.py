@@ -1,0 +1,79 @@
+"""Fixtures: a real database per test (SQLite by default, PostgreSQL or MariaDB via DATABASE_URL)."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from models import MODELS, connect, database
+from models.schema import upgrade
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMPLE_ORG = Path(__file__).resolve().parents[1] / "exports" / "samples" / "示例工厂组织架构.xlsx"
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """Fail any test that tries to reach a host outside this machine."""
+    real = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost")
+                                          or sock.family == socket.AF_UNIX):
+            raise OSError(f"test tried to reach {host}: only loopback is allowed")
+        return real(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def _external_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url and not url.startswith("sqlite") else None
+
+
+@pytest.fixture(scope="session")
+def _external_schema():
+    """Build the schema once per session on a server database, from nothing."""
+    url = _external_url()
+    if not url:
+        return None
+    db = connect(url)
+    db.drop_tables(MODELS, safe=True, cascade=db.__class__.__name__.startswith("Postgres"))
+    upgrade()
+    return db
+
+
+def _truncate(db) -> None:
+    tables = [m._meta.table_name for m in MODELS if m._meta.table_name != "schema_version"]
+    if db.__class__.__name__.startswith("Postgres"):
+        db.execute_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        db.execute_sql("SET FOREIGN_KEY_CHECKS=0")
+        for table in tables:
+            db.execute_sql(f"TRUNCATE TABLE `{table}`")
+        db.execute_sql("SET FOREIGN_KEY_CHECKS=1")
+
+
+@pytest.fixture
+def db(tmp_path, _external_schema):
+    """Yield a database with the current schema and no rows."""
+    if _external_schema is not None:
+        connect(_external_url())
+        _truncate(database.obj)
+    else:
+        connect(f"sqlite:///{tmp_path / 'permit.db'}")
+        upgrade()
+    yield database.obj
+    database.obj.close()
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    """Point the app's instance folder at a fresh temporary one."""
+    path = tmp_path / "instance"
+    path.mkdir()
+    monkeypatch.setenv("INSTANCE_PATH", str(path))
+    return path

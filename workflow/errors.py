@@ -1,0 +1,41 @@
+"""The engine's named errors; each carries a message a person can read (in Chinese)."""
+
+
+class WorkflowError(Exception):
+    """A command the engine refused; nothing was changed."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidTransition(WorkflowError):
+    """The command does not apply to the permit in its current state."""
+
+
+class NotAuthorized(WorkflowError):
+    """The person does not hold this step's role on this permit."""
+
+
+class GateNotMet(WorkflowError):
+    """A precondition of the step is not met (stale gas test, missing photo, no check-in, ...)."""
+
+
+class AlreadySigned(WorkflowError):
+    """Someone else completed the step first (或签), or the card is stale."""
+
+
+class StaleVersion(WorkflowError):
+    """The permit changed after the caller last read it."""
+
+
+class InvalidPermit(WorkflowError):
+    """The permit's content breaks a rule (validity, grade, missing field, ...)."""
+
+
+class NotFound(WorkflowError):
+    """No permit, person or step by that name."""
+
+
+class TemplateError(Exception):
+    """A work-type template is malformed or looser than GB 30871; the message names file, field, rule."""

@@ -1,0 +1,90 @@
+"""The preconditions a step may demand before its signature counts."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from models import Attachment, CheckIn, GasReading, Person
+from models.permit import Permit, PermitMember
+
+from . import hooks
+from .errors import GateNotMet
+from .rules import UNGRADED
+from .template import StepDef, Template
+
+
+def latest_readings(permit: Permit, now: datetime, since: datetime | None = None) -> list[GasReading]:
+    """Return the permit's readings taken up to now (and after since), newest first."""
+    query = GasReading.select().where((GasReading.permit == permit) & (GasReading.taken_at <= now))
+    if since is not None:
+        query = query.where(GasReading.taken_at >= since)
+    return list(query.order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(50))
+
+
+def gas_fresh(permit: Permit, t: Template, now: datetime, *, since: datetime | None = None) -> None:
+    """Refuse unless the newest reading passed and was taken within the template's freshness window."""
+    readings = latest_readings(permit, now, since)
+    limit = t.gas.fresh_minutes or 30
+    if not readings:
+        after = "暂停后" if since else ""
+        raise GateNotMet(f"没有{after}气体分析记录，请气体检测人现场检测（{limit} 分钟内有效）")
+    newest = readings[0]
+    if not newest.passed:
+        raise GateNotMet(f"最近一次气体分析不合格（{newest.verdict.get('text', '')}），不能作业")
+    age = (now - newest.taken_at).total_seconds() / 60
+    if age > limit:
+        raise GateNotMet(f"最近一次合格的气体分析在 {age:.0f} 分钟前，超过 {limit} 分钟，请重新检测")
+
+
+def onsite(permit: Permit, t: Template, person: Person, now: datetime) -> None:
+    """Refuse unless person checked in at the work site within the template's window."""
+    since = now - timedelta(minutes=t.checkin_minutes)
+    found = (CheckIn.select().where((CheckIn.permit == permit) & (CheckIn.person == person)
+                                    & (CheckIn.at >= since) & (CheckIn.at <= now)).exists())
+    if not found:
+        raise GateNotMet(f"请先到现场扫码签到（签到 {t.checkin_minutes} 分钟内有效），再审批")
+
+
+def photos(permit: Permit, kinds: tuple[str, ...]) -> None:
+    """Refuse unless a photo of every required kind is attached."""
+    have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
+    missing = [k for k in kinds if k not in have]
+    if missing:
+        raise GateNotMet(f"缺少现场照片：{'、'.join(missing)}")
+
+
+def guardians(permit: Permit, t: Template) -> None:
+    """Refuse unless the template's number of guardians is named on the permit."""
+    count = PermitMember.select().where((PermitMember.permit == permit)
+                                        & (PermitMember.role == "监护人")).count()
+    if count < t.min_guardians:
+        raise GateNotMet(f"需要至少 {t.min_guardians} 名监护人，当前 {count} 名")
+
+
+def window(permit: Permit, now: datetime) -> None:
+    """Refuse outside the permit's planned window."""
+    if now < permit.planned_start:
+        raise GateNotMet("未到计划开始时间，不能开工")
+    if now >= permit.planned_end:
+        raise GateNotMet("作业票已过有效期，按 GB 30871-2022 须重新办理作业票")
+
+
+def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datetime) -> None:
+    """Run every gate the step names; the first unmet one raises GateNotMet."""
+    g = step.gates
+    if step.onsite:
+        onsite(permit, t, person, now)
+    if g.window:
+        window(permit, now)
+    if g.guardians:
+        guardians(permit, t)
+    if g.gas_fresh:
+        gas_fresh(permit, t, now)
+    if g.photos:
+        photos(permit, g.photos)
+    found = []
+    if g.certificates:
+        found += hooks.problems("certificates", permit, roles=g.certificates, at=now)
+    if g.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
+        found += hooks.problems("monitoring", permit, at=now)
+    if found:
+        raise GateNotMet("；".join(found))

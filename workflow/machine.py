@@ -1,0 +1,194 @@
+"""How every command runs: lock the permit, check the state, apply, audit, notify, in one transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+import settings
+from models import ChangeRequest, Person, Signature, Step, StepAssignee, transaction, utcnow
+from models.db import for_update
+from models.permit import Permit, PermitMember
+
+from . import assign, audit, template as templates
+from .grading import local
+from .errors import InvalidPermit, InvalidTransition, NotFound, StaleVersion
+from .notify import Notification, queue
+from .states import CLOSED, COMMAND_LABELS, COMMANDS, LABELS, PHASE_STATE
+from .template import Template
+
+COMPLETING = ("approve", "confirm", "gas")
+DECISION_LABELS = {"approve": "同意", "confirm": "确认", "gas": "检测合格", "reject": "驳回",
+                   "return": "退回修改", "rectify": "验收不通过"}
+
+
+@dataclass
+class Ctx:
+    permit: Permit
+    template: Template
+    by: Person | None
+    now: datetime
+    command: str
+    data: dict = field(default_factory=dict)
+    notes: list[Notification] = field(default_factory=list)
+    bump: bool = True      # False for commands that record facts without changing the permit
+    detail: str = ""
+
+    def tell(self, people, kind: str, text: str, step: str | None = None) -> None:
+        for person in people:
+            self.notes.append(Notification(person.id, kind, text, step))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    permit_no: str
+    state: str
+    version: int
+    notifications: tuple[Notification, ...]
+    detail: str = ""
+
+
+def actor(by: Person | None) -> str:
+    return by.label() if by is not None else "系统"
+
+
+def load(permit_no: str, *, lock: bool = False) -> Permit:
+    """Return the permit by number (locked for the transaction when lock is set)."""
+    query = Permit.select().where(Permit.no == permit_no)
+    permit = (for_update(query) if lock else query).first()
+    if permit is None:
+        raise NotFound(f"没有编号为 {permit_no} 的作业票")
+    return permit
+
+
+def run(permit_no: str, command: str, body: Callable[[Ctx], None], *, by: Person | None,
+        now: datetime | None = None, expected_version: int | None = None) -> Outcome:
+    """Apply body to the permit as one command; any WorkflowError leaves nothing changed."""
+    now = now or utcnow()
+    with transaction():
+        permit = load(permit_no, lock=True)
+        if permit.state not in COMMANDS[command]:
+            raise InvalidTransition(f"作业票 {permit.no} 当前状态为“{LABELS[permit.state]}”，"
+                                    f"不能{COMMAND_LABELS[command]}")
+        if expected_version is not None and expected_version != permit.version:
+            raise StaleVersion(f"作业票 {permit.no} 已更新，请查看最新卡片后再操作")
+        ctx = Ctx(permit, templates.get(permit.work_type), by, now, command)
+        body(ctx)
+        return finish(ctx)
+
+
+def finish(ctx: Ctx) -> Outcome:
+    """Save the permit, append the audit event and queue the notifications."""
+    permit = ctx.permit
+    if ctx.bump:
+        permit.version += 1
+    permit.save()
+    event = audit.append(permit_no=permit.no, actor=actor(ctx.by), action=ctx.command,
+                         data={**ctx.data, "snapshot": audit.snapshot(permit)}, at=ctx.now)
+    queue(permit.no, event.seq, ctx.notes)
+    return Outcome(permit.no, permit.state, permit.version, tuple(ctx.notes), ctx.detail)
+
+
+def steps(permit: Permit) -> list[Step]:
+    return list(Step.select().where(Step.permit == permit).order_by(Step.seq))
+
+
+def active_step(permit: Permit) -> Step | None:
+    return Step.select().where((Step.permit == permit) & (Step.state == "active")).first()
+
+
+def assignees(step: Step) -> list[Person]:
+    return [a.person for a in StepAssignee.select().where(
+        (StepAssignee.step == step) & (StepAssignee.round == step.round)).order_by(StepAssignee.id)]
+
+
+def signatures(step: Step, decisions=COMPLETING) -> list[Signature]:
+    """Return this round's signatures of the step with the given decisions, oldest first."""
+    return list(Signature.select().where(
+        (Signature.step == step) & (Signature.round == step.round)
+        & Signature.decision.in_(decisions)).order_by(Signature.id))
+
+
+def members(permit: Permit, role: str) -> list[Person]:
+    return [m.person for m in PermitMember.select().where(
+        (PermitMember.permit == permit) & (PermitMember.role == role)).order_by(PermitMember.id)]
+
+
+def crew_and_guardians(permit: Permit) -> list[Person]:
+    return members(permit, "作业人") + members(permit, "监护人")
+
+
+def involved(permit: Permit) -> set[int]:
+    """Return the ids of everyone with a part in the permit: applicant, crew, guardians, signers."""
+    ids = {permit.applicant_id} | {m.person_id for m in permit.members}
+    ids |= {a.person_id for a in StepAssignee.select(StepAssignee.person).join(Step)
+            .where(Step.permit == permit)}
+    return ids
+
+
+def approvers(permit: Permit) -> list[Person]:
+    """Return everyone who approved an approval step of the permit."""
+    rows = (Signature.select().join(Step).where(
+        (Signature.permit == permit) & (Step.phase == "approve") & (Signature.decision == "approve")))
+    return list({s.person_id: s.person for s in rows}.values())
+
+
+def activate(ctx: Ctx, step: Step) -> None:
+    """Open step for signing: resolve who signs, give them the card, move the permit's state."""
+    definition = ctx.template.step(step.key)
+    people = assign.resolve(definition, ctx.permit)
+    if not people:
+        raise InvalidPermit(f"“{step.name}”无人可签：组织架构中没有{'/'.join(definition.roles)}")
+    step.state, step.round = "active", step.round + 1
+    step.activated_at = ctx.now
+    step.due_at = ctx.now + timedelta(minutes=definition.limit_minutes)
+    step.completed_at = None
+    step.save()
+    for person in people:
+        StepAssignee.create(step=step, person=person, round=step.round)
+    permit = ctx.permit
+    permit.state = PHASE_STATE[step.phase]
+    if step.phase == "start":
+        permit.issued_at = permit.issued_at or ctx.now
+        # Reaching the start again means a pending change has been approved all the way.
+        ChangeRequest.update(state="approved", decided_at=ctx.now).where(
+            (ChangeRequest.permit == permit) & (ChangeRequest.state == "pending")).execute()
+    text = f"请办理：{permit.no} {ctx.template.name} · {step.name}"
+    ctx.tell(people, "act", text, step.key)
+
+
+def complete(ctx: Ctx, step: Step) -> None:
+    """Mark step done and open the next one (or close the permit after the last)."""
+    step.state, step.completed_at = "done", ctx.now
+    step.save()
+    phase_done = {"start": "started_at", "work": "completed_at"}
+    if step.phase in phase_done:
+        setattr(ctx.permit, phase_done[step.phase], ctx.now)
+    following = [s for s in steps(ctx.permit) if s.seq > step.seq and s.state == "pending"]
+    if following:
+        activate(ctx, following[0])
+    else:
+        ctx.permit.state, ctx.permit.closed_at = CLOSED, ctx.now
+
+
+def void_open_steps(permit: Permit) -> None:
+    """Take the active step off everyone's list (the permit ended or went back to draft)."""
+    Step.update(state="void").where((Step.permit == permit) & (Step.state == "active")).execute()
+
+
+def outcome_text(step: Step, signature: Signature) -> str:
+    at = local(signature.signed_at, settings.current().plant_tz)
+    return (f"{step.name}：已由 {signature.person.name} 于 {at:%m-%d %H:%M} "
+            f"{DECISION_LABELS.get(signature.decision, signature.decision)}")
+
+
+def record_signature(ctx: Ctx, step: Step, decision: str, comment: str, evidence: dict, channel: str) -> Signature:
+    """Store ctx.by's decision on step and tell the step's other signers how it was settled."""
+    signature = Signature.create(permit=ctx.permit, step=step, round=step.round, person=ctx.by,
+                                 decision=decision, comment=comment, evidence=evidence,
+                                 channel=channel, signed_at=ctx.now)
+    others = [p for p in assignees(step) if p.id != ctx.by.id]
+    ctx.tell(others, "outcome", outcome_text(step, signature), step.key)
+    ctx.data = {"step": step.key, "round": step.round, "decision": decision, "comment": comment,
+                "channel": channel, **({"evidence": evidence} if evidence else {})}
+    return signature

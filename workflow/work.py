@@ -1,0 +1,260 @@
+"""Commands of a permit at the work site: gas readings, suspension, acceptance, change, expiry."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import settings
+from models import Attachment, ChangeRequest, GasReading, Person, Step, utcnow
+from models.permit import Permit
+
+from . import assign, drafts, gas, gates, grading, machine
+from .errors import InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
+from .machine import Ctx, Outcome, record_signature, run
+from .rules import UNGRADED
+from .states import COMMANDS, COMPLETED, EXPIRED, IN_PROGRESS, RECTIFYING, SUSPENDED
+
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+# What a change request may touch, and the step the permit is approved again from (None: the
+# first approval step). Content, scope and location may not change: that needs a new permit.
+CHANGEABLE = {"planned_start": None, "planned_end": None, "crew": "briefing",
+              "guardians": "briefing", "measures": "assess"}
+SAFETY_ROLES = {"安全员", "安全管理部门负责人", "基层单位负责人", "主管领导"}
+
+
+def _gas_testers(ctx: Ctx) -> set[int]:
+    step = next((d for d in ctx.template.steps if d.kind == "gas"), None)
+    if step is not None:
+        return {p.id for p in assign.resolve(step, ctx.permit)}
+    return {p.id for p in Person.select().join(Person.roles.rel_model)
+            .where(Person.roles.rel_model.role == "气体检测人")}
+
+
+def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: datetime | None = None,
+               device: str | None = None, location_note: str = "", channel: str = "cli",
+               now: datetime | None = None) -> Outcome:
+    """Store a gas reading; a pass completes the gas step, a fail suspends running work."""
+    def body(ctx: Ctx) -> None:
+        if by is None and not device:
+            raise NotAuthorized("气体检测数据须由气体检测人或登记的检测仪上报")
+        if by is not None and by.id not in _gas_testers(ctx):
+            raise NotAuthorized(f"{by.name}不是本作业票的气体检测人")
+        taken = taken_at or ctx.now
+        if taken > ctx.now + timedelta(minutes=1):
+            raise InvalidPermit("检测时间不能晚于当前时间")
+        t = ctx.template
+        try:
+            verdict = gas.evaluate(values, medium=ctx.permit.medium, limits=gas.limits_from(t.gas.limits),
+                                   required=t.gas.required, oxygen_range=t.gas.oxygen_range)
+        except ValueError as exc:
+            raise InvalidPermit(str(exc)) from None
+        upper = {k.upper(): v for k, v in values.items()}
+        reading = GasReading.create(
+            permit=ctx.permit, device=device, tester=by, taken_at=taken, recorded_at=ctx.now,
+            o2=upper.get("O2"), ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"),
+            location_note=location_note, passed=verdict.passed,
+            verdict={**verdict.as_dict(), "text": verdict.text()})
+        ctx.bump, ctx.detail = False, verdict.text()
+        ctx.data = {"reading": reading.id, "passed": verdict.passed, "values": upper,
+                    "taken_at": taken.isoformat(), "device": device}
+        step = machine.active_step(ctx.permit)
+        if (verdict.passed and by is not None and step is not None and step.phase == "gas"
+                and by.id in {p.id for p in machine.assignees(step)}):
+            record_signature(ctx, step, "gas", "", {"reading": reading.id}, channel)
+            ctx.data["reading"] = reading.id
+            machine.complete(ctx, step)
+            ctx.bump = True
+        elif not verdict.passed and ctx.permit.state == IN_PROGRESS:
+            _suspend(ctx, f"气体检测不合格：{verdict.text()}")
+        elif not verdict.passed:
+            ctx.tell([ctx.permit.applicant] + machine.members(ctx.permit, "监护人"), "info",
+                     f"{ctx.permit.no} 气体检测不合格：{verdict.text()}")
+    return run(permit_no, "record_gas", body, by=by, now=now)
+
+
+def _suspend(ctx: Ctx, reason: str) -> None:
+    permit = ctx.permit
+    permit.state, permit.suspended_at = SUSPENDED, ctx.now
+    ctx.bump = True
+    ctx.data = {**ctx.data, "reason": reason}
+    ctx.tell(machine.crew_and_guardians(permit), "stop", f"立即停止作业并撤离：{permit.no} {reason}")
+    ctx.tell([permit.applicant] + machine.approvers(permit), "info", f"{permit.no} 已暂停：{reason}")
+
+
+def suspend(permit_no: str, *, by: Person | None, reason: str, now: datetime | None = None) -> Outcome:
+    """Stop running work (暂停); by None means the system (a gas alarm, a guardian leaving)."""
+    def body(ctx: Ctx) -> None:
+        if by is not None and by.id not in machine.involved(ctx.permit) \
+                and not SAFETY_ROLES & by.role_names():
+            raise NotAuthorized(f"{by.name}与本作业票无关，不能暂停作业")
+        _suspend(ctx, reason)
+    return run(permit_no, "suspend", body, by=by, now=now)
+
+
+def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcome:
+    """Resume suspended work on the guardian's word, after a fresh gas test where one is due."""
+    def body(ctx: Ctx) -> None:
+        permit, t = ctx.permit, ctx.template
+        if by.id not in {p.id for p in machine.members(permit, "监护人")}:
+            raise NotAuthorized("恢复作业须由本作业票的监护人确认")
+        gates.window(permit, ctx.now)
+        if t.gas.fresh_minutes:
+            paused = (ctx.now - permit.suspended_at).total_seconds() / 60
+            limit = t.gas.retest_minutes.get(permit.grade or UNGRADED, 30)
+            tz = settings.current().plant_tz
+            new_day = grading.local(permit.suspended_at, tz).date() != grading.local(ctx.now, tz).date()
+            if paused > limit or new_day:
+                gates.gas_fresh(permit, t, ctx.now, since=permit.suspended_at)
+            else:
+                newest = gates.latest_readings(permit, ctx.now)[:1]
+                if newest and not newest[0].passed:
+                    gates.gas_fresh(permit, t, ctx.now, since=permit.suspended_at)
+        ctx.data = {"paused_minutes": round((ctx.now - permit.suspended_at).total_seconds() / 60)}
+        permit.state, permit.suspended_at = IN_PROGRESS, None
+        ctx.tell(machine.crew_and_guardians(permit), "info", f"{permit.no} 恢复作业")
+    return run(permit_no, "resume", body, by=by, now=now)
+
+
+def reject_acceptance(permit_no: str, *, by: Person, reason: str, deadline: datetime,
+                      now: datetime | None = None) -> Outcome:
+    """Refuse acceptance (验收不通过): the crew rectifies by the deadline, then acceptance repeats."""
+    def body(ctx: Ctx) -> None:
+        step = machine.active_step(ctx.permit)
+        d = ctx.template.step(step.key)
+        if "rectify" not in d.actions:
+            raise InvalidTransition(f"“{step.name}”不能退回整改")
+        if by.id not in {p.id for p in machine.assignees(step)}:
+            raise NotAuthorized(f"{by.name}不是“{step.name}”的签字人")
+        if not reason.strip() or deadline <= ctx.now:
+            raise InvalidPermit("请填写整改要求和晚于现在的整改期限")
+        record_signature(ctx, step, "rectify", reason, {"deadline": deadline.isoformat()}, "cli")
+        step.state = "pending"
+        step.save()
+        ctx.permit.state, ctx.permit.rectify_deadline = RECTIFYING, deadline
+        text = (f"{ctx.permit.no} 验收不通过：{reason}。请于 "
+                f"{grading.local(deadline, settings.current().plant_tz):%m-%d %H:%M} 前整改")
+        ctx.tell(machine.crew_and_guardians(ctx.permit) + [ctx.permit.applicant], "info", text)
+    return run(permit_no, "reject_acceptance", body, by=by, now=now)
+
+
+def rectified(permit_no: str, *, by: Person, note: str = "", now: datetime | None = None) -> Outcome:
+    """Report the rectification done; acceptance opens again."""
+    def body(ctx: Ctx) -> None:
+        allowed = {p.id for p in machine.crew_and_guardians(ctx.permit)} | {ctx.permit.applicant_id}
+        if by.id not in allowed:
+            raise NotAuthorized("整改完成须由作业人、监护人或申请人确认")
+        step = Step.get((Step.permit == ctx.permit) & (Step.phase == "accept"))
+        ctx.permit.rectify_deadline = None
+        ctx.data = {"note": note}
+        machine.activate(ctx, step)
+    return run(permit_no, "rectified", body, by=by, now=now)
+
+
+def _restart_from(ctx: Ctx, fields: set[str]) -> Step:
+    all_steps = [s for s in machine.steps(ctx.permit) if s.state != "skipped"]
+    keys = {CHANGEABLE[f] for f in fields}
+    first_approval = next(s for s in all_steps if s.phase == "approve")
+    candidates = [next((s for s in all_steps if s.key == k), first_approval) if k else first_approval
+                  for k in keys]
+    return min(candidates, key=lambda s: s.seq)
+
+
+def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
+                   now: datetime | None = None) -> Outcome:
+    """Change time, people or measures of an issued permit; it is approved again from that step."""
+    def body(ctx: Ctx) -> None:
+        permit = ctx.permit
+        if by.id != permit.applicant_id:
+            raise NotAuthorized("变更申请须由申请人提出")
+        if ctx.now >= permit.planned_end:
+            raise InvalidTransition("作业票已过有效期，不能变更或延期，按 GB 30871-2022 须重新办理作业票")
+        forbidden = set(changes) - set(CHANGEABLE)
+        if forbidden:
+            raise InvalidPermit("作业内容、范围或地点变更，须重新办理作业票（GB 30871-2022 4.12）"
+                                f"：{'、'.join(sorted(forbidden))}")
+        if not changes or not reason.strip():
+            raise InvalidPermit("请填写变更内容和理由")
+        if "planned_start" in changes and permit.started_at:
+            raise InvalidPermit("已开工的作业票不能变更开始时间")
+        old_grade, record = permit.grade, {}
+        for key in ("planned_start", "planned_end"):
+            if key in changes:
+                record[key] = [getattr(permit, key).isoformat(), changes[key].isoformat()]
+                setattr(permit, key, changes[key])
+        for key, role in (("crew", "作业人"), ("guardians", "监护人")):
+            if key in changes:
+                record[key] = [[p.id for p in machine.members(permit, role)], [p.id for p in changes[key]]]
+                drafts._set_members(permit, role, changes[key])
+        if "measures" in changes:
+            record["measures"] = [permit.attributes.get("measures", []), changes["measures"]]
+            permit.attributes = {**permit.attributes, "measures": changes["measures"]}
+        drafts.check_members(ctx.template, permit)
+        grade, _ = drafts.check_window(ctx.template, permit, ctx.now)
+        if grade != old_grade:
+            raise InvalidPermit(f"变更后作业级别由{old_grade}变为{grade}，须重新办理作业票")
+        restart = _restart_from(ctx, set(changes))
+        ChangeRequest.create(permit=permit, requested_by=by, changes=record, reason=reason,
+                             from_step=restart.key, prior_state=permit.state, created_at=ctx.now)
+        if permit.state == IN_PROGRESS:
+            ctx.tell(machine.crew_and_guardians(permit), "stop", f"{permit.no} 变更审批中，暂停作业")
+        machine.void_open_steps(permit)
+        Step.update(state="pending").where((Step.permit == permit) & (Step.seq >= restart.seq)
+                                           & (Step.state != "skipped")).execute()
+        permit.suspended_at = None
+        ctx.data = {"changes": record, "reason": reason, "from_step": restart.key}
+        machine.activate(ctx, Step.get_by_id(restart.id))
+    return run(permit_no, "request_change", body, by=by, now=now)
+
+
+def expire(permit_no: str, *, now: datetime | None = None) -> Outcome:
+    """End a permit that has passed its validity; anyone still working is told to stop."""
+    def body(ctx: Ctx) -> None:
+        permit = ctx.permit
+        if ctx.now < permit.planned_end:
+            raise InvalidTransition(f"作业票 {permit.no} 尚未到期")
+        working = permit.state in (IN_PROGRESS, SUSPENDED)
+        machine.void_open_steps(permit)
+        permit.state = EXPIRED
+        text = f"{permit.no} 已超过有效期，作业票失效" + ("，立即停止作业" if working else "")
+        ctx.tell(machine.crew_and_guardians(permit), "stop" if working else "info", text)
+        ctx.tell([permit.applicant], "info", text)
+    return run(permit_no, "expire", body, by=None, now=now)
+
+
+def expire_due(now: datetime | None = None) -> list[Outcome]:
+    """Expire every permit whose validity has run out (an indexed scan of due permits only)."""
+    now = now or utcnow()
+    due = (Permit.select(Permit.no).where(Permit.state.in_(list(COMMANDS["expire"]))
+                                         & (Permit.planned_end <= now)))
+    done = []
+    for (no,) in due.tuples():
+        try:
+            done.append(expire(no, now=now))
+        except WorkflowError:
+            continue  # changed by someone else since the scan: it is no longer due
+    return done
+
+
+def attach(permit_no: str, *, by: Person, kind: str, data: bytes, filename: str,
+           step_key: str | None = None, now: datetime | None = None) -> Outcome:
+    """Store a photo or file on the permit, on disk under the instance folder, by its hash."""
+    def body(ctx: Ctx) -> None:
+        if by.id not in machine.involved(ctx.permit):
+            raise NotAuthorized(f"{by.name}与本作业票无关，不能上传附件")
+        if not data or len(data) > MAX_ATTACHMENT_BYTES:
+            raise InvalidPermit("附件为空或超过 20 MB")
+        digest = hashlib.sha256(data).hexdigest()
+        suffix = Path(filename).suffix.lower()[:10]
+        relative = Path("attachments") / digest[:2] / f"{digest}{suffix}"
+        target = settings.current().instance_path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():  # content-addressed: the same bytes are stored once
+            target.write_bytes(data)
+        step = Step.get_or_none((Step.permit == ctx.permit) & (Step.key == step_key)) if step_key else None
+        row = Attachment.create(permit=ctx.permit, step=step, kind=kind.strip(), filename=filename,
+                                sha256=digest, size=len(data), path=str(relative),
+                                uploaded_by=by, created_at=ctx.now)
+        ctx.bump = False
+        ctx.data = {"attachment": row.id, "kind": row.kind, "sha256": digest}
+    return run(permit_no, "attach", body, by=by, now=now)
