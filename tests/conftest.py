@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 import socket
 from pathlib import Path
 
@@ -77,3 +78,25 @@ def instance(tmp_path, monkeypatch):
     path.mkdir()
     monkeypatch.setenv("INSTANCE_PATH", str(path))
     return path
+
+
+# Tuesday 2026-11-24 08:00 in Asia/Shanghai (00:00 UTC): a working day, in daylight.
+MORNING = datetime(2026, 11, 24, 0, 0)
+
+
+@pytest.fixture
+def plant(db, instance):
+    """Yield a database loaded with the sample plant's org workbook."""
+    import settings
+    from exports.org_import import load_org
+    settings.configure()
+    load_org(SAMPLE_ORG)
+    yield db
+    settings.configure()
+
+
+@pytest.fixture
+def person():
+    """Return a lookup of sample-plant people by account, e.g. person("wuhai")."""
+    from models import find_person
+    return find_person

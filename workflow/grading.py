@@ -1,20 +1,16 @@
 """Work out a permit's grade from what the applicant declared and when and where the work is."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .clock import local
 from .errors import InvalidPermit
 from .rules import band_grade
 from .template import Template
 
 RAISE_LABELS = {"night": "夜间作业", "holiday": "节假日、公休日作业", "wind": "风力≥{force}级",
                 "aggravating": "特殊情况：{value}"}
-
-
-def local(moment: datetime, tz: ZoneInfo) -> datetime:
-    """Turn a stored naive-UTC datetime into plant-local time."""
-    return moment.replace(tzinfo=timezone.utc).astimezone(tz)
 
 
 def _overlaps_night(start: datetime, end: datetime, night: tuple[str, str], tz: ZoneInfo) -> bool:

@@ -11,7 +11,7 @@ from models.db import for_update
 from models.permit import Permit, PermitMember
 
 from . import assign, audit, template as templates
-from .grading import local
+from .clock import local
 from .errors import InvalidPermit, InvalidTransition, NotFound, StaleVersion
 from .notify import Notification, queue
 from .states import CLOSED, COMMAND_LABELS, COMMANDS, LABELS, PHASE_STATE

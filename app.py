@@ -1,0 +1,61 @@
+"""The Flask app factory and the command line: `python app.py --help`."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, jsonify
+
+import models
+import settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app on the configured database; config overrides environment variables."""
+    conf = settings.configure(config)
+    conf.instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, instance_path=str(conf.instance_path))
+    app.config["SETTINGS"] = conf
+    models.connect(conf.database_url)
+
+    @app.before_request
+    def _open_db() -> None:
+        models.database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(_exc) -> None:
+        if not models.database.is_closed():
+            models.database.close()
+
+    @app.get("/healthz")
+    def healthz():
+        models.database.execute_sql("SELECT 1")
+        return jsonify(status="ok")
+
+    return app
+
+
+class AppGroup(click.Group):
+    """Run each command inside a freshly built app; --help needs no database."""
+
+    def invoke(self, ctx):
+        with create_app().app_context():
+            return super().invoke(ctx)
+
+
+@click.group(cls=AppGroup)
+def cli() -> None:
+    """电子作业票 (electronic work permit): manage the database, the org and permits."""
+
+
+def _add_commands() -> None:
+    from handlers.cli import COMMANDS
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_commands()
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

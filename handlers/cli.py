@@ -1,0 +1,268 @@
+"""Command-line front end: admin commands and every permit command, acting as a named person."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from models import Person, find_person
+from models.permit import Permit
+from workflow import WorkflowError, engine, template as templates, work
+from workflow.clock import local, parse_local
+from workflow.drafts import create_permit
+
+from .show import describe, todo_lines
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def _person(account: str) -> Person:
+    person = find_person(account)
+    if person is None or not person.active:
+        raise click.ClickException(f"找不到在职人员：{account}")
+    return person
+
+
+def _when(text: str):
+    try:
+        return parse_local(text, _settings().plant_tz)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _report(outcome) -> None:
+    from workflow.states import LABELS
+    click.echo(f"{outcome.permit_no} → {LABELS[outcome.state]}（版本 {outcome.version}）"
+               + (f"  {outcome.detail}" if outcome.detail else ""))
+    for note in outcome.notifications:
+        click.echo(f"  通知 {Person.get_by_id(note.person_id).name} [{note.kind}] {note.text}")
+
+
+class PermitGroup(click.Group):
+    """Turn the engine's named refusals into a plain message and exit code 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except WorkflowError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group("permit", cls=PermitGroup)
+def permit_cli() -> None:
+    """Act on permits as a named person (--as ACCOUNT)."""
+
+
+AS = click.option("--as", "account", required=True, help="企业微信账号、钉钉账号或手机")
+
+
+@permit_cli.command("new")
+@click.argument("work_type")
+@AS
+@click.option("--location", required=True)
+@click.option("--content", required=True)
+@click.option("--start", "start_text", required=True, help="2026-11-24 08:00 (plant time)")
+@click.option("--end", "end_text", required=True)
+@click.option("--crew", required=True, help="accounts, comma separated")
+@click.option("--guardian", "guardians", required=True, help="accounts, comma separated")
+@click.option("--medium", default=None)
+@click.option("--set", "pairs", multiple=True, help="a type field, by label or key: 级别=一级")
+def new_permit(work_type, account, location, content, start_text, end_text, crew, guardians,
+               medium, pairs):
+    """Create a draft permit of WORK_TYPE (code or Chinese name)."""
+    t = templates.get(work_type)
+    attributes = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        field = next((f for f in t.fields if key.strip() in (f.key, f.label)), None)
+        if field is None:
+            raise click.ClickException(f"{t.name}没有“{key}”这一项，可填：{'、'.join(f.label for f in t.fields)}")
+        attributes[field.key] = value.strip()
+    permit = create_permit(
+        t.code, applicant=_person(account), location=location, content=content,
+        planned_start=_when(start_text), planned_end=_when(end_text), attributes=attributes,
+        crew=[_person(a) for a in crew.split(",")], guardians=[_person(a) for a in guardians.split(",")],
+        medium=medium)
+    click.echo(f"已创建草稿 {permit.no}（{t.name}），提交：python app.py permit submit {permit.no} --as {account}")
+
+
+def _simple(name: str, func, help_text: str, *, reason: bool = False):
+    @click.argument("permit_no")
+    @AS
+    def command(permit_no, account, **kwargs):
+        _report(func(permit_no, by=_person(account), **kwargs))
+    command.__doc__ = help_text
+    if reason:
+        command = click.option("--reason", required=True)(command)
+    permit_cli.command(name)(command)
+
+
+_simple("submit", engine.submit, "Submit a draft for approval.")
+_simple("checkin", engine.check_in, "Check in at the work site (现场签到).")
+_simple("start", engine.start, "Confirm the on-site start (作业开始).")
+_simple("complete", engine.complete, "Confirm the work complete (完工).")
+_simple("accept", engine.accept, "Accept the finished work (验收).")
+_simple("close", engine.close, "Close the permit (关闭).")
+_simple("resume", work.resume, "Resume suspended work (恢复作业).")
+_simple("rectified", work.rectified, "Report the rectification done (整改完成).")
+_simple("cancel", engine.cancel, "Cancel a permit that has not started (取消).", reason=True)
+_simple("suspend", work.suspend, "Suspend running work (暂停).", reason=True)
+
+
+@permit_cli.command("sign")
+@click.argument("permit_no")
+@click.argument("step")
+@AS
+@click.option("--tick", "ticks", multiple=True, help="a checklist item; 'all' ticks every item")
+@click.option("--comment", default="")
+def sign(permit_no, step, account, ticks, comment):
+    """Sign STEP (同意 / 确认 / 提交勾选) of PERMIT_NO."""
+    if list(ticks) == ["all"]:
+        permit = Permit.get_or_none(Permit.no == permit_no)
+        ticks = templates.get(permit.work_type).step(step).checklist if permit else ()
+    _report(engine.sign(permit_no, step, by=_person(account), ticks=list(ticks), comment=comment))
+
+
+@permit_cli.command("reject")
+@click.argument("permit_no")
+@click.argument("step")
+@AS
+@click.option("--reason", required=True)
+@click.option("--revise", is_flag=True, help="return for revision (退回修改) instead of rejecting")
+def reject(permit_no, step, account, reason, revise):
+    """Reject the permit at STEP (驳回), or return it for revision with --revise."""
+    command = engine.return_for_revision if revise else engine.reject
+    _report(command(permit_no, step, by=_person(account), reason=reason))
+
+
+@permit_cli.command("gas")
+@click.argument("permit_no")
+@click.argument("values")
+@AS
+def gas_reading(permit_no, values, account):
+    """Record a gas reading: "O2=20.9 EX=0.1 H2S=0 CO=0" (EX in %LEL, H2S/CO in mg/m³)."""
+    from workflow.gas import parse_values
+    try:
+        parsed = parse_values(values)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    _report(work.record_gas(permit_no, by=_person(account), values=parsed))
+
+
+@permit_cli.command("attach")
+@click.argument("permit_no")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@AS
+@click.option("--kind", required=True, help="what the photo shows, e.g. 灭火器")
+def attach(permit_no, file, account, kind):
+    """Attach a photo or file to the permit."""
+    _report(work.attach(permit_no, by=_person(account), kind=kind, data=file.read_bytes(),
+                        filename=file.name))
+
+
+@permit_cli.command("rectify")
+@click.argument("permit_no")
+@AS
+@click.option("--reason", required=True)
+@click.option("--deadline", required=True, help="2026-11-24 18:00 (plant time)")
+def rectify(permit_no, account, reason, deadline):
+    """Refuse acceptance and ask for rectification by a deadline (验收不通过)."""
+    _report(work.reject_acceptance(permit_no, by=_person(account), reason=reason,
+                                   deadline=_when(deadline)))
+
+
+@permit_cli.command("change")
+@click.argument("permit_no")
+@AS
+@click.option("--end", "end_text", default=None, help="new planned end (延期)")
+@click.option("--crew", default=None)
+@click.option("--guardian", "guardians", default=None)
+@click.option("--reason", required=True)
+def change(permit_no, account, end_text, crew, guardians, reason):
+    """Request a change of time or people; the permit is approved again."""
+    changes = {}
+    if end_text:
+        changes["planned_end"] = _when(end_text)
+    if crew:
+        changes["crew"] = [_person(a) for a in crew.split(",")]
+    if guardians:
+        changes["guardians"] = [_person(a) for a in guardians.split(",")]
+    _report(work.request_change(permit_no, by=_person(account), changes=changes, reason=reason))
+
+
+@permit_cli.command("expire-due")
+def expire_due():
+    """Expire every permit past its validity."""
+    for outcome in work.expire_due():
+        _report(outcome)
+
+
+@permit_cli.command("show")
+@click.argument("permit_no")
+def show(permit_no):
+    """Show a permit's content, steps, signatures and gas readings."""
+    permit = Permit.get_or_none(Permit.no == permit_no)
+    if permit is None:
+        raise click.ClickException(f"没有编号为 {permit_no} 的作业票")
+    click.echo(describe(permit, _settings().plant_tz))
+
+
+@permit_cli.command("todo")
+@AS
+def todo(account):
+    """List what waits for a person, oldest first."""
+    for line in todo_lines(_person(account), _settings().plant_tz) or ["没有待办"]:
+        click.echo(line)
+
+
+@click.command("init-db")
+def init_db():
+    """Create or upgrade the database schema."""
+    from models.schema import upgrade
+    for line in upgrade():
+        click.echo(line)
+
+
+@click.command("load-org")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def load_org_command(file):
+    """Import departments and people from the org workbook (部门 / 人员 sheets)."""
+    from exports.org_import import OrgImportError, format_report, load_org
+    try:
+        click.echo(format_report(load_org(file)))
+    except OrgImportError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("verify-audit")
+def verify_audit():
+    """Check the audit chain; print OK or name the first broken event."""
+    from workflow.audit import verify
+    report = verify()
+    click.echo(report.text())
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@click.command("demo")
+def demo():
+    """Load the sample plant and take one permit of each type from submit to close."""
+    from exports.org_import import format_report, load_org
+    from models.schema import upgrade
+    from workflow.audit import verify
+    from workflow.walkthrough import next_working_morning, run_to_close
+    for line in upgrade():
+        click.echo(line)
+    sample = Path(__file__).resolve().parents[1] / "exports" / "samples" / "示例工厂组织架构.xlsx"
+    click.echo(format_report(load_org(sample)))
+    start = next_working_morning(_settings())
+    click.echo(f"模拟时钟：作业计划开始 {local(start, _settings().plant_tz):%Y-%m-%d %H:%M}")
+    for code in templates.registry():
+        run_to_close(code, start=start, say=click.echo)
+    click.echo(verify().text())
+
+
+COMMANDS = (init_db, load_org_command, verify_audit, demo, permit_cli)

@@ -1,0 +1,90 @@
+"""The command line, driven as an operator would: a work-at-height permit from draft to close."""
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+import settings
+from app import cli
+from tests.conftest import SAMPLE_ORG
+
+
+@pytest.fixture
+def run(db, instance, tmp_path, monkeypatch):
+    """Return a function that runs one CLI command against the test database."""
+    if db.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'permit.db'}")
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True) -> str:
+        result = runner.invoke(cli, list(args))
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+        assert (result.exit_code == 0) == ok, result.output
+        assert "Traceback" not in result.output
+        return result.output
+
+    yield invoke
+    settings.configure()
+
+
+def _local(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def test_a_permit_goes_from_draft_to_close_on_the_command_line(run, tmp_path):
+    assert "created schema" in run("init-db") or "up to date" in run("init-db")
+    assert "人员：新增 23" in run("load-org", str(SAMPLE_ORG))
+    now = datetime.now(settings.current().plant_tz).replace(tzinfo=None)
+    out = run("permit", "new", "高处作业", "--as", "zhuyan", "--location", "塔T-101 平台",
+              "--content", "仪表更换", "--start", _local(now - timedelta(minutes=10)),
+              "--end", _local(now + timedelta(hours=4)), "--crew", "jianghan,shenli",
+              "--guardian", "chuwei", "--set", "级别=3")
+    no = re.search(r"GC-\d{8}-\d{4}", out).group(0)
+    assert "Ⅰ" in run("permit", "submit", no, "--as", "zhuyan")
+    run("permit", "sign", no, "plan", "--as", "zhengji")
+    assert "未勾选" in run("permit", "sign", no, "assess", "--as", "wangping", ok=False)
+    run("permit", "sign", no, "assess", "--as", "wangping", "--tick", "all")
+    run("permit", "sign", no, "briefing", "--as", "fengjiao")
+    for account in ("jianghan", "shenli", "chuwei"):
+        run("permit", "sign", no, "briefing_ack", "--as", account)
+    assert "不是“基层单位审批”的签字人" in run("permit", "sign", no, "approve_unit", "--as", "lizheng", ok=False)
+    assert "请先到现场扫码签到" in run("permit", "sign", no, "approve_unit", "--as", "wuhai", ok=False)
+    run("permit", "checkin", no, "--as", "wuhai")
+    assert "未开工" in run("permit", "sign", no, "approve_unit", "--as", "wuhai")
+    assert "缺少现场照片：安全带" in run("permit", "start", no, "--as", "chuwei", ok=False)
+    photo = tmp_path / "harness.jpg"
+    photo.write_bytes(b"\xff\xd8 harness photo")
+    run("permit", "attach", no, str(photo), "--kind", "安全带", "--as", "zhuyan")
+    assert "作业中" in run("permit", "start", no, "--as", "chuwei")
+    run("permit", "complete", no, "--as", "chuwei")
+    run("permit", "accept", no, "--as", "yangshou")
+    assert "已关闭" in run("permit", "close", no, "--as", "wuhai")
+    shown = run("permit", "show", no)
+    assert "【已关闭】" in shown and "吴海同意" in shown
+    assert run("verify-audit").startswith("OK")
+
+
+def test_bad_org_workbook_is_reported_by_row_and_nothing_is_loaded(run, tmp_path):
+    run("init-db")
+    book = Workbook()
+    book.active.title = "部门"
+    book["部门"].append(["部门编码", "部门名称", "上级部门编码", "类型"])
+    book["部门"].append(["U9", "九车间", "NOPE", "基层单位"])
+    people = book.create_sheet("人员")
+    people.append(["姓名", "企业微信账号", "钉钉账号", "手机", "部门编码", "角色"])
+    people.append(["张三", "zhangsan", "", "", "U9", "焊工"])
+    path = tmp_path / "bad.xlsx"
+    book.save(path)
+    out = run("load-org", str(path), ok=False)
+    assert "部门 第2行 上级部门编码" in out and "人员 第2行 角色" in out
+    assert "没有待办" not in out
+    from models import Person
+    assert Person.select().count() == 0
+
+
+def test_unknown_person_and_unknown_permit_get_a_plain_message(run):
+    run("init-db")
+    assert "找不到在职人员：nobody" in run("permit", "todo", "--as", "nobody", ok=False)
+    assert "没有编号为 DH-1 的作业票" in run("permit", "show", "DH-1", ok=False)

@@ -1,0 +1,117 @@
+"""Take one permit of a work type from draft to close, acting as whoever's turn it is.
+
+The demo and the lifecycle tests use this: it signs only through the engine's public commands, so
+every gate (on-site check-in, fresh gas test, photos, guardians) has to be met the way a person
+would meet it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Callable
+
+from models import Step, find_person
+from models.permit import Permit
+
+from . import engine, machine, template as templates, work
+from .drafts import create_permit
+from .states import CLOSED
+
+# What an applicant at the sample plant would fill in for each work type.
+SAMPLES = {
+    "hot_work": dict(location="3#罐区东侧管廊", content="DN100 管线法兰焊接", medium="甲烷",
+                     attributes={"declared_grade": "一级"}),
+    "confined_space": dict(location="常减压装置 V-101", content="原料罐内部检查清理",
+                           medium="甲烷", attributes={"space_name": "V-101 原料罐"}),
+    "blind_plate": dict(location="常减压装置 P-12 管线", content="P-12 蒸汽线加盲板",
+                        attributes={"blind_no": "MB-P12-03", "action": "堵", "pipe": "蒸汽 1.0MPa 180℃"}),
+    "height": dict(location="常减压装置 塔T-101 平台", content="塔顶仪表更换",
+                   attributes={"height_m": 12}),
+    "lifting": dict(location="常减压装置 东侧空地", content="换热器管束吊装",
+                    attributes={"load_t": 25, "crane": "50t 汽车吊"}),
+    "temp_power": dict(location="常减压装置 检修区", content="检修照明及电焊机临时用电",
+                       attributes={"voltage": "380V"}),
+    "excavation": dict(location="常减压装置 北侧道路旁", content="埋地管线开挖检修",
+                       attributes={"depth_m": 1.5, "area": "6m×2m"}),
+    "road_closure": dict(location="厂区三号路", content="管廊支架基础施工",
+                         attributes={"road": "厂区三号路", "detour": "车辆经四号路绕行"}),
+}
+APPLICANT, CREW, GUARDIANS = "zhuyan", ["jianghan", "shenli"], ["chuwei"]
+PASSING_GAS = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
+
+
+class Clock:
+    """A simulated clock that moves a few minutes per action, so freshness rules see real gaps."""
+
+    def __init__(self, start: datetime, step_minutes: int = 3):
+        self.now, self.step = start, timedelta(minutes=step_minutes)
+
+    def tick(self) -> datetime:
+        self.now += self.step
+        return self.now
+
+
+def draft(work_type: str, *, start: datetime, hours: float = 8) -> Permit:
+    """Create the sample draft of work_type with its window starting at start."""
+    sample = SAMPLES[work_type]
+    person = find_person
+    return create_permit(work_type, applicant=person(APPLICANT), planned_start=start,
+                         planned_end=start + timedelta(hours=hours),
+                         crew=[person(a) for a in CREW], guardians=[person(a) for a in GUARDIANS],
+                         now=start - timedelta(hours=2), **sample)
+
+
+def _gas_values(t) -> dict:
+    return {g: PASSING_GAS[g] for g in set(t.gas.required) | {"O2", "EX"}}
+
+
+def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -> None:
+    t = templates.get(permit.work_type)
+    d = t.step(step.key)
+    people = machine.assignees(step)
+    if d.kind == "gas":
+        work.record_gas(permit.no, by=people[0], values=_gas_values(t), now=clock.tick())
+        say(f"  {step.name:<12} {people[0].name} 录入合格的气体检测数据")
+        return
+    if d.phase == "start":
+        applicant = permit.applicant
+        for kind in d.gates.photos:
+            work.attach(permit.no, by=applicant, kind=kind, data=f"{kind} photo".encode(),
+                        filename=f"{kind}.jpg", now=clock.tick())
+        if d.gates.gas_fresh:
+            tester = next(p for p in machine.assignees(Step.get((Step.permit == permit) & (Step.phase == "gas"))))
+            work.record_gas(permit.no, by=tester, values=_gas_values(t), now=clock.tick())
+    signers = people if d.mode == "all" else people[:1]
+    for person in signers:
+        if d.onsite:
+            engine.check_in(permit.no, by=person, now=clock.tick())
+        ticks = list(d.checklist) if d.kind == "checklist" else None
+        out = engine.sign(permit.no, step.key, by=person, ticks=ticks, now=clock.tick())
+        say(f"  {step.name:<12} {person.name} {'同意' if d.kind == 'approve' else '确认'}"
+            f"{'（逐项勾选 %d 项）' % len(ticks) if ticks else ''} → {out.state}")
+
+
+def run_to_close(work_type: str, *, start: datetime, say: Callable[[str], None] = lambda s: None) -> Permit:
+    """Take a sample permit of work_type through every step to closed; return it."""
+    permit = draft(work_type, start=start)
+    clock = Clock(start - timedelta(minutes=90))
+    out = engine.submit(permit.no, by=permit.applicant, now=clock.tick())
+    say(f"{permit.no} {templates.get(work_type).name} {out.detail}")
+    for _ in range(40):
+        permit = Permit.get_by_id(permit.id)
+        if permit.state == CLOSED:
+            return permit
+        step = machine.active_step(permit)
+        if step.phase == "start" and clock.now < permit.planned_start:
+            clock.now = permit.planned_start
+        _act(permit, step, clock, say)
+    raise RuntimeError(f"{permit.no} did not close: stuck in {permit.state}")
+
+
+def next_working_morning(plant) -> datetime:
+    """Return 08:00 plant time on the next working day that is not a holiday, as naive UTC."""
+    from datetime import time as clock_time, timezone
+    day = datetime.now(plant.plant_tz).date() + timedelta(days=1)
+    while day.weekday() >= 5 or day in plant.holidays:
+        day += timedelta(days=1)
+    moment = datetime.combine(day, clock_time(8, 0), plant.plant_tz)
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
