@@ -35,6 +35,18 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+SCHEMA_FREE = {"init-db", "demo"}
+
+
+def _require_schema() -> None:
+    from models.schema import current_version, discover
+    version, head = current_version(), discover()[-1].version
+    if version is None:
+        raise click.ClickException("数据库尚未初始化，请先运行 python app.py init-db")
+    if version < head:
+        raise click.ClickException(f"数据库结构为第 {version} 版，需要第 {head} 版，请运行 python app.py init-db")
+
+
 class AppGroup(click.Group):
     """Run each command inside a freshly built app; --help needs no database."""
 
@@ -44,8 +56,11 @@ class AppGroup(click.Group):
 
 
 @click.group(cls=AppGroup)
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """电子作业票 (electronic work permit): manage the database, the org and permits."""
+    if ctx.invoked_subcommand not in SCHEMA_FREE:
+        _require_schema()
 
 
 def _add_commands() -> None:

@@ -88,3 +88,22 @@ def test_unknown_person_and_unknown_permit_get_a_plain_message(run):
     run("init-db")
     assert "找不到在职人员：nobody" in run("permit", "todo", "--as", "nobody", ok=False)
     assert "没有编号为 DH-1 的作业票" in run("permit", "show", "DH-1", ok=False)
+
+
+def test_verify_audit_names_a_tampered_event_and_exits_1(run):
+    from tests.conftest import MORNING
+    from workflow.walkthrough import run_to_close
+    run("init-db")
+    run("load-org", str(SAMPLE_ORG))
+    permit = run_to_close("confined_space", start=MORNING)
+    assert run("verify-audit").startswith("OK")
+    from models import AuditEvent, database
+    victim = AuditEvent.select().where(AuditEvent.permit_no == permit.no).order_by(AuditEvent.seq)[3]
+    database.execute_sql(f"UPDATE audit_event SET actor = 'someone else' WHERE id = {victim.id}")
+    out = run("verify-audit", ok=False)
+    assert f"id {victim.id}" in out and permit.no in out
+
+
+def test_commands_on_an_uninitialised_database_say_to_run_init_db(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert "请先运行 python app.py init-db" in run("verify-audit", ok=False)

@@ -1,0 +1,1 @@
+"""Turn input (CLI today, chat events next) into engine commands."""

@@ -1,0 +1,1 @@
+"""The gas-detector webhook: authenticate, store, evaluate, alarm (issue #5)."""

@@ -1,0 +1,24 @@
+"""The app factory and its settings."""
+import pytest
+
+import settings
+from app import create_app
+
+
+def test_the_app_answers_its_health_check(db, instance, tmp_path, monkeypatch):
+    if db.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'permit.db'}")
+    client = create_app().test_client()
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("name, value, said", [
+    ("DATABASE_URL", "permit.db", "DATABASE_URL='permit.db' is not a URL"),
+    ("PLANT_TZ", "Mars/Base", "PLANT_TZ='Mars/Base' is not a known time zone"),
+    ("PLANT_HOLIDAYS", "2026-13-01", "PLANT_HOLIDAYS: '2026-13-01' is not a date"),
+    ("CERT_MARGIN_DAYS", "thirty", "CERT_MARGIN_DAYS='thirty' is not a whole number"),
+])
+def test_a_malformed_setting_stops_the_app_naming_the_variable(name, value, said):
+    with pytest.raises(settings.SettingsError, match=said.replace("(", r"\(")):
+        create_app({name: value})
+    settings.configure()
