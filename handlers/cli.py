@@ -77,7 +77,10 @@ def new_permit(work_type, account, location, content, start_text, end_text, crew
     attributes = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        field = next((f for f in t.fields if key.strip() in (f.key, f.label)), None)
+        key = key.strip()
+        if key == "级别" and t.grading.by != "none":
+            key = t.grading.attribute  # 级别 carries the grade, the height or the load, as the type needs
+        field = next((f for f in t.fields if key in (f.key, f.label)), None)
         if field is None:
             raise click.ClickException(f"{t.name}没有“{key}”这一项，可填：{'、'.join(f.label for f in t.fields)}")
         attributes[field.key] = value.strip()

@@ -1,7 +1,7 @@
 """Write a permit before it is submitted: its content, crew and guardians, and the checks on them."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import settings
 from models import Department, Person, Step, transaction, utcnow
@@ -46,7 +46,8 @@ def coerce_attributes(t: Template, raw: dict) -> dict:
     return out
 
 
-def _set_members(permit: Permit, role: str, people: list[Person]) -> None:
+def set_members(permit: Permit, role: str, people: list[Person]) -> None:
+    """Replace the permit's people in role (作业人 or 监护人)."""
     PermitMember.delete().where((PermitMember.permit == permit) & (PermitMember.role == role)).execute()
     for person in people:
         PermitMember.create(permit=permit, person=person, role=role)
@@ -72,8 +73,8 @@ def create_permit(work_type: str, *, applicant: Person, location: str, content: 
             applicant=applicant, location=location.strip(), content=content.strip(),
             medium=(medium or "").strip() or None, planned_start=planned_start,
             planned_end=planned_end, attributes=attributes, copied_from=copied_from, created_at=now)
-        _set_members(permit, "作业人", list(crew))
-        _set_members(permit, "监护人", list(guardians))
+        set_members(permit, "作业人", list(crew))
+        set_members(permit, "监护人", list(guardians))
         audit.append(permit_no=permit.no, actor=applicant.label(), action="create",
                      data={"work_type": t.code, "snapshot": audit.snapshot(permit)}, at=now)
     return permit
@@ -172,7 +173,3 @@ def lay_out_steps(t: Template, permit: Permit, grade: str | None) -> list[Step]:
         step.save()
         laid.append(step)
     return laid
-
-
-def window_after(now: datetime, hours: float) -> datetime:
-    return now + timedelta(hours=hours)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import ChangeRequest, CheckIn, Person, Step
+from models import CheckIn, Person, Step
 
 from . import drafts, gates, machine
+from .assign import resolve
 from .errors import AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized
 from .machine import Ctx, Outcome, record_signature, run
+from .work import revert_pending_change
 from .states import CANCELLED, COMMAND_LABELS, DRAFT, REJECTED
 from .template import StepDef
 
@@ -38,7 +40,6 @@ def submit(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
 
 
 def _resolvable(ctx: Ctx, step: Step) -> bool:
-    from .assign import resolve
     return bool(resolve(ctx.template.step(step.key), ctx.permit))
 
 
@@ -79,6 +80,8 @@ def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = No
         _require_assignee(ctx, step, d)
         if any(s.person_id == ctx.by.id for s in machine.signatures(step)):
             raise AlreadySigned(f"您已在“{step.name}”签过字")
+        # Only now: a card made stale by someone else settling the step says who signed it.
+        machine.check_version(ctx.permit, expected_version)
         if d.kind == "checklist":
             missing = [item for item in d.checklist if item not in set(ticks or ())]
             if missing:
@@ -88,7 +91,7 @@ def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = No
         signed = {s.person_id for s in machine.signatures(step)}
         if d.mode == "any" or signed >= {p.id for p in machine.assignees(step)}:
             machine.complete(ctx, step)
-    return run(permit_no, "sign", body, by=by, now=now, expected_version=expected_version)
+    return run(permit_no, "sign", body, by=by, now=now)
 
 
 def _by_phase(permit_no: str, phase: str, **kwargs) -> Outcome:
@@ -118,7 +121,7 @@ def close(permit_no: str, **kwargs) -> Outcome:
 
 
 def _refuse_step(permit_no: str, step_key: str, action: str, *, by: Person, reason: str,
-                 now: datetime | None) -> Outcome:
+                 channel: str, now: datetime | None) -> Outcome:
     def body(ctx: Ctx) -> None:
         if not reason.strip():
             raise InvalidPermit("请填写理由")
@@ -126,10 +129,12 @@ def _refuse_step(permit_no: str, step_key: str, action: str, *, by: Person, reas
         if action not in d.actions:
             raise InvalidTransition(f"“{step.name}”不能{machine.DECISION_LABELS[action]}")
         _require_assignee(ctx, step, d)
-        record_signature(ctx, step, action, reason, {}, "cli")
+        if action == "return" and ctx.permit.issued_at:
+            # A draft can be edited freely; an issued permit never goes back to being one.
+            raise InvalidTransition("作业票已签发，不能退回修改；不同意本次变更请驳回")
+        record_signature(ctx, step, action, reason, {}, channel)
         machine.void_open_steps(ctx.permit)
-        ChangeRequest.update(state="rejected", decided_at=ctx.now).where(
-            (ChangeRequest.permit == ctx.permit) & (ChangeRequest.state == "pending")).execute()
+        revert_pending_change(ctx)
         if action == "reject":
             ctx.permit.state = REJECTED
             text = f"作业票 {ctx.permit.no} 被 {ctx.by.name} 驳回：{reason}"
@@ -141,16 +146,18 @@ def _refuse_step(permit_no: str, step_key: str, action: str, *, by: Person, reas
     return run(permit_no, action if action == "reject" else "return", body, by=by, now=now)
 
 
-def reject(permit_no: str, step_key: str, *, by: Person, reason: str,
+def reject(permit_no: str, step_key: str, *, by: Person, reason: str, channel: str = "cli",
            now: datetime | None = None) -> Outcome:
     """Reject the permit at an approval step (驳回); the permit ends."""
-    return _refuse_step(permit_no, step_key, "reject", by=by, reason=reason, now=now)
+    return _refuse_step(permit_no, step_key, "reject", by=by, reason=reason, channel=channel,
+                        now=now)
 
 
 def return_for_revision(permit_no: str, step_key: str, *, by: Person, reason: str,
-                        now: datetime | None = None) -> Outcome:
+                        channel: str = "cli", now: datetime | None = None) -> Outcome:
     """Send the permit back to the applicant as a draft (退回修改); a resubmit starts over."""
-    return _refuse_step(permit_no, step_key, "return", by=by, reason=reason, now=now)
+    return _refuse_step(permit_no, step_key, "return", by=by, reason=reason, channel=channel,
+                        now=now)
 
 
 def edit_draft(permit_no: str, *, by: Person, now: datetime | None = None, crew=None,
@@ -168,16 +175,16 @@ def edit_draft(permit_no: str, *, by: Person, now: datetime | None = None, crew=
         for key, value in fields.items():
             setattr(ctx.permit, key, value)
         if crew is not None:
-            drafts._set_members(ctx.permit, "作业人", crew)
+            drafts.set_members(ctx.permit, "作业人", crew)
         if guardians is not None:
-            drafts._set_members(ctx.permit, "监护人", guardians)
+            drafts.set_members(ctx.permit, "监护人", guardians)
         ctx.data = {"fields": sorted(fields) + (["crew"] if crew is not None else [])
                     + (["guardians"] if guardians is not None else [])}
     return run(permit_no, "edit", body, by=by, now=now)
 
 
 def cancel(permit_no: str, *, by: Person, reason: str, now: datetime | None = None) -> Outcome:
-    """Withdraw a permit that has not started (取消)."""
+    """Withdraw a permit whose work is not running: not yet started, or suspended for good (取消)."""
     def body(ctx: Ctx) -> None:
         _require_applicant(ctx)
         machine.void_open_steps(ctx.permit)

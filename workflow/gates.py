@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import settings
 from models import Attachment, CheckIn, GasReading, Person
 from models.permit import Permit, PermitMember
 
 from . import hooks
 from .errors import GateNotMet
+from .grading import is_night
 from .rules import UNGRADED
 from .template import StepDef, Template
 
@@ -60,12 +62,15 @@ def guardians(permit: Permit, t: Template) -> None:
         raise GateNotMet(f"需要至少 {t.min_guardians} 名监护人，当前 {count} 名")
 
 
-def window(permit: Permit, now: datetime) -> None:
-    """Refuse outside the permit's planned window."""
+def window(permit: Permit, t: Template, now: datetime) -> None:
+    """Refuse outside the permit's planned window, and at night if no night work was declared."""
     if now < permit.planned_start:
         raise GateNotMet("未到计划开始时间，不能开工")
     if now >= permit.planned_end:
         raise GateNotMet("作业票已过有效期，按 GB 30871-2022 须重新办理作业票")
+    night = t.grading.night
+    if permit.attributes.get("night_work") == "否" and is_night(now, night, settings.current().plant_tz):
+        raise GateNotMet(f"本作业票申报夜间不作业（{night[0]}–{night[1]}），夜间作业须按升级管理重新办票")
 
 
 def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datetime) -> None:
@@ -74,7 +79,7 @@ def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datet
     if step.onsite:
         onsite(permit, t, person, now)
     if g.window:
-        window(permit, now)
+        window(permit, t, now)
     if g.guardians:
         guardians(permit, t)
     if g.gas_fresh:

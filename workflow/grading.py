@@ -26,6 +26,13 @@ def _overlaps_night(start: datetime, end: datetime, night: tuple[str, str], tz: 
     return False
 
 
+def is_night(moment: datetime, night: tuple[str, str], tz: ZoneInfo) -> bool:
+    """Tell whether a stored naive-UTC moment falls in the plant's night hours."""
+    begin, until = (time.fromisoformat(t) for t in night)
+    at = local(moment, tz).time()
+    return (begin <= at or at < until) if until <= begin else (begin <= at < until)
+
+
 def _touches_holiday(start: datetime, end: datetime, t: Template, tz: ZoneInfo,
                      holidays: frozenset[date]) -> bool:
     day, last = local(start, tz).date(), local(end, tz).date()
@@ -54,7 +61,10 @@ def grade_of(t: Template, attributes: dict, *, start: datetime, end: datetime, t
     if g.by == "declared":
         if value not in g.levels:
             raise InvalidPermit(f"{label}“{value}”无效，可选：{'、'.join(reversed(g.levels))}")
-        if "night" in g.raise_on and _overlaps_night(start, end, g.night, tz):
+        # Declaring no night work (夜间作业 = 否) avoids the raise; the start and resume gates
+        # then refuse to let the work run at night.
+        if ("night" in g.raise_on and attributes.get("night_work") != "否"
+                and _overlaps_night(start, end, g.night, tz)):
             reasons.append(RAISE_LABELS["night"])
         if "holiday" in g.raise_on and _touches_holiday(start, end, t, tz, holidays):
             reasons.append(RAISE_LABELS["holiday"])

@@ -70,11 +70,16 @@ def run(permit_no: str, command: str, body: Callable[[Ctx], None], *, by: Person
         if permit.state not in COMMANDS[command]:
             raise InvalidTransition(f"作业票 {permit.no} 当前状态为“{LABELS[permit.state]}”，"
                                     f"不能{COMMAND_LABELS[command]}")
-        if expected_version is not None and expected_version != permit.version:
-            raise StaleVersion(f"作业票 {permit.no} 已更新，请查看最新卡片后再操作")
+        check_version(permit, expected_version)
         ctx = Ctx(permit, templates.get(permit.work_type), by, now, command)
         body(ctx)
         return finish(ctx)
+
+
+def check_version(permit: Permit, expected_version: int | None) -> None:
+    """Refuse a command sent from a card older than the permit."""
+    if expected_version is not None and expected_version != permit.version:
+        raise StaleVersion(f"作业票 {permit.no} 已更新，请查看最新卡片后再操作")
 
 
 def finish(ctx: Ctx) -> Outcome:

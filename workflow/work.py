@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import settings
-from models import Attachment, ChangeRequest, GasReading, Person, Step, utcnow
+from models import Attachment, ChangeRequest, GasReading, Person, PersonRole, Step, utcnow
 from models.permit import Permit
 
 from . import assign, drafts, gas, gates, grading, machine
@@ -27,8 +27,7 @@ def _gas_testers(ctx: Ctx) -> set[int]:
     step = next((d for d in ctx.template.steps if d.kind == "gas"), None)
     if step is not None:
         return {p.id for p in assign.resolve(step, ctx.permit)}
-    return {p.id for p in Person.select().join(Person.roles.rel_model)
-            .where(Person.roles.rel_model.role == "气体检测人")}
+    return {p.id for p in Person.select().join(PersonRole).where(PersonRole.role == "气体检测人")}
 
 
 def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: datetime | None = None,
@@ -98,7 +97,7 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
         permit, t = ctx.permit, ctx.template
         if by.id not in {p.id for p in machine.members(permit, "监护人")}:
             raise NotAuthorized("恢复作业须由本作业票的监护人确认")
-        gates.window(permit, ctx.now)
+        gates.window(permit, t, ctx.now)
         if t.gas.fresh_minutes:
             paused = (ctx.now - permit.suspended_at).total_seconds() / 60
             limit = t.gas.retest_minutes.get(permit.grade or UNGRADED, 30)
@@ -178,6 +177,8 @@ def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
         if "planned_start" in changes and permit.started_at:
             raise InvalidPermit("已开工的作业票不能变更开始时间")
         old_grade, record = permit.grade, {}
+        # Read before the crew changes: whoever is on site now must stop, a removed worker too.
+        working = machine.crew_and_guardians(permit) if permit.state == IN_PROGRESS else []
         for key in ("planned_start", "planned_end"):
             if key in changes:
                 record[key] = [getattr(permit, key).isoformat(), changes[key].isoformat()]
@@ -185,7 +186,7 @@ def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
         for key, role in (("crew", "作业人"), ("guardians", "监护人")):
             if key in changes:
                 record[key] = [[p.id for p in machine.members(permit, role)], [p.id for p in changes[key]]]
-                drafts._set_members(permit, role, changes[key])
+                drafts.set_members(permit, role, changes[key])
         if "measures" in changes:
             record["measures"] = [permit.attributes.get("measures", []), changes["measures"]]
             permit.attributes = {**permit.attributes, "measures": changes["measures"]}
@@ -196,8 +197,7 @@ def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
         restart = _restart_from(ctx, set(changes))
         ChangeRequest.create(permit=permit, requested_by=by, changes=record, reason=reason,
                              from_step=restart.key, prior_state=permit.state, created_at=ctx.now)
-        if permit.state == IN_PROGRESS:
-            ctx.tell(machine.crew_and_guardians(permit), "stop", f"{permit.no} 变更审批中，暂停作业")
+        ctx.tell(working, "stop", f"{permit.no} 变更审批中，暂停作业")
         machine.void_open_steps(permit)
         Step.update(state="pending").where((Step.permit == permit) & (Step.seq >= restart.seq)
                                            & (Step.state != "skipped")).execute()
@@ -205,6 +205,25 @@ def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
         ctx.data = {"changes": record, "reason": reason, "from_step": restart.key}
         machine.activate(ctx, Step.get_by_id(restart.id))
     return run(permit_no, "request_change", body, by=by, now=now)
+
+
+def revert_pending_change(ctx: Ctx) -> None:
+    """Put back what a refused change request had changed, and mark it rejected."""
+    change = ChangeRequest.get_or_none((ChangeRequest.permit == ctx.permit)
+                                       & (ChangeRequest.state == "pending"))
+    if change is None:
+        return
+    permit = ctx.permit
+    for key, (old, _new) in change.changes.items():
+        if key in ("planned_start", "planned_end"):
+            setattr(permit, key, datetime.fromisoformat(old))
+        elif key in ("crew", "guardians"):
+            role = "作业人" if key == "crew" else "监护人"
+            drafts.set_members(permit, role, list(Person.select().where(Person.id.in_(old))))
+        elif key == "measures":
+            permit.attributes = {**permit.attributes, "measures": old}
+    change.state, change.decided_at = "rejected", ctx.now
+    change.save()
 
 
 def expire(permit_no: str, *, now: datetime | None = None) -> Outcome:

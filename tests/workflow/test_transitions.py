@@ -1,0 +1,476 @@
+"""The state machine: every command in every state, and each side path a permit can take."""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+import pytest
+
+from models import Attachment, AuditEvent, ChangeRequest, Outbox, Person, Signature, Step, find_person
+from models.permit import Permit, PermitMember
+from tests.conftest import MORNING
+from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
+                      StaleVersion, WorkflowError, accept, attach, audit, cancel, check_in, close,
+                      edit_draft, expire, expire_due, machine, record_gas, rectified, reject,
+                      reject_acceptance, request_change, resume, return_for_revision, sign, submit,
+                      suspend, template)
+from workflow.states import COMMANDS, LABELS
+from workflow.walkthrough import PASSING_GAS, Clock, _act, draft
+
+STATES = ["draft", "in_approval", "issued", "in_progress", "suspended", "completed", "rectifying",
+          "accepted", "closed", "rejected", "cancelled", "expired"]
+HOUR = timedelta(hours=1)
+# The sample permit's two workers and its guardian, each told to stop work.
+CREW_STOP = {("jianghan", "stop"), ("shenli", "stop"), ("chuwei", "stop")}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def who(account: str) -> Person:
+    return find_person(account)
+
+
+def load(no: str) -> Permit:
+    return Permit.get(Permit.no == no)
+
+
+def step_states(no: str) -> dict[str, str]:
+    return {s.key: s.state for s in Step.select().where(Step.permit == load(no))}
+
+
+def go_to(no: str, clock: Clock, until: str | None) -> None:
+    """Act as whoever's turn it is until the step or phase until is active (None: to the close)."""
+    for _ in range(30):
+        permit = load(no)
+        step = machine.active_step(permit)
+        if step is None or until in (step.phase, step.key):
+            return
+        if step.phase == "start" and clock.now < permit.planned_start:
+            clock.now = permit.planned_start
+        _act(permit, step, clock, lambda line: None)
+    raise AssertionError(f"{no} never reached {until}")
+
+
+def permit_in(state: str, *, hours: float = 8, start: datetime = MORNING,
+              grade: str | None = None) -> tuple[str, Clock]:
+    """Create the sample hot-work permit and take it to state through the public commands."""
+    clock = Clock(start - timedelta(minutes=90))
+    no = draft("hot_work", start=start, hours=hours).no
+    applicant = load(no).applicant
+    if grade:
+        edit_draft(no, by=applicant, attributes={"declared_grade": grade}, now=clock.tick())
+    if state == "cancelled":
+        cancel(no, by=applicant, reason="计划调整", now=clock.tick())
+    elif state != "draft":
+        submit(no, by=applicant, now=clock.tick())
+        go_to(no, clock, "approve")
+        if state == "rejected":
+            reject(no, "approve_unit", by=who("wuhai"), reason="措施不全", now=clock.tick())
+        elif state != "in_approval":
+            _past_approval(state, no, clock)
+    assert load(no).state == state
+    return no, clock
+
+
+def _past_approval(state: str, no: str, clock: Clock) -> None:
+    go_to(no, clock, "start")
+    clock.now = max(clock.now, load(no).planned_start)
+    if state == "issued":
+        return
+    go_to(no, clock, "work")
+    if state == "suspended":
+        suspend(no, by=who("chuwei"), reason="风力加大", now=clock.tick())
+    elif state == "expired":
+        expire(no, now=load(no).planned_end)
+    elif state != "in_progress":
+        go_to(no, clock, "accept")
+        if state == "rectifying":
+            reject_acceptance(no, by=who("yangshou"), reason="现场未清理", deadline=clock.now + HOUR,
+                              now=clock.tick())
+        elif state != "completed":
+            go_to(no, clock, "close" if state == "accepted" else None)
+
+
+def footprint(no: str) -> tuple:
+    """Everything a refused command must leave as it was."""
+    permit = load(no)
+    return (permit.version, permit.state, step_states(no), Signature.select().count(),
+            AuditEvent.select().count(), Outbox.select().count())
+
+
+def told(out) -> set[tuple[str, str]]:
+    """Return who an Outcome notified, as (account, kind)."""
+    return {(Person.get_by_id(n.person_id).account, n.kind) for n in out.notifications}
+
+
+def outbox(no: str) -> set[tuple[str, str]]:
+    """Return the outbox rows of the permit's latest audit event, as (account, kind)."""
+    seq = AuditEvent.select().where(AuditEvent.permit_no == no).order_by(AuditEvent.seq.desc()).first().seq
+    return {(row.person.account, row.kind) for row in Outbox.select().where(Outbox.permit_no == no)
+            if row.payload["event"] == seq}
+
+
+def last_event(no: str) -> AuditEvent:
+    return AuditEvent.select().where(AuditEvent.permit_no == no).order_by(AuditEvent.seq.desc()).first()
+
+
+def signatures(no: str, step_key: str) -> list[tuple[int, str, str]]:
+    """Return (round, account, decision) of every signature on a step, oldest first."""
+    step = Step.get((Step.permit == load(no)) & (Step.key == step_key))
+    return [(s.round, s.person.account, s.decision)
+            for s in Signature.select().where(Signature.step == step).order_by(Signature.id)]
+
+
+# --- every command in every state ------------------------------------------------------------
+
+def attempt(command: str, no: str, clock: Clock):
+    """Issue command on the permit as the person most likely to be allowed to."""
+    permit, now = load(no), clock.tick()
+    step = machine.active_step(permit)
+    key = step.key if step else "start"
+    signer = machine.assignees(step)[0] if step else permit.applicant
+    ticks = list(template.get(permit.work_type).step(key).checklist)
+    calls = {
+        "edit": lambda: edit_draft(no, by=permit.applicant, content="DN100 管线法兰更换", now=now),
+        "submit": lambda: submit(no, by=permit.applicant, now=now),
+        "sign": lambda: sign(no, key, by=signer, ticks=ticks, now=now),
+        "reject": lambda: reject(no, key, by=signer, reason="措施不全", now=now),
+        "return": lambda: return_for_revision(no, key, by=signer, reason="补充措施", now=now),
+        "cancel": lambda: cancel(no, by=permit.applicant, reason="计划调整", now=now),
+        "record_gas": lambda: record_gas(no, by=who("chenjian"), values=PASSING_GAS, now=now),
+        "check_in": lambda: check_in(no, by=who("wuhai"), now=now),
+        "attach": lambda: attach(no, by=permit.applicant, kind="现场", data=b"photo", filename="a.jpg",
+                                 now=now),
+        "suspend": lambda: suspend(no, by=who("chuwei"), reason="风力加大", now=now),
+        "resume": lambda: resume(no, by=who("chuwei"), now=now),
+        "reject_acceptance": lambda: reject_acceptance(no, by=who("yangshou"), reason="现场未清理",
+                                                       deadline=now + HOUR, now=now),
+        "rectified": lambda: rectified(no, by=who("jianghan"), now=now),
+        "request_change": lambda: request_change(no, by=permit.applicant, reason="提前完工",
+                                                 changes={"planned_end": permit.planned_end - HOUR},
+                                                 now=now),
+        "expire": lambda: expire(no, now=permit.planned_end),
+    }
+    return calls[command]()
+
+
+def test_every_state_and_command_is_covered():
+    assert set(STATES) == set(LABELS)
+    assert all(states <= set(STATES) for states in COMMANDS.values())
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("state", STATES)
+def test_command_is_refused_exactly_outside_its_states(plant, state, command):
+    no, clock = permit_in(state)
+    before = footprint(no)
+    if state in COMMANDS[command]:
+        try:
+            attempt(command, no, clock)
+        except InvalidTransition as exc:
+            pytest.fail(f"{command} refused in {state}: {exc}")
+        except WorkflowError:  # a gate or a rule: refused, but not for the state
+            assert footprint(no) == before
+    else:
+        with pytest.raises(InvalidTransition, match=f"“{LABELS[state]}”"):
+            attempt(command, no, clock)
+        assert footprint(no) == before
+
+
+# --- reject, return, cancel ------------------------------------------------------------------
+
+def test_reject_at_an_approval_step_is_final_and_tells_the_applicant(plant):
+    no, clock = permit_in("in_approval")
+    out = reject(no, "approve_unit", by=who("wuhai"), reason="措施不全", now=clock.tick())
+    assert out.state == "rejected"
+    assert step_states(no)["approve_unit"] == "void"
+    assert told(out) == outbox(no) == {("zhuyan", "info"), ("shiwen", "outcome")}
+    assert signatures(no, "approve_unit") == [(1, "wuhai", "reject")]
+    event = last_event(no)
+    assert (event.action, event.data["decision"], event.data["comment"]) == ("reject", "reject", "措施不全")
+    with pytest.raises(InvalidTransition, match="已驳回"):
+        submit(no, by=who("zhuyan"), now=clock.tick())
+
+
+def test_reject_needs_a_reason_and_an_assignee(plant):
+    no, clock = permit_in("in_approval")
+    before = footprint(no)
+    with pytest.raises(InvalidPermit, match="理由"):
+        reject(no, "approve_unit", by=who("wuhai"), reason=" ", now=clock.tick())
+    with pytest.raises(NotAuthorized, match="吴海"):
+        reject(no, "approve_unit", by=who("qiananping"), reason="不同意", now=clock.tick())
+    assert footprint(no) == before
+
+
+def test_return_edit_and_resubmit_start_over_in_a_new_round(plant):
+    no, clock = permit_in("in_approval")
+    applicant = who("zhuyan")
+    out = return_for_revision(no, "approve_unit", by=who("shiwen"), reason="补充隔离措施", now=clock.tick())
+    assert out.state == "draft"
+    assert told(out) == outbox(no) == {("zhuyan", "info"), ("wuhai", "outcome")}
+    assert set(step_states(no).values()) == {"pending"}
+
+    with pytest.raises(NotAuthorized, match="申请人"):
+        edit_draft(no, by=who("wuhai"), content="改", now=clock.tick())
+    edit_draft(no, by=applicant, content="DN100 管线法兰焊接，加装盲板隔离", now=clock.tick())
+    assert last_event(no).data["fields"] == ["content"]
+
+    out = submit(no, by=applicant, now=clock.tick())
+    assert out.state == "in_approval"
+    assert told(out) == {("zhengji", "act")}
+    plan = Step.get((Step.permit == load(no)) & (Step.key == "plan"))
+    assert (plan.state, plan.round) == ("active", 2)
+    go_to(no, clock, "approve")
+    assert signatures(no, "plan") == [(1, "zhengji", "confirm"), (2, "zhengji", "confirm")]
+    assert signatures(no, "approve_unit") == [(1, "shiwen", "return")]
+    assert Step.get((Step.permit == load(no)) & (Step.key == "approve_unit")).round == 2
+    assert audit.verify().ok
+
+
+def test_only_the_applicant_may_cancel_before_the_start(plant):
+    no, clock = permit_in("issued")
+    before = footprint(no)
+    with pytest.raises(NotAuthorized, match="朱岩"):
+        cancel(no, by=who("wuhai"), reason="不做了", now=clock.tick())
+    assert footprint(no) == before
+    out = cancel(no, by=who("zhuyan"), reason="装置开车，检修推迟", now=clock.tick())
+    assert out.state == "cancelled"
+    assert step_states(no)["start"] == "void"
+    assert told(out) == outbox(no) == {("jianghan", "info"), ("shenli", "info"), ("chuwei", "info")}
+    assert last_event(no).data["reason"] == "装置开车，检修推迟"
+
+
+# --- suspend and resume ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("by", ["chuwei", None])
+def test_suspend_tells_crew_and_guardian_to_stop(plant, by):
+    no, clock = permit_in("in_progress")
+    out = suspend(no, by=who(by) if by else None, reason="风力加大", now=clock.tick())
+    assert out.state == "suspended"
+    assert told(out) == outbox(no) == CREW_STOP | {("zhuyan", "info"), ("wuhai", "info"),
+                                                   ("qiananping", "info")}
+    assert all("立即停止作业" in n.text for n in out.notifications if n.kind == "stop")
+    event = last_event(no)
+    assert event.action == "suspend" and event.data["reason"] == "风力加大"
+    assert event.actor == ("系统" if by is None else who(by).label())
+    assert load(no).suspended_at == clock.now
+
+
+def test_suspend_by_someone_unrelated_is_refused(plant):
+    no, clock = permit_in("in_progress")
+    with pytest.raises(NotAuthorized):
+        suspend(no, by=who("luodian"), reason="看着不安全", now=clock.tick())
+    assert load(no).state == "in_progress"
+
+
+def test_only_a_guardian_may_resume(plant):
+    no, clock = permit_in("suspended")
+    before = footprint(no)
+    for account in ("jianghan", "zhuyan", "wuhai"):
+        with pytest.raises(NotAuthorized, match="监护人"):
+            resume(no, by=who(account), now=clock.tick())
+    assert footprint(no) == before
+    out = resume(no, by=who("chuwei"), now=clock.tick())
+    assert out.state == "in_progress" and load(no).suspended_at is None
+    assert told(out) == {("jianghan", "info"), ("shenli", "info"), ("chuwei", "info")}
+
+
+# --- acceptance refused, rectified, accepted -------------------------------------------------
+
+def test_rectification_loop_ends_in_close(plant):
+    no, clock = permit_in("completed")
+    deadline = clock.now + 2 * HOUR
+    with pytest.raises(InvalidPermit, match="整改期限"):
+        reject_acceptance(no, by=who("yangshou"), reason="现场未清理", deadline=clock.now, now=clock.now)
+    out = reject_acceptance(no, by=who("yangshou"), reason="现场未清理", deadline=deadline, now=clock.tick())
+    assert out.state == "rectifying" and load(no).rectify_deadline == deadline
+    assert step_states(no)["accept"] == "pending"
+    assert told(out) == {("jianghan", "info"), ("shenli", "info"), ("chuwei", "info"), ("zhuyan", "info")}
+
+    with pytest.raises(NotAuthorized):
+        rectified(no, by=who("wuhai"), now=clock.tick())
+    out = rectified(no, by=who("jianghan"), note="已清理", now=clock.tick())
+    assert out.state == "completed" and load(no).rectify_deadline is None
+    assert told(out) == {("yangshou", "act")}
+
+    accept(no, by=who("yangshou"), now=clock.tick())
+    assert close(no, by=who("wuhai"), now=clock.tick()).state == "closed"
+    assert signatures(no, "accept") == [(1, "yangshou", "rectify"), (2, "yangshou", "approve")]
+    assert audit.verify().ok
+
+
+# --- change requests -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state", ["issued", "in_progress"])
+def test_extension_is_approved_again_from_the_first_approval(plant, state):
+    no, clock = permit_in(state, hours=4)
+    old_end = load(no).planned_end
+    out = request_change(no, by=who("zhuyan"), changes={"planned_end": old_end + 2 * HOUR},
+                         reason="焊口返修", now=clock.tick())
+    assert out.state == "in_approval"
+    stop = CREW_STOP if state == "in_progress" else set()  # only running work is stopped
+    assert told(out) == outbox(no) == stop | {("wuhai", "act"), ("shiwen", "act")}
+    steps = step_states(no)
+    assert steps["approve_unit"] == "active"
+    assert {steps[k] for k in ("approve_safety", "start", "complete", "accept", "close")} == {"pending"}
+    assert {steps[k] for k in ("plan", "assess", "briefing", "briefing_ack", "gas")} == {"done"}
+
+    change = ChangeRequest.get(ChangeRequest.permit == load(no))
+    assert change.changes == {"planned_end": [old_end.isoformat(), (old_end + 2 * HOUR).isoformat()]}
+    assert (change.state, change.from_step, change.prior_state) == ("pending", "approve_unit", state)
+    go_to(no, clock, "start")
+    change = ChangeRequest.get_by_id(change.id)
+    assert (change.state, change.decided_at) == ("approved", clock.now)
+    assert load(no).planned_end == old_end + 2 * HOUR
+
+
+def test_a_refused_change_puts_the_old_values_back(plant):
+    no, clock = permit_in("issued", hours=4)
+    old_end = load(no).planned_end
+    request_change(no, by=who("zhuyan"), changes={"planned_end": old_end + 2 * HOUR,
+                                                  "crew": [who("jianghan")]},
+                   reason="缩减人员并延期", now=clock.tick())
+    with pytest.raises(InvalidTransition, match="作业票已签发，不能退回修改"):
+        return_for_revision(no, "briefing", by=who("fengjiao"), reason="重新交底", now=clock.tick())
+    go_to(no, clock, "approve_unit")
+    reject(no, "approve_unit", by=who("wuhai"), reason="不同意延期", now=clock.tick())
+    permit = load(no)
+    assert (permit.state, permit.planned_end) == ("rejected", old_end)
+    assert {m.person.account for m in permit.members if m.role == "作业人"} == {"jianghan", "shenli"}
+    assert ChangeRequest.get(ChangeRequest.permit == permit).state == "rejected"
+    assert audit.verify().ok
+
+
+def test_crew_change_restarts_from_the_briefing(plant):
+    no, clock = permit_in("in_progress")
+    new_crew = [who("jianghan"), who("weidong")]
+    out = request_change(no, by=who("zhuyan"), changes={"crew": new_crew}, reason="沈力调岗",
+                         now=clock.tick())
+    assert out.state == "in_approval"
+    assert step_states(no)["briefing"] == "active"
+    # Whoever was working when the change was asked for is told to stop, the removed worker too.
+    assert CREW_STOP <= told(out)
+    assert ("fengjiao", "act") in told(out)
+    members = {m.person.account for m in PermitMember.select().where(
+        (PermitMember.permit == load(no)) & (PermitMember.role == "作业人"))}
+    assert members == {"jianghan", "weidong"}
+    change = ChangeRequest.get(ChangeRequest.permit == load(no))
+    assert change.changes["crew"] == [[who("jianghan").id, who("shenli").id], [p.id for p in new_crew]]
+    assert change.from_step == "briefing"
+    go_to(no, clock, "start")
+    assert ChangeRequest.get_by_id(change.id).state == "approved"
+    assert {a for r, a, _ in signatures(no, "briefing_ack") if r == 2} == {"jianghan", "weidong", "chuwei"}
+
+
+def test_change_after_the_validity_ended_is_refused(plant):
+    no, clock = permit_in("in_progress")
+    end = load(no).planned_end
+    before = footprint(no)
+    with pytest.raises(InvalidTransition, match="GB 30871-2022"):
+        request_change(no, by=who("zhuyan"), changes={"planned_end": end + HOUR}, reason="延期", now=end)
+    assert footprint(no) == before
+    assert ChangeRequest.select().count() == 0
+
+
+def test_change_that_raises_the_grade_is_refused(plant):
+    # 二级, 12:00–16:00 local; to 19:00 reaches into the night (from 18:00): it would become 一级.
+    no, clock = permit_in("in_progress", start=MORNING + 4 * HOUR, hours=4, grade="二级")
+    assert load(no).grade == "二级"
+    before = footprint(no)
+    with pytest.raises(InvalidPermit, match="由二级变为一级.*重新办理"):
+        request_change(no, by=who("zhuyan"), changes={"planned_end": load(no).planned_end + 3 * HOUR},
+                       reason="延长到晚上", now=clock.tick())
+    assert footprint(no) == before
+    assert ChangeRequest.select().count() == 0
+
+
+def test_content_change_needs_a_new_permit(plant):
+    no, clock = permit_in("issued")
+    with pytest.raises(InvalidPermit, match="重新办理"):
+        request_change(no, by=who("zhuyan"), changes={"location": "2#罐区"}, reason="换地方", now=clock.tick())
+    assert load(no).state == "issued"
+
+
+# --- expiry ----------------------------------------------------------------------------------
+
+def test_expire_is_refused_before_the_planned_end(plant):
+    no, clock = permit_in("in_progress")
+    with pytest.raises(InvalidTransition, match="尚未到期"):
+        expire(no, now=load(no).planned_end - timedelta(seconds=1))
+    out = expire(no, now=load(no).planned_end)
+    assert out.state == "expired"
+    assert told(out) == outbox(no) == CREW_STOP | {("zhuyan", "info")}
+    assert step_states(no)["complete"] == "void"
+
+
+def test_expire_due_expires_exactly_the_due_permits(plant):
+    due_running, _ = permit_in("in_progress", hours=4)
+    due_waiting, _ = permit_in("in_approval", hours=4)
+    later, _ = permit_in("in_progress", hours=8)
+    old_draft, _ = permit_in("draft", hours=4)
+    now = MORNING + 4 * HOUR
+    outcomes = expire_due(now)
+    assert {o.permit_no for o in outcomes} == {due_running, due_waiting}
+    states = [load(no).state for no in (due_running, due_waiting, later, old_draft)]
+    assert states == ["expired", "expired", "in_progress", "draft"]
+    running = next(o for o in outcomes if o.permit_no == due_running)
+    waiting = next(o for o in outcomes if o.permit_no == due_waiting)
+    assert told(running) == CREW_STOP | {("zhuyan", "info")}
+    assert {kind for _, kind in told(waiting)} == {"info"}
+    assert expire_due(now) == []
+
+
+# --- facts recorded without a new version ----------------------------------------------------
+
+def test_attach_stores_each_content_once_by_its_hash(plant, instance):
+    no, clock = permit_in("issued")
+    version = load(no).version
+    data = b"\xff\xd8 fire extinguisher photo"
+    digest = hashlib.sha256(data).hexdigest()
+    first = attach(no, by=who("zhuyan"), kind="灭火器", data=data, filename="IMG_1.JPG", now=clock.tick())
+    second = attach(no, by=who("chuwei"), kind="灭火器", data=data, filename="again.jpg", now=clock.tick())
+    assert first.version == second.version == version
+    stored = instance / "attachments" / digest[:2] / f"{digest}.jpg"
+    assert stored.read_bytes() == data
+    assert [p for p in (instance / "attachments").rglob("*") if p.is_file()] == [stored]
+    rows = Attachment.select().where(Attachment.permit == load(no))
+    assert [(a.sha256, a.path, a.filename) for a in rows.order_by(Attachment.id)] == [
+        (digest, str(stored.relative_to(instance)), "IMG_1.JPG"),
+        (digest, str(stored.relative_to(instance)), "again.jpg")]
+    assert last_event(no).data["sha256"] == digest
+    with pytest.raises(NotAuthorized):
+        attach(no, by=who("luodian"), kind="灭火器", data=data, filename="x.jpg", now=clock.tick())
+
+
+def test_check_in_is_audited_but_keeps_the_version(plant):
+    no, clock = permit_in("in_approval")
+    version = load(no).version
+    out = check_in(no, by=who("wuhai"), source="qr", now=clock.tick())
+    assert out.version == load(no).version == version
+    assert (last_event(no).action, last_event(no).data["source"]) == ("check_in", "qr")
+
+
+# --- stale cards -----------------------------------------------------------------------------
+
+def test_signing_from_a_stale_card_is_refused(plant):
+    no, clock = permit_in("draft")
+    submit(no, by=who("zhuyan"), now=clock.tick())
+    go_to(no, clock, "briefing_ack")
+    card = load(no).version      # 会签: every worker and the guardian got this card
+    sign(no, "briefing_ack", by=who("jianghan"), expected_version=card, now=clock.tick())
+    before = footprint(no)
+    with pytest.raises(StaleVersion, match="最新卡片"):
+        sign(no, "briefing_ack", by=who("shenli"), expected_version=card, now=clock.tick())
+    assert footprint(no) == before
+    sign(no, "briefing_ack", by=who("shenli"), expected_version=card + 1, now=clock.tick())
+
+
+def test_a_settled_or_step_names_who_signed(plant):
+    no, clock = permit_in("in_approval")
+    card = load(no).version
+    check_in(no, by=who("wuhai"), now=clock.tick())
+    sign(no, "approve_unit", by=who("wuhai"), expected_version=card, now=clock.tick())
+    with pytest.raises(AlreadySigned, match="吴海"):
+        sign(no, "approve_unit", by=who("shiwen"), expected_version=card, now=clock.tick())
+    with pytest.raises(GateNotMet, match="签到"):
+        sign(no, "approve_safety", by=who("qiananping"), now=clock.tick())
