@@ -5,12 +5,12 @@ from .engine import (accept, cancel, check_in, close, complete, edit_draft, reje
 from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                      NotFound, StaleVersion, TemplateError, WorkflowError)
 from .machine import Outcome
-from .work import (attach, expire, expire_due, record_gas, rectified, reject_acceptance,
+from .work import (attach, expire, expire_due, extend, record_gas, rectified, reject_acceptance,
                    request_change, resume, suspend)
 
 __all__ = [
     "accept", "attach", "cancel", "check_in", "close", "complete", "create_permit", "edit_draft",
-    "expire", "expire_due", "record_gas", "rectified", "reject", "reject_acceptance",
+    "expire", "expire_due", "extend", "record_gas", "rectified", "reject", "reject_acceptance",
     "request_change", "resume", "return_for_revision", "sign", "start", "submit", "suspend",
     "Outcome", "AlreadySigned", "GateNotMet", "InvalidPermit", "InvalidTransition",
     "NotAuthorized", "NotFound", "StaleVersion", "TemplateError", "WorkflowError",

@@ -207,6 +207,12 @@ def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
     return run(permit_no, "request_change", body, by=by, now=now)
 
 
+def extend(permit_no: str, *, by: Person, new_end: datetime, reason: str,
+           now: datetime | None = None) -> Outcome:
+    """Ask for more time (延期): a change of the planned end, approved again within the grade's validity."""
+    return request_change(permit_no, by=by, changes={"planned_end": new_end}, reason=reason, now=now)
+
+
 def revert_pending_change(ctx: Ctx) -> None:
     """Put back what a refused change request had changed, and mark it rejected."""
     change = ChangeRequest.get_or_none((ChangeRequest.permit == ctx.permit)

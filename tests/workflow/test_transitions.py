@@ -11,7 +11,7 @@ from models.permit import Permit, PermitMember
 from tests.conftest import MORNING
 from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                       StaleVersion, WorkflowError, accept, attach, audit, cancel, check_in, close,
-                      edit_draft, expire, expire_due, machine, record_gas, rectified, reject,
+                      edit_draft, expire, expire_due, extend, machine, record_gas, rectified, reject,
                       reject_acceptance, request_change, resume, return_for_revision, sign, submit,
                       suspend, template)
 from workflow.states import COMMANDS, LABELS
@@ -360,6 +360,14 @@ def test_crew_change_restarts_from_the_briefing(plant):
     go_to(no, clock, "start")
     assert ChangeRequest.get_by_id(change.id).state == "approved"
     assert {a for r, a, _ in signatures(no, "briefing_ack") if r == 2} == {"jianghan", "weidong", "chuwei"}
+
+
+def test_extend_is_a_change_of_the_planned_end(plant):
+    no, clock = permit_in("in_progress", hours=4)
+    new_end = load(no).planned_end + HOUR
+    assert extend(no, by=who("zhuyan"), new_end=new_end, reason="焊口返修", now=clock.tick()).state == "in_approval"
+    change = ChangeRequest.get(ChangeRequest.permit == load(no))
+    assert (change.from_step, change.changes["planned_end"][1]) == ("approve_unit", new_end.isoformat())
 
 
 def test_change_after_the_validity_ended_is_refused(plant):
