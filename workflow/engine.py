@@ -9,10 +9,9 @@ from . import drafts, gates, machine
 from .assign import resolve
 from .errors import AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized
 from .machine import Ctx, Outcome, record_signature, run
-from .work import revert_pending_change
 from .states import CANCELLED, COMMAND_LABELS, DRAFT, REJECTED
 from .template import StepDef
-
+from .work import revert_pending_change
 
 
 def _require_applicant(ctx: Ctx) -> None:
@@ -87,7 +86,9 @@ def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = No
             if missing:
                 raise GateNotMet(f"以下项目未勾选：{'；'.join(missing)}")
         gates.check(d, ctx.permit, ctx.template, ctx.by, ctx.now)
-        record_signature(ctx, step, chosen, comment, {**(evidence or {}), **({"ticks": list(ticks)} if ticks else {})}, channel)
+        proof = {**(evidence or {}), **({"ticks": list(ticks)} if ticks else {})}
+        record_signature(ctx, step, decision=chosen, comment=comment, evidence=proof,
+                         channel=channel)
         signed = {s.person_id for s in machine.signatures(step)}
         if d.mode == "any" or signed >= {p.id for p in machine.assignees(step)}:
             machine.complete(ctx, step)
@@ -132,7 +133,7 @@ def _refuse_step(permit_no: str, step_key: str, action: str, *, by: Person, reas
         if action == "return" and ctx.permit.issued_at:
             # A draft can be edited freely; an issued permit never goes back to being one.
             raise InvalidTransition("作业票已签发，不能退回修改；不同意本次变更请驳回")
-        record_signature(ctx, step, action, reason, {}, channel)
+        record_signature(ctx, step, decision=action, comment=reason, channel=channel)
         machine.void_open_steps(ctx.permit)
         revert_pending_change(ctx)
         if action == "reject":

@@ -187,10 +187,11 @@ def outcome_text(step: Step, signature: Signature) -> str:
             f"{DECISION_LABELS.get(signature.decision, signature.decision)}")
 
 
-def record_signature(ctx: Ctx, step: Step, decision: str, comment: str, evidence: dict, channel: str) -> Signature:
+def record_signature(ctx: Ctx, step: Step, *, decision: str, comment: str = "",
+                     evidence: dict | None = None, channel: str = "cli") -> Signature:
     """Store ctx.by's decision on step and tell the step's other signers how it was settled."""
     signature = Signature.create(permit=ctx.permit, step=step, round=step.round, person=ctx.by,
-                                 decision=decision, comment=comment, evidence=evidence,
+                                 decision=decision, comment=comment, evidence=evidence or {},
                                  channel=channel, signed_at=ctx.now)
     others = [p for p in assignees(step) if p.id != ctx.by.id]
     ctx.tell(others, "outcome", outcome_text(step, signature), step.key)

@@ -55,13 +55,15 @@ def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: dat
             location_note=location_note, passed=verdict.passed,
             verdict={**verdict.as_dict(), "text": verdict.text()})
         ctx.bump, ctx.detail = False, verdict.text()
-        ctx.data = {"reading": reading.id, "passed": verdict.passed, "values": upper,
-                    "taken_at": taken.isoformat(), "device": device}
+        facts = {"reading": reading.id, "passed": verdict.passed, "values": upper,
+                 "taken_at": taken.isoformat(), "device": device}
+        ctx.data = facts
         step = machine.active_step(ctx.permit)
         if (verdict.passed and by is not None and step is not None and step.phase == "gas"
                 and by.id in {p.id for p in machine.assignees(step)}):
-            record_signature(ctx, step, "gas", "", {"reading": reading.id}, channel)
-            ctx.data["reading"] = reading.id
+            record_signature(ctx, step, decision="gas", evidence={"reading": reading.id},
+                             channel=channel)
+            ctx.data = {**facts, **ctx.data}
             machine.complete(ctx, step)
             ctx.bump = True
         elif not verdict.passed and ctx.permit.state == IN_PROGRESS:
@@ -127,7 +129,8 @@ def reject_acceptance(permit_no: str, *, by: Person, reason: str, deadline: date
             raise NotAuthorized(f"{by.name}不是“{step.name}”的签字人")
         if not reason.strip() or deadline <= ctx.now:
             raise InvalidPermit("请填写整改要求和晚于现在的整改期限")
-        record_signature(ctx, step, "rectify", reason, {"deadline": deadline.isoformat()}, "cli")
+        record_signature(ctx, step, decision="rectify", comment=reason,
+                         evidence={"deadline": deadline.isoformat()})
         step.state = "pending"
         step.save()
         ctx.permit.state, ctx.permit.rectify_deadline = RECTIFYING, deadline

@@ -482,3 +482,13 @@ def test_a_settled_or_step_names_who_signed(plant):
         sign(no, "approve_unit", by=who("shiwen"), expected_version=card, now=clock.tick())
     with pytest.raises(GateNotMet, match="签到"):
         sign(no, "approve_safety", by=who("qiananping"), now=clock.tick())
+
+
+def test_the_reading_that_completes_the_gas_step_is_on_the_audit_trail(plant):
+    no, clock = permit_in("draft")
+    submit(no, by=who("zhuyan"), now=clock.tick())
+    go_to(no, clock, "gas")
+    record_gas(no, by=who("chenjian"), values=PASSING_GAS, now=clock.tick())
+    event = last_event(no)
+    assert event.data["step"] == "gas" and event.data["passed"] is True
+    assert event.data["values"]["O2"] == PASSING_GAS["O2"]
