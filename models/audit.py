@@ -34,5 +34,7 @@ class Outbox(BaseModel):
     dedupe_key = CharField(max_length=191, unique=True)
     state = CharField(max_length=12, default="pending", index=True)
     attempts = IntegerField(default=0)
+    # A worker holds the row until then; a sweep re-enqueues rows whose holder died.
+    lease_until = DateTimeField(null=True, index=True)
     sent_at = DateTimeField(null=True)
     last_error = TextField(null=True)

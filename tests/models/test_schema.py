@@ -34,3 +34,18 @@ def test_an_existing_database_gets_only_the_migrations_it_lacks(db):
 def _migrator_for_cleanup():
     from models.schema import _migrator
     return _migrator()
+
+
+def test_m0002_upgrades_a_version_1_database(db):
+    from models import CardRecord
+    from models.schema import _migrator
+    # Take the database back to what version 1 had, then upgrade it as a deployment would.
+    database.drop_tables([CardRecord])
+    migrate(_migrator().drop_index("outbox", "outbox_lease_until"),
+            _migrator().drop_column("outbox", "lease_until"))
+    SchemaVersion.delete().execute()
+    SchemaVersion.create(version=1)
+    assert current_version() == 1
+    assert upgrade() == ["applied m0002_card_delivery"]
+    assert "lease_until" in {c.name for c in database.get_columns("outbox")}
+    assert database.table_exists("card_record") and current_version() == 2
