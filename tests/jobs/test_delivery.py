@@ -1,0 +1,92 @@
+"""Outbox delivery: each row sent once, refusals backed off, crashes recovered by the sweep."""
+from datetime import timedelta
+
+import pytest
+from rq import Queue, SimpleWorker
+
+from bot.base import PlatformError, RateLimited
+from jobs import delivery
+from models import Outbox, utcnow
+from tests.conftest import MORNING
+from workflow.walkthrough import draft
+from workflow import submit
+
+
+class FakeChannel:
+    """Records deliveries; raises the queued errors first."""
+
+    def __init__(self):
+        self.sent, self.errors = [], []
+
+    def deliver(self, row):
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append(row.id)
+
+
+@pytest.fixture
+def channel(monkeypatch):
+    fake = FakeChannel()
+    monkeypatch.setattr("bot.registry.channel_for", lambda person: fake)
+    return fake
+
+
+@pytest.fixture
+def rows(plant, person):
+    """Submit a permit so that the engine writes outbox rows (the planner's card)."""
+    permit = draft("hot_work", start=MORNING)
+    submit(permit.no, by=person("zhuyan"), now=MORNING - timedelta(hours=1))
+    return [row.id for row in Outbox.select().order_by(Outbox.id)]
+
+
+def test_a_row_is_sent_once_however_often_it_is_delivered(rows, channel):
+    assert delivery.deliver(rows[0]) == "sent"
+    assert delivery.deliver(rows[0]) == "skipped"
+    assert channel.sent == [rows[0]]
+    assert Outbox.get_by_id(rows[0]).state == "sent"
+
+
+def test_a_retryable_refusal_backs_off_and_the_sweep_brings_it_back(rows, channel):
+    channel.errors.append(PlatformError(45009, "api freq out of limit", retryable=True))
+    assert delivery.deliver(rows[0]) == "retry later"
+    row = Outbox.get_by_id(rows[0])
+    assert (row.state, row.attempts) == ("pending", 1) and row.lease_until > utcnow()
+    assert rows[0] not in delivery.due_rows()   # still backing off
+    Outbox.update(lease_until=utcnow() - timedelta(seconds=1)).where(Outbox.id == rows[0]).execute()
+    assert rows[0] in delivery.due_rows()
+    assert delivery.deliver(rows[0]) == "sent"
+
+
+def test_a_rate_limited_row_waits_as_long_as_the_limit_says(rows, channel):
+    channel.errors.append(RateLimited(42.0, "30/min per member"))
+    assert delivery.deliver(rows[0]) == "rate limited"
+    wait = Outbox.get_by_id(rows[0]).lease_until - utcnow()
+    assert timedelta(seconds=40) <= wait <= timedelta(seconds=43)
+    assert channel.sent == []
+
+
+def test_a_permanent_refusal_is_marked_failed_with_the_reason(rows, channel):
+    channel.errors.append(PlatformError(81013, "user not found", retryable=False))
+    assert delivery.deliver(rows[0]) == "failed"
+    row = Outbox.get_by_id(rows[0])
+    assert row.state == "failed" and "81013" in row.last_error
+    assert rows[0] not in delivery.due_rows()
+
+
+def test_a_row_held_by_a_live_worker_is_not_sent_again(rows, channel):
+    Outbox.update(state="sending", lease_until=utcnow() + timedelta(minutes=1)).where(
+        Outbox.id == rows[0]).execute()
+    assert delivery.deliver(rows[0]) == "skipped"
+    assert rows[0] not in delivery.due_rows()
+
+
+def test_a_row_whose_worker_died_is_swept_and_sent_by_a_real_worker(rows, channel, redis_conn, monkeypatch):
+    # The worker died after claiming: the row sits in "sending" with an expired lease.
+    Outbox.update(state="sending", lease_until=utcnow() - timedelta(seconds=1)).where(
+        Outbox.id == rows[0]).execute()
+    queue = Queue("deliver-test", connection=redis_conn)
+    monkeypatch.setattr("jobs.connection.queue", lambda name="deliver": queue)
+    assert delivery.sweep() == len(rows)
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert sorted(channel.sent) == sorted(rows)
+    assert {r.state for r in Outbox.select()} == {"sent"}
