@@ -17,6 +17,8 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(conf.instance_path))
     app.config["SETTINGS"] = conf
     models.connect(conf.database_url)
+    from bot.registry import reset as forget_channels
+    forget_channels()  # adapters are built from the settings just loaded
 
     @app.before_request
     def _open_db() -> None:
@@ -26,6 +28,9 @@ def create_app(config: dict | None = None) -> Flask:
     def _close_db(_exc) -> None:
         if not models.database.is_closed():
             models.database.close()
+
+    from handlers.web import bp as callbacks
+    app.register_blueprint(callbacks)
 
     @app.get("/healthz")
     def healthz():

@@ -71,6 +71,11 @@ def _wecom():
                                      redis=redis()))
 
 
+def wecom_adapter():
+    """Return the WeCom adapter, or None when WeCom is not configured."""
+    return _wecom().adapter if settings.current().wecom else None
+
+
 def channel_for(person: Person):
     """Return the channel that reaches person (the platform they have an account on)."""
     if person.wecom_userid and settings.current().wecom:

@@ -198,3 +198,14 @@ def record_signature(ctx: Ctx, step: Step, *, decision: str, comment: str = "",
     ctx.data = {"step": step.key, "round": step.round, "decision": decision, "comment": comment,
                 "channel": channel, **({"evidence": evidence} if evidence else {})}
     return signature
+
+
+def record_refusal(permit_no: str | None, *, by: Person | None, command: str, reason: str,
+                   channel: str, tell: str | None = None) -> None:
+    """Audit a refused command and tell the person why, in one transaction of its own."""
+    with transaction():
+        event = audit.append(permit_no=permit_no, actor=actor(by), action="refused",
+                             data={"command": command, "reason": reason, "channel": channel},
+                             at=utcnow())
+        if by is not None and permit_no:
+            queue(permit_no, event.seq, [Notification(by.id, "info", tell or f"未办理：{reason}")])

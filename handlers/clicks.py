@@ -1,0 +1,56 @@
+"""Turn a card button click into the engine command it stands for."""
+from __future__ import annotations
+
+from bot.base import Event
+from cards import actions
+from models import CardRecord, Person
+from models.permit import Permit
+from workflow import WorkflowError, engine, template as templates
+from workflow.machine import record_refusal
+
+
+def _command(action: actions.Action, event: Event, person: Person):
+    if action.action in ("approve", "confirm"):
+        return lambda: engine.sign(action.permit_no, action.step, by=person, decision=action.action,
+                                   expected_version=action.version, channel=event.platform)
+    if action.action == "submit":
+        permit = Permit.get_or_none(Permit.no == action.permit_no)
+        items = templates.get(permit.work_type).step(action.step).checklist if permit else ()
+        ticks = actions.ticked(items, event.selected)
+        return lambda: engine.sign(action.permit_no, action.step, by=person, ticks=ticks,
+                                   expected_version=action.version, channel=event.platform)
+    # 驳回 / 退回修改 need a reason, which a button cannot carry: ask for it in chat.
+    return None
+
+
+def handle_click(event: Event, person: Person) -> str:
+    """Apply the click; return a one-line result (the chat reply for refusals goes via the outbox)."""
+    try:
+        action = actions.parse(event.key)
+    except ValueError:
+        record_refusal(None, by=person, command="click", reason=f"无法识别的按钮 {event.key[:60]}",
+                       channel=event.platform)
+        return "unknown button"
+    if event.response_code:
+        # The click hands out a fresh single-use code for updating this very card.
+        CardRecord.update(response_code=event.response_code, state="open").where(
+            CardRecord.task_id == event.task_id).execute()
+    try:
+        command = _command(action, event, person)
+    except ValueError as exc:
+        record_refusal(action.permit_no, by=person, command=action.action, reason=str(exc),
+                       channel=event.platform)
+        return "bad checklist"
+    if command is None:
+        verb = "驳回" if action.action == "reject" else "退回"
+        record_refusal(action.permit_no, by=person, command=action.action, reason="需要填写理由",
+                       channel=event.platform,
+                       tell=f"请回复：{verb} {action.permit_no} {action.step} <理由>")
+        return "asked for a reason"
+    try:
+        command()
+    except WorkflowError as exc:
+        record_refusal(action.permit_no, by=person, command=action.action, reason=exc.message,
+                       channel=event.platform)
+        return f"refused: {exc.message}"
+    return "done"

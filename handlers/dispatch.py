@@ -1,0 +1,45 @@
+"""Route a genuine, first-seen event to its handler; retries of the same event change nothing."""
+from __future__ import annotations
+
+import logging
+
+from bot.base import Event
+from models import Outbox, Person
+from workflow.machine import record_refusal
+
+from .clicks import handle_click
+
+log = logging.getLogger(__name__)
+SEEN_SECONDS = 3600   # WeCom retries within seconds; an hour covers any retry storm
+
+
+def _person(event: Event) -> Person | None:
+    column = {"wecom": Person.wecom_userid, "dingtalk": Person.dingtalk_userid}[event.platform]
+    return Person.select().where((column == event.user_id) & (Person.active == True)).first()  # noqa: E712
+
+
+def dispatch(event: Event, *, redis, enqueue) -> str:
+    """Handle event once; enqueue delivery of whatever it wrote to the outbox; return what happened."""
+    if not redis.set(f"seen:{event.dedupe_key}", 1, nx=True, ex=SEEN_SECONDS):
+        return "duplicate"
+    try:
+        before = Outbox.select(Outbox.id).order_by(Outbox.id.desc()).scalar() or 0
+        result = _route(event)
+        enqueue([row_id for (row_id,) in Outbox.select(Outbox.id).where(Outbox.id > before).tuples()])
+        return result
+    except Exception:
+        # Let the platform's retry find the event unseen: nothing was committed for it.
+        redis.delete(f"seen:{event.dedupe_key}")
+        raise
+
+
+def _route(event: Event) -> str:
+    person = _person(event)
+    if person is None:
+        record_refusal(None, by=None, command=event.kind, channel=event.platform,
+                       reason=f"账号 {event.user_id} 不在本厂组织架构中或已停用")
+        return "unknown person"
+    if event.kind == "click":
+        return handle_click(event, person)
+    log.info("unhandled %s event from %s", event.kind, event.user_id)
+    return f"ignored {event.kind}"
