@@ -8,6 +8,7 @@ from models import Outbox, Person
 from workflow.machine import record_refusal
 
 from .clicks import handle_click
+from .commands import handle_text
 
 log = logging.getLogger(__name__)
 SEEN_SECONDS = 3600   # WeCom retries within seconds; an hour covers any retry storm
@@ -41,5 +42,7 @@ def _route(event: Event) -> str:
         return "unknown person"
     if event.kind == "click":
         return handle_click(event, person)
+    if event.kind == "text":
+        return handle_text(event, person)
     log.info("unhandled %s event from %s", event.kind, event.user_id)
     return f"ignored {event.kind}"

@@ -1,7 +1,7 @@
 """Peewee models: the single source of truth."""
 from .audit import AuditEvent, AuditHead, Outbox
 from .db import connect, database, transaction, utcnow
-from .delivery import CardRecord
+from .delivery import CardRecord, Conversation
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
@@ -9,6 +9,6 @@ from .schema import SchemaVersion
 
 MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
-          Outbox, CardRecord, SchemaVersion]
+          Outbox, CardRecord, Conversation, SchemaVersion]
 
 __all__ = [m.__name__ for m in MODELS] + ["MODELS", "connect", "database", "find_person", "transaction", "utcnow"]

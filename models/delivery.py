@@ -4,7 +4,7 @@ from __future__ import annotations
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from .audit import Outbox
-from .db import BaseModel, utcnow
+from .db import BaseModel, JSONField, utcnow
 from .org import Person
 
 
@@ -22,3 +22,12 @@ class CardRecord(BaseModel):
     state = CharField(max_length=12, default="open")
     sent_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(null=True)
+
+
+class Conversation(BaseModel):
+    """A guided Q&A in progress with one person (e.g. filling in a permit application)."""
+    person = ForeignKeyField(Person, unique=True, on_delete="CASCADE")
+    platform = CharField(max_length=16)
+    intent = CharField(max_length=16)
+    data = JSONField(default=dict)
+    updated_at = DateTimeField(default=utcnow)

@@ -1,0 +1,211 @@
+"""Text commands typed in chat: apply, to-do, query, copy, submit, edit, gas reading, reject with reason."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import settings
+from bot.base import Event
+from models import Conversation, Person, find_person, utcnow
+from models.permit import Permit
+from workflow import WorkflowError, engine, template as templates, work
+from workflow.drafts import create_permit
+from workflow.gas import parse_values
+from workflow.machine import record_refusal
+
+from . import forms
+from .replies import Replier
+from .show import describe, todo_lines
+
+HELP = """可用命令：
+申请动火作业 —— 按提示逐项填写（其他作业类型同理，如“申请受限空间作业”）；也可一条消息填完：
+  申请动火作业
+  地点: 3#罐区东侧管廊
+  内容: DN100 管线法兰焊接
+  级别: 二级
+  介质: 甲烷
+  开始: 2026-11-24 08:00
+  结束: 2026-11-24 16:00
+  作业人: zhangsan,lisi
+  监护人: wangwu
+待办 —— 等我办理的事项
+查询 编号 —— 作业票状态和记录
+复制 编号 —— 以旧票为样板新建草稿
+修改 编号（换行写“字段: 值”）/ 提交 编号 —— 修改、提交草稿
+气体检测 编号 O2=20.9 EX=0 H2S=0 CO=0 —— EX 单位 %LEL，O2 %vol，H2S、CO mg/m³
+驳回 编号 步骤 理由 / 退回 编号 步骤 理由
+取消 —— 放弃正在填写的申请
+帮助"""
+COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
+NO = re.compile(r"[A-Z]{2,4}-\d{8}-\d{4}")
+
+
+def handle_text(event: Event, person: Person) -> str:
+    """Answer one text message; return a short word for the log."""
+    reply = Replier(event, person)
+    lines = [line for line in event.text.strip().splitlines() if line.strip()]
+    head = lines[0].strip() if lines else ""
+    word = head.split()[0] if head.split() else ""
+    try:
+        if word in ("帮助", "help", "?", "？"):
+            reply(HELP)
+        elif word == "待办":
+            reply("\n".join(todo_lines(person, settings.current().plant_tz)) or "没有待办事项")
+        elif word == "取消" and head == "取消":
+            Conversation.delete().where(Conversation.person == person).execute()
+            reply("已放弃正在填写的申请")
+        elif head.startswith("申请"):
+            _start_application(head.removeprefix("申请").strip(), lines[1:], event, person, reply)
+        elif word in COMMANDS:
+            COMMANDS[word](head, lines[1:], person, reply, event)
+        elif Conversation.get_or_none(Conversation.person == person):
+            _answer(head, person, reply)
+        else:
+            reply("没有听懂。发送“帮助”查看可用命令")
+            return "not understood"
+    except WorkflowError as exc:
+        found = NO.search(head)
+        record_refusal(found.group(0) if found else None, by=person, command=word, reason=exc.message,
+                       channel=event.platform, tell=f"未办理：{exc.message}")
+        if not found:
+            reply(f"未办理：{exc.message}")
+        return "refused"
+    return word or "empty"
+
+
+def _permit_no(head: str) -> str:
+    found = NO.search(head)
+    if not found:
+        raise WorkflowError("请写明作业票编号，例如 DH-20261124-0001")
+    return found.group(0)
+
+
+def _query(head, _lines, person, reply, _event) -> None:
+    no = _permit_no(head)
+    permit = Permit.get_or_none(Permit.no == no)
+    if permit is None:
+        raise WorkflowError(f"没有编号为 {no} 的作业票")
+    reply(describe(permit, settings.current().plant_tz), permit_no=no)
+
+
+def _gas(head, _lines, person, reply, event) -> None:
+    no = _permit_no(head)
+    try:
+        values = parse_values(head.split(no, 1)[1])
+    except ValueError as exc:
+        raise WorkflowError(str(exc)) from None
+    out = work.record_gas(no, by=person, values=values, channel=event.platform)
+    reply(f"{no} 气体检测：{out.detail}", permit_no=no)
+
+
+def _refuse(head, _lines, person, reply, event) -> None:
+    parts = head.split(maxsplit=3)
+    if len(parts) < 4:
+        raise WorkflowError("格式：驳回 编号 步骤 理由")
+    verb, no, step, reason = parts
+    command = engine.reject if verb == "驳回" else engine.return_for_revision
+    out = command(no, step, by=person, reason=reason, channel=event.platform)
+    reply(f"{no} 已{verb}", permit_no=out.permit_no)
+
+
+def _submit(head, _lines, person, reply, _event) -> None:
+    out = engine.submit(_permit_no(head), by=person)
+    reply(f"{out.permit_no} {out.detail}", permit_no=out.permit_no)
+
+
+def _copy(head, _lines, person, reply, _event) -> None:
+    old = Permit.get_or_none(Permit.no == _permit_no(head))
+    if old is None:
+        raise WorkflowError("没有这张作业票")
+    attributes = {k: v for k, v in old.attributes.items() if templates.get(old.work_type).field(k)}
+    new = create_permit(old.work_type, applicant=person, location=old.location, content=old.content,
+                        medium=old.medium, planned_start=old.planned_start, planned_end=old.planned_end,
+                        attributes=attributes, unit=old.unit, copied_from=old.no,
+                        crew=[m.person for m in old.members if m.role == "作业人"],
+                        guardians=[m.person for m in old.members if m.role == "监护人"])
+    reply(f"已按 {old.no} 新建草稿 {new.no}。请发送“修改 {new.no}”并换行写“开始: …”“结束: …”，"
+          f"再发送“提交 {new.no}”", permit_no=new.no)
+
+
+def _edit(head, lines, person, reply, _event) -> None:
+    permit = Permit.get_or_none(Permit.no == _permit_no(head))
+    if permit is None:
+        raise WorkflowError("没有这张作业票")
+    answers, problems = forms.parse_form(templates.get(permit.work_type), lines)
+    if problems or not answers:
+        reply("未修改：" + ("；".join(problems) or "请换行写“字段: 值”"), permit_no=permit.no)
+        return
+    engine.edit_draft(permit.no, by=person, **_draft_fields(answers))
+    reply(f"{permit.no} 草稿已修改。发送“提交 {permit.no}”提交审批", permit_no=permit.no)
+
+
+def _draft_fields(answers: dict) -> dict:
+    """Split checked answers into edit_draft's arguments."""
+    fields = {k: answers[k] for k in COLUMNS if k in answers}
+    for key in ("planned_start", "planned_end"):
+        if key in fields:
+            fields[key] = datetime.fromisoformat(fields[key])
+    for key in ("crew", "guardians"):
+        if key in answers:
+            fields[key] = [find_person(a) for a in answers[key]]
+    extra = {k: v for k, v in answers.items() if k not in COLUMNS and k not in ("crew", "guardians")}
+    if extra:
+        fields["attributes"] = extra
+    return fields
+
+
+def _start_application(type_name: str, lines: list[str], event: Event, person: Person, reply) -> None:
+    t = templates.get(type_name)
+    answers, problems = forms.parse_form(t, lines)
+    if problems:
+        reply("申请未提交：\n" + "\n".join(problems))
+        return
+    Conversation.delete().where(Conversation.person == person).execute()
+    if forms.missing(t, answers):
+        Conversation.create(person=person, platform=event.platform, intent="apply",
+                            data={"work_type": t.code, "answers": answers})
+        _ask_next(t, answers, reply)
+        return
+    _apply(t, answers, person, reply)
+
+
+def _ask_next(t, answers: dict, reply) -> None:
+    question = forms.missing(t, answers)[0]
+    reply(f"请填写{question.label}" + (f"（{question.hint}）" if question.hint else "") + "。发送“取消”放弃")
+
+
+def _answer(text: str, person: Person, reply) -> None:
+    conversation = Conversation.get(Conversation.person == person)
+    t = templates.get(conversation.data["work_type"])
+    answers = conversation.data["answers"]
+    question = forms.missing(t, answers)[0]
+    try:
+        answers[question.key] = forms.check(t, question.key, text)
+    except ValueError as exc:
+        reply(f"{question.label}：{exc}，请重新填写")
+        return
+    if forms.missing(t, answers):
+        conversation.data, conversation.updated_at = {**conversation.data, "answers": answers}, utcnow()
+        conversation.save()
+        _ask_next(t, answers, reply)
+        return
+    conversation.delete_instance()
+    _apply(t, answers, person, reply)
+
+
+def _apply(t, answers: dict, person: Person, reply) -> None:
+    fields = _draft_fields(answers)
+    crew, guardians = fields.pop("crew"), fields.pop("guardians")
+    permit = create_permit(t.code, applicant=person, crew=crew, guardians=guardians,
+                           attributes=fields.pop("attributes", {}), **fields)
+    try:
+        out = engine.submit(permit.no, by=person)
+    except WorkflowError as exc:
+        reply(f"草稿 {permit.no} 已保存，但未能提交：{exc.message}\n"
+              f"请发送“修改 {permit.no}”并换行写“字段: 值”，再发送“提交 {permit.no}”", permit_no=permit.no)
+        return
+    reply(f"{permit.no} {t.name} {out.detail}", permit_no=permit.no)
+
+
+COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
+            "复制": _copy, "修改": _edit}

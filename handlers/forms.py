@@ -1,0 +1,102 @@
+"""The permit application form in chat: which fields a work type asks for, and checking each answer."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import settings
+from models import find_person
+from workflow import gas
+from workflow.clock import parse_local
+from workflow.template import Template
+
+SPLIT = re.compile(r"[,，、\s]+")
+LINE = re.compile(r"([^:：]+)[:：](.*)")
+
+
+@dataclass(frozen=True)
+class Question:
+    label: str       # what the person types before the colon, and what we ask for
+    key: str         # where the answer goes: a permit column, "crew", "guardians", or a type field
+    hint: str = ""
+
+
+def questions(t: Template) -> list[Question]:
+    """Return what an application of type t asks, in order."""
+    asked = [Question("地点", "location", "例如 3#罐区东侧管廊"), Question("内容", "content", "例如 DN100 管线法兰焊接")]
+    if t.grading.by == "declared":
+        asked.append(Question("级别", t.grading.attribute, "、".join(reversed(t.grading.levels))))
+    elif t.grading.by == "bands":
+        asked.append(Question("级别", t.grading.attribute, t.field(t.grading.attribute).label))
+    if t.needs_medium:
+        asked.append(Question("介质", "medium", "可燃介质名称，例如 甲烷"))
+    for f in t.fields:
+        if f.required and f.key != t.grading.attribute:
+            asked.append(Question(f.label, f.key, "、".join(f.choices)))
+    asked += [Question("开始", "planned_start", "例如 2026-11-24 08:00"),
+              Question("结束", "planned_end", "例如 2026-11-24 16:00"),
+              Question("作业人", "crew", "账号，用逗号分隔"), Question("监护人", "guardians", "账号")]
+    return asked
+
+
+def optional_labels(t: Template) -> dict[str, str]:
+    """Return label → key for the type's optional fields (accepted in the one-message form)."""
+    return {f.label: f.key for f in t.fields if not f.required and f.key != t.grading.attribute}
+
+
+def check(t: Template, key: str, raw: str):
+    """Turn one answer into its value, or raise ValueError with a message naming what is wrong."""
+    text = raw.strip()
+    if not text:
+        raise ValueError("不能为空")
+    if key in ("planned_start", "planned_end"):
+        return parse_local(text, settings.current().plant_tz).isoformat()
+    if key in ("crew", "guardians"):
+        role = "作业人" if key == "crew" else "监护人"
+        accounts = [a for a in SPLIT.split(text) if a]
+        for account in accounts:
+            person = find_person(account)
+            if person is None or not person.active:
+                raise ValueError(f"找不到人员 {account}")
+            if role not in person.role_names():
+                raise ValueError(f"{person.name}没有“{role}”资格")
+        return accounts
+    if key == "medium":
+        gas.lel_of(text)  # raises UnknownMedium (a ValueError) naming the file to register it in
+        return text
+    field = t.field(key)
+    if field is not None and field.type in ("choice", "multi"):
+        values = [v for v in SPLIT.split(text) if v] if field.type == "multi" else [text]
+        bad = [v for v in values if v not in field.choices]
+        if bad:
+            raise ValueError(f"“{'、'.join(bad)}”无效，可选：{'、'.join(field.choices)}")
+        return values if field.type == "multi" else text
+    if field is not None and field.type in ("int", "float"):
+        try:
+            float(text.removesuffix("米").removesuffix("吨").removesuffix("m").removesuffix("t"))
+        except ValueError:
+            raise ValueError(f"“{text}”不是数字") from None
+        return text.removesuffix("米").removesuffix("吨").removesuffix("m").removesuffix("t")
+    return text
+
+
+def parse_form(t: Template, lines: list[str]) -> tuple[dict, list[str]]:
+    """Read "字段: 值" lines; return the checked answers and a message per bad or unknown line."""
+    by_label = {q.label: q.key for q in questions(t)} | optional_labels(t)
+    answers, problems = {}, []
+    for line in lines:
+        match = LINE.fullmatch(line.strip())
+        label, value = (match.group(1).strip(), match.group(2)) if match else ("", "")
+        if label not in by_label:
+            problems.append(f"无法识别“{line.strip()[:30]}”，可填：{'、'.join(by_label)}")
+            continue
+        try:
+            answers[by_label[label]] = check(t, by_label[label], value)
+        except ValueError as exc:
+            problems.append(f"{label}：{exc}")
+    return answers, problems
+
+
+def missing(t: Template, answers: dict) -> list[Question]:
+    """Return the questions still unanswered, in asking order."""
+    return [q for q in questions(t) if q.key not in answers]

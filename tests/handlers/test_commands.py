@@ -1,0 +1,103 @@
+"""Chat text commands, through the dispatcher on a real database and Redis."""
+import itertools
+
+import pytest
+
+from bot.base import Event
+from handlers.dispatch import dispatch
+from models import AuditEvent, Conversation, Outbox
+from models.permit import Permit
+
+_ids = itertools.count(1)
+
+FORM = """申请动火作业
+地点: 3#罐区东侧管廊
+内容: DN100 管线法兰焊接
+级别: 二级
+介质: 甲烷
+开始: {start}
+结束: {end}
+作业人: jianghan,shenli
+监护人: chuwei"""
+
+
+@pytest.fixture
+def say(plant, redis_conn):
+    """Return a function that sends text as an account and returns the replies it produced."""
+    queued = []
+
+    def send(account: str, text: str) -> list[str]:
+        before = Outbox.select().count()
+        event = Event(platform="wecom", kind="text", user_id=account, created_at=1, text=text,
+                      msg_id=f"m{next(_ids)}")
+        dispatch(event, redis=redis_conn, enqueue=queued.extend)
+        rows = Outbox.select().order_by(Outbox.id).offset(before)
+        return [r.payload["text"] for r in rows if r.person.wecom_userid == account]
+    return send
+
+
+def _window():
+    # A weekday daytime window in the future, so the grade is not raised and submit succeeds.
+    from datetime import date, timedelta
+    day = date.today() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return f"{day} 08:00", f"{day} 16:00"
+
+
+def test_help_and_unknown_text(say):
+    assert "申请动火作业" in say("zhuyan", "帮助")[0]
+    assert "没有听懂" in say("zhuyan", "你好")[0]
+
+
+def test_the_one_message_form_applies_and_submits(say):
+    start, end = _window()
+    replies = say("zhuyan", FORM.format(start=start, end=end))
+    assert "已提交，级别：二级" in replies[0]
+    permit = Permit.get()
+    assert (permit.state, permit.location, permit.medium) == ("in_approval", "3#罐区东侧管廊", "甲烷")
+    assert "作业计划" in say("zhengji", "待办")[0]
+
+
+def test_a_wrong_field_is_named_and_nothing_is_created(say):
+    start, end = _window()
+    replies = say("zhuyan", FORM.format(start=start, end=end).replace("甲烷", "月球气"))
+    assert "介质" in replies[0] and "media.toml" in replies[0]
+    assert Permit.select().count() == 0
+
+
+def test_guided_questions_keep_the_draft_between_messages(say):
+    start, end = _window()
+    assert "请填写地点" in say("zhuyan", "申请动火作业")[0]
+    say("zhuyan", "3#罐区东侧管廊")
+    say("zhuyan", "DN100 管线法兰焊接")
+    assert "请重新填写" in say("zhuyan", "三级")[0]      # not a hot-work grade
+    for answer in ("二级", "甲烷", start, end, "jianghan,shenli"):
+        say("zhuyan", answer)
+    assert Conversation.select().count() == 1
+    assert "已提交" in say("zhuyan", "chuwei")[0]
+    assert Conversation.select().count() == 0 and Permit.get().state == "in_approval"
+
+
+def test_gas_reading_by_text_replies_pass_or_fail_per_gas(say):
+    start, end = _window()
+    say("zhuyan", FORM.format(start=start, end=end))
+    no = Permit.get().no
+    reply = say("chenjian", f"气体检测 {no} O2=20.9 EX=12 H2S=0 CO=0")[0]
+    assert "不合格" in reply and "0.50 %vol" in reply
+
+
+def test_a_refused_command_is_told_and_audited(say):
+    start, end = _window()
+    say("zhuyan", FORM.format(start=start, end=end))
+    no = Permit.get().no
+    replies = say("jianghan", f"驳回 {no} plan 不同意")
+    assert any("未办理" in r for r in replies)
+    assert AuditEvent.select().where(AuditEvent.action == "refused").count() == 1
+
+
+def test_the_same_message_twice_is_handled_once(say, redis_conn):
+    event = Event(platform="wecom", kind="text", user_id="zhuyan", created_at=1, text="帮助", msg_id="same")
+    assert dispatch(event, redis=redis_conn, enqueue=lambda ids: None) == "帮助"
+    assert dispatch(event, redis=redis_conn, enqueue=lambda ids: None) == "duplicate"
+    assert Outbox.select().count() == 1
