@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
+import models
 from models import Person, find_person
 from models.permit import Permit
 from workflow import WorkflowError, engine, template as templates, work
@@ -268,4 +269,49 @@ def demo():
     click.echo(verify().text())
 
 
-COMMANDS = (init_db, load_org_command, verify_audit, demo, permit_cli)
+@click.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve(host, port):
+    """Serve the web app (callbacks, board pages) with a threaded development server.
+
+    Deployments run gunicorn instead: gunicorn 'app:create_app()'.
+    """
+    from werkzeug.serving import run_simple
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="stop when the queues are empty")
+@click.option("--sweep-every", default=15.0, help="seconds between outbox sweeps")
+def worker(burst, sweep_every):
+    """Run an rq worker for the delivery and default queues, sweeping the outbox as it goes."""
+    import threading
+    from rq import Worker
+    from jobs.connection import QUEUES, queue, redis
+    from jobs.delivery import sweep
+    app = current_app._get_current_object()
+
+    def sweeper():
+        # Until the scheduler (issue #6) owns periodic jobs, each worker re-enqueues what is due;
+        # a duplicate job is harmless because a row is leased before it is sent.
+        with app.app_context():
+            while True:
+                try:
+                    sweep()
+                except Exception:  # a sweep that fails now is retried at the next tick
+                    app.logger.exception("outbox sweep failed")
+                stop.wait(sweep_every)
+
+    stop = threading.Event()
+    if not burst:
+        threading.Thread(target=sweeper, daemon=True).start()
+    else:
+        sweep()
+    # rq forks a work horse per job: it must open its own database connection, not share ours.
+    models.database.close()
+    Worker([queue(name) for name in QUEUES], connection=redis()).work(burst=burst)
+    stop.set()
+
+
+COMMANDS = (init_db, load_org_command, verify_audit, demo, permit_cli, serve, worker)

@@ -12,13 +12,13 @@ from workflow.machine import record_refusal
 def _command(action: actions.Action, event: Event, person: Person):
     if action.action in ("approve", "confirm"):
         return lambda: engine.sign(action.permit_no, action.step, by=person, decision=action.action,
-                                   expected_version=action.version, channel=event.platform)
+                                   expected_round=action.version, channel=event.platform)
     if action.action == "submit":
         permit = Permit.get_or_none(Permit.no == action.permit_no)
         items = templates.get(permit.work_type).step(action.step).checklist if permit else ()
         ticks = actions.ticked(items, event.selected)
         return lambda: engine.sign(action.permit_no, action.step, by=person, ticks=ticks,
-                                   expected_version=action.version, channel=event.platform)
+                                   expected_round=action.version, channel=event.platform)
     # 驳回 / 退回修改 need a reason, which a button cannot carry: ask for it in chat.
     return None
 

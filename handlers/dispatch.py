@@ -44,5 +44,11 @@ def _route(event: Event) -> str:
         return handle_click(event, person)
     if event.kind == "text":
         return handle_text(event, person)
+    if event.kind == "image":
+        # Downloading is slow work: a job fetches the photo and answers.
+        from jobs.connection import queue
+        from jobs.media import attach_photo
+        queue("default").enqueue(attach_photo, person.id, event.media_id, f"reply:{event.dedupe_key}")
+        return "photo queued"
     log.info("unhandled %s event from %s", event.kind, event.user_id)
     return f"ignored {event.kind}"

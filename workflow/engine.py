@@ -7,7 +7,8 @@ from models import CheckIn, Person, Step
 
 from . import drafts, gates, machine
 from .assign import resolve
-from .errors import AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized
+from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
+                     StaleVersion)
 from .machine import Ctx, Outcome, record_signature, run
 from .states import CANCELLED, COMMAND_LABELS, DRAFT, REJECTED
 from .template import StepDef
@@ -66,9 +67,13 @@ def _require_assignee(ctx: Ctx, step: Step, d: StepDef) -> None:
 
 def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = None,
          comment: str = "", ticks: list[str] | None = None, evidence: dict | None = None,
-         expected_version: int | None = None, channel: str = "cli",
-         now: datetime | None = None) -> Outcome:
-    """Sign the active step (同意 / 确认 / 提交勾选); the step completes per its sign mode."""
+         expected_version: int | None = None, expected_round: int | None = None,
+         channel: str = "cli", now: datetime | None = None) -> Outcome:
+    """Sign the active step (同意 / 确认 / 提交勾选); the step completes per its sign mode.
+
+    expected_round comes from a card: a card of an earlier round of the step (it was sent back or
+    changed since) is stale and refused.
+    """
     def body(ctx: Ctx) -> None:
         step, d = _step_for_signing(ctx, step_key)
         if d.kind == "gas":
@@ -81,16 +86,19 @@ def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = No
             raise AlreadySigned(f"您已在“{step.name}”签过字")
         # Only now: a card made stale by someone else settling the step says who signed it.
         machine.check_version(ctx.permit, expected_version)
+        if expected_round is not None and expected_round != step.round:
+            raise StaleVersion(f"“{step.name}”已重新发起，这张卡片已过期，请使用最新卡片")
         if d.kind == "checklist":
             missing = [item for item in d.checklist if item not in set(ticks or ())]
             if missing:
                 raise GateNotMet(f"以下项目未勾选：{'；'.join(missing)}")
         gates.check(d, ctx.permit, ctx.template, ctx.by, ctx.now)
         proof = {**(evidence or {}), **({"ticks": list(ticks)} if ticks else {})}
+        signed = {s.person_id for s in machine.signatures(step)} | {ctx.by.id}
+        settles = d.mode == "any" or signed >= {p.id for p in machine.assignees(step)}
         record_signature(ctx, step, decision=chosen, comment=comment, evidence=proof,
-                         channel=channel)
-        signed = {s.person_id for s in machine.signatures(step)}
-        if d.mode == "any" or signed >= {p.id for p in machine.assignees(step)}:
+                         channel=channel, settles=settles)
+        if settles:
             machine.complete(ctx, step)
     return run(permit_no, "sign", body, by=by, now=now)
 

@@ -492,3 +492,14 @@ def test_the_reading_that_completes_the_gas_step_is_on_the_audit_trail(plant):
     event = last_event(no)
     assert event.data["step"] == "gas" and event.data["passed"] is True
     assert event.data["values"]["O2"] == PASSING_GAS["O2"]
+
+
+def test_a_countersignature_leaves_the_other_signers_cards_open(plant):
+    no, clock = permit_in("draft")
+    submit(no, by=who("zhuyan"), now=clock.tick())
+    go_to(no, clock, "briefing_ack")
+    first = sign(no, "briefing_ack", by=who("jianghan"), now=clock.tick())
+    assert not [n for n in first.notifications if n.kind == "outcome"]
+    sign(no, "briefing_ack", by=who("shenli"), now=clock.tick())
+    last = sign(no, "briefing_ack", by=who("chuwei"), now=clock.tick())
+    assert {(a, k) for a, k in told(last) if k == "outcome"} == {("jianghan", "outcome"), ("shenli", "outcome")}

@@ -1,0 +1,79 @@
+"""The one place that builds and parses button keys such as permit.approve:DH-20261124-0001:approve_unit:7."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# approve / confirm sign the step; reject / return refuse it (the handler asks for the reason);
+# submit sends a checklist card's ticks.
+ACTIONS = ("approve", "confirm", "reject", "return", "submit")
+PREFIX = "permit"
+MAX_KEY_BYTES = 1024             # WeCom: button, submit and question keys are at most 1024 bytes
+MAX_OPTION_ID_BYTES = 128        # WeCom: checkbox option ids are at most 128 bytes
+
+# Permit numbers look like DH-20261124-0001 and step keys like approve_unit (both ≤32 characters in
+# the database). Both are held to WeCom's task_id alphabet, so neither holds the separator and a
+# key splits back into exactly its parts.
+_PERMIT_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
+_STEP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
+_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+_OPTION = re.compile(r"o([1-9][0-9]?)")
+
+
+@dataclass(frozen=True)
+class Action:
+    action: str
+    permit_no: str
+    step: str
+    version: int
+
+
+def key(action: str, permit_no: str, step: str, version: int) -> str:
+    """Build the button key for action on permit_no's step; version is the step's round."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown card action {action!r}")
+    if not _PERMIT_NO.fullmatch(permit_no or ""):
+        raise ValueError(f"not a permit number: {permit_no!r}")
+    if not _STEP.fullmatch(step or ""):
+        raise ValueError(f"not a step key: {step!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or not _VERSION.fullmatch(str(version)):
+        raise ValueError(f"not a permit version: {version!r}")
+    text = f"{PREFIX}.{action}:{permit_no}:{step}:{version}"
+    if len(text.encode("utf-8")) > MAX_KEY_BYTES:  # cannot happen with the patterns above; kept as a guard
+        raise ValueError("button key longer than 1024 bytes")
+    return text
+
+
+def parse(text: str) -> Action:
+    """Read a button key back into an Action; anything not made by key() raises ValueError."""
+    if not isinstance(text, str) or not text or len(text.encode("utf-8")) > MAX_KEY_BYTES:
+        raise ValueError("not a card button key")
+    head, sep, rest = text.partition(":")
+    prefix, dot, action = head.partition(".")
+    parts = rest.split(":")
+    if not (sep and dot) or prefix != PREFIX or len(parts) != 3:
+        raise ValueError(f"not a card button key: {text[:80]!r}")
+    permit_no, step, version = parts
+    if action not in ACTIONS:
+        raise ValueError(f"unknown card action {action!r}")
+    if not (_PERMIT_NO.fullmatch(permit_no) and _STEP.fullmatch(step) and _VERSION.fullmatch(version)):
+        raise ValueError(f"malformed card button key: {text[:80]!r}")
+    return Action(action, permit_no, step, int(version))
+
+
+def option_id(index: int) -> str:
+    """Return the checkbox option id of a checklist's index-th item (0-based)."""
+    if not 0 <= index < 99:
+        raise ValueError(f"checklist item index out of range: {index}")
+    return f"o{index + 1}"
+
+
+def ticked(items: tuple[str, ...] | list[str], option_ids) -> list[str]:
+    """Turn the option ids a checklist card sent back into the items' texts, in checklist order."""
+    chosen = set()
+    for raw in option_ids:
+        match = _OPTION.fullmatch(raw or "") if isinstance(raw, str) else None
+        if match is None or int(match.group(1)) > len(items):
+            raise ValueError(f"unknown checklist option {raw!r}")
+        chosen.add(int(match.group(1)) - 1)
+    return [item for i, item in enumerate(items) if i in chosen]

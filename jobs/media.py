@@ -1,0 +1,46 @@
+"""Photos sent in chat: download them from the platform and attach them where a step needs one."""
+from __future__ import annotations
+
+from models import Attachment, Outbox, Person
+from models.permit import Permit, PermitMember
+from workflow import WorkflowError, template as templates, work
+
+IMAGE_KINDS_OPEN = ("draft", "in_approval", "issued", "in_progress", "suspended")
+
+
+def _wanted(person: Person) -> tuple[Permit, str] | None:
+    """Return the newest permit of person's that still lacks a required photo, and which kind."""
+    mine = (Permit.select().join(PermitMember, on=(PermitMember.permit == Permit.id), join_type="LEFT OUTER")
+            .where(((Permit.applicant == person) | (PermitMember.person == person))
+                   & Permit.state.in_(list(IMAGE_KINDS_OPEN)))
+            .order_by(Permit.id.desc()).distinct())
+    for permit in mine:
+        have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
+        for step in templates.get(permit.work_type).steps:
+            missing = [kind for kind in step.gates.photos if kind not in have]
+            if missing:
+                return permit, missing[0]
+    return None
+
+
+def attach_photo(person_id: int, media_id: str, reply_key: str) -> str:
+    """Fetch the photo and attach it to the permit that needs it; tell the person where it went."""
+    from bot.registry import channel_for
+    person = Person.get_by_id(person_id)
+    target = _wanted(person)
+    if target is None:
+        text = "收到照片，但您没有需要照片的作业票"
+    else:
+        permit, kind = target
+        data = channel_for(person).adapter.fetch_media(media_id)
+        try:
+            work.attach(permit.no, by=person, kind=kind, data=data, filename=f"{kind}.jpg")
+            text = f"照片已作为 {permit.no} 的“{kind}”照片保存"
+        except WorkflowError as exc:
+            text = f"照片未保存：{exc.message}"
+    (Outbox.insert(permit_no=target[0].no if target else None, person=person, kind="reply",
+                   payload={"kind": "reply", "text": text}, dedupe_key=reply_key[:191])
+     .on_conflict_ignore().execute())
+    from .delivery import due_rows, enqueue
+    enqueue(due_rows())
+    return text
