@@ -30,12 +30,15 @@ class WeComChannel:
         from cards import wecom as render
         from cards.build import card_for
         payload, user = row.payload, row.person.wecom_userid
+        if payload["kind"] == "reply":
+            self.adapter.send_text(user, payload["text"])
+            return
+        # serial: one outbox row, one card; a resend after a crash reuses its task id.
         card = card_for(row.permit_no, person_id=row.person_id, kind=payload["kind"],
                         step=payload.get("step"), text=payload["text"],
-                        public_base_url=settings.current().public_base_url)
+                        public_base_url=settings.current().public_base_url, serial=row.id)
         if payload["kind"] == "outcome" and self._settle(row, card, render):
             return
-        card = replace(card, task_id=f"ob{row.id}")  # one row, one person: resends reuse it
         try:
             result = self.adapter.send_card(user, render.render(card))
         except PlatformError as exc:

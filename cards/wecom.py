@@ -25,7 +25,7 @@ def render(card: Card) -> dict:
         return _button_interaction(card)
     if card.kind == "checklist":
         return _vote_interaction(card)
-    return _text_notice(card)
+    return _text_notice(card, task_id=True)
 
 
 def render_update(card: Card) -> dict:
@@ -100,15 +100,15 @@ def _vote_interaction(card: Card) -> dict:
             "submit_button": {"text": submit.label, "key": submit.key}}
 
 
-def _text_notice(card: Card) -> dict:
+def _text_notice(card: Card, *, task_id: bool = False) -> dict:
     if not card.url:
         raise ValueError("a WeCom text_notice needs card_action: give the card a url (the permit's board)")
     body = _common(card)
     if "sub_title_text" not in body and not card.title:
         raise ValueError("a WeCom text_notice needs main_title.title or sub_title_text")
-    # No task_id: a text_notice without action_menu needs none, and an id sent here would use up
-    # one of the app's unique task ids for a card that can never be clicked or updated.
-    return {"card_type": "text_notice", **body}
+    # A sent notice carries its task id although WeCom does not ask for one: a resend after a
+    # worker died is then refused as a duplicate (42014) instead of reaching the person twice.
+    return {"card_type": "text_notice", **body, **({"task_id": _task_id(card)} if task_id else {})}
 
 
 def _task_id(card: Card) -> str:
