@@ -10,6 +10,15 @@ from models import CardRecord, Outbox, Person, utcnow
 from .base import PlatformError
 
 TASK_ID_TAKEN = 42014  # WeCom: this task_id was used before, so this card was already delivered
+TEXT_LIMIT = 2048      # WeCom: bytes in one text message
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut text to at most limit bytes of UTF-8, marking the cut."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
 class NoChannel(PlatformError):
@@ -31,7 +40,7 @@ class WeComChannel:
         from cards.build import card_for
         payload, user = row.payload, row.person.wecom_userid
         if payload["kind"] == "reply":
-            self.adapter.send_text(user, payload["text"])
+            self.adapter.send_text(user, _fit(payload["text"], TEXT_LIMIT))
             return
         # serial: one outbox row, one card; a resend after a crash reuses its task id.
         card = card_for(row.permit_no, person_id=row.person_id, kind=payload["kind"],
@@ -45,10 +54,12 @@ class WeComChannel:
             if exc.code != TASK_ID_TAKEN:
                 raise
             result = {}
-        CardRecord.create(outbox=row, person=row.person, platform=self.platform,
-                          task_id=card.task_id, response_code=result.get("response_code"),
-                          permit_no=row.permit_no, step_key=payload.get("step"),
-                          state="open" if card.buttons or card.checklist else "settled")
+        # After a crash the record may exist already (the worker died after writing it).
+        (CardRecord.insert(outbox=row, person=row.person, platform=self.platform,
+                           task_id=card.task_id, response_code=result.get("response_code"),
+                           permit_no=row.permit_no, step_key=payload.get("step"),
+                           state="open" if card.buttons or card.checklist else "settled")
+         .on_conflict_ignore().execute())
 
     def _settle(self, row: Outbox, card, render) -> bool:
         """Update this person's open cards of the step to show how it ended; False if none."""
@@ -58,7 +69,7 @@ class WeComChannel:
             & (CardRecord.platform == self.platform) & CardRecord.response_code.is_null(False)))
         for record in open_cards:
             self.adapter.update_card([row.person.wecom_userid], record.response_code,
-                                     card=render.render_update(replace(card, task_id=record.task_id)))
+                                     card=render.render_update(replace(card, task_id=record.task_id))["template_card"])
             record.state, record.response_code, record.updated_at = "settled", None, utcnow()
             record.save()
         return bool(open_cards)

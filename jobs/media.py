@@ -1,6 +1,8 @@
 """Photos sent in chat: download them from the platform and attach them where a step needs one."""
 from __future__ import annotations
 
+from peewee import JOIN
+
 from models import Attachment, Outbox, Person
 from models.permit import Permit, PermitMember
 from workflow import WorkflowError, template as templates, work
@@ -10,7 +12,7 @@ IMAGE_KINDS_OPEN = ("draft", "in_approval", "issued", "in_progress", "suspended"
 
 def _wanted(person: Person) -> tuple[Permit, str] | None:
     """Return the newest permit of person's that still lacks a required photo, and which kind."""
-    mine = (Permit.select().join(PermitMember, on=(PermitMember.permit == Permit.id), join_type="LEFT OUTER")
+    mine = (Permit.select().join(PermitMember, JOIN.LEFT_OUTER, on=(PermitMember.permit == Permit.id))
             .where(((Permit.applicant == person) | (PermitMember.person == person))
                    & Permit.state.in_(list(IMAGE_KINDS_OPEN)))
             .order_by(Permit.id.desc()).distinct())

@@ -190,16 +190,16 @@ def outcome_text(step: Step, signature: Signature) -> str:
 def record_signature(ctx: Ctx, step: Step, *, decision: str, comment: str = "",
                      evidence: dict | None = None, channel: str = "cli",
                      settles: bool = True) -> Signature:
-    """Store ctx.by's decision on step; when it settles the step, tell the other signers how.
+    """Store ctx.by's decision on step; the signer's card, and everyone's once settled, show it.
 
     In 会签 a signature that leaves others still to sign tells them nothing: their cards stay open.
     """
     signature = Signature.create(permit=ctx.permit, step=step, round=step.round, person=ctx.by,
                                  decision=decision, comment=comment, evidence=evidence or {},
                                  channel=channel, signed_at=ctx.now)
-    if settles:
-        others = [p for p in assignees(step) if p.id != ctx.by.id]
-        ctx.tell(others, "outcome", outcome_text(step, signature), step.key)
+    told = assignees(step) if settles else []
+    ctx.tell([ctx.by] + [p for p in told if p.id != ctx.by.id], "outcome",
+             outcome_text(step, signature), step.key)
     ctx.data = {"step": step.key, "round": step.round, "decision": decision, "comment": comment,
                 "channel": channel, **({"evidence": evidence} if evidence else {})}
     return signature

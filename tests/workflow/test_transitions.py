@@ -184,7 +184,8 @@ def test_reject_at_an_approval_step_is_final_and_tells_the_applicant(plant):
     out = reject(no, "approve_unit", by=who("wuhai"), reason="措施不全", now=clock.tick())
     assert out.state == "rejected"
     assert step_states(no)["approve_unit"] == "void"
-    assert told(out) == outbox(no) == {("zhuyan", "info"), ("shiwen", "outcome")}
+    # The rejecter's own card and the other 或签 approver's both show how the step ended.
+    assert told(out) == outbox(no) == {("zhuyan", "info"), ("shiwen", "outcome"), ("wuhai", "outcome")}
     assert signatures(no, "approve_unit") == [(1, "wuhai", "reject")]
     event = last_event(no)
     assert (event.action, event.data["decision"], event.data["comment"]) == ("reject", "reject", "措施不全")
@@ -207,7 +208,7 @@ def test_return_edit_and_resubmit_start_over_in_a_new_round(plant):
     applicant = who("zhuyan")
     out = return_for_revision(no, "approve_unit", by=who("shiwen"), reason="补充隔离措施", now=clock.tick())
     assert out.state == "draft"
-    assert told(out) == outbox(no) == {("zhuyan", "info"), ("wuhai", "outcome")}
+    assert told(out) == outbox(no) == {("zhuyan", "info"), ("wuhai", "outcome"), ("shiwen", "outcome")}
     assert set(step_states(no).values()) == {"pending"}
 
     with pytest.raises(NotAuthorized, match="申请人"):
@@ -285,7 +286,8 @@ def test_rectification_loop_ends_in_close(plant):
     out = reject_acceptance(no, by=who("yangshou"), reason="现场未清理", deadline=deadline, now=clock.tick())
     assert out.state == "rectifying" and load(no).rectify_deadline == deadline
     assert step_states(no)["accept"] == "pending"
-    assert told(out) == {("jianghan", "info"), ("shenli", "info"), ("chuwei", "info"), ("zhuyan", "info")}
+    assert told(out) == {("jianghan", "info"), ("shenli", "info"), ("chuwei", "info"), ("zhuyan", "info"),
+                         ("yangshou", "outcome")}
 
     with pytest.raises(NotAuthorized):
         rectified(no, by=who("wuhai"), now=clock.tick())
@@ -499,7 +501,9 @@ def test_a_countersignature_leaves_the_other_signers_cards_open(plant):
     submit(no, by=who("zhuyan"), now=clock.tick())
     go_to(no, clock, "briefing_ack")
     first = sign(no, "briefing_ack", by=who("jianghan"), now=clock.tick())
-    assert not [n for n in first.notifications if n.kind == "outcome"]
+    # Only the signer's own card is settled; the others still have to sign on theirs.
+    assert {(a, k) for a, k in told(first) if k == "outcome"} == {("jianghan", "outcome")}
     sign(no, "briefing_ack", by=who("shenli"), now=clock.tick())
     last = sign(no, "briefing_ack", by=who("chuwei"), now=clock.tick())
-    assert {(a, k) for a, k in told(last) if k == "outcome"} == {("jianghan", "outcome"), ("shenli", "outcome")}
+    assert {(a, k) for a, k in told(last) if k == "outcome"} == {
+        ("jianghan", "outcome"), ("shenli", "outcome"), ("chuwei", "outcome")}

@@ -1,0 +1,117 @@
+"""People acting through the platform sandbox, for `demo --scripted` and the real-path tests.
+
+Everything goes over HTTP to the sandbox, which posts real encrypted callbacks to the app: a
+person types, sends a photo, or clicks a button on the card they actually received. The one
+exception is the on-site check-in, a QR scan that arrives with issue #8; until then the script
+records it through the engine, as the scan will.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import struct
+import zlib
+
+import requests
+
+from models import Step
+from models.permit import Permit
+from workflow import engine, machine, template as templates
+from workflow.states import CLOSED
+
+GOOD_AIR = "O2=20.9 EX=0 H2S=0 CO=0"
+
+
+def tiny_png(shade: int = 200) -> bytes:
+    """Return a real 8×8 grey PNG, the smallest photo a platform accepts as an image."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes([shade]) * 8 for _ in range(8))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+class Phone:
+    """The sandbox as the plant's people see it."""
+
+    def __init__(self, base_url: str):
+        self.base = base_url.rstrip("/")
+
+    def text(self, user: str, content: str) -> dict:
+        return self._post("/sandbox/text", json={"user": user, "content": content})
+
+    def photo(self, user: str, data: bytes, filename: str = "photo.png") -> dict:
+        return self._post("/sandbox/image", data={"user": user},
+                          files={"media": (filename, data, "image/png")})
+
+    def messages(self, user: str) -> list[dict]:
+        answer = requests.get(f"{self.base}/sandbox/messages", params={"user": user}, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def open_card(self, user: str, task_prefix: str) -> dict | None:
+        """Return the newest card of user's whose task id starts so and that still has buttons."""
+        for message in reversed(self.messages(user)):
+            if (message.get("task_id") or "").startswith(task_prefix) and message["state"]["interactive"]:
+                return message
+        return None
+
+    def click(self, user: str, message: dict, *, button: int = 0, repeat: int = 1) -> dict:
+        """Click a button of the card (a checklist card: tick every item, then submit)."""
+        card = message["state"]["card"]
+        body = {"user": user, "task_id": message["task_id"], "repeat": repeat}
+        if card["card_type"] == "vote_interaction":
+            box = card["checkbox"]
+            body |= {"key": card["submit_button"]["key"],
+                     "selected": {box["question_key"]: [o["id"] for o in box["option_list"]]}}
+        else:
+            body["key"] = card["button_list"][button]["key"]
+        return self._post("/sandbox/click", json=body)
+
+    def _post(self, path: str, **kwargs) -> dict:
+        answer = requests.post(f"{self.base}{path}", timeout=30, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+
+def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
+                 say: Callable[[str], None] = lambda line: None) -> Permit:
+    """Act as whoever's turn it is, on their phone, until the permit is closed."""
+    for _ in range(60):
+        permit = Permit.get(Permit.no == permit_no)
+        if permit.state == CLOSED:
+            return permit
+        step = machine.active_step(permit)
+        d = templates.get(permit.work_type).step(step.key)
+        people = machine.assignees(step)
+        if d.kind == "gas":
+            tester = people[0]
+            phone.text(tester.wecom_userid, f"气体检测 {permit_no} {GOOD_AIR}")
+            say(f"  {step.name:<12} {tester.name} 在聊天中发送气体检测数据")
+            drain()
+            continue
+        if d.phase == "start":
+            for kind in d.gates.photos:
+                phone.photo(permit.applicant.wecom_userid, tiny_png(), f"{kind}.png")
+                drain()
+            if d.gates.gas_fresh:
+                tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
+                phone.text(machine.assignees(tester_step)[0].wecom_userid, f"气体检测 {permit_no} {GOOD_AIR}")
+                drain()
+        for person in people if d.mode == "all" else people[:1]:
+            if d.onsite:
+                engine.check_in(permit_no, by=person, source="scan")  # the QR scan of issue #8
+            card = phone.open_card(person.wecom_userid, f"{permit_no}-{step.key}-r{step.round}-")
+            if card is None:
+                raise RuntimeError(f"{person.name} has no open card for {permit_no} {step.name}")
+            answer = phone.click(person.wecom_userid, card)
+            say(f"  {step.name:<12} {person.name} 点击“{_label(card)}” → HTTP {answer['status']}")
+            drain()
+    raise RuntimeError(f"{permit_no} did not close")
+
+
+def _label(message: dict) -> str:
+    card = message["state"]["card"]
+    if card["card_type"] == "vote_interaction":
+        return f"逐项勾选 {len(card['checkbox']['option_list'])} 项并{card['submit_button']['text']}"
+    return card["button_list"][0]["text"]

@@ -1,0 +1,209 @@
+"""The WeCom channel end to end: sandbox → encrypted callback → Flask → engine → database →
+rq worker on a real Redis → the real wechatpy client → sandbox over HTTP."""
+from __future__ import annotations
+
+import base64
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+from rq import Queue, SimpleWorker
+
+import settings
+from handlers.scripted import GOOD_AIR, Phone, take_through
+from jobs import delivery
+from jobs.connection import QUEUES
+from models import AuditEvent, Outbox, Person, Signature, Step
+from models.permit import Permit
+from workflow import audit, engine, machine, template as templates
+
+CORP, SECRET, TOKEN, AGENT = "wwsandbox01", "sandbox-secret", "sandbox-token", 1000002
+AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")
+
+
+@pytest.fixture
+def world(plant, tmp_path, monkeypatch, redis_conn):
+    """Start the sandbox and the app on loopback; return (phone, drain, sandbox base URL)."""
+    from app import create_app
+    from sandbox.wecom import create_wecom_sandbox, run_in_thread
+    users = [p.wecom_userid for p in Person.select() if p.wecom_userid]
+    sandbox = create_wecom_sandbox(corp_id=CORP, corp_secret=SECRET, agent_id=AGENT, token=TOKEN,
+                                   aes_key=AES_KEY, users=users)
+    sandbox_base, stop_sandbox = run_in_thread(sandbox)
+    redis_url = redis_conn.connection_pool.connection_kwargs
+    url = (f"unix://{redis_url['path']}" if "path" in redis_url
+           else f"redis://{redis_url['host']}:{redis_url['port']}/{redis_url.get('db', 0)}")
+    env = {"WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": str(AGENT), "WECOM_SECRET": SECRET,
+           "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "WECOM_API_BASE": sandbox_base,
+           "REDIS_URL": url}
+    if plant.__class__.__name__.startswith("Sqlite"):
+        env["DATABASE_URL"] = f"sqlite:///{plant.database}"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app()
+    app_base, stop_app = run_in_thread(app)
+    requests.post(f"{sandbox_base}/sandbox/config", json={"callback_url": f"{app_base}/wecom/callback"})
+    from jobs.connection import redis
+    queues = [Queue(name, connection=redis()) for name in QUEUES]
+
+    def drain():
+        delivery.enqueue(delivery.due_rows())
+        SimpleWorker(queues, connection=redis()).work(burst=True)
+
+    yield Phone(sandbox_base), drain, sandbox_base
+    stop_app()
+    stop_sandbox()
+    settings.configure()
+
+
+def window() -> tuple[str, str]:
+    now = datetime.now(settings.current().plant_tz)
+    return f"{now - timedelta(minutes=5):%Y-%m-%d %H:%M}", f"{now + timedelta(hours=4):%Y-%m-%d %H:%M}"
+
+
+def apply_text(kind: str = "动火作业", extra: str = "级别: 二级\n介质: 甲烷") -> str:
+    start, end = window()
+    return (f"申请{kind}\n地点: 3#罐区东侧管廊\n内容: DN100 管线法兰焊接\n{extra}\n"
+            f"开始: {start}\n结束: {end}\n作业人: jianghan,shenli\n监护人: chuwei")
+
+
+def cards_of(phone: Phone, user: str, no: str) -> list[dict]:
+    return [m for m in phone.messages(user) if (m.get("task_id") or "").startswith(no)]
+
+
+def test_a_hot_work_permit_goes_from_chat_application_to_close(world):
+    phone, drain, _ = world
+    answer = phone.text("zhuyan", apply_text())
+    assert answer["status"] == 200
+    drain()
+    permit = Permit.get()
+    assert permit.state == "in_approval"
+    reply = [m for m in phone.messages("zhuyan") if m["msgtype"] == "text"][-1]
+    assert "已提交" in reply["content"]["content"]
+    plan_card = cards_of(phone, "zhengji", permit.no)[-1]
+    assert plan_card["card"]["card_type"] == "button_interaction"
+    assert [b["text"] for b in plan_card["card"]["button_list"]] == ["确认", "退回修改"]
+    lines = []
+    permit = take_through(phone, permit.no, drain, say=lines.append)
+    assert permit.state == "closed"
+    # Every signature came in through WeCom, and the audit chain holds.
+    assert {s.channel for s in Signature.select()} == {"wecom"}
+    assert audit.verify().ok
+    # The planner's card was settled in place once the step was done.
+    settled = cards_of(phone, "zhengji", permit.no)[0]
+    assert not settled["state"]["interactive"]
+
+
+def test_a_retried_callback_changes_nothing(world):
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    card = phone.open_card("zhengji", f"{permit.no}-plan-")
+    answer = phone.click("zhengji", card, repeat=3)
+    assert answer["status"] == 200
+    drain()
+    assert Signature.select().where(Signature.decision == "confirm").count() == 1
+    assert AuditEvent.select().where(AuditEvent.action == "refused").count() == 0
+
+
+def test_two_or_sign_approvers_at_once_one_wins_and_both_cards_are_settled(world):
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    # Take the permit to the unit approval, where 吴海 and 施文 may each sign (或签).
+    for _ in range(10):
+        step = machine.active_step(Permit.get_by_id(permit.id))
+        if step.key == "approve_unit":
+            break
+        take_one(phone, drain, permit.no)
+    cards = {u: phone.open_card(u, f"{permit.no}-approve_unit-") for u in ("wuhai", "shiwen")}
+    for account in cards:
+        engine.check_in(permit.no, by=Person.get(Person.wecom_userid == account), source="scan")
+    barrier, answers = threading.Barrier(2), {}
+
+    def click(account):
+        barrier.wait()
+        answers[account] = phone.click(account, cards[account])
+
+    threads = [threading.Thread(target=click, args=(a,)) for a in cards]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    drain()
+    step = Step.get((Step.permit == permit) & (Step.key == "approve_unit"))
+    assert Signature.select().where((Signature.step == step) & (Signature.decision == "approve")).count() == 1
+    winner = Signature.get(Signature.step == step).person.name
+    for account in cards:
+        now = [m for m in phone.messages(account) if m["task_id"] == cards[account]["task_id"]][0]
+        assert not now["state"]["interactive"]
+        assert f"已由 {winner}" in str(now["state"]["card"])
+
+
+def take_one(phone: Phone, drain, no: str) -> None:
+    """Act once, on their phone, for whoever's turn it is."""
+    permit = Permit.get(Permit.no == no)
+    step = machine.active_step(permit)
+    d = templates.get(permit.work_type).step(step.key)
+    people = machine.assignees(step)
+    if d.kind == "gas":
+        phone.text(people[0].wecom_userid, f"气体检测 {no} {GOOD_AIR}")
+    for person in [] if d.kind == "gas" else people if d.mode == "all" else people[:1]:
+        phone.click(person.wecom_userid, phone.open_card(person.wecom_userid, f"{no}-{step.key}-r{step.round}-"))
+    drain()
+
+
+def test_random_platform_faults_still_deliver_every_card_once(world):
+    phone, drain, base = world
+    requests.post(f"{base}/sandbox/faults", json={"api": "message/send", "rate": 0.4,
+                                                  "errcodes": [-1, 45009], "seed": 7})
+    phone.text("zhuyan", apply_text())
+    for _ in range(30):
+        drain()
+        Outbox.update(lease_until=None).where(Outbox.state == "pending").execute()  # skip the backoff wait
+        if not delivery.due_rows():
+            break
+    assert {row.state for row in Outbox.select()} == {"sent"}
+    task_ids = [m["task_id"] for u in ("zhengji", "zhuyan") for m in phone.messages(u) if m.get("task_id")]
+    assert len(task_ids) == len(set(task_ids))
+
+
+def test_a_worker_that_dies_after_sending_does_not_send_twice(world, monkeypatch):
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text())
+    real_release = delivery._release
+
+    def die_once(row, **kwargs):
+        monkeypatch.setattr(delivery, "_release", real_release)
+        raise SystemExit("worker killed between sending and recording it")
+
+    monkeypatch.setattr(delivery, "_release", die_once)
+    with pytest.raises(SystemExit):
+        delivery.deliver(Outbox.select().order_by(Outbox.id).first().id)
+    first = Outbox.select().order_by(Outbox.id).first()
+    assert first.state == "sending"
+    Outbox.update(lease_until=datetime(2000, 1, 1)).where(Outbox.id == first.id).execute()
+    drain()
+    assert Outbox.get_by_id(first.id).state == "sent"
+    user = first.person.wecom_userid
+    sent = [m for m in phone.messages(user) if (m.get("task_id") or "").endswith(f"-n{first.id}")]
+    texts = [m for m in phone.messages(user) if m["msgtype"] == "text"]
+    assert len(sent) + len(texts) == 1
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"<xml><Encrypt>AAAA</Encrypt></xml>", 403),
+    (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'><!ENTITY b '&a;&a;&a;'>]><xml>&b;</xml>", 400),
+    (b"not xml at all", 400),
+    (b"<xml>" + b"A" * 70000 + b"</xml>", 400),
+])
+def test_bad_callbacks_are_refused_and_nothing_is_stored(world, body, status):
+    _, _, base = world
+    app_url = requests.get(f"{base}/sandbox/config").json()["callback_url"]
+    before = (AuditEvent.select().count(), Outbox.select().count())
+    answer = requests.post(app_url, params={"msg_signature": "0" * 40, "timestamp": "1", "nonce": "n"},
+                           data=body)
+    assert answer.status_code == status
+    assert "Traceback" not in answer.text
+    assert (AuditEvent.select().count(), Outbox.select().count()) == before
