@@ -24,7 +24,8 @@ test-sqlite: $(STAMP)
 test-engines: $(STAMP)
 	@PY=$(PY) PG_URL=$(PG_URL) MYSQL_URL=$(MYSQL_URL) sh scripts/test-engines.sh
 
-## Run the product on embedded defaults: a SQLite file, the sample plant, one permit of each type.
+## Run the product on embedded defaults (SQLite, embedded Redis, the WeCom sandbox) and print
+## the phone-view URL, where one can act as anyone in the sample plant.
 demo: $(STAMP)
 	$(PY) app.py demo
 

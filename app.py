@@ -40,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-SCHEMA_FREE = {"init-db", "demo"}
+SCHEMA_FREE = {"init-db", "demo", "walkthrough"}
 
 
 def _require_schema() -> None:

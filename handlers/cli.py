@@ -251,22 +251,52 @@ def verify_audit():
         raise SystemExit(1)
 
 
-@click.command("demo")
-def demo():
-    """Load the sample plant and take one permit of each type from submit to close."""
+@click.command("walkthrough")
+def walkthrough():
+    """Load the sample plant and take one permit of each type through the engine to close."""
     from exports.org_import import format_report, load_org
     from models.schema import upgrade
     from workflow.audit import verify
     from workflow.walkthrough import next_working_morning, run_to_close
+    from .demo import SAMPLE
     for line in upgrade():
         click.echo(line)
-    sample = Path(__file__).resolve().parents[1] / "exports" / "samples" / "示例工厂组织架构.xlsx"
-    click.echo(format_report(load_org(sample)))
+    click.echo(format_report(load_org(SAMPLE)))
     start = next_working_morning(_settings())
     click.echo(f"模拟时钟：作业计划开始 {local(start, _settings().plant_tz):%Y-%m-%d %H:%M}")
     for code in templates.registry():
         run_to_close(code, start=start, say=click.echo)
     click.echo(verify().text())
+
+
+@click.command("demo")
+@click.option("--scripted", is_flag=True, help="click a 一级 hot-work permit through, then exit")
+@click.option("--port", default=5000, type=int)
+@click.option("--sandbox-port", default=5001, type=int)
+def demo(scripted, port, sandbox_port):
+    """Run the app, a worker and the WeCom sandbox; open the phone view to act as anyone."""
+    import time
+    from workflow.audit import verify
+    from .demo import running, scripted as run_script
+    if scripted:
+        port, sandbox_port = 0, 0
+    with running(port=port, sandbox_port=sandbox_port) as (app_url, sandbox_url):
+        if scripted:
+            permit = run_script(sandbox_url, click.echo)
+            click.echo(f"{permit.no} → 已关闭")
+            report = verify()
+            click.echo(report.text())
+            if not report.ok:
+                raise SystemExit(1)
+            return
+        click.echo(f"应用：{app_url}    企业微信沙箱：{sandbox_url}")
+        click.echo(f"手机视图（可扮演任何人）：{sandbox_url}/phone")
+        click.echo("例如打开 朱岩 的手机视图发送“帮助”；按 Ctrl-C 停止")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("已停止")
 
 
 @click.command("serve")
@@ -284,8 +314,10 @@ def serve(host, port):
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="stop when the queues are empty")
 @click.option("--sweep-every", default=15.0, help="seconds between outbox sweeps")
-def worker(burst, sweep_every):
+@click.option("--quiet", is_flag=True, help="log only warnings and errors")
+def worker(burst, sweep_every, quiet):
     """Run an rq worker for the delivery and default queues, sweeping the outbox as it goes."""
+    import logging
     import threading
     from rq import Worker
     from jobs.connection import QUEUES, queue, redis
@@ -310,8 +342,9 @@ def worker(burst, sweep_every):
         sweep()
     # rq forks a work horse per job: it must open its own database connection, not share ours.
     models.database.close()
-    Worker([queue(name) for name in QUEUES], connection=redis()).work(burst=burst)
+    Worker([queue(name) for name in QUEUES], connection=redis()).work(
+        burst=burst, logging_level=logging.WARNING if quiet else logging.INFO)
     stop.set()
 
 
-COMMANDS = (init_db, load_org_command, verify_audit, demo, permit_cli, serve, worker)
+COMMANDS = (init_db, load_org_command, verify_audit, walkthrough, demo, permit_cli, serve, worker)

@@ -1,0 +1,100 @@
+"""The demo: the app, a worker and the WeCom sandbox on embedded defaults, on this machine."""
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import requests
+
+import settings
+from models import Outbox, Person
+from models.permit import Permit
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
+# Fixed credentials shared by the demo app and the sandbox; nothing real.
+CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
+               "WECOM_SECRET": "demo-secret", "WECOM_TOKEN": "demo-token",
+               "WECOM_AES_KEY": base64.b64encode(b"demo-aes-key-for-the-sandbox-32b").decode().rstrip("=")}
+
+
+@contextmanager
+def running(*, port: int, sandbox_port: int):
+    """Start sandbox, app and a worker process; yield (app_url, sandbox_url); stop them after."""
+    from app import create_app
+    from exports.org_import import load_org
+    from models.schema import upgrade
+    from sandbox.wecom import create_wecom_sandbox, run_in_thread
+    env = {**CREDENTIALS, "WECOM_API_BASE": f"http://127.0.0.1:{sandbox_port}"}
+    sandbox_url, stop_sandbox = None, None
+    if sandbox_port == 0:  # an ephemeral port: start the sandbox first to learn it
+        sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, []), port=0)
+        env["WECOM_API_BASE"] = sandbox_url
+    os.environ.update(env)
+    app = create_app()
+    upgrade()
+    load_org(SAMPLE)
+    users = [p.wecom_userid for p in Person.select() if p.wecom_userid]
+    if stop_sandbox is None:
+        sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, users), port=sandbox_port)
+    requests.post(f"{sandbox_url}/sandbox/users", json={"users": users}, timeout=10)
+    app_url, stop_app = run_in_thread(app, port=port)
+    os.environ["PUBLIC_BASE_URL"] = app_url
+    requests.post(f"{sandbox_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback"},
+                  timeout=10)
+    from jobs.connection import redis
+    redis()  # start the embedded Redis here, so the worker process attaches to the same server
+    worker = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--sweep-every", "2", "--quiet"],
+                              env={**os.environ}, cwd=ROOT)
+    try:
+        yield app_url, sandbox_url
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+        stop_app()
+        stop_sandbox()
+
+
+def _sandbox(create, users):
+    c = CREDENTIALS
+    return create(corp_id=c["WECOM_CORP_ID"], corp_secret=c["WECOM_SECRET"],
+                  agent_id=int(c["WECOM_AGENT_ID"]), token=c["WECOM_TOKEN"],
+                  aes_key=c["WECOM_AES_KEY"], users=users)
+
+
+def wait_delivered(timeout: float = 30.0) -> None:
+    """Wait until the worker has delivered everything in the outbox."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Outbox.select().where(Outbox.state.in_(["pending", "sending"])).exists():
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the worker did not deliver the outbox in time")
+
+
+def hot_work_form(grade: str = "一级") -> str:
+    """Return the one-message application of a hot-work permit starting now."""
+    now = datetime.now(settings.current().plant_tz)
+    start, end = now - timedelta(minutes=5), now + timedelta(hours=4)
+    return (f"申请动火作业\n地点: 3#罐区东侧管廊\n内容: DN100 管线法兰焊接\n级别: {grade}\n介质: 甲烷\n"
+            f"开始: {start:%Y-%m-%d %H:%M}\n结束: {end:%Y-%m-%d %H:%M}\n"
+            f"作业人: jianghan,shenli\n监护人: chuwei")
+
+
+def scripted(sandbox_url: str, say) -> Permit:
+    """Apply for a 一级 hot-work permit in chat and click it through to close."""
+    from .scripted import Phone, take_through
+    phone = Phone(sandbox_url)
+    say("朱岩 在企业微信发送动火作业申请（一级）")
+    phone.text("zhuyan", hot_work_form())
+    wait_delivered()
+    permit = Permit.select().order_by(Permit.id.desc()).get()
+    reasons = "、".join(permit.attributes.get("grade_reasons", []))
+    say(f"{permit.no} 已提交，级别 {permit.grade}" + (f"（因{reasons}升级）" if reasons else ""))
+    return take_through(phone, permit.no, wait_delivered, say=say)

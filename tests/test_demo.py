@@ -1,0 +1,19 @@
+"""`python app.py demo --scripted`: the whole product on embedded defaults, driven over HTTP."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_scripted_demo_takes_a_hot_work_permit_to_close(db, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "REDIS_URL"))}
+    env["INSTANCE_PATH"] = str(tmp_path / "instance")
+    if db.__class__.__name__.startswith("Sqlite"):
+        env.pop("DATABASE_URL", None)   # the demo's own default: a SQLite file in the instance
+    done = subprocess.run([sys.executable, "app.py", "demo", "--scripted"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "已关闭" in done.stdout and "chain intact" in done.stdout
+    assert "点击“同意”" in done.stdout and "逐项勾选" in done.stdout
