@@ -207,3 +207,63 @@ def test_bad_callbacks_are_refused_and_nothing_is_stored(world, body, status):
     assert answer.status_code == status
     assert "Traceback" not in answer.text
     assert (AuditEvent.select().count(), Outbox.select().count()) == before
+
+
+def craft_click(base: str, user: str, task_id: str, key: str) -> int:
+    """Post a click as WeCom would for a card the sandbox would not let this user click."""
+    import time
+    from sandbox.wecom_callback import Callbacks, click_xml
+    app_url = requests.get(f"{base}/sandbox/config").json()["callback_url"]
+    seal = Callbacks(token=TOKEN, aes_key=AES_KEY, corp_id=CORP, agent_id=AGENT)
+    xml = click_xml(CORP, AGENT, {"user": user, "create_time": int(time.time()), "event": "template_card_event",
+                                  "key": key, "task_id": task_id, "card_type": "button_interaction",
+                                  "response_code": "rc-crafted", "selected": []})
+    params, body = seal.seal(xml, time.time())
+    return requests.post(app_url, params=params, data=body).status_code
+
+
+def test_a_click_by_the_wrong_person_or_on_a_stale_card_changes_nothing_and_says_why(world):
+    phone, drain, base = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    card = phone.open_card("zhengji", f"{permit.no}-plan-")
+    key = card["state"]["card"]["button_list"][0]["key"]
+    version = Permit.get_by_id(permit.id).version
+    assert craft_click(base, "lizheng", card["task_id"], key) == 200   # not the planner
+    drain()
+    assert Permit.get_by_id(permit.id).version == version
+    said = [str(m["content"]) for m in phone.messages("lizheng")]
+    assert any("不是“作业计划”的签字人" in text for text in said)
+    phone.click("zhengji", card)
+    drain()
+    assert craft_click(base, "zhengji", card["task_id"], key) == 200   # the same card again
+    drain()
+    said = [str(m["content"]) for m in phone.messages("zhengji")]
+    assert any("未办理" in text and "已由 郑计" in text for text in said)
+    assert Signature.select().where(Signature.decision == "confirm").count() == 1
+    assert AuditEvent.select().where(AuditEvent.action == "refused").count() == 2
+
+
+def test_a_confined_space_permit_sends_each_step_to_its_signers_with_the_right_buttons(world):
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text("受限空间作业", "介质: 甲烷\n受限空间名称: V-101 原料罐"))
+    drain()
+    permit = take_through(phone, Permit.get().no, drain)
+    assert permit.state == "closed"
+    expected = {"confirm": ["确认"], "approve": ["同意"], "checklist": ["提交"]}
+    for step in Step.select().where(Step.permit == permit):
+        d = templates.get(permit.work_type).step(step.key)
+        for person in machine.assignees(step):
+            sent = [m for m in phone.messages(person.wecom_userid)
+                    if (m.get("task_id") or "").startswith(f"{permit.no}-{step.key}-r{step.round}-p{person.id}-")]
+            assert sent, f"{person.name} got no card for {step.name}"
+            card = sent[0]["card"]
+            if d.kind == "gas":
+                assert card["card_type"] == "text_notice" and "气体检测" in str(card)
+            elif d.kind == "checklist":
+                assert card["card_type"] == "vote_interaction"
+                assert len(card["checkbox"]["option_list"]) == len(d.checklist)
+            else:
+                labels = [b["text"] for b in card["button_list"]]
+                assert labels[0] == expected[d.kind][0], (step.key, labels)
