@@ -21,6 +21,11 @@ def _person(event: Event) -> Person | None:
 
 def dispatch(event: Event, *, redis, enqueue) -> str:
     """Handle event once; enqueue delivery of whatever it wrote to the outbox; return what happened."""
+    if event.kind == "unknown":
+        # Named in the log and otherwise ignored: nothing is stored for an event we do not handle.
+        log.info("ignored %s event %s from %s", event.platform, event.raw.get("Event") or event.raw.get("MsgType"),
+                 event.user_id)
+        return "ignored"
     if not redis.set(f"seen:{event.dedupe_key}", 1, nx=True, ex=SEEN_SECONDS):
         return "duplicate"
     try:

@@ -101,3 +101,12 @@ def test_the_same_message_twice_is_handled_once(say, redis_conn):
     assert dispatch(event, redis=redis_conn, enqueue=lambda ids: None) == "帮助"
     assert dispatch(event, redis=redis_conn, enqueue=lambda ids: None) == "duplicate"
     assert Outbox.select().count() == 1
+
+
+def test_an_unknown_event_type_is_logged_and_stores_nothing(plant, redis_conn, caplog):
+    event = Event(platform="wecom", kind="unknown", user_id="nobody", created_at=1,
+                  raw={"MsgType": "event", "Event": "enter_agent"})
+    with caplog.at_level("INFO"):
+        assert dispatch(event, redis=redis_conn, enqueue=lambda ids: None) == "ignored"
+    assert "enter_agent" in caplog.text
+    assert AuditEvent.select().count() == 0 and Outbox.select().count() == 0
