@@ -209,13 +209,17 @@ def test_bad_callbacks_are_refused_and_nothing_is_stored(world, body, status):
     assert (AuditEvent.select().count(), Outbox.select().count()) == before
 
 
-def craft_click(base: str, user: str, task_id: str, key: str) -> int:
-    """Post a click as WeCom would for a card the sandbox would not let this user click."""
+def craft_click(base: str, user: str, task_id: str, key: str, *, later: int = 0) -> int:
+    """Post a click as WeCom would for a card the sandbox would not let this user click.
+
+    later shifts the click's time: a second click on the same button in the same second is a
+    double-tap that de-duplication rightly swallows.
+    """
     import time
     from sandbox.wecom_callback import Callbacks, click_xml
     app_url = requests.get(f"{base}/sandbox/config").json()["callback_url"]
     seal = Callbacks(token=TOKEN, aes_key=AES_KEY, corp_id=CORP, agent_id=AGENT)
-    xml = click_xml(CORP, AGENT, {"user": user, "create_time": int(time.time()), "event": "template_card_event",
+    xml = click_xml(CORP, AGENT, {"user": user, "create_time": int(time.time()) + later, "event": "template_card_event",
                                   "key": key, "task_id": task_id, "card_type": "button_interaction",
                                   "response_code": "rc-crafted", "selected": []})
     params, body = seal.seal(xml, time.time())
@@ -237,7 +241,7 @@ def test_a_click_by_the_wrong_person_or_on_a_stale_card_changes_nothing_and_says
     assert any("不是“作业计划”的签字人" in text for text in said)
     phone.click("zhengji", card)
     drain()
-    assert craft_click(base, "zhengji", card["task_id"], key) == 200   # the same card again
+    assert craft_click(base, "zhengji", card["task_id"], key, later=5) == 200   # the same card, later
     drain()
     said = [str(m["content"]) for m in phone.messages("zhengji")]
     assert any("未办理" in text and "已由 郑计" in text for text in said)
