@@ -43,7 +43,8 @@ def running(*, port: int, sandbox_port: int):
     users = [p.wecom_userid for p in Person.select() if p.wecom_userid]
     if stop_sandbox is None:
         sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, users), port=sandbox_port)
-    requests.post(f"{sandbox_url}/sandbox/users", json={"users": users}, timeout=10)
+    names = {p.wecom_userid: p.name for p in Person.select() if p.wecom_userid}
+    requests.post(f"{sandbox_url}/sandbox/users", json={"users": users, "names": names}, timeout=10)
     app_url, stop_app = run_in_thread(app, port=port)
     os.environ["PUBLIC_BASE_URL"] = app_url
     requests.post(f"{sandbox_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback"},

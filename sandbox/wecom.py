@@ -7,7 +7,7 @@ Admin (JSON; errors are HTTP 400 {"error": ...}):
   POST/GET/DELETE /sandbox/faults    inject, list or clear faults; {"revoke_tokens": true} revokes tokens
   GET  /sandbox/messages?user=U      what U received, oldest first (&both=1 adds what U sent)
   GET  /sandbox/dropped              messages dropped silently by the per-member limits
-  GET/POST /sandbox/users            the corp's members
+  GET/POST /sandbox/users            the corp's members; POST {"users": [...], "names"?: {id: 姓名}}
   GET/POST /sandbox/config           the app's callback_url
   POST /sandbox/oauth/code           {"userid"} -> {"code"} for auth/getuserinfo
   GET  /sandbox/stats                calls per API
@@ -16,6 +16,9 @@ Admin (JSON; errors are HTTP 400 {"error": ...}):
   POST /sandbox/image                multipart media + user: store the image and post an image message
   POST /sandbox/verify               do the callback URL check (echostr)
   GET  /sandbox/media/<media_id>     the bytes behind a PicUrl
+
+Phone view (sandbox/phone.py, HTML): GET /phone lists the members; GET /phone/<user> is their chat
+with the app, where clicks, text and photos go through /sandbox/click, /sandbox/text, /sandbox/image.
 
 Where the platform documents no code, the sandbox picks the closest one from WeCom's global list:
 card field rules 40058 (with a hint naming the field); task_id malformed or reused 42014; interactive card
@@ -34,6 +37,7 @@ from urllib.parse import quote
 import xmltodict
 from flask import Flask, Response, jsonify, request
 
+from sandbox.phone import phone
 from sandbox.server import run_in_thread
 from sandbox.wecom_callback import Callbacks, click_xml, message_xml, verify_callback_url
 from sandbox.wecom_errors import ApiError, ClickRefused, error_body
@@ -55,6 +59,7 @@ def create_wecom_sandbox(*, corp_id: str, corp_secret: str, agent_id: int, token
     _api_routes(app, state)
     _admin_routes(app, state)
     _user_routes(app, state, callbacks)
+    app.register_blueprint(phone)
     return app
 
 
@@ -172,11 +177,14 @@ def _admin_routes(app: Flask, state: WecomState) -> None:
     @app.route("/sandbox/users", methods=["GET", "POST"])
     def users():
         if request.method == "POST":
-            given = _admin_body().get("users")
+            given, names = _admin_body().get("users"), _admin_body().get("names")
             if not isinstance(given, list) or not all(isinstance(u, str) and u for u in given):
                 return _bad("users must be a list of user ids")
-            state.set_users(given)
-        return jsonify({"users": sorted(state.users.values())})
+            if names is not None and not (isinstance(names, dict) and all(
+                    isinstance(n, str) for n in names.values())):
+                return _bad("names must map user ids to display names")
+            state.set_users(given, names)
+        return jsonify({"users": sorted(state.users.values()), "names": state.names})
 
     @app.route("/sandbox/config", methods=["GET", "POST"])
     def config():

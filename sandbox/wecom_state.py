@@ -29,6 +29,7 @@ class WecomState:
         self.faults = Faults()
         self.stats: Counter = Counter()
         self.users: dict[str, str] = {}     # lower-cased id -> id as configured
+        self.names: dict[str, str] = {}     # id -> display name, for the phone view only
         self.set_users(users)
         self.tokens: dict[str, dict] = {}
         self.tasks: dict[str, dict] = {}    # task_id -> the send that used it
@@ -42,10 +43,12 @@ class WecomState:
         self._seq = itertools.count(1)
 
     # -- members, tokens ---------------------------------------------------------------------------
-    def set_users(self, users) -> None:
-        """Replace the corp's members."""
+    def set_users(self, users, names: dict | None = None) -> None:
+        """Replace the corp's members (and, if given, their display names)."""
         with self.lock:
             self.users = {str(u).lower(): str(u) for u in users}
+            if names is not None:
+                self.names = {self.users[k.lower()]: v for k, v in names.items() if k.lower() in self.users}
 
     def gettoken(self, corpid: str | None, secret: str | None) -> dict:
         """Issue the app's token; within its lifetime the same token comes back, as on the platform."""
