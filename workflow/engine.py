@@ -35,7 +35,7 @@ def submit(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
                 raise InvalidPermit(f"“{step.name}”无人可签：组织架构中没有可用的{'/'.join(d.roles)}")
         machine.activate(ctx, next(s for s in laid if s.state == "pending"))
         ctx.data = {"grade": grade, "grade_reasons": reasons}
-        ctx.detail = f"已提交，级别：{grade or '—'}" + (f"（{'、'.join(reasons)}）" if reasons else "")
+        ctx.detail = f"已提交，级别：{grade or '—'}" + (f"（因{'、'.join(reasons)}升级）" if reasons else "")
     return run(permit_no, "submit", body, by=by, now=now)
 
 
