@@ -1,6 +1,7 @@
 """Which channel reaches a person, and how an outbox row becomes a card on that channel."""
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from functools import lru_cache
 
@@ -75,8 +76,16 @@ class WeComChannel:
         return bool(open_cards)
 
 
-@lru_cache(maxsize=1)
+_building = threading.Lock()
+
+
 def _wecom():
+    with _building:
+        return _build_wecom()
+
+
+@lru_cache(maxsize=1)
+def _build_wecom():
     from .wecom import WeComAdapter
     from jobs.connection import redis
     conf = settings.current().wecom
@@ -99,4 +108,4 @@ def channel_for(person: Person):
 
 def reset() -> None:
     """Forget built channels (after the settings change)."""
-    _wecom.cache_clear()
+    _build_wecom.cache_clear()

@@ -1,6 +1,7 @@
 """The Redis connection and queues: REDIS_URL when set, else an embedded server in the instance folder."""
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from redis import Redis
@@ -9,6 +10,8 @@ from rq import Queue
 import settings
 
 QUEUES = ("deliver", "default")
+# Two request threads making the first call at once would otherwise each start an embedded server.
+_starting = threading.Lock()
 
 
 @lru_cache(maxsize=4)
@@ -25,7 +28,8 @@ def redis() -> Redis:
     """Return this process's Redis connection."""
     conf = settings.current()
     conf.instance_path.mkdir(parents=True, exist_ok=True)
-    return _connect(conf.redis_url, str(conf.instance_path))
+    with _starting:
+        return _connect(conf.redis_url, str(conf.instance_path))
 
 
 def queue(name: str = "deliver") -> Queue:

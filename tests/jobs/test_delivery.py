@@ -90,3 +90,35 @@ def test_a_row_whose_worker_died_is_swept_and_sent_by_a_real_worker(rows, channe
     SimpleWorker([queue], connection=redis_conn).work(burst=True)
     assert sorted(channel.sent) == sorted(rows)
     assert {r.state for r in Outbox.select()} == {"sent"}
+
+
+def test_threads_racing_to_the_first_redis_call_share_one_connection(instance, monkeypatch):
+    import threading
+    import settings
+    from jobs import connection
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+    settings.configure()
+    connection._connect.cache_clear()
+    real = connection.Redis
+
+    class SlowToConnect:
+        """Open the window in which a second thread could start a second server."""
+        @staticmethod
+        def from_url(url):
+            import time
+            time.sleep(0.05)
+            return real.from_url(url)
+
+    monkeypatch.setattr(connection, "Redis", SlowToConnect)
+    made, barrier = [], threading.Barrier(8)
+
+    def first_call():
+        barrier.wait()
+        made.append(connection.redis())
+
+    threads = [threading.Thread(target=first_call) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len({id(conn) for conn in made}) == 1
+    connection._connect.cache_clear()
+    settings.configure()
