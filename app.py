@@ -29,8 +29,10 @@ def create_app(config: dict | None = None) -> Flask:
         if not models.database.is_closed():
             models.database.close()
 
+    from handlers.checkin import bp as checkin
     from handlers.web import bp as callbacks
     app.register_blueprint(callbacks)
+    app.register_blueprint(checkin)
 
     @app.get("/healthz")
     def healthz():

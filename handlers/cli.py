@@ -282,7 +282,7 @@ def demo(scripted, port, sandbox_port):
         port, sandbox_port = 0, 0
     with running(port=port, sandbox_port=sandbox_port) as (app_url, sandbox_url):
         if scripted:
-            permit = run_script(sandbox_url, click.echo)
+            permit = run_script(sandbox_url, app_url, click.echo)
             click.echo(f"{permit.no} → 已关闭")
             report = verify()
             click.echo(report.text())

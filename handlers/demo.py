@@ -88,10 +88,10 @@ def hot_work_form(grade: str = "一级") -> str:
             f"作业人: jianghan,shenli\n监护人: chuwei")
 
 
-def scripted(sandbox_url: str, say) -> Permit:
+def scripted(sandbox_url: str, app_url: str, say) -> Permit:
     """Apply for a 一级 hot-work permit in chat and click it through to close."""
     from .scripted import Phone, take_through
-    phone = Phone(sandbox_url)
+    phone = Phone(sandbox_url, app_url)
     say("朱岩 在企业微信发送动火作业申请（一级）")
     phone.text("zhuyan", hot_work_form())
     wait_delivered()

@@ -1,9 +1,9 @@
 """People acting through the platform sandbox, for `demo --scripted` and the real-path tests.
 
 Everything goes over HTTP to the sandbox, which posts real encrypted callbacks to the app: a
-person types, sends a photo, or clicks a button on the card they actually received. The one
-exception is the on-site check-in, a QR scan that arrives with issue #8; until then the script
-records it through the engine, as the scan will.
+person types, sends a photo, or clicks a button on the card they actually received. The on-site
+check-in is a scan: the sandbox mints the one-time OAuth code WeCom would, and the person's phone
+opens the app's check-in page with it.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import requests
 
 from models import Step
 from models.permit import Permit
-from workflow import engine, machine, template as templates
+from workflow import machine, template as templates
 from workflow.states import CLOSED
 
 GOOD_AIR = "O2=20.9 EX=0 H2S=0 CO=0"
@@ -32,10 +32,15 @@ def tiny_png(shade: int = 200) -> bytes:
 
 
 class Phone:
-    """The sandbox as the plant's people see it."""
+    """The sandbox as the plant's people see it; app_url is where a scanned site QR code leads."""
 
-    def __init__(self, base_url: str):
-        self.base = base_url.rstrip("/")
+    def __init__(self, base_url: str, app_url: str):
+        self.base, self.app = base_url.rstrip("/"), app_url.rstrip("/")
+
+    def scan(self, user: str, permit_no: str) -> int:
+        """Scan the permit's site QR code: open the check-in page through WeCom's OAuth."""
+        code = self._post("/sandbox/oauth/code", json={"userid": user})["code"]
+        return requests.get(f"{self.app}/checkin/{permit_no}", params={"code": code}, timeout=10).status_code
 
     def text(self, user: str, content: str) -> dict:
         return self._post("/sandbox/text", json={"user": user, "content": content})
@@ -99,8 +104,8 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                 phone.text(machine.assignees(tester_step)[0].wecom_userid, f"气体检测 {permit_no} {GOOD_AIR}")
                 drain()
         for person in people if d.mode == "all" else people[:1]:
-            if d.onsite:
-                engine.check_in(permit_no, by=person, source="scan")  # the QR scan of issue #8
+            if d.onsite and phone.scan(person.wecom_userid, permit_no) != 200:
+                raise RuntimeError(f"{person.name} could not check in on site")
             card = phone.open_card(person.wecom_userid, f"{permit_no}-{step.key}-r{step.round}-")
             if card is None:
                 raise RuntimeError(f"{person.name} has no open card for {permit_no} {step.name}")

@@ -51,7 +51,7 @@ def world(plant, tmp_path, monkeypatch, redis_conn):
         delivery.enqueue(delivery.due_rows())
         SimpleWorker(queues, connection=redis()).work(burst=True)
 
-    yield Phone(sandbox_base), drain, sandbox_base
+    yield Phone(sandbox_base, app_base), drain, sandbox_base
     stop_app()
     stop_sandbox()
     settings.configure()
@@ -121,7 +121,7 @@ def test_two_or_sign_approvers_at_once_one_wins_and_both_cards_are_settled(world
         take_one(phone, drain, permit.no)
     cards = {u: phone.open_card(u, f"{permit.no}-approve_unit-") for u in ("wuhai", "shiwen")}
     for account in cards:
-        engine.check_in(permit.no, by=Person.get(Person.wecom_userid == account), source="scan")
+        assert phone.scan(account, permit.no) == 200
     barrier, answers = threading.Barrier(2), {}
 
     def click(account):
@@ -271,3 +271,19 @@ def test_a_confined_space_permit_sends_each_step_to_its_signers_with_the_right_b
             else:
                 labels = [b["text"] for b in card["button_list"]]
                 assert labels[0] == expected[d.kind][0], (step.key, labels)
+
+
+def test_the_site_check_in_page_knows_who_scanned_and_refuses_the_rest(world):
+    phone, drain, base = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    no = Permit.get().no
+    app = phone.app
+    assert requests.get(f"{app}/checkin/{no}").status_code == 400                      # not from WeCom
+    assert requests.get(f"{app}/checkin/{no}", params={"code": "forged"}).status_code == 403
+    code = requests.post(f"{base}/sandbox/oauth/code", json={"userid": "wuhai"}).json()["code"]
+    page = requests.get(f"{app}/checkin/{no}", params={"code": code})
+    assert page.status_code == 200 and "吴海" in page.text and "签到成功" in page.text
+    assert requests.get(f"{app}/checkin/{no}", params={"code": code}).status_code == 403  # used once
+    from models import CheckIn
+    assert [(c.person.wecom_userid, c.source) for c in CheckIn.select()] == [("wuhai", "scan")]
