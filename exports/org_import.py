@@ -7,7 +7,7 @@ from pathlib import Path
 from models.db import transaction
 from models.org import DEPARTMENT_KINDS, ROLES, Department, Person, PersonRole
 
-from .org_workbook import (ACCOUNTS, CODE, DEPARTMENT, DEPARTMENT_COLUMNS, DEPARTMENTS, DEPT_NAME,
+from .org_workbook import (ACCOUNTS, CODE, DEPARTMENT, DEPARTMENT_COLUMNS, DEPT_NAME,
                            DINGTALK, KIND, MOBILE, NAME, PARENT, PEOPLE, PEOPLE_COLUMNS, ROLE,
                            WECOM, RowError, SheetRow, read_workbook, split_roles)
 

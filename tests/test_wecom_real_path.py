@@ -16,7 +16,7 @@ from jobs import delivery
 from jobs.connection import QUEUES
 from models import AuditEvent, Outbox, Person, Signature, Step
 from models.permit import Permit
-from workflow import audit, engine, machine, template as templates
+from workflow import audit, machine, template as templates
 
 CORP, SECRET, TOKEN, AGENT = "wwsandbox01", "sandbox-secret", "sandbox-token", 1000002
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")

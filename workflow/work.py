@@ -13,7 +13,7 @@ from . import assign, drafts, gas, gates, grading, machine
 from .errors import InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
 from .machine import Ctx, Outcome, record_signature, run
 from .rules import UNGRADED
-from .states import COMMANDS, COMPLETED, EXPIRED, IN_PROGRESS, RECTIFYING, SUSPENDED
+from .states import COMMANDS, EXPIRED, IN_PROGRESS, RECTIFYING, SUSPENDED
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 # What a change request may touch, and the step the permit is approved again from (None: the
