@@ -95,12 +95,17 @@ def test_a_hot_work_permit_goes_from_chat_application_to_close(world):
     assert not settled["state"]["interactive"]
 
 
-def test_a_retried_callback_changes_nothing(world):
-    phone, drain, _ = world
+def applied(phone: Phone, drain) -> tuple[Permit, dict]:
+    """Apply for the sample hot-work permit in chat; return it and the planner's card."""
     phone.text("zhuyan", apply_text())
     drain()
     permit = Permit.get()
-    card = phone.open_card("zhengji", f"{permit.no}-plan-")
+    return permit, phone.open_card("zhengji", f"{permit.no}-plan-")
+
+
+def test_a_retried_callback_changes_nothing(world):
+    phone, drain, _ = world
+    permit, card = applied(phone, drain)
     answer = phone.click("zhengji", card, repeat=3)
     assert answer["status"] == 200
     drain()
@@ -228,10 +233,7 @@ def craft_click(base: str, user: str, task_id: str, key: str, *, later: int = 0)
 
 def test_a_click_by_the_wrong_person_or_on_a_stale_card_changes_nothing_and_says_why(world):
     phone, drain, base = world
-    phone.text("zhuyan", apply_text())
-    drain()
-    permit = Permit.get()
-    card = phone.open_card("zhengji", f"{permit.no}-plan-")
+    permit, card = applied(phone, drain)
     key = card["state"]["card"]["button_list"][0]["key"]
     version = Permit.get_by_id(permit.id).version
     assert craft_click(base, "lizheng", card["task_id"], key) == 200   # not the planner
