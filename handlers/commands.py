@@ -9,6 +9,7 @@ from bot.base import Event
 from models import Conversation, Person, find_person, utcnow
 from models.permit import Permit
 from workflow import WorkflowError, engine, template as templates, work
+from workflow.clock import parse_local
 from workflow.drafts import create_permit
 from workflow.gas import parse_values
 from workflow.machine import record_refusal
@@ -34,6 +35,11 @@ HELP = """可用命令：
 修改 编号（换行写“字段: 值”）/ 提交 编号 —— 修改、提交草稿
 气体检测 编号 O2=20.9 EX=0 H2S=0 CO=0 —— EX 单位 %LEL，O2 %vol，H2S、CO mg/m³
 驳回 编号 步骤 理由 / 退回 编号 步骤 理由
+暂停 编号 原因 / 恢复 编号 —— 暂停作业；监护人确认恢复（间断超时须先复测气体）
+验收不通过 编号 期限 要求 —— 例如：验收不通过 DH-20261124-0001 2026-11-24 18:00 现场未清理
+整改完成 编号
+延期 编号 新结束时间 理由 —— 例如：延期 DH-20261124-0001 2026-11-24 20:00 焊口返修
+撤销 编号 理由 —— 撤销未开工的作业票
 取消 —— 放弃正在填写的申请
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
@@ -207,5 +213,54 @@ def _apply(t, answers: dict, person: Person, reply) -> None:
     reply(f"{permit.no} {t.name} {out.detail}", permit_no=permit.no)
 
 
+def _words(head: str, count: int, usage: str) -> list[str]:
+    parts = head.split(maxsplit=count - 1)
+    if len(parts) < count:
+        raise WorkflowError(f"格式：{usage}")
+    return parts
+
+
+def _when(text: str) -> datetime:
+    try:
+        return parse_local(text, settings.current().plant_tz)
+    except ValueError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+def _suspend(head, _lines, person, reply, _event) -> None:
+    _, no, reason = _words(head, 3, "暂停 编号 原因")
+    out = work.suspend(no, by=person, reason=reason)
+    reply(f"{no} 已暂停：{reason}", permit_no=out.permit_no)
+
+
+def _resume(head, _lines, person, reply, _event) -> None:
+    out = work.resume(_permit_no(head), by=person)
+    reply(f"{out.permit_no} 已恢复作业", permit_no=out.permit_no)
+
+
+def _fail_acceptance(head, _lines, person, reply, _event) -> None:
+    _, no, day, hour, demand = _words(head, 5, "验收不通过 编号 2026-11-24 18:00 整改要求")
+    out = work.reject_acceptance(no, by=person, reason=demand, deadline=_when(f"{day} {hour}"))
+    reply(f"{no} 验收不通过，已通知整改", permit_no=out.permit_no)
+
+
+def _rectified(head, _lines, person, reply, _event) -> None:
+    out = work.rectified(_permit_no(head), by=person)
+    reply(f"{out.permit_no} 已报整改完成，等待重新验收", permit_no=out.permit_no)
+
+
+def _extend(head, _lines, person, reply, _event) -> None:
+    _, no, day, hour, reason = _words(head, 5, "延期 编号 2026-11-24 20:00 理由")
+    out = work.extend(no, by=person, new_end=_when(f"{day} {hour}"), reason=reason)
+    reply(f"{no} 延期申请已提交，重新审批", permit_no=out.permit_no)
+
+
+def _withdraw(head, _lines, person, reply, _event) -> None:
+    _, no, reason = _words(head, 3, "撤销 编号 理由")
+    out = engine.cancel(no, by=person, reason=reason)
+    reply(f"{no} 已撤销", permit_no=out.permit_no)
+
+
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
-            "复制": _copy, "修改": _edit}
+            "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
+            "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw}

@@ -80,11 +80,11 @@ class Phone:
 
 
 def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
-                 say: Callable[[str], None] = lambda line: None) -> Permit:
-    """Act as whoever's turn it is, on their phone, until the permit is closed."""
+                 say: Callable[[str], None] = lambda line: None, *, until: str = CLOSED) -> Permit:
+    """Act as whoever's turn it is, on their phone, until the permit reaches state until."""
     for _ in range(60):
         permit = Permit.get(Permit.no == permit_no)
-        if permit.state == CLOSED:
+        if permit.state == until:
             return permit
         step = machine.active_step(permit)
         d = templates.get(permit.work_type).step(step.key)
@@ -112,7 +112,7 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             answer = phone.click(person.wecom_userid, card)
             say(f"  {step.name:<12} {person.name} 点击“{_label(card)}” → HTTP {answer['status']}")
             drain()
-    raise RuntimeError(f"{permit_no} did not close")
+    raise RuntimeError(f"{permit_no} never reached {until}")
 
 
 def _label(message: dict) -> str:

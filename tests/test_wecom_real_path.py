@@ -289,3 +289,44 @@ def test_the_site_check_in_page_knows_who_scanned_and_refuses_the_rest(world):
     assert requests.get(f"{app}/checkin/{no}", params={"code": code}).status_code == 403  # used once
     from models import CheckIn
     assert [(c.person.wecom_userid, c.source) for c in CheckIn.select()] == [("wuhai", "scan")]
+
+
+def last_text(phone: Phone, user: str) -> str:
+    return [m for m in phone.messages(user) if m["msgtype"] == "text"][-1]["content"]["content"]
+
+
+def test_people_on_site_suspend_resume_and_rectify_from_chat(world):
+    phone, drain, _ = world
+    permit, _ = applied(phone, drain)
+    no = take_through(phone, permit.no, drain, until="in_progress").no
+    phone.text("chuwei", f"暂停 {no} 风力加大")
+    drain()
+    assert Permit.get(Permit.no == no).state == "suspended" and "已暂停" in last_text(phone, "chuwei")
+    stop = [m for m in phone.messages("jianghan") if "停止作业" in str(m["content"])]
+    assert stop, "the crew is told to stop"
+    phone.text("jianghan", f"恢复 {no}")            # a worker may not resume
+    drain()
+    assert Permit.get(Permit.no == no).state == "suspended"
+    phone.text("chuwei", f"恢复 {no}")
+    drain()
+    assert Permit.get(Permit.no == no).state == "in_progress"
+    take_through(phone, no, drain, until="completed")
+    deadline = (datetime.now(settings.current().plant_tz) + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")
+    phone.text("yangshou", f"验收不通过 {no} {deadline} 现场未清理")
+    drain()
+    assert Permit.get(Permit.no == no).state == "rectifying"
+    phone.text("jianghan", f"整改完成 {no}")
+    drain()
+    assert Permit.get(Permit.no == no).state == "completed"
+    assert take_through(phone, no, drain).state == "closed"
+
+
+def test_extension_and_withdrawal_from_chat(world):
+    phone, drain, _ = world
+    permit, _ = applied(phone, drain)
+    phone.text("zhuyan", f"撤销 {permit.no} 计划调整")
+    drain()
+    assert Permit.get_by_id(permit.id).state == "cancelled"
+    phone.text("zhuyan", f"延期 {permit.no} 2026-11-24 20:00 焊口返修")
+    drain()
+    assert "未办理" in str(phone.messages("zhuyan")[-1]["content"])
