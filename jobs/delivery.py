@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import settings
 from models import Outbox, transaction, utcnow
 from models.db import for_update
 
 from bot.base import PlatformError, RateLimited
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 
 
@@ -29,7 +29,8 @@ def _claim(outbox_id: int) -> Outbox | None:
             return None  # another worker holds it
         if row.state == "pending" and row.lease_until and row.lease_until > now:
             return None  # backing off after a refusal; the sweep brings it back
-        row.state, row.lease_until, row.attempts = "sending", now + LEASE, row.attempts + 1
+        lease = timedelta(seconds=settings.current().outbox_lease_seconds)
+        row.state, row.lease_until, row.attempts = "sending", now + lease, row.attempts + 1
         row.save()
         return row
 

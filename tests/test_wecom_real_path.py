@@ -330,3 +330,53 @@ def test_extension_and_withdrawal_from_chat(world):
     phone.text("zhuyan", f"延期 {permit.no} 2026-11-24 20:00 焊口返修")
     drain()
     assert "未办理" in str(phone.messages("zhuyan")[-1]["content"])
+
+
+def _parent_of(proc) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None   # the process ended while we looked
+
+
+def test_a_worker_process_killed_mid_delivery_does_not_send_twice(world, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    phone, drain, base = world
+    monkeypatch.setenv("OUTBOX_LEASE_SECONDS", "2")
+    # The platform takes 2 s to answer: long enough to kill the worker while WeCom is accepting.
+    requests.post(f"{base}/sandbox/faults", json={"api": "message/send", "delay": 2.0, "times": 1})
+    phone.text("zhuyan", apply_text())
+    root = Path(__file__).resolve().parents[1]
+    worker = [sys.executable, str(root / "app.py"), "worker", "--quiet", "--sweep-every", "0.5"]
+    first = subprocess.Popen(worker, cwd=root)
+    deadline = time.monotonic() + 30
+    while not Outbox.select().where(Outbox.state == "sending").exists():
+        assert time.monotonic() < deadline, "the worker never started sending"
+        time.sleep(0.05)
+    victim = Outbox.get(Outbox.state == "sending")
+    # rq runs the job in a child that leaves the worker's session: kill it too, as a crash would.
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _parent_of(p) == first.pid]
+    for pid in children + [first.pid]:
+        os.kill(pid, signal.SIGKILL)
+    first.wait()
+    time.sleep(2.5)                      # the platform finishes accepting the send; the lease runs out
+    assert Outbox.get_by_id(victim.id).state == "sending"
+    second = subprocess.Popen(worker, cwd=root)
+    try:
+        deadline = time.monotonic() + 30
+        while Outbox.select().where(Outbox.state != "sent").exists():
+            assert time.monotonic() < deadline, "the restarted worker did not deliver everything"
+            time.sleep(0.1)
+    finally:
+        second.terminate()
+        second.wait()
+    user = victim.person.wecom_userid
+    mine = [m for m in phone.messages(user) if m["msgtype"] != "text" and m["task_id"].endswith(f"-n{victim.id}")]
+    texts = [m for m in phone.messages(user) if m["msgtype"] == "text"]
+    assert len(mine) + len(texts) == 1, "delivered exactly once"
