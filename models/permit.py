@@ -30,6 +30,8 @@ class Permit(BaseModel):
     issued_at = DateTimeField(null=True)
     started_at = DateTimeField(null=True)
     suspended_at = DateTimeField(null=True)
+    # When a suspended permit's gas tester is to be asked for a re-test (cleared once asked).
+    retest_remind_at = DateTimeField(null=True, index=True)
     completed_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
     rectify_deadline = DateTimeField(null=True)
@@ -58,6 +60,11 @@ class Step(BaseModel):
     activated_at = DateTimeField(null=True)
     due_at = DateTimeField(null=True, index=True)
     completed_at = DateTimeField(null=True)
+    # The step's own timers: each is cleared (or moved on) in the transaction that acts on it, so
+    # a scan sends every reminder and escalation once, whatever crashes or clock steps happen.
+    remind_at = DateTimeField(null=True, index=True)
+    escalate_at = DateTimeField(null=True, index=True)
+    escalation_level = IntegerField(default=0)
 
     class Meta:
         indexes = ((("permit", "key"), True),)

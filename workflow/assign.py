@@ -29,7 +29,8 @@ def _holders(role: str, department_ids: set[int] | None) -> list[Person]:
     return list(query)
 
 
-def _org_role(role: str, scope: str, permit: Permit) -> list[Person]:
+def org_role(role: str, scope: str, permit: Permit) -> list[Person]:
+    """Return the active holders of an org role for permit, by scope (unit, nearest, plant)."""
     if scope == "unit":
         return _holders(role, {permit.unit_id})
     if scope == "plant":
@@ -56,7 +57,7 @@ def resolve(step: StepDef, permit: Permit) -> list[Person]:
                 (PermitMember.permit == permit) & (PermitMember.role == role))
                 .order_by(PermitMember.id))]
         else:
-            people += _org_role(role, step.scope or ("unit" if role in UNIT_ROLES else "nearest"),
+            people += org_role(role, step.scope or ("unit" if role in UNIT_ROLES else "nearest"),
                                 permit)
     if step.phase == "approve":
         # Nobody approves their own permit.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-CHECKS: dict[str, list[Callable]] = {"certificates": [], "monitoring": []}
+CHECKS: dict[str, list[Callable]] = {"certificates": [], "monitoring": [], "certificate_expiry": []}
 
 
 def register(name: str, check: Callable) -> Callable:

@@ -146,7 +146,10 @@ def activate(ctx: Ctx, step: Step) -> None:
         raise InvalidPermit(f"“{step.name}”无人可签：组织架构中没有{'/'.join(definition.roles)}")
     step.state, step.round = "active", step.round + 1
     step.activated_at = ctx.now
-    step.due_at = ctx.now + timedelta(minutes=definition.limit_minutes)
+    limit = timedelta(minutes=definition.limit_minutes * settings.current().step_limit_factor)
+    step.due_at = step.escalate_at = ctx.now + limit
+    step.remind_at = ctx.now + limit * settings.current().remind_fraction
+    step.escalation_level = 0
     step.completed_at = None
     step.save()
     for person in people:
@@ -165,6 +168,7 @@ def activate(ctx: Ctx, step: Step) -> None:
 def complete(ctx: Ctx, step: Step) -> None:
     """Mark step done and open the next one (or close the permit after the last)."""
     step.state, step.completed_at = "done", ctx.now
+    step.remind_at = step.escalate_at = None
     step.save()
     phase_done = {"start": "started_at", "work": "completed_at"}
     if step.phase in phase_done:
@@ -178,7 +182,8 @@ def complete(ctx: Ctx, step: Step) -> None:
 
 def void_open_steps(permit: Permit) -> None:
     """Take the active step off everyone's list (the permit ended or went back to draft)."""
-    Step.update(state="void").where((Step.permit == permit) & (Step.state == "active")).execute()
+    Step.update(state="void", remind_at=None, escalate_at=None).where(
+        (Step.permit == permit) & (Step.state == "active")).execute()
 
 
 def outcome_text(step: Step, signature: Signature) -> str:

@@ -45,11 +45,15 @@ COMMANDS = {
     "rectified": {RECTIFYING},
     "request_change": {ISSUED, IN_PROGRESS, SUSPENDED},
     "expire": {IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED},
+    "remind": {IN_APPROVAL, ISSUED, IN_PROGRESS, COMPLETED, ACCEPTED},
+    "escalate": {IN_APPROVAL, ISSUED, IN_PROGRESS, COMPLETED, ACCEPTED},
+    "retest": {SUSPENDED},
 }
 
 COMMAND_LABELS = {
     "edit": "修改草稿", "submit": "提交", "sign": "签字", "reject": "驳回", "return": "退回修改",
     "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "attach": "上传照片",
     "suspend": "暂停作业", "resume": "恢复作业", "reject_acceptance": "验收不通过",
-    "rectified": "整改完成", "request_change": "变更申请", "expire": "过期",
+    "rectified": "整改完成", "request_change": "变更申请", "expire": "过期", "remind": "催办",
+    "escalate": "超时上报", "retest": "提醒复测",
 }

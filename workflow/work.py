@@ -75,8 +75,11 @@ def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: dat
 
 
 def _suspend(ctx: Ctx, reason: str) -> None:
+    from .deadlines import retest_interval
     permit = ctx.permit
     permit.state, permit.suspended_at = SUSPENDED, ctx.now
+    interval = retest_interval(permit)
+    permit.retest_remind_at = ctx.now + interval if interval else None
     ctx.bump = True
     ctx.data = {**ctx.data, "reason": reason}
     ctx.tell(machine.crew_and_guardians(permit), "stop", f"立即停止作业并撤离：{permit.no} {reason}")
@@ -112,7 +115,7 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
                 if newest and not newest[0].passed:
                     gates.gas_fresh(permit, t, ctx.now, since=permit.suspended_at)
         ctx.data = {"paused_minutes": round((ctx.now - permit.suspended_at).total_seconds() / 60)}
-        permit.state, permit.suspended_at = IN_PROGRESS, None
+        permit.state, permit.suspended_at, permit.retest_remind_at = IN_PROGRESS, None, None
         ctx.tell(machine.crew_and_guardians(permit), "info", f"{permit.no} 恢复作业")
     return run(permit_no, "resume", body, by=by, now=now)
 
@@ -131,7 +134,7 @@ def reject_acceptance(permit_no: str, *, by: Person, reason: str, deadline: date
             raise InvalidPermit("请填写整改要求和晚于现在的整改期限")
         record_signature(ctx, step, decision="rectify", comment=reason,
                          evidence={"deadline": deadline.isoformat()})
-        step.state = "pending"
+        step.state, step.remind_at, step.escalate_at = "pending", None, None
         step.save()
         ctx.permit.state, ctx.permit.rectify_deadline = RECTIFYING, deadline
         text = (f"{ctx.permit.no} 验收不通过：{reason}。请于 "
@@ -246,7 +249,9 @@ def expire(permit_no: str, *, now: datetime | None = None) -> Outcome:
         permit.state = EXPIRED
         text = f"{permit.no} 已超过有效期，作业票失效" + ("，立即停止作业" if working else "")
         ctx.tell(machine.crew_and_guardians(permit), "stop" if working else "info", text)
-        ctx.tell([permit.applicant], "info", text)
+        # Work still running past its end is flagged to the unit head too.
+        heads = assign.org_role("基层单位负责人", "unit", permit) if working else []
+        ctx.tell([permit.applicant] + heads, "info", text)
     return run(permit_no, "expire", body, by=None, now=now)
 
 

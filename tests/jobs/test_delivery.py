@@ -104,10 +104,10 @@ def test_threads_racing_to_the_first_redis_call_share_one_connection(instance, m
     class SlowToConnect:
         """Open the window in which a second thread could start a second server."""
         @staticmethod
-        def from_url(url):
+        def from_url(url, **options):
             import time
             time.sleep(0.05)
-            return real.from_url(url)
+            return real.from_url(url, **options)
 
     monkeypatch.setattr(connection, "Redis", SlowToConnect)
     made, barrier = [], threading.Barrier(8)

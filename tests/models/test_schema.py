@@ -36,16 +36,26 @@ def _migrator_for_cleanup():
     return _migrator()
 
 
-def test_m0002_upgrades_a_version_1_database(db):
-    from models import CardRecord
+def _back_to_version_1() -> None:
+    """Undo every migration after the first, as an old deployment's database would look."""
+    from models import CardRecord, Conversation
     from models.schema import _migrator
-    # Take the database back to what version 1 had, then upgrade it as a deployment would.
-    database.drop_tables([CardRecord])
-    migrate(_migrator().drop_index("outbox", "outbox_lease_until"),
-            _migrator().drop_column("outbox", "lease_until"))
+    m = _migrator()
+    database.drop_tables([CardRecord, Conversation])
+    migrate(m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
+            m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
+            m.drop_index("permit", "permit_retest_remind_at"),
+            m.drop_column("step", "remind_at"), m.drop_column("step", "escalate_at"),
+            m.drop_column("step", "escalation_level"), m.drop_column("permit", "retest_remind_at"))
     SchemaVersion.delete().execute()
     SchemaVersion.create(version=1)
+
+
+def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
+    _back_to_version_1()
     assert current_version() == 1
-    assert upgrade()[0] == "applied m0002_card_delivery"
+    assert upgrade() == [f"applied {m.name}" for m in discover()[1:]]
     assert "lease_until" in {c.name for c in database.get_columns("outbox")}
-    assert database.table_exists("card_record") and current_version() == discover()[-1].version
+    assert {"remind_at", "escalate_at", "escalation_level"} <= {c.name for c in database.get_columns("step")}
+    assert database.table_exists("card_record") and database.table_exists("conversation")
+    assert current_version() == discover()[-1].version

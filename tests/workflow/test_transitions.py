@@ -9,7 +9,7 @@ import pytest
 from models import Attachment, AuditEvent, ChangeRequest, Outbox, Person, Signature, Step, find_person
 from models.permit import Permit, PermitMember
 from tests.conftest import MORNING
-from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
+from workflow import (AlreadySigned, GateNotMet, deadlines, InvalidPermit, InvalidTransition, NotAuthorized,
                       StaleVersion, WorkflowError, accept, attach, audit, cancel, check_in, close,
                       edit_draft, expire, expire_due, extend, machine, record_gas, rectified, reject,
                       reject_acceptance, request_change, resume, return_for_revision, sign, submit,
@@ -150,6 +150,10 @@ def attempt(command: str, no: str, clock: Clock):
                                                  changes={"planned_end": permit.planned_end - HOUR},
                                                  now=now),
         "expire": lambda: expire(no, now=permit.planned_end),
+        # The timers fall due a day later (still inside the permit's validity for these tests).
+        "remind": lambda: deadlines.remind(no, step.id if step else 0, now=now + 6 * HOUR),
+        "escalate": lambda: deadlines.escalate(no, step.id if step else 0, now=now + 6 * HOUR),
+        "retest": lambda: deadlines.retest(no, now=now + 6 * HOUR),
     }
     return calls[command]()
 
@@ -409,7 +413,8 @@ def test_expire_is_refused_before_the_planned_end(plant):
         expire(no, now=load(no).planned_end - timedelta(seconds=1))
     out = expire(no, now=load(no).planned_end)
     assert out.state == "expired"
-    assert told(out) == outbox(no) == CREW_STOP | {("zhuyan", "info")}
+    # Work still running past its end is flagged to the unit's heads as well.
+    assert told(out) == outbox(no) == CREW_STOP | {("zhuyan", "info"), ("wuhai", "info"), ("shiwen", "info")}
     assert step_states(no)["complete"] == "void"
 
 
@@ -425,7 +430,7 @@ def test_expire_due_expires_exactly_the_due_permits(plant):
     assert states == ["expired", "expired", "in_progress", "draft"]
     running = next(o for o in outcomes if o.permit_no == due_running)
     waiting = next(o for o in outcomes if o.permit_no == due_waiting)
-    assert told(running) == CREW_STOP | {("zhuyan", "info")}
+    assert told(running) == CREW_STOP | {("zhuyan", "info"), ("wuhai", "info"), ("shiwen", "info")}
     assert {kind for _, kind in told(waiting)} == {"info"}
     assert expire_due(now) == []
 

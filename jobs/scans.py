@@ -1,0 +1,37 @@
+"""The periodic scans the scheduler enqueues: each an indexed query for what is due, nothing more."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def run_all(now_iso: str | None = None) -> dict:
+    """Run every frequent scan once; return how many items each acted on.
+
+    Each item is acted on in its own transaction and marked done in it, so a scan killed half-way
+    leaves the rest due for the next one, and nothing is done twice.
+    """
+    from workflow import deadlines, work
+    from .delivery import sweep
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    counts = {
+        "reminded": len(deadlines.remind_due(now)),
+        "escalated": len(deadlines.escalate_due(now)),
+        "retest_reminded": len(deadlines.retest_due(now)),
+        "expired": len(work.expire_due(now)),
+    }
+    counts["swept"] = sweep()
+    if any(counts.values()):
+        log.info("scan at %s: %s", now.isoformat(), counts)
+    return counts
+
+
+def certificate_scan(now_iso: str | None = None) -> int:
+    """Warn holders of certificates that expire soon; idle until the registry (#7) registers a check."""
+    from workflow import hooks
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    return len(hooks.problems("certificate_expiry", None, at=now))

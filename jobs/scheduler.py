@@ -1,0 +1,187 @@
+"""The one active scheduler: a Redis lock elects a leader, and only the leader enqueues the periodic scans.
+
+Several schedulers may run for availability. Each tick, every one of them tries to take or renew the
+lock; the holder enqueues, the others stay idle. A scheduler that dies stops renewing, its lock runs
+out, and another takes over within the lock's lifetime. Redis only carries the jobs: the database
+says what is due, so a tick lost while Redis is down is made up by the next one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+
+from . import scans
+
+log = logging.getLogger(__name__)
+
+CERT_DAY_KEY = "scheduler:cert-day"
+# Certificate warnings reach people at the start of the working day, not at midnight.
+CERT_SCAN_HOUR = 8
+
+# Take the lock when free, extend it when it is ours, never touch another holder's.
+_ACQUIRE_OR_RENEW = """
+local holder = redis.call("GET", KEYS[1])
+if not holder then
+    redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+    return 1
+end
+if holder == ARGV[1] then
+    redis.call("PEXPIRE", KEYS[1], ARGV[2])
+    return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+    return redis.call("DEL", KEYS[1])
+end
+return 0
+"""
+
+
+class LeaderLock:
+    """A lease in Redis that at most one scheduler holds; it lapses unless renewed within ttl seconds."""
+
+    def __init__(self, redis: Redis, key: str = "scheduler:leader", ttl: float = 20.0,
+                 token: str | None = None):
+        self.redis, self.key, self.ttl = redis, key, ttl
+        self.token = token or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.held: bool | None = None   # as of the last attempt; None before the first
+        self._acquire = redis.register_script(_ACQUIRE_OR_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    def acquire_or_renew(self) -> bool:
+        """Take the lock if free or extend it if ours; return whether we hold it now."""
+        self.held = bool(self._acquire(keys=[self.key], args=[self.token, max(1, int(self.ttl * 1000))]))
+        return self.held
+
+    def release(self) -> bool:
+        """Give the lock up if we hold it, so a standby takes over at once; return whether we did."""
+        released = bool(self._release(keys=[self.key], args=[self.token]))
+        self.held = False
+        return released
+
+    def holder(self) -> str | None:
+        """Return the token of whoever holds the lock now."""
+        value = self.redis.get(self.key)
+        return value.decode() if isinstance(value, bytes) else value
+
+
+Enqueue = Callable[..., bool]
+
+
+def enqueue_unique(queue: Queue, func: Callable, job_id: str, **options) -> bool:
+    """Enqueue func under job_id unless a job of that id already exists; return whether it was added."""
+    try:
+        # Without unique=True, rq overwrites the job and pushes its id a second time: it would run twice.
+        queue.enqueue(func, job_id=job_id, unique=True, **options)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float | None = None,
+         tz: ZoneInfo | None = None) -> bool:
+    """Enqueue the due scans if this scheduler leads; return whether it does."""
+    now = time.time() if now is None else now
+    was = lock.held
+    try:
+        leader = lock.acquire_or_renew()
+        if was is not leader:
+            _log_transition(lock, leader)
+        if not leader:
+            return False
+        # One job id per interval: a leader change at the boundary cannot enqueue the same scan twice.
+        keep = max(60, int(4 * every))   # a scan still queued after this is superseded by a newer one
+        enqueue(scans.run_all, f"scan-{int(now // every)}", ttl=keep, result_ttl=keep,
+                failure_ttl=86400)
+        _enqueue_certificate_scan(lock.redis, enqueue=enqueue, now=now, tz=tz)
+        return True
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        lock.held = False
+        log.warning("Redis unreachable, scans wait for the next tick: %s", exc)
+        return False
+
+
+def _enqueue_certificate_scan(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:
+    """Enqueue the daily certificate scan on the first leader tick of the plant-local working day."""
+    if tz is None:
+        import settings
+        tz = settings.current().plant_tz
+    local = datetime.fromtimestamp(now, timezone.utc).astimezone(tz)
+    day = local.date().isoformat()
+    if local.hour < CERT_SCAN_HOUR or _text(redis.get(CERT_DAY_KEY)) == day:
+        return
+    # Recorded after the enqueue, so a crash in between retries (and the job id refuses a second copy).
+    enqueue(scans.certificate_scan, f"certificates-{day}", result_ttl=2 * 86400, failure_ttl=7 * 86400)
+    redis.set(CERT_DAY_KEY, day, ex=7 * 86400)
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _log_transition(lock: LeaderLock, leader: bool) -> None:
+    if leader:
+        log.info("scheduler %s active: it enqueues the periodic scans", lock.token)
+    else:
+        log.info("scheduler %s idle: %s holds the lock", lock.token, lock.holder())
+
+
+def run(*, every: float, lock_ttl: float, stop: threading.Event | None = None) -> None:
+    """Tick until stop is set (or Ctrl-C), then release the lock so a standby takes over at once."""
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    import settings
+    from .connection import queue as rq_queue
+    if every <= 0 or lock_ttl <= 0:
+        raise ValueError("every and lock_ttl must be positive")
+    queue = rq_queue("default")
+    lock = LeaderLock(queue.connection, ttl=lock_ttl)
+    tz = settings.current().plant_tz
+    last: dict[Callable, str] = {}
+
+    def enqueue(func, job_id, **options) -> bool:
+        if last.get(func) == job_id:
+            return False   # this process already enqueued it; spare Redis the refused attempt
+        added = enqueue_unique(queue, func, job_id, **options)
+        last[func] = job_id
+        return added
+
+    # The lock must be renewed well within its lifetime, however long the scan interval is;
+    # the job ids keep the scans to one per interval.
+    beat = min(every, lock_ttl / 3)
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+    scheduler.add_job(tick, "interval", seconds=beat, args=[lock], id="tick",
+                      kwargs={"enqueue": enqueue, "every": every, "tz": tz},
+                      next_run_time=datetime.now(timezone.utc), coalesce=True, max_instances=1,
+                      misfire_grace_time=max(1, int(beat)))
+    if stop is not None:
+        def watch(_event) -> None:
+            # Started once the scheduler runs, so a shutdown cannot come before it.
+            threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True,
+                             name="scheduler-stop").start()
+        scheduler.add_listener(watch, EVENT_SCHEDULER_STARTED)
+    log.info("scheduler %s started: scans every %ss, lock %ss", lock.token, every, lock_ttl)
+    try:
+        scheduler.start()
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        try:
+            lock.release()
+        except (RedisConnectionError, RedisTimeoutError):
+            pass   # the lock runs out by itself
+        log.info("scheduler %s stopped", lock.token)
