@@ -278,9 +278,11 @@ def demo(scripted, port, sandbox_port):
     import time
     from workflow.audit import verify
     from .demo import running, scripted as run_script
+    from .demo import SCRIPTED_TIMERS
+    timers = SCRIPTED_TIMERS if scripted else None
     if scripted:
         port, sandbox_port = 0, 0
-    with running(port=port, sandbox_port=sandbox_port) as (app_url, sandbox_url):
+    with running(port=port, sandbox_port=sandbox_port, timers=timers) as (app_url, sandbox_url):
         if scripted:
             permit = run_script(sandbox_url, app_url, click.echo)
             click.echo(f"{permit.no} → 已关闭")

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 import settings
-from models import Outbox, Person
+from models import Outbox, Person, StepAssignee
 from models.permit import Permit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,14 +24,20 @@ CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
                "WECOM_AES_KEY": base64.b64encode(b"demo-aes-key-for-the-sandbox-32b").decode().rstrip("=")}
 
 
+# The scripted demo shortens every step's time limit so that one can be seen to escalate:
+# 基层单位审批's 60 minutes become 7 seconds, and the scheduler scans every second.
+SCRIPTED_TIMERS = {"STEP_LIMIT_FACTOR": "0.002", "SCAN_EVERY_SECONDS": "1",
+                   "SCHEDULER_LOCK_SECONDS": "3", "QUIET_HOURS": "off"}
+
+
 @contextmanager
-def running(*, port: int, sandbox_port: int):
-    """Start sandbox, app and a worker process; yield (app_url, sandbox_url); stop them after."""
+def running(*, port: int, sandbox_port: int, timers: dict | None = None):
+    """Start sandbox, app, a worker and the scheduler; yield (app_url, sandbox_url); stop them after."""
     from app import create_app
     from exports.org_import import load_org
     from models.schema import upgrade
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
-    env = {**CREDENTIALS, "WECOM_API_BASE": f"http://127.0.0.1:{sandbox_port}"}
+    env = {**CREDENTIALS, **(timers or {}), "WECOM_API_BASE": f"http://127.0.0.1:{sandbox_port}"}
     sandbox_url, stop_sandbox = None, None
     if sandbox_port == 0:  # an ephemeral port: start the sandbox first to learn it
         sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, []), port=0)
@@ -51,13 +57,16 @@ def running(*, port: int, sandbox_port: int):
                   timeout=10)
     from jobs.connection import redis
     redis()  # start the embedded Redis here, so the worker process attaches to the same server
-    worker = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--sweep-every", "2", "--quiet"],
-                              env={**os.environ}, cwd=ROOT)
+    helpers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
+                                cwd=ROOT, stderr=subprocess.DEVNULL if quiet else None)
+               for command, quiet in ((["worker", "--sweep-every", "2", "--quiet"], False),
+                                      (["scheduler"], True))]
     try:
         yield app_url, sandbox_url
     finally:
-        worker.terminate()
-        worker.wait(timeout=10)
+        for process in helpers:
+            process.terminate()
+            process.wait(timeout=10)
         stop_app()
         stop_sandbox()
 
@@ -98,4 +107,28 @@ def scripted(sandbox_url: str, app_url: str, say) -> Permit:
     permit = Permit.select().order_by(Permit.id.desc()).get()
     reasons = "、".join(permit.attributes.get("grade_reasons", []))
     say(f"{permit.no} 已提交，级别 {permit.grade}" + (f"（因{reasons}升级）" if reasons else ""))
-    return take_through(phone, permit.no, wait_delivered, say=say)
+    return take_through(phone, permit.no, wait_delivered, say=say,
+                        pause_at=("approve_unit", lambda step: _await_escalation(phone, step, say)))
+
+
+def _await_escalation(phone, step, say) -> None:
+    """Let the unit approval run past its (shortened) limit and show who it was escalated to."""
+    say(f"  {step.name:<12} 无人审批……（演示中时限缩短为 {_seconds(step)} 秒）")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        escalated = [a.person for a in StepAssignee.select().where(
+            (StepAssignee.step == step) & (StepAssignee.reason == "escalated"))]
+        if escalated:
+            wait_delivered()
+            person = escalated[0]
+            got = phone.open_card(person.wecom_userid, f"{step.permit.no}-{step.key}-r{step.round}-")
+            say(f"  {step.name:<12} 超时，已上报 {person.name}，其手机收到审批卡片：{'是' if got else '否'}")
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the step did not escalate: is the scheduler running?")
+
+
+def _seconds(step) -> int:
+    from workflow import template as templates
+    minutes = templates.get(step.permit.work_type).step(step.key).limit_minutes
+    return round(minutes * 60 * settings.current().step_limit_factor)

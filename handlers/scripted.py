@@ -80,13 +80,21 @@ class Phone:
 
 
 def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
-                 say: Callable[[str], None] = lambda line: None, *, until: str = CLOSED) -> Permit:
-    """Act as whoever's turn it is, on their phone, until the permit reaches state until."""
+                 say: Callable[[str], None] = lambda line: None, *, until: str = CLOSED,
+                 pause_at: tuple[str, Callable] | None = None) -> Permit:
+    """Act as whoever's turn it is, on their phone, until the permit reaches state until.
+
+    pause_at = (step key, callback): call back once when that step comes up, before anyone acts.
+    """
+    paused = False
     for _ in range(60):
         permit = Permit.get(Permit.no == permit_no)
         if permit.state == until:
             return permit
         step = machine.active_step(permit)
+        if pause_at and step.key == pause_at[0] and not paused:
+            paused = True
+            pause_at[1](step)
         d = templates.get(permit.work_type).step(step.key)
         people = machine.assignees(step)
         if d.kind == "gas":

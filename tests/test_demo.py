@@ -17,3 +17,5 @@ def test_the_scripted_demo_takes_a_hot_work_permit_to_close(db, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "已关闭" in done.stdout and "chain intact" in done.stdout
     assert "点击“同意”" in done.stdout and "逐项勾选" in done.stdout
+    # A real scheduler process escalated the overdue unit approval to the specialist department.
+    assert "超时，已上报 李正，其手机收到审批卡片：是" in done.stdout
