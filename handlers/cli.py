@@ -327,7 +327,7 @@ def worker(burst, sweep_every, quiet):
     app = current_app._get_current_object()
 
     def sweeper():
-        # Until the scheduler (issue #6) owns periodic jobs, each worker re-enqueues what is due;
+        # Each worker also re-enqueues what is due, so messages go out while no scheduler runs;
         # a duplicate job is harmless because a row is leased before it is sent.
         with app.app_context():
             while True:
