@@ -1,6 +1,8 @@
 """Build the neutral card one person gets for one notification, reading the permit from the database."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from datetime import datetime, timedelta
 
 import settings
@@ -25,6 +27,9 @@ BUTTONS = {"approve": ("同意", PRIMARY), "confirm": ("确认", PRIMARY),
 ASK = {"approve": "待您审批", "confirm": "待您确认", "checklist": "待您逐项确认", "gas": "待您气体检测"}
 
 
+ROUTINE = "请办理"   # the text of a step's first card (workflow.machine.activate)
+
+
 def card_for(permit_no: str, *, person_id: int, kind: str, step: str | None, text: str,
              public_base_url: str = DEFAULT_BASE_URL, now: datetime | None = None,
              serial: int | None = None) -> Card:
@@ -38,7 +43,11 @@ def card_for(permit_no: str, *, person_id: int, kind: str, step: str | None, tex
     t = templates.get(permit.work_type)
     view = _View(permit, t, now or utcnow(), public_base_url, serial)
     if kind == "act":
-        return view.act(person_id, step)
+        card = view.act(person_id, step)
+        if text and not text.startswith(ROUTINE) and card.kind != "outcome":
+            # A reminder or an escalation says so first; a step's first card needs no preface.
+            card = replace(card, notice=f"{text}\n{card.notice}".strip())
+        return card
     if kind == "stop":
         return view.plain("stop", person_id, step, "立即停止作业", text)
     if kind == "outcome":

@@ -380,3 +380,32 @@ def test_a_worker_process_killed_mid_delivery_does_not_send_twice(world, monkeyp
     mine = [m for m in phone.messages(user) if m["msgtype"] != "text" and m["task_id"].endswith(f"-n{victim.id}")]
     texts = [m for m in phone.messages(user) if m["msgtype"] == "text"]
     assert len(mine) + len(texts) == 1, "delivered exactly once"
+
+
+def test_an_escalated_approval_reaches_the_next_person_who_signs_and_every_card_is_settled(world):
+    from workflow import deadlines
+    phone, drain, _ = world
+    permit, _ = applied(phone, drain)
+    for _ in range(10):
+        step = machine.active_step(Permit.get_by_id(permit.id))
+        if step.key == "approve_unit":
+            break
+        take_one(phone, drain, permit.no)
+    deadlines.remind_due(step.remind_at)                         # half-time: a reminder card
+    deadlines.escalate_due(step.escalate_at)                     # the limit: up the chain
+    drain()
+    prefix = f"{permit.no}-approve_unit-r{step.round}-"
+    assert len([m for m in phone.messages("wuhai") if m["task_id"].startswith(prefix)]) == 2
+    card = phone.open_card("lizheng", prefix)
+    assert card is not None and "超时上报" in str(card["card"])
+    reminder = [m for m in phone.messages("wuhai") if m["task_id"].startswith(prefix)][-1]
+    assert "催办" in str(reminder["card"])
+    assert phone.scan("lizheng", permit.no) == 200
+    assert phone.click("lizheng", card)["status"] == 200
+    drain()
+    signed = Signature.get(Signature.step == step)
+    assert signed.person.wecom_userid == "lizheng"
+    for account in ("wuhai", "shiwen", "lizheng"):
+        open_cards = [m for m in phone.messages(account) if m["task_id"].startswith(prefix)
+                      and m["state"]["interactive"]]
+        assert not open_cards, f"{account} still has a live card for a settled step"

@@ -128,8 +128,7 @@ def retest(permit_no: str, *, now: datetime) -> Outcome:
         gas = next((s for s in ctx.template.steps if s.kind == "gas"), None)
         testers = assign.resolve(gas, permit) if gas else []
         text = f"{permit.no} 暂停已超过复测间隔，恢复作业前请到现场重新进行气体分析"
-        ctx.tell(testers, "act", text)
-        ctx.tell(machine.members(permit, "监护人"), "info", text)
+        ctx.tell(testers + machine.members(permit, "监护人"), "info", text)
         ctx.bump, ctx.data = False, {"testers": [p.id for p in testers]}
     return run(permit_no, "retest", body, by=None, now=now)
 
