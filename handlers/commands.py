@@ -227,6 +227,12 @@ def _when(text: str) -> datetime:
         raise WorkflowError(str(exc)) from None
 
 
+def _dated(head: str, usage: str) -> tuple[str, datetime, str]:
+    """Read "命令 编号 日期 时间 文字" into (permit no, the time as naive UTC, the text)."""
+    _, no, day, hour, text = _words(head, 5, usage)
+    return no, _when(f"{day} {hour}"), text
+
+
 def _suspend(head, _lines, person, reply, _event) -> None:
     _, no, reason = _words(head, 3, "暂停 编号 原因")
     out = work.suspend(no, by=person, reason=reason)
@@ -239,8 +245,8 @@ def _resume(head, _lines, person, reply, _event) -> None:
 
 
 def _fail_acceptance(head, _lines, person, reply, _event) -> None:
-    _, no, day, hour, demand = _words(head, 5, "验收不通过 编号 2026-11-24 18:00 整改要求")
-    out = work.reject_acceptance(no, by=person, reason=demand, deadline=_when(f"{day} {hour}"))
+    no, deadline, demand = _dated(head, "验收不通过 编号 2026-11-24 18:00 整改要求")
+    out = work.reject_acceptance(no, by=person, reason=demand, deadline=deadline)
     reply(f"{no} 验收不通过，已通知整改", permit_no=out.permit_no)
 
 
@@ -250,8 +256,8 @@ def _rectified(head, _lines, person, reply, _event) -> None:
 
 
 def _extend(head, _lines, person, reply, _event) -> None:
-    _, no, day, hour, reason = _words(head, 5, "延期 编号 2026-11-24 20:00 理由")
-    out = work.extend(no, by=person, new_end=_when(f"{day} {hour}"), reason=reason)
+    no, new_end, reason = _dated(head, "延期 编号 2026-11-24 20:00 理由")
+    out = work.extend(no, by=person, new_end=new_end, reason=reason)
     reply(f"{no} 延期申请已提交，重新审批", permit_no=out.permit_no)
 
 
