@@ -30,9 +30,11 @@ def create_app(config: dict | None = None) -> Flask:
             models.database.close()
 
     from handlers.checkin import bp as checkin
+    from handlers.sensors import bp as sensors
     from handlers.web import bp as callbacks
     app.register_blueprint(callbacks)
     app.register_blueprint(checkin)
+    app.register_blueprint(sensors)
 
     @app.get("/healthz")
     def healthz():

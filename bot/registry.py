@@ -43,12 +43,26 @@ class WeComChannel:
         if payload["kind"] == "reply":
             self.adapter.send_text(user, _fit(payload["text"], TEXT_LIMIT))
             return
+        if payload["kind"] == "alarm_ack":
+            self._confirm_alarm(row, render)
+            return
+        base_url = settings.current().public_base_url
+        if payload["kind"] == "alarm":
+            from cards.alarm import alarm_card
+            card = alarm_card(payload["alarm"], person_id=row.person_id, round=payload["round"],
+                              public_base_url=base_url, serial=row.id)
+            self._send(row, card, render, step_key=f"alarm-{payload['alarm']}")
+            return
         # serial: one outbox row, one card; a resend after a crash reuses its task id.
         card = card_for(row.permit_no, person_id=row.person_id, kind=payload["kind"],
                         step=payload.get("step"), text=payload["text"],
-                        public_base_url=settings.current().public_base_url, serial=row.id)
+                        public_base_url=base_url, serial=row.id)
         if payload["kind"] == "outcome" and self._settle(row, card, render):
             return
+        self._send(row, card, render, step_key=payload.get("step"))
+
+    def _send(self, row: Outbox, card, render, *, step_key: str | None) -> None:
+        user = row.person.wecom_userid
         try:
             result = self.adapter.send_card(user, render.render(card))
         except PlatformError as exc:
@@ -58,9 +72,27 @@ class WeComChannel:
         # After a crash the record may exist already (the worker died after writing it).
         (CardRecord.insert(outbox=row, person=row.person, platform=self.platform,
                            task_id=card.task_id, response_code=result.get("response_code"),
-                           permit_no=row.permit_no, step_key=payload.get("step"),
+                           permit_no=row.permit_no or "", step_key=step_key,
                            state="open" if card.buttons or card.checklist else "settled")
          .on_conflict_ignore().execute())
+
+    def _confirm_alarm(self, row: Outbox, render) -> None:
+        """Turn the person's open alarm cards into "已确认收到"; without one, say it in chat."""
+        from cards.alarm import confirmed_card
+        alarm_id, text = row.payload["alarm"], row.payload["text"]
+        open_cards = list(CardRecord.select().where(
+            (CardRecord.step_key == f"alarm-{alarm_id}") & (CardRecord.person == row.person)
+            & (CardRecord.state == "open") & (CardRecord.platform == self.platform)
+            & CardRecord.response_code.is_null(False)))
+        for record in open_cards:
+            card = confirmed_card(alarm_id, task_id=record.task_id, text=text,
+                                  public_base_url=settings.current().public_base_url)
+            self.adapter.update_card([row.person.wecom_userid], record.response_code,
+                                     card=render.render_update(card)["template_card"])
+            record.state, record.response_code, record.updated_at = "settled", None, utcnow()
+            record.save()
+        if not open_cards:
+            self.adapter.send_text(row.person.wecom_userid, text)
 
     def _settle(self, row: Outbox, card, render) -> bool:
         """Update this person's open cards of the step to show how it ended; False if none."""

@@ -61,6 +61,26 @@ def parse(text: str) -> Action:
     return Action(action, permit_no, step, int(version))
 
 
+ALARM_PREFIX = "alarm.ack:"
+
+
+def alarm_key(alarm_id: int) -> str:
+    """Build the key of an alarm card's 确认收到 button."""
+    if isinstance(alarm_id, bool) or not isinstance(alarm_id, int) or alarm_id < 1:
+        raise ValueError(f"not an alarm id: {alarm_id!r}")
+    return f"{ALARM_PREFIX}{alarm_id}"
+
+
+def parse_alarm(text: str) -> int | None:
+    """Return the alarm id of an alarm button key, None for any other key."""
+    if not isinstance(text, str) or not text.startswith(ALARM_PREFIX):
+        return None
+    rest = text[len(ALARM_PREFIX):]
+    if not _VERSION.fullmatch(rest):
+        raise ValueError(f"malformed alarm button key: {text[:80]!r}")
+    return int(rest)
+
+
 def option_id(index: int) -> str:
     """Return the checkbox option id of a checklist's index-th item (0-based)."""
     if not 0 <= index < 99:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # sign: 同意 / 驳回 / 确认 buttons; checklist: tick every item, then 提交; notice: for information;
-# stop: stop work now (urgent); outcome: the step was settled ("已由 张三 于 10:42 同意").
-KINDS = ("sign", "checklist", "notice", "stop", "outcome")
+# stop: stop work now (urgent); outcome: the step was settled ("已由 张三 于 10:42 同意");
+# alarm: a gas-detector alarm with its one button, 确认收到.
+KINDS = ("sign", "checklist", "notice", "stop", "outcome", "alarm")
 # Button looks, in WeCom's numbering (1–4): primary, danger, secondary.
 PRIMARY, DANGER, SECONDARY = 1, 2, 3
 
@@ -37,6 +38,7 @@ class Card:
     checklist_key: str = ""
     url: str = ""
     notice: str = ""
+    emphasis: str = ""   # alarm cards: the big red words (e.g. 立即停止作业) where work must stop
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -47,6 +49,8 @@ class Card:
             raise ValueError(f"a {self.kind} card has no buttons")
         if self.kind in ("sign", "checklist") and not self.buttons:
             raise ValueError(f"a {self.kind} card needs a button")
+        if self.kind == "alarm" and len(self.buttons) != 1:
+            raise ValueError("an alarm card has exactly one button, 确认收到")
 
     def field(self, name: str) -> str:
         """Return the value of the field called name, or "" when the card has none."""

@@ -21,7 +21,7 @@ RED = 2                  # source.desc_color: 0 grey, 1 black, 2 red, 3 green
 
 def render(card: Card) -> dict:
     """Return the template_card object of message/send for card."""
-    if card.kind == "sign":
+    if card.kind in ("sign", "alarm"):
         return _button_interaction(card)
     if card.kind == "checklist":
         return _vote_interaction(card)
@@ -45,10 +45,11 @@ def render_update(card: Card) -> dict:
 
 
 def _common(card: Card, *, sub_title: bool = True) -> dict:
-    body = {"source": {"desc": SOURCE, "desc_color": RED if card.kind == "stop" else 0},
+    urgent = card.kind == "stop" or (card.kind == "alarm" and card.emphasis)
+    body = {"source": {"desc": SOURCE, "desc_color": RED if card.kind in ("stop", "alarm") else 0},
             "main_title": {"title": card.title, **({"desc": card.subtitle} if card.subtitle else {})}}
-    if card.kind == "stop":
-        body["emphasis_content"] = {"title": "立即停止作业", "desc": "撤离现场，等待通知"}
+    if urgent:
+        body["emphasis_content"] = {"title": card.emphasis or "立即停止作业", "desc": "撤离现场，等待通知"}
     rows = [f for f in card.fields if f.name != SIGNERS_FIELD][:MAX_HORIZONTAL]
     body["horizontal_content_list"] = [
         {"keyname": f.name[:KEYNAME_CHARS], "value": _clip(f.value, VALUE_CHARS)} for f in rows]

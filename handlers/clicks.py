@@ -8,6 +8,8 @@ from models.permit import Permit
 from workflow import WorkflowError, engine, template as templates
 from workflow.machine import record_refusal
 
+from .replies import Replier
+
 
 def _command(action: actions.Action, event: Event, person: Person):
     if action.action in ("approve", "confirm"):
@@ -23,18 +25,39 @@ def _command(action: actions.Action, event: Event, person: Person):
     return None
 
 
+def _alarm_click(alarm_id: int, event: Event, person: Person) -> str:
+    from sensors.alarms import acknowledge
+    try:
+        return acknowledge(alarm_id, by=person, channel=event.platform)
+    except WorkflowError as exc:
+        record_refusal(None, by=person, command="alarm_ack", reason=exc.message, channel=event.platform)
+        Replier(event, person)(f"未办理：{exc.message}")
+        return f"refused: {exc.message}"
+
+
+def _remember_response_code(event: Event) -> None:
+    if event.response_code:
+        # The click hands out a fresh single-use code for updating this very card.
+        CardRecord.update(response_code=event.response_code, state="open").where(
+            CardRecord.task_id == event.task_id).execute()
+
+
 def handle_click(event: Event, person: Person) -> str:
     """Apply the click; return a one-line result (the chat reply for refusals goes via the outbox)."""
+    try:
+        alarm_id = actions.parse_alarm(event.key)
+    except ValueError:
+        alarm_id = 0
+    if alarm_id:
+        _remember_response_code(event)
+        return _alarm_click(alarm_id, event, person)
     try:
         action = actions.parse(event.key)
     except ValueError:
         record_refusal(None, by=person, command="click", reason=f"无法识别的按钮 {event.key[:60]}",
                        channel=event.platform)
         return "unknown button"
-    if event.response_code:
-        # The click hands out a fresh single-use code for updating this very card.
-        CardRecord.update(response_code=event.response_code, state="open").where(
-            CardRecord.task_id == event.task_id).execute()
+    _remember_response_code(event)
     try:
         command = _command(action, event, person)
     except ValueError as exc:

@@ -8,6 +8,7 @@ import settings
 from bot.base import Event
 from models import Conversation, Person, find_person, utcnow
 from models.permit import Permit
+from sensors import watch
 from workflow import WorkflowError, engine, template as templates, work
 from workflow.clock import parse_local
 from workflow.drafts import create_permit
@@ -36,6 +37,7 @@ HELP = """可用命令：
 气体检测 编号 O2=20.9 EX=0 H2S=0 CO=0 —— EX 单位 %LEL，O2 %vol，H2S、CO mg/m³
 驳回 编号 步骤 理由 / 退回 编号 步骤 理由
 暂停 编号 原因 / 恢复 编号 —— 暂停作业；监护人确认恢复（间断超时须先复测气体）
+绑定检测仪 编号 检测仪编号 / 解绑检测仪 编号 检测仪编号 —— 检测仪读数计入本票，报警通知本票人员
 验收不通过 编号 期限 要求 —— 例如：验收不通过 DH-20261124-0001 2026-11-24 18:00 现场未清理
 整改完成 编号
 延期 编号 新结束时间 理由 —— 例如：延期 DH-20261124-0001 2026-11-24 20:00 焊口返修
@@ -267,6 +269,19 @@ def _withdraw(head, _lines, person, reply, _event) -> None:
     reply(f"{no} 已撤销", permit_no=out.permit_no)
 
 
+def _bind(head, _lines, person, reply, _event) -> None:
+    _, no, code = _words(head, 3, "绑定检测仪 编号 检测仪编号")
+    out = watch.bind(no, code, by=person)
+    reply(f"{no} {out.detail}", permit_no=out.permit_no)
+
+
+def _unbind(head, _lines, person, reply, _event) -> None:
+    _, no, code = _words(head, 3, "解绑检测仪 编号 检测仪编号")
+    out = watch.unbind(no, code, by=person)
+    reply(f"{no} {out.detail}", permit_no=out.permit_no)
+
+
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
-            "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw}
+            "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
+            "绑定检测仪": _bind, "解绑检测仪": _unbind}

@@ -18,6 +18,7 @@ from models.permit import Permit
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
+SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 # Fixed credentials shared by the demo app and the sandbox; nothing real.
 CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
                "WECOM_SECRET": "demo-secret", "WECOM_TOKEN": "demo-token",
@@ -35,6 +36,7 @@ def running(*, port: int, sandbox_port: int, timers: dict | None = None):
     """Start sandbox, app, a worker and the scheduler; yield (app_url, sandbox_url); stop them after."""
     from app import create_app
     from exports.org_import import load_org
+    from exports.sensor_import import load_sensors
     from models.schema import upgrade
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
     env = {**CREDENTIALS, **(timers or {}), "WECOM_API_BASE": f"http://127.0.0.1:{sandbox_port}"}
@@ -46,6 +48,7 @@ def running(*, port: int, sandbox_port: int, timers: dict | None = None):
     app = create_app()
     upgrade()
     load_org(SAMPLE)
+    load_sensors(SENSORS)
     users = [p.wecom_userid for p in Person.select() if p.wecom_userid]
     if stop_sandbox is None:
         sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, users), port=sandbox_port)
@@ -107,8 +110,50 @@ def scripted(sandbox_url: str, app_url: str, say) -> Permit:
     permit = Permit.select().order_by(Permit.id.desc()).get()
     reasons = "、".join(permit.attributes.get("grade_reasons", []))
     say(f"{permit.no} 已提交，级别 {permit.grade}" + (f"（因{reasons}升级）" if reasons else ""))
-    return take_through(phone, permit.no, wait_delivered, say=say,
-                        pause_at=("approve_unit", lambda step: _await_escalation(phone, step, say)))
+    portable, fixed = (_detector(app_url, code) for code in ("GD-0012", "GD-0001"))
+    fixed.start()     # the tank farm's fixed detector reports all along, as it does on site
+    portable.start()  # the gas tester's detector reports once it is switched on and bound
+    try:
+        return take_through(phone, permit.no, wait_delivered, say=say, detector=portable, pause_at={
+            "approve_unit": lambda step: _await_escalation(phone, step, say),
+            "complete": lambda step: _gas_alarm(phone, portable, step, say)})
+    finally:
+        portable.stop()
+        fixed.stop()
+
+
+def _detector(app_url: str, code: str):
+    from models import Sensor
+    from .scripted import Detector
+    sensor = Sensor.get(Sensor.code == code)
+    return Detector(app_url, sensor.code, sensor.secret, interval=sensor.interval_seconds, gases=sensor.gases)
+
+
+def _gas_alarm(phone, detector, step, say) -> None:
+    """Mid-work, the detector reads H2S past the second alarm: stop, confirm, clear, resume."""
+    from models import Alarm
+    from .scripted import CLEAN
+    permit, guardian = step.permit, Person.get(Person.wecom_userid == "chuwei")
+    detector.values = {**CLEAN, "H2S": 25.0}
+    answer = detector.post().json()
+    wait_delivered()
+    alarm = Alarm.get_by_id(answer["alarms"][0])
+    state = Permit.get_by_id(permit.id).state
+    say(f"  {'气体报警':<12} 检测仪 {detector.code} 上报 H2S=25 mg/m³：{alarm.level}报警，{permit.no} "
+        f"{'已暂停' if state == 'suspended' else state}，报警卡片发给 {len(alarm.recipients)} 人")
+    card = phone.open_card(guardian.wecom_userid, f"alarm-{alarm.id}-")
+    phone.click(guardian.wecom_userid, card)
+    wait_delivered()
+    alarm = Alarm.get_by_id(alarm.id)
+    seconds = (alarm.acknowledged_at - alarm.reading_at).total_seconds() if alarm.acknowledged_at else None
+    say(f"  {'确认收到':<12} {guardian.name} 点击“确认收到”" + (f"，响应用时 {seconds:.0f} 秒" if seconds is not None else ""))
+    detector.values = dict(CLEAN)
+    detector.post().raise_for_status()
+    phone.text(guardian.wecom_userid, f"恢复 {permit.no}")
+    wait_delivered()
+    state = Permit.get_by_id(permit.id).state
+    say(f"  {'恢复作业':<12} 检测仪读数恢复合格，{guardian.name} 发送“恢复 {permit.no}” → "
+        f"{'作业中' if state == 'in_progress' else state}")
 
 
 def _await_escalation(phone, step, say) -> None:

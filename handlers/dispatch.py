@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 
 from bot.base import Event
-from models import Outbox, Person
+from jobs.delivery import last_outbox_id, outbox_after
+from models import Person
 from workflow.machine import record_refusal
 
 from .clicks import handle_click
@@ -29,9 +30,9 @@ def dispatch(event: Event, *, redis, enqueue) -> str:
     if not redis.set(f"seen:{event.dedupe_key}", 1, nx=True, ex=SEEN_SECONDS):
         return "duplicate"
     try:
-        before = Outbox.select(Outbox.id).order_by(Outbox.id.desc()).scalar() or 0
+        before = last_outbox_id()
         result = _route(event)
-        enqueue([row_id for (row_id,) in Outbox.select(Outbox.id).where(Outbox.id > before).tuples()])
+        enqueue(outbox_after(before))
         return result
     except Exception:
         # Let the platform's retry find the event unseen: nothing was committed for it.

@@ -7,10 +7,13 @@ opens the app's check-in page with it.
 """
 from __future__ import annotations
 
-from typing import Callable
-
+import json
 import struct
+import threading
+import time
 import zlib
+from datetime import datetime, timezone
+from typing import Callable
 
 import requests
 
@@ -20,6 +23,53 @@ from workflow import machine, template as templates
 from workflow.states import CLOSED
 
 GOOD_AIR = "O2=20.9 EX=0 H2S=0 CO=0"
+CLEAN = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
+
+
+class Detector:
+    """A gas detector posting signed readings to the app's webhook, as the device would."""
+
+    def __init__(self, app_base: str, code: str, secret: str, interval: float = 10.0,
+                 gases: list[str] | None = None):
+        self.url, self.code, self.secret, self.interval = f"{app_base}/sensors/readings", code, secret, interval
+        self.values = {gas: CLEAN[gas] for gas in gases} if gases else dict(CLEAN)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._posting = threading.Lock()
+        self._last = 0
+
+    def post(self, values: dict | None = None) -> requests.Response:
+        """Post one reading now (values, or the detector's current air)."""
+        from sensors.intake import sign
+        with self._posting:
+            # Readings are stamped to the second, and a second reading in the same second would
+            # be refused as a replay of the first: a real detector never reports twice a second.
+            while int(time.time()) <= self._last:
+                time.sleep(0.05)
+            self._last = int(time.time())
+            reading = {"device": self.code, "values": values or self.values,
+                       "ts": datetime.fromtimestamp(self._last, timezone.utc).isoformat()}
+            body = json.dumps(reading).encode()
+            stamp = str(self._last)
+            return requests.post(self.url, data=body, timeout=10, headers={
+                "Content-Type": "application/json", "X-Timestamp": stamp,
+                "X-Signature": sign(self.secret, stamp, body)})
+
+    def start(self) -> None:
+        """Report the current air every interval from a background thread, as a device does."""
+        def loop():
+            while not self._stop.wait(self.interval):
+                try:
+                    self.post()
+                except requests.RequestException:
+                    continue   # the app is busy or restarting: the next interval tries again
+        self._thread = threading.Thread(target=loop, name=f"detector-{self.code}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def tiny_png(shade: int = 200) -> bytes:
@@ -81,20 +131,22 @@ class Phone:
 
 def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                  say: Callable[[str], None] = lambda line: None, *, until: str = CLOSED,
-                 pause_at: tuple[str, Callable] | None = None) -> Permit:
+                 pause_at: dict[str, Callable] | None = None, detector: Detector | None = None) -> Permit:
     """Act as whoever's turn it is, on their phone, until the permit reaches state until.
 
-    pause_at = (step key, callback): call back once when that step comes up, before anyone acts.
+    pause_at = {step key: callback}: call back once when that step comes up, before anyone acts.
+    detector: bound by the gas tester at the start and made to report (needed where the permit
+    demands continuous monitoring).
     """
-    paused = False
+    waiting = dict(pause_at or {})
     for _ in range(60):
         permit = Permit.get(Permit.no == permit_no)
         if permit.state == until:
             return permit
         step = machine.active_step(permit)
-        if pause_at and step.key == pause_at[0] and not paused:
-            paused = True
-            pause_at[1](step)
+        if step.key in waiting:
+            waiting.pop(step.key)(step)
+            continue   # the callback may have moved the permit on (or suspended it)
         d = templates.get(permit.work_type).step(step.key)
         people = machine.assignees(step)
         if d.kind == "gas":
@@ -109,8 +161,14 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                 drain()
             if d.gates.gas_fresh:
                 tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
-                phone.text(machine.assignees(tester_step)[0].wecom_userid, f"气体检测 {permit_no} {GOOD_AIR}")
+                tester = machine.assignees(tester_step)[0]
+                phone.text(tester.wecom_userid, f"气体检测 {permit_no} {GOOD_AIR}")
                 drain()
+                if detector is not None:
+                    phone.text(tester.wecom_userid, f"绑定检测仪 {permit_no} {detector.code}")
+                    drain()
+                    detector.post().raise_for_status()
+                    say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
         for person in people if d.mode == "all" else people[:1]:
             if d.onsite and phone.scan(person.wecom_userid, permit_no) != 200:
                 raise RuntimeError(f"{person.name} could not check in on site")

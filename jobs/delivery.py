@@ -75,6 +75,16 @@ def due_rows(limit: int = 500) -> list[int]:
     return [row_id for (row_id,) in query.tuples()]
 
 
+def last_outbox_id() -> int:
+    """The newest outbox row's id; rows a request writes after reading it are its own to enqueue."""
+    return Outbox.select(Outbox.id).order_by(Outbox.id.desc()).scalar() or 0
+
+
+def outbox_after(row_id: int) -> list[int]:
+    """Ids of the outbox rows written after row_id."""
+    return [i for (i,) in Outbox.select(Outbox.id).where(Outbox.id > row_id).order_by(Outbox.id).tuples()]
+
+
 def enqueue(outbox_ids, queue=None) -> None:
     """Put delivery jobs for these rows on the queue (a row already sent is skipped by the job)."""
     from .connection import queue as default_queue

@@ -106,6 +106,10 @@ class GasReading(BaseModel):
     passed = BooleanField(null=True)
     verdict = JSONField(default=dict)
 
+    class Meta:
+        # A detector's readings are found by device and time: replays, the ledger, the board.
+        indexes = ((("device", "taken_at"), False),)
+
 
 class Attachment(BaseModel):
     permit = ForeignKeyField(Permit, backref="attachments", on_delete="CASCADE")

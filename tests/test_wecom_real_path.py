@@ -3,20 +3,23 @@ rq worker on a real Redis → the real wechatpy client → sandbox over HTTP."""
 from __future__ import annotations
 
 import base64
+import json
 import threading
-from datetime import datetime, timedelta
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 from rq import Queue, SimpleWorker
 
 import settings
-from handlers.scripted import GOOD_AIR, Phone, take_through
+from handlers.scripted import GOOD_AIR, Detector, Phone, take_through
 from jobs import delivery
 from jobs.connection import QUEUES
-from models import AuditEvent, Outbox, Person, Signature, Step
+from models import Alarm, AuditEvent, GasReading, Outbox, Person, Sensor, Signature, Step
 from models.permit import Permit
-from workflow import audit, machine, template as templates
+from sensors.intake import sign
+from workflow import assign as workflow_assign, audit, machine, template as templates
 
 CORP, SECRET, TOKEN, AGENT = "wwsandbox01", "sandbox-secret", "sandbox-token", 1000002
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")
@@ -409,3 +412,111 @@ def test_an_escalated_approval_reaches_the_next_person_who_signs_and_every_card_
         open_cards = [m for m in phone.messages(account) if m["task_id"].startswith(prefix)
                       and m["state"]["interactive"]]
         assert not open_cards, f"{account} still has a live card for a settled step"
+
+
+# -- gas detectors: signed posts to the webhook, alarm cards on the phones ------------------------
+
+def a_detector(phone: Phone, code: str = "GD-0012", gases=("O2", "EX", "H2S", "CO")) -> Detector:
+    """Register a portable detector of the crew's unit and return the device that posts for it."""
+    sensor = Sensor.create(code=code, name="便携式四合一检测仪", area="常减压装置", kind="便携",
+                           gases=list(gases), interval_seconds=10, secret="s3cret-" + code,
+                           unit=Permit.select().first().unit)
+    return Detector(phone.app, sensor.code, sensor.secret, gases=list(gases))
+
+
+def alarm_cards(phone: Phone, alarm_id: int) -> dict[str, list[dict]]:
+    """Return each user's cards of the alarm."""
+    found = {}
+    for user in [p.wecom_userid for p in Person.select() if p.wecom_userid]:
+        cards = [m for m in phone.messages(user) if (m.get("task_id") or "").startswith(f"alarm-{alarm_id}-")]
+        if cards:
+            found[user] = cards
+    return found
+
+
+def test_a_detector_alarm_reaches_the_right_phones_stops_the_work_and_resumes_on_clean_air(world):
+    phone, drain, _ = world
+    permit, _ = applied(phone, drain)
+    device = a_detector(phone)
+    no = take_through(phone, permit.no, drain, until="in_progress", detector=device).no
+    assert GasReading.select().where(GasReading.device == "GD-0012").count() == 1
+
+    # CO 22 mg/m³ passes the first alarm (20) and the permit's own limit (< 20): the work stops.
+    first = device.post({"O2": 20.9, "EX": 0, "H2S": 0, "CO": 22.0})
+    assert first.status_code == 200, first.text
+    drain()
+    alarm = Alarm.get_by_id(first.json()["alarms"][0])
+    p = Permit.get(Permit.no == no)
+    expected = ({p.applicant.wecom_userid} | {m.person.wecom_userid for m in p.members}
+                | {s.person.wecom_userid for s in Signature.select().where(Signature.decision == "approve")}
+                | {u.wecom_userid for u in workflow_assign.org_role("安全员", "unit", p)})
+    cards = alarm_cards(phone, alarm.id)
+    assert set(cards) == expected
+    assert all(len(c) == 1 for c in cards.values())
+    card = cards["chuwei"][0]["card"]
+    assert card["card_type"] == "button_interaction" and card["button_list"][0]["text"] == "确认收到"
+    assert Permit.get(Permit.no == no).state == "suspended"   # CO 22 ≥ the permit's 20 mg/m³ limit
+    assert alarm.level == "超限" and alarm.suspended == [no]
+
+    # The guardian confirms; his card turns into "已确认收到" and the re-sends stop.
+    phone.click("chuwei", cards["chuwei"][0])
+    drain()
+    alarm = Alarm.get_by_id(alarm.id)
+    assert alarm.acknowledged_by.wecom_userid == "chuwei" and alarm.resend_at is None
+    assert not phone.open_card("chuwei", f"alarm-{alarm.id}-")
+
+    # Resuming needs fresh clean air: refused while the newest reading fails, accepted after.
+    phone.text("chuwei", f"恢复 {no}")
+    drain()
+    assert Permit.get(Permit.no == no).state == "suspended"
+    assert device.post().status_code == 200
+    assert Alarm.get_by_id(alarm.id).cleared_at is not None
+    phone.text("chuwei", f"恢复 {no}")
+    drain()
+    assert Permit.get(Permit.no == no).state == "in_progress"
+
+    # A second alarm suspends at once and says stop in red.
+    second = device.post({"O2": 20.9, "EX": 0, "H2S": 25.0, "CO": 0})
+    drain()
+    alarm = Alarm.get_by_id(second.json()["alarms"][0])
+    assert alarm.level == "二级" and Permit.get(Permit.no == no).state == "suspended"
+    red = alarm_cards(phone, alarm.id)["jianghan"][0]["card"]
+    assert red["emphasis_content"]["title"] == "立即停止作业"
+
+
+def test_a_replayed_or_forged_detector_post_changes_nothing(world):
+    phone, drain, _ = world
+    permit, _ = applied(phone, drain)
+    device = a_detector(phone)
+    phone.text("zhuyan", f"绑定检测仪 {permit.no} GD-0012")
+    drain()
+    body = json.dumps({"device": "GD-0012", "ts": datetime.now(timezone.utc).isoformat(),
+                       "values": {"O2": 20.9, "EX": 0, "H2S": 0, "CO": 0}}).encode()
+    stamp = str(int(time.time()))
+    headers = {"X-Timestamp": stamp, "X-Signature": sign(device.secret, stamp, body)}
+    assert requests.post(device.url, data=body, headers=headers).status_code == 200
+    again = requests.post(device.url, data=body, headers=headers)
+    assert again.status_code == 409 and again.json()["error"] == "replayed"
+    forged = requests.post(device.url, data=body, headers={**headers, "X-Signature": sign("guess", stamp, body)})
+    assert forged.status_code == 401 and forged.json()["error"] == "bad_signature"
+    assert GasReading.select().where(GasReading.device == "GD-0012").count() == 1
+
+
+def test_an_alarm_relayed_while_the_platform_says_45009_is_still_delivered(world):
+    phone, drain, base = world
+    permit, _ = applied(phone, drain)
+    device = a_detector(phone)
+    phone.text("zhuyan", f"绑定检测仪 {permit.no} GD-0012")
+    drain()
+    requests.post(f"{base}/sandbox/faults", json={"api": "message/send", "rate": 1.0, "errcodes": [45009],
+                                                  "times": 3})
+    answer = device.post({"O2": 20.9, "EX": 0, "H2S": 12.0, "CO": 0})
+    alarm = Alarm.get_by_id(answer.json()["alarms"][0])
+    for _ in range(10):
+        drain()
+        Outbox.update(lease_until=None).where(Outbox.state == "pending").execute()  # skip the backoff wait
+        if not delivery.due_rows():
+            break
+    rows = Outbox.select().where(Outbox.kind == "alarm")
+    assert rows.count() == len(alarm.recipients) and {r.state for r in rows} == {"sent"}
+    assert set(alarm_cards(phone, alarm.id)) == {Person.get_by_id(i).wecom_userid for i in alarm.recipients}

@@ -15,8 +15,13 @@ from .template import StepDef, Template
 
 
 def latest_readings(permit: Permit, now: datetime, since: datetime | None = None) -> list[GasReading]:
-    """Return the permit's readings taken up to now (and after since), newest first."""
-    query = GasReading.select().where((GasReading.permit == permit) & (GasReading.taken_at <= now))
+    """Return the permit's judged readings taken up to now (and after since), newest first.
+
+    A detector that measures fewer gases than the permit needs leaves readings judged neither way
+    (passed is NULL): they neither open the gas gate nor count as a failed analysis.
+    """
+    query = GasReading.select().where((GasReading.permit == permit) & (GasReading.taken_at <= now)
+                                      & GasReading.passed.is_null(False))
     if since is not None:
         query = query.where(GasReading.taken_at >= since)
     return list(query.order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(50))

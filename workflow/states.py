@@ -48,6 +48,8 @@ COMMANDS = {
     "remind": {IN_APPROVAL, ISSUED, IN_PROGRESS, COMPLETED, ACCEPTED},
     "escalate": {IN_APPROVAL, ISSUED, IN_PROGRESS, COMPLETED, ACCEPTED},
     "retest": {SUSPENDED},
+    "bind_sensor": {IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED},
+    "unbind_sensor": {IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED},
 }
 
 COMMAND_LABELS = {
@@ -56,4 +58,5 @@ COMMAND_LABELS = {
     "suspend": "暂停作业", "resume": "恢复作业", "reject_acceptance": "验收不通过",
     "rectified": "整改完成", "request_change": "变更申请", "expire": "过期", "remind": "催办",
     "escalate": "超时上报", "retest": "提醒复测",
+    "bind_sensor": "绑定检测仪", "unbind_sensor": "解绑检测仪",
 }

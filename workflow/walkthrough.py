@@ -6,14 +6,17 @@ would meet it.
 """
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Callable
 
-from models import Step, find_person
+from models import Sensor, Step, find_person
 from models.permit import Permit
+from models.sensor import PORTABLE
 
 from . import engine, machine, template as templates, work
 from .drafts import create_permit
+from .rules import UNGRADED
 from .states import CLOSED
 
 # What an applicant at the sample plant would fill in for each work type.
@@ -37,6 +40,8 @@ SAMPLES = {
 }
 APPLICANT, CREW, GUARDIANS = "zhuyan", ["jianghan", "shenli"], ["chuwei"]
 PASSING_GAS = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
+# Reports every 10 minutes: the walkthrough's clock moves minutes per action, not seconds.
+WALK_DETECTOR = "WT-0001"
 
 
 class Clock:
@@ -80,6 +85,9 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
         if d.gates.gas_fresh:
             tester = next(p for p in machine.assignees(Step.get((Step.permit == permit) & (Step.phase == "gas"))))
             work.record_gas(permit.no, by=tester, values=_gas_values(t), now=clock.tick())
+        if d.gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
+            _monitor(permit, t, clock)
+            say(f"  {'连续监测':<12} 绑定检测仪 {WALK_DETECTOR}，上报合格读数")
     signers = people if d.mode == "all" else people[:1]
     for person in signers:
         if d.onsite:
@@ -88,6 +96,17 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
         out = engine.sign(permit.no, step.key, by=person, ticks=ticks, now=clock.tick())
         say(f"  {step.name:<12} {person.name} {'同意' if d.kind == 'approve' else '确认'}"
             f"{'（逐项勾选 %d 项）' % len(ticks) if ticks else ''} → {out.state}")
+
+
+def _monitor(permit: Permit, t, clock: Clock) -> None:
+    """Bind the walkthrough's own portable detector and let it report, as continuous monitoring needs."""
+    from sensors import intake, watch
+    sensor = Sensor.get_or_none(Sensor.code == WALK_DETECTOR) or Sensor.create(
+        code=WALK_DETECTOR, name="演练用便携式四合一检测仪", area="演练", kind=PORTABLE,
+        gases=list(PASSING_GAS), interval_seconds=600, secret=secrets.token_hex(16), created_at=clock.now)
+    watch.bind(permit.no, sensor.code, by=permit.applicant, now=clock.tick())
+    at = clock.tick()
+    intake.ingest(sensor, [intake.Reading(at, {g: PASSING_GAS[g] for g in sensor.gases})], now=at)
 
 
 def run_to_close(work_type: str, *, start: datetime, say: Callable[[str], None] = lambda s: None) -> Permit:

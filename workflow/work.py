@@ -9,7 +9,7 @@ import settings
 from models import Attachment, ChangeRequest, GasReading, Person, PersonRole, Step, utcnow
 from models.permit import Permit
 
-from . import assign, drafts, gas, gates, grading, machine
+from . import assign, drafts, gas, gates, grading, hooks, machine
 from .errors import InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
 from .machine import Ctx, Outcome, record_signature, run
 from .rules import UNGRADED
@@ -58,6 +58,9 @@ def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: dat
         facts = {"reading": reading.id, "passed": verdict.passed, "values": upper,
                  "taken_at": taken.isoformat(), "device": device}
         ctx.data = facts
+        # A reading past a detector alarm level alarms like a detector; its card says stop.
+        stopping = hooks.problems("gas_reading", ctx.permit, values=upper, passed=verdict.passed,
+                                  at=ctx.now, reading_at=taken)
         step = machine.active_step(ctx.permit)
         if (verdict.passed and by is not None and step is not None and step.phase == "gas"
                 and by.id in {p.id for p in machine.assignees(step)}):
@@ -66,15 +69,16 @@ def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: dat
             ctx.data = {**facts, **ctx.data}
             machine.complete(ctx, step)
             ctx.bump = True
-        elif not verdict.passed and ctx.permit.state == IN_PROGRESS:
-            _suspend(ctx, f"气体检测不合格：{verdict.text()}")
+        elif (stopping or not verdict.passed) and ctx.permit.state == IN_PROGRESS:
+            reason = stopping[0] if stopping else f"气体检测不合格：{verdict.text()}"
+            _suspend(ctx, reason, announce=not stopping)
         elif not verdict.passed:
             ctx.tell([ctx.permit.applicant] + machine.members(ctx.permit, "监护人"), "info",
                      f"{ctx.permit.no} 气体检测不合格：{verdict.text()}")
     return run(permit_no, "record_gas", body, by=by, now=now)
 
 
-def _suspend(ctx: Ctx, reason: str) -> None:
+def _suspend(ctx: Ctx, reason: str, *, announce: bool = True) -> None:
     from .deadlines import retest_interval
     permit = ctx.permit
     permit.state, permit.suspended_at = SUSPENDED, ctx.now
@@ -82,17 +86,23 @@ def _suspend(ctx: Ctx, reason: str) -> None:
     permit.retest_remind_at = ctx.now + interval if interval else None
     ctx.bump = True
     ctx.data = {**ctx.data, "reason": reason}
+    if not announce:
+        return
     ctx.tell(machine.crew_and_guardians(permit), "stop", f"立即停止作业并撤离：{permit.no} {reason}")
     ctx.tell([permit.applicant] + machine.approvers(permit), "info", f"{permit.no} 已暂停：{reason}")
 
 
-def suspend(permit_no: str, *, by: Person | None, reason: str, now: datetime | None = None) -> Outcome:
-    """Stop running work (暂停); by None means the system (a gas alarm, a guardian leaving)."""
+def suspend(permit_no: str, *, by: Person | None, reason: str, now: datetime | None = None,
+            announce: bool = True) -> Outcome:
+    """Stop running work (暂停); by None means the system (a gas alarm, a guardian leaving).
+
+    announce=False leaves telling people to the caller: a detector alarm's own card says stop.
+    """
     def body(ctx: Ctx) -> None:
         if by is not None and by.id not in machine.involved(ctx.permit) \
                 and not SAFETY_ROLES & by.role_names():
             raise NotAuthorized(f"{by.name}与本作业票无关，不能暂停作业")
-        _suspend(ctx, reason)
+        _suspend(ctx, reason, announce=announce)
     return run(permit_no, "suspend", body, by=by, now=now)
 
 

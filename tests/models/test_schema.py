@@ -38,11 +38,11 @@ def _migrator_for_cleanup():
 
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import CardRecord, Conversation
+    from models import Alarm, AlarmAck, CardRecord, Conversation, Sensor, SensorBinding
     from models.schema import _migrator
     m = _migrator()
-    database.drop_tables([CardRecord, Conversation])
-    migrate(m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
+    database.drop_tables([AlarmAck, Alarm, SensorBinding, Sensor, CardRecord, Conversation])
+    migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
             m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
             m.drop_index("permit", "permit_retest_remind_at"),
             m.drop_column("step", "remind_at"), m.drop_column("step", "escalate_at"),
@@ -58,4 +58,6 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "lease_until" in {c.name for c in database.get_columns("outbox")}
     assert {"remind_at", "escalate_at", "escalation_level"} <= {c.name for c in database.get_columns("step")}
     assert database.table_exists("card_record") and database.table_exists("conversation")
+    assert all(database.table_exists(t) for t in ("sensor", "sensor_binding", "alarm", "alarm_ack"))
+    assert "gas_reading_device_taken_at" in {i.name for i in database.get_indexes("gas_reading")}
     assert current_version() == discover()[-1].version

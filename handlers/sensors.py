@@ -1,0 +1,63 @@
+"""The detectors' webhook, POST /sensors/readings, and the page an alarm card opens."""
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from flask import Blueprint, Response, jsonify, request
+
+import settings
+from jobs.delivery import enqueue, last_outbox_id, outbox_after
+from models import Alarm
+from sensors import intake
+from workflow.clock import local
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sensors", __name__)
+
+
+@bp.post("/sensors/readings")
+def readings():
+    if (request.content_length or 0) > intake.MAX_BODY:
+        # Refused before reading: a detector gateway gone wrong must not fill the worker's memory.
+        return _refused(intake.Refused(413, "body_too_large", f"请求体超过 {intake.MAX_BODY // 1024} KB"))
+    body = request.stream.read(intake.MAX_BODY + 1)
+    try:
+        sensor, readings, _ = intake.verify(body, request.headers)
+        before = last_outbox_id()
+        result = intake.ingest(sensor, readings)
+    except intake.Refused as exc:
+        return _refused(exc)
+    # Delivery is the worker's: alarm cards fan out as one job per person, and the sweep brings
+    # back any row whose job was lost with Redis.
+    try:
+        enqueue(outbox_after(before))
+    except Exception as exc:  # noqa: BLE001 - stored and committed; the worker's sweep delivers
+        log.error("alarm cards of %s not enqueued (%s); the sweep will send them", sensor.code, exc)
+    return jsonify(result.as_json())
+
+
+def _refused(exc: intake.Refused):
+    log.warning("sensor post refused (%s %s): %s", exc.status, exc.code, exc.message)
+    return jsonify(exc.as_json()), exc.status
+
+
+PAGE = """<!doctype html><html lang="zh"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>
+<body style="font-family:sans-serif;max-width:30em;margin:2em auto;padding:0 1em">
+<h2 style="color:#c62828">{title}</h2><p>{text}</p><p>{facts}</p></body></html>"""
+
+
+@bp.get("/alarms/<int:alarm_id>")
+def alarm_page(alarm_id: int):
+    """What an alarm card opens when no permit (and so no board) is attached to it."""
+    alarm = Alarm.get_or_none(Alarm.id == alarm_id)
+    if alarm is None:
+        return Response("not found", status=404)
+    tz = settings.current().plant_tz
+    state = (f"已于 {local(alarm.acknowledged_at, tz):%m-%d %H:%M} 确认" if alarm.acknowledged_at
+             else "尚无人确认")
+    cleared = f"，已于 {local(alarm.cleared_at, tz):%H:%M} 解除" if alarm.cleared_at else ""
+    facts = f"{alarm.device or '人工检测'} · {alarm.area} · {local(alarm.reading_at, tz):%m-%d %H:%M:%S} · {state}{cleared}"
+    return Response(PAGE.format(title=escape(f"{alarm.level}报警"), text=escape(alarm.text),
+                                facts=escape(facts)), mimetype="text/html")

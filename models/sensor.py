@@ -1,0 +1,70 @@
+"""Gas detectors, the permits they watch, and the alarms they raise."""
+from __future__ import annotations
+
+from peewee import BooleanField, CharField, DateTimeField, FloatField, ForeignKeyField, IntegerField
+
+from .db import BaseModel, JSONField, utcnow
+from .org import Department, Person
+from .permit import Permit
+
+PORTABLE, FIXED = "便携", "固定"
+
+
+class Sensor(BaseModel):
+    """A registered detector; it signs what it posts with its own secret."""
+    code = CharField(max_length=32, unique=True)        # 编号, e.g. GD-0012
+    name = CharField(max_length=100)
+    area = CharField(max_length=200)                    # 区域/位置: a fixed detector covers it
+    kind = CharField(max_length=8)                      # 便携 / 固定
+    gases = JSONField(default=list)                     # codes of workflow.gas.GASES it measures
+    interval_seconds = IntegerField()
+    unit = ForeignKeyField(Department, null=True, on_delete="SET NULL")  # whose 安全员 hears its alarms
+    # HMAC needs the key itself, so it is kept (and shown to the admin once, at registration).
+    secret = CharField(max_length=64)
+    enabled = BooleanField(default=True)
+    last_seen_at = DateTimeField(null=True, index=True)
+    # Set when the detector was declared offline; its next reading clears it.
+    offline_since = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class SensorBinding(BaseModel):
+    """A detector watching a permit: a portable one bound by number, until the permit ends."""
+    sensor = ForeignKeyField(Sensor, backref="bindings", on_delete="CASCADE")
+    permit = ForeignKeyField(Permit, backref="sensor_bindings", on_delete="CASCADE")
+    bound_by = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
+    bound_at = DateTimeField(default=utcnow)
+    released_at = DateTimeField(null=True, index=True)
+
+
+class Alarm(BaseModel):
+    """One alarm of one detector (or of a manual reading), from raising to acknowledgement."""
+    sensor = ForeignKeyField(Sensor, null=True, backref="alarms", on_delete="SET NULL")
+    device = CharField(max_length=64, null=True)
+    level = CharField(max_length=8)     # 一级 / 二级 / 超限 / 离线 (sensors.levels)
+    gas = CharField(max_length=8, null=True)
+    value = FloatField(null=True)
+    text = CharField(max_length=500)
+    area = CharField(max_length=200, default="")
+    permit_nos = JSONField(default=list)
+    suspended = JSONField(default=list)  # permits this alarm suspended
+    recipients = JSONField(default=list)  # person ids that got the card, in every round
+    reading_at = DateTimeField()         # when the reading was taken (response time starts here)
+    raised_at = DateTimeField(default=utcnow, index=True)
+    acknowledged_at = DateTimeField(null=True)
+    acknowledged_by = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
+    # Re-send and escalate while nobody acknowledges; cleared by the first acknowledgement.
+    resend_at = DateTimeField(null=True, index=True)
+    rounds = IntegerField(default=1)
+    cleared_at = DateTimeField(null=True, index=True)
+
+
+class AlarmAck(BaseModel):
+    """Each person's 确认收到 of an alarm card."""
+    alarm = ForeignKeyField(Alarm, backref="acks", on_delete="CASCADE")
+    person = ForeignKeyField(Person, on_delete="RESTRICT")
+    at = DateTimeField(default=utcnow)
+    channel = CharField(max_length=16, default="cli")
+
+    class Meta:
+        indexes = ((("alarm", "person"), True),)

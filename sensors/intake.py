@@ -1,0 +1,236 @@
+"""Authenticate a detector's post, check every reading in it, then store and evaluate them.
+
+The order matters: nothing is stored until the whole body has passed (one bad reading refuses a
+batch), and the signature is checked before anything about the detector is revealed beyond
+"unknown device".
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import settings
+from models import GasReading, Permit, Sensor, transaction, utcnow
+from models.db import for_update
+from workflow import gas, template as templates
+from workflow.states import IN_PROGRESS
+
+from . import alarms, levels, watch
+
+MAX_BODY = 64 * 1024
+MAX_BATCH = 100
+BACKLOG = timedelta(hours=1)   # a detector may post what it buffered during a network outage
+_SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
+_DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
+
+
+class Refused(Exception):
+    """The post is refused; status is the HTTP status, code a stable name, message plain Chinese."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def as_json(self) -> dict:
+        return {"error": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Reading:
+    taken_at: datetime          # naive UTC, whole seconds, like every time in the database
+    values: dict[str, float]
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """Return the X-Signature header value a detector sends for body at timestamp."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _no_constants(name: str):
+    raise Refused(422, "invalid_value", f"读数 {name} 不是有限的数")
+
+
+def _timestamp(raw: str | None, now: datetime) -> str:
+    if not raw or not raw.isdigit():
+        raise Refused(401, "missing_timestamp", "缺少 X-Timestamp（Unix 秒）")
+    skew = settings.current().sensor_skew_seconds
+    offset = int(raw) - now.replace(tzinfo=timezone.utc).timestamp()
+    if offset < -skew:
+        raise Refused(401, "stale_timestamp", f"X-Timestamp 早于服务器时间 {-offset:.0f} 秒，超过允许的 {skew} 秒")
+    if offset > skew:
+        raise Refused(401, "future_timestamp", f"X-Timestamp 晚于服务器时间 {offset:.0f} 秒，超过允许的 {skew} 秒")
+    return raw
+
+
+def _items(body: bytes) -> list[dict]:
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Refused(400, "malformed_json", f"请求体不是合法的 JSON：{exc}") from None
+    items = data if isinstance(data, list) else [data]
+    if not items or len(items) > MAX_BATCH:
+        raise Refused(400, "bad_batch", f"一次上报 1–{MAX_BATCH} 条读数，收到 {len(items)} 条")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("device"), str) \
+                or not isinstance(item.get("ts"), str) or not isinstance(item.get("values"), dict) \
+                or not item["values"]:
+            raise Refused(400, "malformed_reading",
+                          f"第 {index + 1} 条读数须含 device（字符串）、ts（ISO 8601 时间）和非空的 values")
+    return items
+
+
+def _device(items: list[dict]) -> str:
+    devices = {item["device"] for item in items}
+    if len(devices) != 1:
+        raise Refused(400, "mixed_devices", "一次上报只能含同一台检测仪的读数（签名属于一台检测仪）")
+    device = devices.pop()
+    if not _DEVICE.fullmatch(device):
+        raise Refused(400, "malformed_reading", f"检测仪编号 {device[:40]!r} 格式不对")
+    return device
+
+
+def _authenticate(device: str, timestamp: str, signature: str | None, body: bytes) -> Sensor:
+    match = _SIGNATURE.fullmatch(signature or "")
+    if match is None:
+        raise Refused(401, "missing_signature", "缺少或无法识别 X-Signature，应为 sha256=<64 位十六进制>")
+    sensor = Sensor.get_or_none(Sensor.code == device.upper())
+    if sensor is None:
+        raise Refused(401, "unknown_device", f"未登记的检测仪 {device}")
+    if not hmac.compare_digest(sign(sensor.secret, timestamp, body), f"sha256={match[1]}"):
+        raise Refused(401, "bad_signature", "签名不符：请核对检测仪密钥和签名算法")
+    if not sensor.enabled:
+        raise Refused(403, "device_disabled", f"检测仪 {sensor.code} 已停用")
+    return sensor
+
+
+def _reading(sensor: Sensor, index: int, item: dict, now: datetime) -> Reading:
+    where = f"第 {index + 1} 条读数"
+    try:
+        taken = datetime.fromisoformat(item["ts"])
+    except ValueError:
+        raise Refused(400, "bad_ts", f"{where}的时间 {item['ts'][:40]!r} 不是 ISO 8601 格式") from None
+    if taken.tzinfo is None:
+        raise Refused(400, "bad_ts", f"{where}的时间须带时区，如 2026-11-24T08:01:00+08:00")
+    taken = taken.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+    skew = timedelta(seconds=settings.current().sensor_skew_seconds)
+    if taken > now + skew:
+        raise Refused(422, "future_reading", f"{where}的时间晚于当前时间")
+    if taken < now - BACKLOG:
+        raise Refused(422, "stale_reading", f"{where}早于 {int(BACKLOG.total_seconds() // 60)} 分钟前，不再受理")
+    values = {}
+    for key, raw in item["values"].items():
+        code = str(key).strip().upper()
+        if code not in gas.UNITS:
+            raise Refused(422, "unknown_gas", f"{where}含未知的气体代号 {str(key)[:20]!r}（可用 {'、'.join(gas.GASES)}）")
+        if code not in sensor.gases:
+            raise Refused(422, "unregistered_gas", f"{where}含 {code}，检测仪 {sensor.code} 登记的测量气体为 "
+                                                   f"{'、'.join(sensor.gases)}")
+        try:
+            values[code] = levels.check_value(code, raw)
+        except ValueError as exc:
+            raise Refused(422, "invalid_value", f"{where}：{exc}") from None
+    return Reading(taken, values)
+
+
+def verify(body: bytes, headers, now: datetime | None = None) -> tuple[Sensor, list[Reading], str]:
+    """Check a post completely; return the detector, its readings and the signature (for replays)."""
+    now = now or utcnow()
+    if len(body) > MAX_BODY:
+        raise Refused(413, "body_too_large", f"请求体超过 {MAX_BODY // 1024} KB")
+    timestamp = _timestamp(headers.get("X-Timestamp"), now)
+    items = _items(body)
+    sensor = _authenticate(_device(items), timestamp, headers.get("X-Signature"), body)
+    readings = [_reading(sensor, i, item, now) for i, item in enumerate(items)]
+    return sensor, readings, headers["X-Signature"]
+
+
+@dataclass(frozen=True)
+class Result:
+    stored: int
+    alarms: tuple[int, ...]
+    suspended: tuple[str, ...]
+
+    def as_json(self) -> dict:
+        return {"stored": self.stored, "alarms": list(self.alarms), "suspended": list(self.suspended)}
+
+
+def _judge(permit: Permit, sensor: Sensor, values: dict[str, float]) -> tuple[bool | None, gas.Verdict, gas.Verdict]:
+    """Judge a reading for permit: (gate verdict: None when within limits but incomplete, full, any-fail)."""
+    t = templates.get(permit.work_type)
+    kwargs = dict(medium=permit.medium, limits=gas.limits_from(t.gas.limits), oxygen_range=t.gas.oxygen_range)
+    full = gas.evaluate(values, required=t.gas.required, **kwargs)
+    measured = gas.evaluate(values, **kwargs)
+    # A detector that measures fewer gases than the permit needs cannot open the gas gate, yet
+    # its readings within limits must not count as a failed analysis either.
+    passed = full.passed if full.passed or not measured.passed else None
+    return passed, full, measured
+
+
+def ingest(sensor: Sensor, readings: list[Reading], now: datetime | None = None) -> Result:
+    """Store and evaluate the readings in one transaction; raise alarms and suspend work at once."""
+    now = now or utcnow()
+    raised, suspended, stored = [], [], 0
+    with transaction():
+        sensor = for_update(Sensor.select().where(Sensor.id == sensor.id)).first()
+        if GasReading.select().where((GasReading.device == sensor.code)
+                                     & GasReading.taken_at.in_([r.taken_at for r in readings])).exists():
+            raise Refused(409, "replayed", "这些读数已受理过（重复上报）")
+        permits = watch.watched_permits(sensor)
+        for reading in sorted(readings, key=lambda r: r.taken_at):
+            stored += _store(sensor, reading, permits, now)
+            alarm = _evaluate(sensor, reading, permits, now)
+            if alarm is not None:
+                raised.append(alarm.id)
+                suspended += alarm.suspended
+        newest = max(r.taken_at for r in readings)
+        if sensor.last_seen_at is None or newest > sensor.last_seen_at:
+            sensor.last_seen_at = newest
+        if sensor.offline_since is not None:
+            sensor.offline_since = None
+            alarms.clear(sensor, now, offline=True)
+        sensor.save()
+    return Result(stored, tuple(raised), tuple(suspended))
+
+
+def _store(sensor: Sensor, reading: Reading, permits: list[Permit], now: datetime) -> int:
+    upper = reading.values
+    common = dict(device=sensor.code, taken_at=reading.taken_at, recorded_at=now, o2=upper.get("O2"),
+                  ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"), location_note=sensor.area)
+    if not permits:
+        GasReading.create(permit=None, passed=None, verdict={}, **common)
+        return 1
+    for permit in permits:
+        passed, full, _ = _judge(permit, sensor, upper)
+        GasReading.create(permit=permit, passed=passed, verdict=full.as_dict(), **common)
+    return len(permits)
+
+
+def _evaluate(sensor: Sensor, reading: Reading, permits: list[Permit], now: datetime):
+    """Raise the reading's alarm if it is worse than what is active; clear alarms when it is normal."""
+    trips = levels.trips(reading.values)
+    worst = trips[0] if trips else None
+    off_limits = [p for p in permits
+                  if p.state == IN_PROGRESS and not _judge(p, sensor, reading.values)[2].passed]
+    level = worst.level if worst else None
+    text = worst.text if worst else ""
+    if off_limits and (level is None or levels.RANK[level] < levels.RANK[levels.OFF_LIMITS]):
+        level = levels.OFF_LIMITS
+        verdict = _judge(off_limits[0], sensor, reading.values)[2]
+        text = f"{text + '；' if text else ''}{off_limits[0].no} 超出作业限值：{verdict.text()}"
+    if level is None:
+        alarms.clear(sensor, now)
+        return None
+    current = alarms.active(sensor)
+    if current and levels.RANK[current[0].level] >= levels.RANK[level]:
+        # The same or a worse alarm is already out; a running permit it missed is still stopped.
+        for permit in permits if level in levels.STOPS_WORK else ():
+            alarms.stop(permit, f"{level}报警：{text}", now)
+        return None
+    return alarms.raise_alarm(sensor=sensor, device=sensor.code, level=level, text=text,
+                              permits=permits, reading_at=reading.taken_at, now=now,
+                              gas=worst.gas if worst else None, value=worst.value if worst else None)
