@@ -16,6 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     conf.instance_path.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(conf.instance_path))
     app.config["SETTINGS"] = conf
+    app.json.ensure_ascii = False   # JSON errors name the problem in Chinese a person can read in a log
     models.connect(conf.database_url)
     from bot.registry import reset as forget_channels
     forget_channels()  # adapters are built from the settings just loaded
