@@ -9,7 +9,8 @@ from models.org import DEPARTMENT_KINDS, ROLES, Department, Person, PersonRole
 
 from .org_workbook import (ACCOUNTS, CODE, DEPARTMENT, DEPARTMENT_COLUMNS, DEPT_NAME,
                            DINGTALK, KIND, MOBILE, NAME, PARENT, PEOPLE, PEOPLE_COLUMNS, ROLE,
-                           WECOM, RowError, SheetRow, read_workbook, split_roles)
+                           WECOM, read_workbook, split_roles)
+from .workbook import RowChecker, RowError, SheetRow, WorkbookError
 
 __all__ = ["ImportReport", "OrgImportError", "RowError", "format_report", "load_org"]
 
@@ -17,13 +18,10 @@ __all__ = ["ImportReport", "OrgImportError", "RowError", "format_report", "load_
 ACCOUNT_FIELDS = {WECOM: "wecom_userid", DINGTALK: "dingtalk_userid", MOBILE: "mobile"}
 
 
-class OrgImportError(Exception):
-    """The workbook has errors; nothing of it was written."""
+class OrgImportError(WorkbookError):
+    """The org workbook has errors; nothing of it was written."""
 
-    def __init__(self, errors: list[RowError]):
-        self.errors = tuple(errors)
-        lines = [f"组织架构表有 {len(self.errors)} 处错误，未导入任何内容："]
-        super().__init__("\n".join(lines + [str(error) for error in self.errors]))
+    title = "组织架构表"
 
 
 @dataclass(frozen=True)
@@ -92,20 +90,12 @@ class _Known:
         return None, None
 
 
-class _Checker:
-    """Collect every error in the rows instead of stopping at the first."""
+class _Checker(RowChecker):
+    """Check the org's rows against each other and against what the database holds."""
 
     def __init__(self, known: _Known):
+        super().__init__()
         self.known = known
-        self.errors: list[RowError] = []
-
-    def error(self, row: SheetRow, column: str, message: str) -> None:
-        self.errors.append(RowError(row.sheet, row.row, column, message))
-
-    def check_lengths(self, row: SheetRow, limits: dict[str, int]) -> None:
-        for column, limit in limits.items():
-            if len(row[column]) > limit:
-                self.error(row, column, f"内容过长（最多 {limit} 个字符）")
 
     def check_departments(self, rows: list[SheetRow]) -> dict[str, SheetRow]:
         """Return the 部门 rows by code, the first of each code."""

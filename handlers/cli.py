@@ -230,15 +230,45 @@ def init_db():
         click.echo(line)
 
 
+def _import_workbook(load, report, file: Path) -> None:
+    """Print report(load(file)), or the workbook's errors with exit code 1 and nothing written."""
+    from exports.workbook import WorkbookError
+    try:
+        click.echo(report(load(file)))
+    except WorkbookError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+WORKBOOK = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
 @click.command("load-org")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@WORKBOOK
 def load_org_command(file):
     """Import departments and people from the org workbook (部门 / 人员 sheets)."""
-    from exports.org_import import OrgImportError, format_report, load_org
+    from exports.org_import import format_report, load_org
+    _import_workbook(load_org, format_report, file)
+
+
+@click.command("load-sensors")
+@WORKBOOK
+def load_sensors_command(file):
+    """Register or update gas detectors from the detector workbook (检测仪 sheet)."""
+    from exports.sensor_import import format_report, load_sensors
+    _import_workbook(load_sensors, format_report, file)
+
+
+@click.command("sensor-rekey")
+@click.argument("code")
+def sensor_rekey(code):
+    """Give detector CODE a new secret and print it once; the old secret stops working."""
+    from exports.sensor_import import UnknownSensor, rekey_sensor
     try:
-        click.echo(format_report(load_org(file)))
-    except OrgImportError as exc:
+        secret = rekey_sensor(code)
+    except UnknownSensor as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"{code.strip()}  secret={secret}")
+    click.echo("新密钥仅此一次显示，请立即配置到检测仪上；旧密钥已失效。")
 
 
 @click.command("verify-audit")
@@ -373,5 +403,5 @@ def scheduler(every):
         click.echo("已停止")
 
 
-COMMANDS = (init_db, load_org_command, verify_audit, walkthrough, demo, permit_cli, serve, worker,
-            scheduler)
+COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, verify_audit, walkthrough,
+            demo, permit_cli, serve, worker, scheduler)

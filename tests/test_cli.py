@@ -107,3 +107,34 @@ def test_verify_audit_names_a_tampered_event_and_exits_1(run):
 def test_commands_on_an_uninitialised_database_say_to_run_init_db(run, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     assert "请先运行 python app.py init-db" in run("verify-audit", ok=False)
+
+
+def test_detectors_are_registered_and_their_secrets_shown_once(run, tmp_path):
+    from exports.samples.build_sample_sensors import OUT as SAMPLE_SENSORS
+    from models import Sensor
+    run("init-db")
+    run("load-org", str(SAMPLE_ORG))
+    out = run("load-sensors", str(SAMPLE_SENSORS))
+    shown = re.search(r"^GD-0012  secret=([0-9a-f]{32})$", out, re.M).group(1)
+    assert shown == Sensor.get(code="GD-0012").secret
+    assert "检测仪：新增 6，更新 0" in out and "仅此一次显示" in out
+    assert "secret=" not in run("load-sensors", str(SAMPLE_SENSORS))
+    out = run("sensor-rekey", "GD-0012")
+    rekeyed = re.search(r"^GD-0012  secret=([0-9a-f]{32})$", out, re.M).group(1)
+    assert rekeyed != shown and rekeyed == Sensor.get(code="GD-0012").secret
+    assert "没有编号为 GD-9999 的检测仪" in run("sensor-rekey", "GD-9999", ok=False)
+
+
+def test_bad_detector_workbook_is_reported_by_row_and_nothing_is_loaded(run, tmp_path):
+    run("init-db")
+    book = Workbook()
+    book.active.title = "检测仪"
+    book.active.append(["编号", "名称", "区域/位置", "类型", "测量气体", "上报间隔秒"])
+    book.active.append(["GD-0100", "新探测器", "3#罐区", "固定", "NH3", 60])
+    book.active.append(["GD-0101", "新探测器", "3#罐区", "手持", "EX", 60])
+    path = tmp_path / "bad.xlsx"
+    book.save(path)
+    out = run("load-sensors", str(path), ok=False)
+    assert "检测仪 第2行 测量气体: 未知气体“NH3”" in out and "检测仪 第3行 类型" in out
+    from models import Sensor
+    assert Sensor.select().count() == 0

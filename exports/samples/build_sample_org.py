@@ -5,14 +5,12 @@ import sys
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from models.org import DEPARTMENT_KINDS, ROLES
 
 from ..org_workbook import (CODE, DEPARTMENT, DEPARTMENTS, DEPT_NAME, DINGTALK, KIND, MOBILE, NAME,
                             PARENT, PEOPLE, ROLE, WECOM)
+from .layout import fill, pick_list
 
 OUT = Path(__file__).with_name("示例工厂组织架构.xlsx")
 
@@ -55,49 +53,21 @@ PEOPLE_ROWS = (
     ("罗电", "luodian", "", "13800000023", "ELEC", "作业人、监护人"),
 )
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-
 
 def build(out: Path = OUT) -> Path:
     """Write the sample plant's workbook to out and return its path."""
     book = Workbook()
     departments = book.active
     departments.title = DEPARTMENTS
-    _fill(departments, DEPARTMENT_HEADERS, DEPARTMENT_ROWS)
-    _pick_list(departments, column=DEPARTMENT_HEADERS.index(KIND) + 1, choices=DEPARTMENT_KINDS)
+    fill(departments, DEPARTMENT_HEADERS, DEPARTMENT_ROWS)
+    pick_list(departments, column=DEPARTMENT_HEADERS.index(KIND) + 1, choices=DEPARTMENT_KINDS)
     people = book.create_sheet(PEOPLE)
-    _fill(people, PEOPLE_HEADERS, PEOPLE_ROWS)
+    fill(people, PEOPLE_HEADERS, PEOPLE_ROWS)
     notes = book.create_sheet("说明")
-    _fill(notes, ("部门类型", "角色（多个用 、 分隔）"),
-          [(DEPARTMENT_KINDS[i] if i < len(DEPARTMENT_KINDS) else "", role) for i, role in enumerate(ROLES)])
+    fill(notes, ("部门类型", "角色（多个用 、 分隔）"),
+         [(DEPARTMENT_KINDS[i] if i < len(DEPARTMENT_KINDS) else "", role) for i, role in enumerate(ROLES)])
     book.save(out)
     return out
-
-
-def _fill(sheet, headers: tuple[str, ...], rows) -> None:
-    sheet.append(headers)
-    for row in rows:
-        sheet.append(row)
-    for cell in sheet[1]:
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    sheet.freeze_panes = "A2"
-    for index, header in enumerate(headers, start=1):
-        # Text, not numbers: a mobile or code stored as a number loses leading zeros in Excel.
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-            cell.number_format = "@"
-        texts = [header] + [str(row[index - 1]) for row in rows]
-        # CJK characters take two columns' width.
-        width = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) for text in texts)
-        sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 4, 10), 60)
-
-
-def _pick_list(sheet, *, column: int, choices: tuple[str, ...]) -> None:
-    letter = get_column_letter(column)
-    rule = DataValidation(type="list", formula1=f'"{",".join(choices)}"', allow_blank=False)
-    rule.add(f"{letter}2:{letter}1000")
-    sheet.add_data_validation(rule)
 
 
 if __name__ == "__main__":

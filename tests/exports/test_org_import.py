@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from openpyxl import Workbook, load_workbook
 
 from exports.org_import import ImportReport, OrgImportError, RowError, format_report, load_org
 from exports.samples.build_sample_org import (DEPARTMENT_HEADERS, DEPARTMENT_ROWS, OUT,
                                               PEOPLE_HEADERS, PEOPLE_ROWS, build)
 from models import Department, Person, PersonRole
+from tests.exports.conftest import assert_committed_sample_is_fresh, assert_refused, write_sheets
 
 ACCOUNTS = "企业微信账号、钉钉账号、手机"
 
@@ -16,17 +16,8 @@ def write_book(path, *, departments=DEPARTMENT_ROWS, people=PEOPLE_ROWS,
                department_headers=DEPARTMENT_HEADERS, people_headers=PEOPLE_HEADERS,
                sheets=("部门", "人员")):
     """Write an org workbook with the given rows (the sample plant by default) and return its path."""
-    book = Workbook()
-    book.remove(book.active)
     content = {"部门": (department_headers, departments), "人员": (people_headers, people)}
-    for title in sheets:
-        sheet = book.create_sheet(title)
-        headers, rows = content[title]
-        sheet.append(list(headers))
-        for row in rows:
-            sheet.append(list(row))
-    book.save(path)
-    return path
+    return write_sheets(path, {title: content[title] for title in sheets})
 
 
 def person_row(name, **changes):
@@ -77,11 +68,7 @@ def test_sample_loads(db):
 
 
 def test_committed_sample_matches_its_builder(tmp_path):
-    fresh = load_workbook(build(tmp_path / "sample.xlsx"))
-    committed = load_workbook(OUT)
-    assert committed.sheetnames == fresh.sheetnames
-    for title in fresh.sheetnames:
-        assert list(committed[title].values) == list(fresh[title].values)
+    committed = assert_committed_sample_is_fresh(build, OUT, tmp_path)
     assert committed["人员"].freeze_panes == "A2"
     assert committed["人员"]["A1"].font.bold
 
@@ -221,16 +208,10 @@ BAD_BOOKS = {
 @pytest.mark.parametrize("case", BAD_BOOKS, ids=list(BAD_BOOKS))
 def test_bad_book_names_the_cell_and_changes_nothing(db, tmp_path, case):
     load_org(OUT)
-    before = snapshot()
     changes, where, message = BAD_BOOKS[case]
     path = write_book(tmp_path / "bad.xlsx", **changes)
 
-    with pytest.raises(OrgImportError) as caught:
-        load_org(path)
-
-    assert [(e.sheet, e.row, e.column) for e in caught.value.errors][:1] == [where]
-    assert message in caught.value.errors[0].message
-    assert snapshot() == before
+    assert_refused(load_org, path, OrgImportError, where=where, message=message, snapshot=snapshot)
 
 
 def test_bad_book_changes_nothing_in_an_empty_database(db, tmp_path):

@@ -1,0 +1,201 @@
+"""Load the detector workbook into the sensor registry: all of it in one transaction, or none of it."""
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.db import transaction
+from models.org import Department
+from models.sensor import FIXED, PORTABLE, Sensor
+from workflow.gas import GASES
+
+from .workbook import RowChecker, RowError, SheetRow, WorkbookError, read_sheets
+
+__all__ = ["NewSensor", "RowError", "SensorImportError", "SensorImportReport", "UnknownSensor",
+           "format_report", "load_sensors", "rekey_sensor"]
+
+SENSORS = "检测仪"
+CODE, NAME, AREA, KIND, GAS, INTERVAL, UNIT, ENABLED = (
+    "编号", "名称", "区域/位置", "类型", "测量气体", "上报间隔秒", "所属单位", "启用")
+REQUIRED = (CODE, NAME, AREA, KIND, GAS, INTERVAL)
+# A missing optional column leaves a registered detector's unit or state as it is.
+OPTIONAL = (UNIT, ENABLED)
+SENSOR_COLUMNS = REQUIRED + OPTIONAL
+LIMITS = {CODE: 32, NAME: 100, AREA: 200}  # the longest text the database fields hold
+
+KINDS = (PORTABLE, FIXED)
+YES, NO = "是", "否"
+INTERVAL_RANGE = range(1, 3601)
+GAS_SEPARATORS = re.compile(r"[、,，/\s]+")
+SECRET_BYTES = 16
+
+
+class SensorImportError(WorkbookError):
+    """The detector workbook has errors; nothing of it was written."""
+
+    title = "检测仪表"
+
+
+class UnknownSensor(LookupError):
+    """No detector is registered under the code."""
+
+    def __init__(self, code: str):
+        super().__init__(f"没有编号为 {code} 的检测仪")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class NewSensor:
+    code: str
+    name: str
+    secret: str = field(repr=False)  # shown once, in the report; kept out of logs
+
+
+@dataclass(frozen=True)
+class SensorImportReport:
+    updated: int
+    new: tuple[NewSensor, ...]
+
+    @property
+    def created(self) -> int:
+        return len(self.new)
+
+
+def format_report(report: SensorImportReport) -> str:
+    """Return the report as Chinese lines, each new detector's secret on its own line."""
+    lines = [f"检测仪：新增 {report.created}，更新 {report.updated}"]
+    if report.new:
+        lines.append("新检测仪的密钥仅此一次显示，请立即配置到检测仪上；遗失后只能重新生成（sensor-rekey 编号）：")
+        lines += [f"{sensor.code}  secret={sensor.secret}" for sensor in report.new]
+    return "\n".join(lines)
+
+
+def load_sensors(path: str | Path) -> SensorImportReport:
+    """Register or update the detectors in the workbook at path; raise SensorImportError if any row is wrong."""
+    rows, errors = read_sheets(path, {SENSORS: SENSOR_COLUMNS}, optional=OPTIONAL)
+    if errors:
+        # Without its sheet and headers no row can be read, so row checks would only add noise.
+        raise SensorImportError(errors)
+    with transaction():
+        checker = _Checker(Department.select().order_by(Department.id))
+        checked = checker.check(rows[SENSORS])
+        if checker.errors:
+            raise SensorImportError(checker.errors)
+        return _save(checked)
+
+
+def rekey_sensor(code: str) -> str:
+    """Give the detector a new secret and return it; the old one stops working at once."""
+    secret = secrets.token_hex(SECRET_BYTES)
+    if not Sensor.update(secret=secret).where(Sensor.code == code.strip()).execute():
+        raise UnknownSensor(code.strip())
+    return secret
+
+
+def split_gases(text: str) -> list[str]:
+    """Split a 测量气体 cell into upper-case codes, in the order written, dropping blanks and repeats."""
+    parts = GAS_SEPARATORS.split(unicodedata.normalize("NFKC", text).upper())
+    return list(dict.fromkeys(part for part in parts if part))
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One row, as the fields it sets; unit and enabled are absent when their column is."""
+
+    code: str
+    fields: dict
+
+
+class _Checker(RowChecker):
+    """Check the detector rows against each other and against the org in the database."""
+
+    def __init__(self, departments):
+        super().__init__()
+        self.by_code: dict[str, Department] = {}
+        self.by_name: dict[str, list[Department]] = {}
+        for department in departments:
+            self.by_code[department.code] = department
+            self.by_name.setdefault(department.name, []).append(department)
+
+    def check(self, rows: list[SheetRow]) -> list[_Checked]:
+        """Return the fields of each row, in sheet order."""
+        if not rows:
+            self.errors.append(RowError(SENSORS, None, None, "没有任何检测仪"))
+        first_row: dict[str, int] = {}
+        result = []
+        for row in rows:
+            self.check_lengths(row, LIMITS)
+            for column in REQUIRED:
+                if not row[column]:
+                    self.error(row, column, "不能为空")
+            code = row[CODE]
+            if code in first_row:
+                self.error(row, CODE, f"编号“{code}”与第{first_row[code]}行重复")
+            elif code:
+                first_row[code] = row.row
+            if row[KIND] and row[KIND] not in KINDS:
+                self.error(row, KIND, f"未知类型“{row[KIND]}”，可选：{'、'.join(KINDS)}")
+            fields = dict(name=row[NAME], area=row[AREA], kind=row[KIND], gases=self.gases(row),
+                          interval_seconds=self.interval(row))
+            if UNIT in row.cells:
+                fields["unit"] = self.unit(row)
+            if ENABLED in row.cells:
+                fields["enabled"] = self.enabled(row)
+            result.append(_Checked(code, fields))
+        return result
+
+    def gases(self, row: SheetRow) -> list[str]:
+        codes = split_gases(row[GAS])
+        for code in codes:
+            if code not in GASES:
+                self.error(row, GAS, f"未知气体“{code}”，可选：{'、'.join(GASES)}")
+        if row[GAS] and not codes:
+            self.error(row, GAS, "不能为空")
+        return [gas for gas in GASES if gas in codes]
+
+    def interval(self, row: SheetRow) -> int | None:
+        text = row[INTERVAL]
+        if text and not (text.isdecimal() and int(text) in INTERVAL_RANGE):
+            self.error(row, INTERVAL, f"“{text}”不是 {INTERVAL_RANGE.start} 到 {INTERVAL_RANGE.stop - 1} 之间的整数")
+        return int(text) if text.isdecimal() else None
+
+    def unit(self, row: SheetRow) -> Department | None:
+        text = row[UNIT]
+        if not text:
+            return None
+        if text in self.by_code:
+            return self.by_code[text]
+        named = self.by_name.get(text, [])
+        if len(named) > 1:
+            codes = "、".join(d.code for d in named)
+            self.error(row, UNIT, f"有 {len(named)} 个部门名为“{text}”（{codes}），请填部门编码")
+        elif not named:
+            self.error(row, UNIT, f"未知单位“{text}”（系统中没有这个部门编码或部门名称，请先导入组织架构表）")
+        return named[0] if named else None
+
+    def enabled(self, row: SheetRow) -> bool:
+        text = row[ENABLED] or YES
+        if text not in (YES, NO):
+            self.error(row, ENABLED, f"应填“{YES}”或“{NO}”，不是“{text}”")
+        return text != NO
+
+
+def _save(rows: list[_Checked]) -> SensorImportReport:
+    """Create or update the file's detectors; the others are left as they are."""
+    known = {sensor.code: sensor for sensor in Sensor.select().where(Sensor.code.in_([r.code for r in rows]))}
+    new, updated = [], 0
+    for row in rows:
+        sensor = known.get(row.code)
+        if sensor is None:
+            sensor = Sensor.create(code=row.code, secret=secrets.token_hex(SECRET_BYTES), **row.fields)
+            new.append(NewSensor(sensor.code, sensor.name, sensor.secret))
+        else:
+            # The secret stays: the detector in the field still signs with it.
+            for name, value in row.fields.items():
+                setattr(sensor, name, value)
+            sensor.save()
+            updated += 1
+    return SensorImportReport(updated, tuple(new))

@@ -1,0 +1,45 @@
+"""Helpers for the workbook imports' tests: write a workbook, and check that one is refused whole."""
+from __future__ import annotations
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from exports.workbook import RowError, WorkbookError
+
+
+def write_sheets(path, sheets: dict):
+    """Write a workbook of sheets (title -> (headers, rows)), in that order, and return its path."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, (headers, rows) in sheets.items():
+        sheet = book.create_sheet(title)
+        sheet.append(list(headers))
+        for row in rows:
+            sheet.append(list(row))
+    book.save(path)
+    return path
+
+
+def assert_refused(load, path, error: type[WorkbookError], *, where, message: str, snapshot
+                   ) -> tuple[RowError, ...]:
+    """Assert that load(path) raises error, naming (sheet, row, column) and message first, and writes nothing."""
+    before = snapshot()
+
+    with pytest.raises(error) as caught:
+        load(path)
+
+    first = caught.value.errors[0]
+    assert (first.sheet, first.row, first.column) == where
+    assert message in first.message
+    assert snapshot() == before
+    return caught.value.errors
+
+
+def assert_committed_sample_is_fresh(build, committed_path, tmp_path):
+    """Assert that the committed sample holds what its builder writes now; return the committed workbook."""
+    fresh = load_workbook(build(tmp_path / "sample.xlsx"))
+    committed = load_workbook(committed_path)
+    assert committed.sheetnames == fresh.sheetnames
+    for title in fresh.sheetnames:
+        assert list(committed[title].values) == list(fresh[title].values)
+    return committed
