@@ -86,7 +86,7 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
             tester = next(p for p in machine.assignees(Step.get((Step.permit == permit) & (Step.phase == "gas"))))
             work.record_gas(permit.no, by=tester, values=_gas_values(t), now=clock.tick())
         if d.gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
-            _monitor(permit, t, clock)
+            monitor(permit, t, clock)
             say(f"  {'连续监测':<12} 绑定检测仪 {WALK_DETECTOR}，上报合格读数")
     signers = people if d.mode == "all" else people[:1]
     for person in signers:
@@ -98,7 +98,7 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
             f"{'（逐项勾选 %d 项）' % len(ticks) if ticks else ''} → {out.state}")
 
 
-def _monitor(permit: Permit, t, clock: Clock) -> None:
+def monitor(permit: Permit, t, clock: Clock) -> None:
     """Bind the walkthrough's own portable detector and let it report, as continuous monitoring needs."""
     from sensors import intake, watch
     sensor = Sensor.get_or_none(Sensor.code == WALK_DETECTOR) or Sensor.create(

@@ -11,14 +11,15 @@ from datetime import datetime, timedelta
 import pytest
 
 import settings
-from models import AuditEvent, Outbox, Step, find_person
+from models import Alarm, AuditEvent, Outbox, Step, find_person
 from models.permit import Permit
 from tests.conftest import MORNING
 from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                       Outcome, attach, audit, check_in, create_permit, edit_draft, hooks, machine,
                       record_gas, request_change, resume, sign, start, submit, suspend, template)
 from workflow.clock import local
-from workflow.walkthrough import SAMPLES, Clock, _act
+from workflow.rules import UNGRADED
+from workflow.walkthrough import SAMPLES, Clock, _act, monitor
 
 GOOD_AIR = {"O2": 20.9, "EX": 0, "H2S": 0, "CO": 0}
 
@@ -87,6 +88,9 @@ def at_start(permit: Permit, clock: Clock, *, photos: bool = True) -> None:
     """Drive to the on-site start at the planned start time, with the start's photos attached."""
     drive_to(permit, "start", clock)
     clock.now = max(clock.now, permit.planned_start)
+    t = template.get(permit.work_type)
+    if t.step("start").gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
+        monitor(permit, t, clock)
     if photos:
         for kind in template.get(permit.work_type).step("start").gates.photos:
             attach(permit.no, by=permit.applicant, kind=kind, data=f"{kind}".encode(),
@@ -446,11 +450,25 @@ def test_a_failing_reading_during_work_suspends_and_tells_everyone_to_stop(plant
     permit = hot("一级")
     clock = clock_for(permit)
     working(permit, clock)
-    out = gas_test(permit, clock.tick(), EX=30)
+    out = gas_test(permit, clock.tick(), EX=20)   # 1.0 %vol of methane: over 0.5, under the first alarm
     assert out.state == "suspended"
     stop = Outbox.select().where((Outbox.permit_no == permit.no) & (Outbox.kind == "stop"))
     assert {row.person.name for row in stop} == {"蒋焊", "沈力", "褚卫"}
     assert all("立即停止作业并撤离" in row.payload["text"] for row in stop)
+
+
+def test_a_manual_reading_past_an_alarm_set_point_stops_the_work_by_alarm_card(plant):
+    permit = hot("一级")
+    clock = clock_for(permit)
+    working(permit, clock)
+    out = gas_test(permit, clock.tick(), EX=30)   # first alarm (25 %LEL) and outside the limit
+    assert out.state == "suspended"
+    alarm = Alarm.get()
+    assert alarm.device is None and alarm.suspended == [permit.no] and alarm.text.startswith("人工检测")
+    cards = Outbox.select().where(Outbox.kind == "alarm")
+    assert {"蒋焊", "沈力", "褚卫"} <= {row.person.name for row in cards}
+    # The alarm card is the stop order: the engine's own stop cards are not sent besides it.
+    assert not Outbox.select().where(Outbox.kind == "stop").exists()
 
 
 # --- 5. the guardian ---

@@ -9,6 +9,7 @@ import pytest
 from models import Attachment, AuditEvent, ChangeRequest, Outbox, Person, Signature, Step, find_person
 from models.permit import Permit, PermitMember
 from tests.conftest import MORNING
+from sensors import watch
 from workflow import (AlreadySigned, GateNotMet, deadlines, InvalidPermit, InvalidTransition, NotAuthorized,
                       StaleVersion, WorkflowError, accept, attach, audit, cancel, check_in, close,
                       edit_draft, expire, expire_due, extend, machine, record_gas, rectified, reject,
@@ -154,6 +155,8 @@ def attempt(command: str, no: str, clock: Clock):
         "remind": lambda: deadlines.remind(no, step.id if step else 0, now=now + 6 * HOUR),
         "escalate": lambda: deadlines.escalate(no, step.id if step else 0, now=now + 6 * HOUR),
         "retest": lambda: deadlines.retest(no, now=now + 6 * HOUR),
+        "bind_sensor": lambda: watch.bind(no, "GD-0012", by=who("chenjian"), now=now),
+        "unbind_sensor": lambda: watch.unbind(no, "GD-0012", by=who("chenjian"), now=now),
     }
     return calls[command]()
 
