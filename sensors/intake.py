@@ -56,7 +56,7 @@ def _no_constants(name: str):
 
 
 def _timestamp(raw: str | None, now: datetime) -> str:
-    if not raw or not raw.isdigit():
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise Refused(401, "missing_timestamp", "缺少 X-Timestamp（Unix 秒）")
     skew = settings.current().sensor_skew_seconds
     offset = int(raw) - now.replace(tzinfo=timezone.utc).timestamp()
@@ -67,10 +67,19 @@ def _timestamp(raw: str | None, now: datetime) -> str:
     return raw
 
 
+def _no_duplicates(pairs: list) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        # json would keep the last of two "H2S" silently, and an alarm with it.
+        twice = "、".join(sorted({key for key in keys if keys.count(key) > 1}))
+        raise Refused(400, "malformed_json", f"请求体中的键 {twice[:40]} 出现了两次")
+    return dict(pairs)
+
+
 def _items(body: bytes) -> list[dict]:
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+    except ValueError as exc:  # bad UTF-8, bad JSON, or an integer of more digits than Python parses
         raise Refused(400, "malformed_json", f"请求体不是合法的 JSON：{exc}") from None
     items = data if isinstance(data, list) else [data]
     if not items or len(items) > MAX_BATCH:
@@ -125,6 +134,8 @@ def _reading(sensor: Sensor, index: int, item: dict, now: datetime) -> Reading:
     values = {}
     for key, raw in item["values"].items():
         code = str(key).strip().upper()
+        if code in values:
+            raise Refused(422, "duplicate_gas", f"{where}的 {code} 出现了两次")
         if code not in gas.UNITS:
             raise Refused(422, "unknown_gas", f"{where}含未知的气体代号 {str(key)[:20]!r}（可用 {'、'.join(gas.GASES)}）")
         if code not in sensor.gases:

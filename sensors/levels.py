@@ -40,7 +40,10 @@ def check_value(gas: str, value: object) -> float:
     label = f"{GAS_LABELS[gas]}（{gas}）"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{label}读数 {value!r} 不是数")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too long for a float: JSON allows it, no detector reads it
+        raise ValueError(f"{label}读数 {str(value)[:20]}… 超出物理可能") from None
     if not math.isfinite(value):
         raise ValueError(f"{label}读数 {value} 不是有限的数")
     if value < 0:

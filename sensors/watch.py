@@ -50,8 +50,9 @@ def sensors_of(permit: Permit) -> list[Sensor]:
 
 
 def silent_for(sensor: Sensor, since: datetime, now: datetime) -> float:
-    """Seconds the detector has said nothing, counted from its last reading or from since."""
-    last = max(filter(None, (sensor.last_seen_at, since)))
+    """Seconds the detector has said nothing: since its last reading, or since `since` if it never reported."""
+    # Not the later of the two: a detector silent before the work started is no fresher for it.
+    last = sensor.last_seen_at or since
     return (now - last).total_seconds()
 
 

@@ -10,7 +10,7 @@ from models import Attachment, ChangeRequest, GasReading, Person, PersonRole, St
 from models.permit import Permit
 
 from . import assign, drafts, gas, gates, grading, hooks, machine
-from .errors import InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
+from .errors import GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
 from .machine import Ctx, Outcome, record_signature, run
 from .rules import UNGRADED
 from .states import COMMANDS, EXPIRED, IN_PROGRESS, RECTIFYING, SUSPENDED
@@ -124,6 +124,13 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
                 newest = gates.latest_readings(permit, ctx.now)[:1]
                 if newest and not newest[0].passed:
                     gates.gas_fresh(permit, t, ctx.now, since=permit.suspended_at)
+        start = next(d for d in t.steps if d.phase == "start")
+        if start.gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
+            # Work that may only run monitored may only resume monitored (a detector gone
+            # offline suspended it, and stays offline until it reports again).
+            found = hooks.problems("monitoring", permit, at=ctx.now)
+            if found:
+                raise GateNotMet("；".join(found))
         ctx.data = {"paused_minutes": round((ctx.now - permit.suspended_at).total_seconds() / 60)}
         permit.state, permit.suspended_at, permit.retest_remind_at = IN_PROGRESS, None, None
         ctx.tell(machine.crew_and_guardians(permit), "info", f"{permit.no} 恢复作业")
