@@ -11,15 +11,16 @@ from datetime import datetime, timedelta
 import pytest
 
 import settings
-from models import Alarm, AuditEvent, Outbox, Step, find_person
+from models import Alarm, AuditEvent, Outbox, Sensor, Step, find_person
 from models.permit import Permit
 from tests.conftest import MORNING
+from sensors import intake, watch
 from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                       Outcome, attach, audit, check_in, create_permit, edit_draft, hooks, machine,
                       record_gas, request_change, resume, sign, start, submit, suspend, template)
 from workflow.clock import local
 from workflow.rules import UNGRADED
-from workflow.walkthrough import SAMPLES, Clock, _act, monitor
+from workflow.walkthrough import SAMPLES, WALK_DETECTOR, Clock, _act, monitor
 
 GOOD_AIR = {"O2": 20.9, "EX": 0, "H2S": 0, "CO": 0}
 
@@ -108,6 +109,13 @@ def working(permit: Permit, clock: Clock) -> Permit:
 def gas_test(permit: Permit, at: datetime, **values) -> Outcome:
     """Record a reading by the plant's gas tester (GOOD_AIR unless values say otherwise)."""
     return record_gas(permit.no, by=find_person("chenjian"), values={**GOOD_AIR, **values}, now=at)
+
+
+def detector_reports(permit: Permit, at: datetime) -> None:
+    """Let the walkthrough's detector report clean air, where it watches the permit (monitored work)."""
+    sensor = Sensor.get_or_none(Sensor.code == WALK_DETECTOR)
+    if sensor is not None and permit in watch.watched_permits(sensor):
+        intake.ingest(sensor, [intake.Reading(at, dict(GOOD_AIR))], now=at)
 
 
 def start_work(permit: Permit, at: datetime) -> Outcome:
@@ -399,6 +407,7 @@ def test_resume_after_a_long_pause_needs_a_new_gas_test(plant, work_type, grade,
     with refused(GateNotMet, "没有暂停后气体分析记录", permit):
         resume(permit.no, by=guardian, now=paused + minutes(limit + 1))
     gas_test(permit, paused + minutes(limit + 2))
+    detector_reports(permit, paused + minutes(limit + 2))
     assert resume(permit.no, by=guardian, now=paused + minutes(limit + 3)).state == "in_progress"
 
 
@@ -410,6 +419,7 @@ def test_resume_after_a_short_pause_needs_no_new_gas_test(plant, work_type, grad
     working(permit, clock)
     guardian, paused = find_person("chuwei"), clock.tick()
     suspend(permit.no, by=guardian, reason="临时停电", now=paused)
+    detector_reports(permit, paused + minutes(limit - 2))
     assert resume(permit.no, by=guardian, now=paused + minutes(limit - 1)).state == "in_progress"
 
 
@@ -422,6 +432,7 @@ def test_a_new_working_day_needs_a_new_gas_test(plant):
     with refused(GateNotMet, "没有暂停后气体分析记录", permit):
         resume(permit.no, by=guardian, now=paused + minutes(20))   # 00:10 the next day
     gas_test(permit, paused + minutes(22))
+    detector_reports(permit, paused + minutes(22))
     assert resume(permit.no, by=guardian, now=paused + minutes(23)).state == "in_progress"
 
 
