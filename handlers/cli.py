@@ -372,7 +372,10 @@ def worker(burst, sweep_every, quiet):
         threading.Thread(target=sweeper, daemon=True).start()
     else:
         sweep()
-    # rq forks a work horse per job: it must open its own database connection, not share ours.
+    # rq forks a work horse per job: import what jobs use once here, or every fork pays for
+    # importing wechatpy and the card builders again (about 150 ms a job).
+    import bot.registry, bot.wecom, cards.alarm, cards.build, cards.wecom, jobs.media, jobs.scans  # noqa: E401,F401
+    # The fork must open its own database connection, not share ours.
     models.database.close()
     Worker([queue(name) for name in QUEUES], connection=redis()).work(
         burst=burst, logging_level=logging.WARNING if quiet else logging.INFO)

@@ -7,9 +7,9 @@ from html import escape
 from flask import Blueprint, Response, jsonify, request
 
 import settings
-from jobs.delivery import enqueue, last_outbox_id, outbox_after
+from jobs.delivery import enqueue
 from models import Alarm
-from sensors import intake
+from sensors import alarms, intake
 from workflow.clock import local
 
 log = logging.getLogger(__name__)
@@ -24,14 +24,13 @@ def readings():
     body = request.stream.read(intake.MAX_BODY + 1)
     try:
         sensor, readings, _ = intake.verify(body, request.headers)
-        before = last_outbox_id()
         result = intake.ingest(sensor, readings)
     except intake.Refused as exc:
         return _refused(exc)
     # Delivery is the worker's: alarm cards fan out as one job per person, and the sweep brings
     # back any row whose job was lost with Redis.
     try:
-        enqueue(outbox_after(before))
+        enqueue(alarms.outbox_rows(result.alarms))
     except Exception as exc:  # noqa: BLE001 - stored and committed; the worker's sweep delivers
         log.error("alarm cards of %s not enqueued (%s); the sweep will send them", sensor.code, exc)
     return jsonify(result.as_json())

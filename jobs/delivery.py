@@ -86,12 +86,31 @@ def outbox_after(row_id: int) -> list[int]:
 
 
 def enqueue(outbox_ids, queue=None) -> None:
-    """Put delivery jobs for these rows on the queue (a row already sent is skipped by the job)."""
+    """Put one delivery job per row on the queue, unless that row's job is already waiting or running.
+
+    A duplicate job would be harmless (the lease lets one send), but under load the sweep and
+    concurrent requests would enqueue the same rows over and over, and the queue would grow with
+    jobs that do nothing.
+    """
+    from rq.exceptions import DuplicateJobError, NoSuchJobError
+    from rq.job import Job, JobStatus
+    DONE = (JobStatus.FAILED, JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.CANCELED)
     from .connection import queue as default_queue
     queue = queue or default_queue("deliver")
     for outbox_id in outbox_ids:
-        # A duplicate job is harmless: the lease lets only one of them send.
-        queue.enqueue(deliver, outbox_id, failure_ttl=86400)
+        job_id = f"deliver-{outbox_id}"
+        try:
+            queue.enqueue(deliver, outbox_id, job_id=job_id, unique=True, result_ttl=0, failure_ttl=86400)
+        except DuplicateJobError:
+            try:
+                job = Job.fetch(job_id, connection=queue.connection)
+            except NoSuchJobError:   # it finished in between
+                job = None
+            if job is None or job.get_status(refresh=False) in DONE:
+                # The row is due again (a retry after backoff, or its worker died): a new attempt.
+                if job is not None:
+                    job.delete()
+                queue.enqueue(deliver, outbox_id, job_id=job_id, result_ttl=0, failure_ttl=86400)
 
 
 def sweep() -> int:

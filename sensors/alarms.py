@@ -68,6 +68,15 @@ def _send(alarm: Alarm, people: list[Person]) -> None:
          .on_conflict_ignore().execute())
 
 
+def outbox_rows(alarm_ids) -> list[int]:
+    """Ids of the first-round cards of these alarms (what the request that raised them enqueues)."""
+    ids = []
+    for alarm_id in alarm_ids:
+        ids += [i for (i,) in Outbox.select(Outbox.id).where(
+            Outbox.dedupe_key.startswith(f"alarm:{alarm_id}:1:")).tuples()]
+    return ids
+
+
 def raise_alarm(*, sensor: Sensor | None, device: str | None, level: str, text: str,
                 permits: list[Permit], reading_at: datetime, now: datetime, gas: str | None = None,
                 value: float | None = None, suspended: list[str] | None = None) -> Alarm:
