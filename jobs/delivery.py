@@ -94,8 +94,8 @@ def enqueue(outbox_ids, queue=None) -> None:
     """
     from rq.exceptions import DuplicateJobError, NoSuchJobError
     from rq.job import Job, JobStatus
-    DONE = (JobStatus.FAILED, JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.CANCELED)
     from .connection import queue as default_queue
+    WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
     queue = queue or default_queue("deliver")
     for outbox_id in outbox_ids:
         job_id = f"deliver-{outbox_id}"
@@ -106,11 +106,20 @@ def enqueue(outbox_ids, queue=None) -> None:
                 job = Job.fetch(job_id, connection=queue.connection)
             except NoSuchJobError:   # it finished in between
                 job = None
-            if job is None or job.get_status(refresh=False) in DONE:
-                # The row is due again (a retry after backoff, or its worker died): a new attempt.
-                if job is not None:
-                    job.delete()
-                queue.enqueue(deliver, outbox_id, job_id=job_id, result_ttl=0, failure_ttl=86400)
+            status = job.get_status(refresh=False) if job is not None else None
+            if status in WAITING or (status == JobStatus.STARTED and _held(outbox_id)):
+                continue
+            # The row is due again: a retry after backoff, or its worker died holding the job
+            # (rq marks such a job abandoned only later; the row's lost lease says so now).
+            if job is not None:
+                job.delete()
+            queue.enqueue(deliver, outbox_id, job_id=job_id, result_ttl=0, failure_ttl=86400)
+
+
+def _held(outbox_id: int) -> bool:
+    """True while a worker's lease on the row runs."""
+    return Outbox.select().where((Outbox.id == outbox_id) & (Outbox.state == "sending")
+                                 & (Outbox.lease_until > utcnow())).exists()
 
 
 def sweep() -> int:

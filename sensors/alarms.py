@@ -73,7 +73,7 @@ def outbox_rows(alarm_ids) -> list[int]:
     ids = []
     for alarm_id in alarm_ids:
         ids += [i for (i,) in Outbox.select(Outbox.id).where(
-            Outbox.dedupe_key.startswith(f"alarm:{alarm_id}:1:")).tuples()]
+            Outbox.dedupe_key.startswith(f"alarm:{alarm_id}:1:")).order_by(Outbox.id).tuples()]
     return ids
 
 
