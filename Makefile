@@ -9,10 +9,15 @@ MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 
 .PHONY: test test-sqlite test-engines demo clean
 
+# face-recognition asks for "dlib", which the dlib-bin wheel provides under another name: installed
+# without its dependencies, which requirements.txt lists (dlib-bin, face_recognition_models, numpy, pillow).
+FACE_RECOGNITION := face-recognition==1.3.0
+
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps $(FACE_RECOGNITION)
 	touch $(STAMP)
 
 ## Run the suite on SQLite, then again on PostgreSQL and MariaDB where they answer.

@@ -20,6 +20,8 @@ def create_app(config: dict | None = None) -> Flask:
     models.connect(conf.database_url)
     from bot.registry import reset as forget_channels
     forget_channels()  # adapters are built from the settings just loaded
+    from certs.stats import register as count_certificates
+    count_certificates()  # 持证情况统计表 reads the certificate registry (issue #7)
 
     @app.before_request
     def _open_db() -> None:
@@ -30,12 +32,14 @@ def create_app(config: dict | None = None) -> Flask:
         if not models.database.is_closed():
             models.database.close()
 
-    from handlers.checkin import bp as checkin
+    from handlers.board import bp as board
+    from handlers.downloads import bp as downloads
     from handlers.sensors import bp as sensors
     from handlers.web import bp as callbacks
     app.register_blueprint(callbacks)
-    app.register_blueprint(checkin)
+    app.register_blueprint(board)
     app.register_blueprint(sensors)
+    app.register_blueprint(downloads)
 
     @app.get("/healthz")
     def healthz():
@@ -45,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-SCHEMA_FREE = {"init-db", "demo", "walkthrough"}
+SCHEMA_FREE = {"init-db", "demo", "walkthrough", "template"}
 
 
 def _require_schema() -> None:

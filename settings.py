@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,6 +36,14 @@ class Settings:
     sensor_skew_seconds: int = 300    # a detector post whose X-Timestamp is further off is refused
     sensor_offline_factor: float = 3.0  # a bound detector silent this many intervals is offline
     alarm_resend_seconds: int = 120   # an unacknowledged alarm is re-sent and escalated after this
+    # Signs the board links and QR codes; empty: a random key kept in the instance folder, which
+    # every process of one machine shares (several machines must be given the same SECRET_KEY).
+    secret_key: str = ""
+    board_grace_hours: int = 24       # a board link keeps working this long after its permit ended
+    face_tolerance: float = 0.6       # a selfie matches its enrolment at this face distance or closer
+    face_keep_photos: bool = False    # keep enrolment photos, not only their encodings
+    face_max_bytes: int = 8 * 1024 * 1024   # a larger chat photo is refused before it is decoded
+    face_check_steps: frozenset[str] = frozenset()   # "work_type.step" keys needing a face check
     wecom: "WeComSettings | None" = None
 
 
@@ -46,6 +55,7 @@ class WeComSettings:
     token: str
     aes_key: str
     api_base: str = "https://qyapi.weixin.qq.com"
+    oauth_base: str = "https://open.weixin.qq.com"   # where pages opened in WeCom get their OAuth code
 
 
 def _int(env: dict, name: str, default: int) -> int:
@@ -96,6 +106,13 @@ def _holidays(raw: str) -> frozenset[date]:
     return frozenset(days)
 
 
+def _secret(raw: str) -> str:
+    if raw and len(raw) < 16:
+        raise SettingsError("SECRET_KEY must be at least 16 characters "
+                            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
+    return raw
+
+
 WECOM_VARS = ("WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY")
 
 
@@ -111,7 +128,8 @@ def _wecom(env: dict) -> WeComSettings | None:
     return WeComSettings(corp_id=env["WECOM_CORP_ID"], agent_id=_int(env, "WECOM_AGENT_ID", 0),
                          secret=env["WECOM_SECRET"], token=env["WECOM_TOKEN"],
                          aes_key=env["WECOM_AES_KEY"],
-                         api_base=(env.get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"))
+                         api_base=(env.get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
+                         oauth_base=(env.get("WECOM_OAUTH_BASE") or "https://open.weixin.qq.com").rstrip("/"))
 
 
 def load(overrides: dict | None = None) -> Settings:
@@ -145,6 +163,12 @@ def load(overrides: dict | None = None) -> Settings:
         sensor_skew_seconds=_int(env, "SENSOR_SKEW_SECONDS", 300),
         sensor_offline_factor=_float(env, "SENSOR_OFFLINE_FACTOR", 3.0, low=1.0, high=100.0),
         alarm_resend_seconds=_int(env, "ALARM_RESEND_SECONDS", 120),
+        secret_key=_secret(env.get("SECRET_KEY", "")),
+        board_grace_hours=_int(env, "BOARD_GRACE_HOURS", 24),
+        face_tolerance=_float(env, "FACE_TOLERANCE", 0.6, low=0.1, high=1.0),
+        face_keep_photos=env.get("FACE_KEEP_PHOTOS", "").lower() in ("1", "true", "yes", "是"),
+        face_max_bytes=_int(env, "FACE_MAX_BYTES", 8 * 1024 * 1024),
+        face_check_steps=frozenset(k.strip() for k in env.get("FACE_CHECK_STEPS", "").split(",") if k.strip()),
         wecom=_wecom(env),
     )
 
@@ -165,3 +189,39 @@ def configure(overrides: dict | None = None) -> Settings:
     global _current
     _current = load(overrides)
     return _current
+
+
+def signing_key(conf: Settings | None = None) -> str:
+    """Return SECRET_KEY, or the instance folder's own random key, made once and then kept."""
+    conf = conf or current()
+    return conf.secret_key or _kept_key(conf.instance_path / "secret_key")
+
+
+@lru_cache(maxsize=8)
+def _kept_key(path: Path) -> str:
+    try:
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    import secrets
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: of two processes starting together, one writes and both then read its key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_when_written(path)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def _read_when_written(path: Path) -> str:
+    import time
+    for _ in range(50):
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+        time.sleep(0.02)   # the other process created the file and is about to write it
+    raise SettingsError(f"{path} is empty: delete it or set SECRET_KEY")

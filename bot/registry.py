@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from pathlib import Path
 from functools import lru_cache
 
 import settings
@@ -12,6 +13,7 @@ from .base import PlatformError
 
 TASK_ID_TAKEN = 42014  # WeCom: this task_id was used before, so this card was already delivered
 TEXT_LIMIT = 2048      # WeCom: bytes in one text message
+EXPORT_KINDS = ("file", "export", "export_update", "export_done")
 
 
 def _fit(text: str, limit: int) -> str:
@@ -46,6 +48,9 @@ class WeComChannel:
         if payload["kind"] == "alarm_ack":
             self._confirm_alarm(row, render)
             return
+        if payload["kind"] in EXPORT_KINDS:
+            getattr(self, f"_{payload['kind']}")(row, render)
+            return
         base_url = settings.current().public_base_url
         if payload["kind"] == "alarm":
             from cards.alarm import alarm_card
@@ -75,6 +80,72 @@ class WeComChannel:
                            permit_no=row.permit_no or "", step_key=step_key,
                            state="open" if card.buttons or card.checklist else "settled")
          .on_conflict_ignore().execute())
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.adapter.max_file_bytes
+
+    def _file(self, row: Outbox, _render) -> None:
+        """Upload the file and send it as a file message."""
+        try:
+            data = Path(row.payload["path"]).read_bytes()
+        except OSError as exc:
+            raise PlatformError("file_missing", f"{row.payload['filename']}: {exc}", retryable=False) from exc
+        self.adapter.send_file(row.person.wecom_userid, row.payload["filename"], data)
+
+    def _export(self, row: Outbox, render) -> None:
+        """Send an export's 正在生成 card; its send response_code is kept for the final update."""
+        from cards.export import progress_card
+        payload = row.payload
+        card = progress_card(payload["export"], person_id=row.person_id, title=payload["title"], percent=None,
+                             at=utcnow())
+        self._send(row, card, render, step_key=f"export-{payload['export']}")
+
+    def _export_update(self, row: Outbox, render) -> None:
+        """Show an export's progress on the clicked card, with the click's own single-use code.
+
+        The send's code stays unspent for the final state; if that has been written meanwhile, the
+        click shows it instead, so a late refresh never turns a finished card back to a percentage.
+        """
+        from cards.export import finished_card, progress_card
+        payload, user = row.payload, row.person.wecom_userid
+        done = Outbox.get_or_none(Outbox.dedupe_key == f"export-done:{payload['export']}")
+        if done is not None and done.payload.get("failed"):
+            self.adapter.update_card([user], payload["response_code"], replace_name="导出失败")
+            return
+        if done is not None:
+            card = finished_card(payload["export"], person_id=row.person_id, title=payload["title"],
+                                 text=done.payload["text"], url=done.payload["url"])
+        else:
+            card = progress_card(payload["export"], person_id=row.person_id, title=payload["title"],
+                                 percent=payload.get("percent"), at=utcnow())
+        self.adapter.update_card([user], payload["response_code"], card=render.render_update(card)["template_card"])
+
+    def _export_done(self, row: Outbox, render) -> None:
+        """Turn the 正在生成 card into what was made (or failed) with the send's code; else say it in text."""
+        from cards.export import finished_card
+        payload, user = row.payload, row.person.wecom_userid
+        export = payload["export"]
+        waiting = Outbox.select().where(
+            ((Outbox.dedupe_key == f"export:{export}") | Outbox.dedupe_key.startswith(f"export-refresh:{export}:"))
+            & Outbox.state.in_(["pending", "sending"]) & (Outbox.person == row.person)).exists()
+        if waiting:
+            # The card, or a refresh of it, is still on its way: it must land before the final state.
+            raise PlatformError("export_card_pending", "the progress card is still being delivered", retryable=True)
+        record = CardRecord.get_or_none(
+            (CardRecord.step_key == f"export-{export}") & (CardRecord.person == row.person)
+            & (CardRecord.platform == self.platform) & CardRecord.response_code.is_null(False))
+        if record is not None and payload.get("failed"):
+            self.adapter.update_card([user], record.response_code, replace_name="导出失败")
+        elif record is not None:
+            card = finished_card(export, person_id=row.person_id, title=payload["title"], text=payload["text"],
+                                 url=payload["url"])
+            self.adapter.update_card([user], record.response_code, card=render.render_update(card)["template_card"])
+        if record is not None:
+            record.state, record.response_code, record.updated_at = "settled", None, utcnow()
+            record.save()
+        if record is None or payload.get("failed") or payload.get("tell"):
+            self.adapter.send_text(user, _fit(payload.get("tell") or payload["text"], TEXT_LIMIT))
 
     def _confirm_alarm(self, row: Outbox, render) -> None:
         """Turn the person's open alarm cards into "已确认收到"; without one, say it in chat."""
@@ -123,7 +194,7 @@ def _build_wecom():
     conf = settings.current().wecom
     return WeComChannel(WeComAdapter(corp_id=conf.corp_id, agent_id=conf.agent_id, secret=conf.secret,
                                      token=conf.token, aes_key=conf.aes_key, api_base=conf.api_base,
-                                     redis=redis()))
+                                     oauth_base=conf.oauth_base, redis=redis()))
 
 
 def wecom_adapter():

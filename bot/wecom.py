@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from typing import Callable, Mapping, Sequence, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from redis import Redis
@@ -90,13 +90,14 @@ class WeComAdapter:
     """One WeCom app: verify and parse its callbacks, send to and update cards of its members."""
 
     platform = "wecom"
+    max_file_bytes = MAX_MEDIA   # the largest file media/upload takes; a larger export goes another way
 
     def __init__(self, *, corp_id: str, agent_id: int, secret: str, token: str, aes_key: str,
                  api_base: str = "https://qyapi.weixin.qq.com", redis: Redis, replay_window: float = 300,
                  clock: Callable[[], float] = time.time, key_prefix: str = "wecom",
                  member_limits: Sequence[tuple[int, float]] = WECOM_MEMBER_LIMITS, timeout: float = 10.0,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.agent_id = int(agent_id)
+                 sleep: Callable[[float], None] = time.sleep, oauth_base: str = "https://open.weixin.qq.com"):
+        self.agent_id, self.corp_id, self.oauth_base = int(agent_id), corp_id, oauth_base.rstrip("/")
         self._redis, self._sleep = redis, sleep
         base = api_base.rstrip("/").removesuffix("/cgi-bin")
         scope = f"{key_prefix}:{corp_id}:{self.agent_id}"
@@ -163,6 +164,12 @@ class WeComAdapter:
     def fetch_media(self, media_id: str) -> bytes:
         """Download a temporary media file (e.g. a photo sent in chat)."""
         return self._call(lambda: self.client.download(media_id, MAX_MEDIA))
+
+    def oauth_url(self, redirect_uri: str, state: str) -> str:
+        """Return the silent (snsapi_base) OAuth link that sends a page opened in WeCom back with a code."""
+        query = urlencode({"appid": self.corp_id, "redirect_uri": redirect_uri, "response_type": "code",
+                           "scope": "snsapi_base", "state": state, "agentid": self.agent_id})
+        return f"{self.oauth_base}/connect/oauth2/authorize?{query}#wechat_redirect"
 
     def user_from_oauth_code(self, code: str) -> str:
         """Return the member's userid for an OAuth code; a non-member or bad code raises PlatformError."""

@@ -71,14 +71,36 @@ def alarm_key(alarm_id: int) -> str:
     return f"{ALARM_PREFIX}{alarm_id}"
 
 
+def _after_prefix(text: str, prefix: str, pattern: re.Pattern, what: str) -> str | None:
+    """Return what follows prefix in a key, None for a key without it; a malformed rest raises."""
+    if not isinstance(text, str) or not text.startswith(prefix):
+        return None
+    rest = text[len(prefix):]
+    if not pattern.fullmatch(rest):
+        raise ValueError(f"malformed {what} button key: {text[:80]!r}")
+    return rest
+
+
 def parse_alarm(text: str) -> int | None:
     """Return the alarm id of an alarm button key, None for any other key."""
-    if not isinstance(text, str) or not text.startswith(ALARM_PREFIX):
-        return None
-    rest = text[len(ALARM_PREFIX):]
-    if not _VERSION.fullmatch(rest):
-        raise ValueError(f"malformed alarm button key: {text[:80]!r}")
-    return int(rest)
+    found = _after_prefix(text, ALARM_PREFIX, _VERSION, "alarm")
+    return int(found) if found else None
+
+
+EXPORT_PREFIX = "export.progress:"
+_EXPORT_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def export_key(export_id: str) -> str:
+    """Build the key of an export's progress card button, 刷新进度."""
+    if not _EXPORT_ID.fullmatch(export_id or ""):
+        raise ValueError(f"not an export id: {export_id!r}")
+    return f"{EXPORT_PREFIX}{export_id}"
+
+
+def parse_export(text: str) -> str | None:
+    """Return the export id of a 刷新进度 button key, None for any other key."""
+    return _after_prefix(text, EXPORT_PREFIX, _EXPORT_ID, "export")
 
 
 def option_id(index: int) -> str:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import settings
 from models import Alarm
+from models.permit import Permit
 from sensors import levels
 from workflow.clock import local
 from workflow.gas import UNITS
 
-from . import actions
+from . import actions, links
 from .card import DANGER, Button, Card, Field
 
 TITLES = {levels.FIRST: "气体一级报警：请确认收到", levels.SECOND: "气体二级报警：立即停止作业",
@@ -16,7 +17,8 @@ TITLES = {levels.FIRST: "气体一级报警：请确认收到", levels.SECOND: "
 
 def url_of(alarm: Alarm, base_url: str) -> str:
     base = base_url.rstrip("/")
-    return f"{base}/board/{alarm.permit_nos[0]}" if alarm.permit_nos else f"{base}/alarms/{alarm.id}"
+    permit = Permit.get_or_none(Permit.no == alarm.permit_nos[0]) if alarm.permit_nos else None
+    return links.url(permit, base_url=base) if permit is not None else f"{base}/alarms/{alarm.id}"
 
 
 def alarm_card(alarm_id: int, *, person_id: int, round: int, public_base_url: str,

@@ -14,8 +14,8 @@ from workflow.rules import UNGRADED
 from workflow.states import IN_APPROVAL, LABELS
 from workflow.template import StepDef, Template
 
-from . import actions
-from .card import DANGER, PRIMARY, SECONDARY, Button, Card, Field
+from . import actions, links
+from .card import DANGER, PRIMARY, SECONDARY, Button, Card, Field, Link
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 NOTIFICATION_KINDS = ("act", "info", "stop", "outcome")
@@ -78,7 +78,8 @@ class _View:
     def __init__(self, permit: Permit, t: Template, now: datetime, base_url: str, serial: int | None):
         self.permit, self.t, self.now, self.serial = permit, t, now, serial
         self.tz = settings.current().plant_tz
-        self.url = f"{base_url.rstrip('/')}/board/{permit.no}" if base_url else ""
+        self.base_url = base_url
+        self.url = links.url(permit, base_url=base_url) if base_url else ""
         self.active = machine.active_step(permit)
 
     # -- the kinds of card -------------------------------------------------------------------
@@ -117,7 +118,7 @@ class _View:
         """Return a card without buttons: notice, stop or outcome."""
         return Card(kind=kind, task_id=self._task_id(kind, key, person_id), title=title,
                     subtitle=self._subtitle(), fields=self._fields(), buttons=(), url=self.url,
-                    notice=text)
+                    notice=text, links=self._site_links(person_id))
 
     # -- what every card shows ---------------------------------------------------------------
     def _fields(self, step: Step | None = None) -> tuple[Field, ...]:
@@ -162,6 +163,17 @@ class _View:
         return task_id(self.permit.no, step=key, person_id=person_id, version=self.permit.version,
                        round=round, kind=kind, serial=self.serial)
 
+    def _site_links(self, person_id: int) -> tuple[Link, ...]:
+        """Give the site's QR code to those who post it there: the applicant and the guardians.
+
+        Not to approvers: a QR code on their phone could be scanned off the screen, far from the site.
+        """
+        if not self.base_url or person_id not in {self.permit.applicant_id} | {
+                p.id for p in machine.members(self.permit, "监护人")}:
+            return ()
+        return (Link("现场二维码", links.url(self.permit, "print", path="/qr.png", base_url=self.base_url)),
+                Link("打印作业票", links.url(self.permit, "print", path="/print", base_url=self.base_url)))
+
     def _refusals(self, d: StepDef, version: int) -> tuple[Button, ...]:
         """Return 退回修改 / 驳回 where the template and the permit's state allow them."""
         if self.permit.state != IN_APPROVAL:
@@ -177,10 +189,17 @@ class _View:
         hints = []
         if d.onsite:
             hints.append(f"请先到现场扫码签到（{self.t.checkin_minutes} 分钟内有效）")
+        elif d.phase == "approve":
+            hints.append(f"本步骤可不到现场审批：{d.onsite_waiver}")
+        if d.gates.checkins:
+            hints.append(f"须{'、'.join(d.gates.checkins)}现场扫码签到（{self.t.checkin_minutes} 分钟内有效）")
         if d.gates.photos:
             hints.append(f"须有现场照片：{'、'.join(d.gates.photos)}")
         if d.gates.gas_fresh:
             hints.append(f"须有 {self.t.gas.fresh_minutes or 30} 分钟内合格的气体分析")
+        from faces.gate import required as face_checked
+        if face_checked(self.t.code, d.key):
+            hints.append("须人脸核验：签字前请在对话中发送一张本人自拍照")
         if d.mode == "all":
             people = machine.assignees(step)
             signed = len(machine.signatures(step))

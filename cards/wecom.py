@@ -9,6 +9,7 @@ from .card import Card
 MAX_BUTTONS = 6
 MAX_OPTIONS = 20
 MAX_HORIZONTAL = 6
+MAX_JUMPS = 3            # jump_list: at most three links
 MAX_KEY_BYTES = 1024
 KEYNAME_CHARS = 5        # WeCom shows at most about five characters of a horizontal keyname
 VALUE_CHARS = 30         # ... and about thirty of its value
@@ -21,7 +22,8 @@ RED = 2                  # source.desc_color: 0 grey, 1 black, 2 red, 3 green
 
 def render(card: Card) -> dict:
     """Return the template_card object of message/send for card."""
-    if card.kind in ("sign", "alarm"):
+    if card.kind in ("sign", "alarm", "progress"):
+        # progress too: only an interaction card gets a response_code, without which it cannot be updated.
         return _button_interaction(card)
     if card.kind == "checklist":
         return _vote_interaction(card)
@@ -37,6 +39,9 @@ def render_update(card: Card) -> dict:
     a button label cannot hold, so the whole card is replaced by a text_notice. The caller adds
     userids, agentid and the single-use response_code.
     """
+    if card.kind == "progress":
+        # A job's progress card is updated in place and keeps its 刷新进度 button (same task_id).
+        return {"template_card": _button_interaction(card)}
     if card.kind not in ("notice", "stop", "outcome"):
         # A card a person can still act on is sent afresh with its own task_id; an update only
         # settles a card, so nobody clicks a dead one.
@@ -107,6 +112,9 @@ def _text_notice(card: Card, *, task_id: bool = False) -> dict:
     body = _common(card)
     if "sub_title_text" not in body and not card.title:
         raise ValueError("a WeCom text_notice needs main_title.title or sub_title_text")
+    if card.links:
+        # WeCom documents jump_list for text_notice (and news_notice) only, so only notices carry links.
+        body["jump_list"] = [{"type": 1, "title": link.title, "url": link.url} for link in card.links[:MAX_JUMPS]]
     # A sent notice carries its task id although WeCom does not ask for one: a resend after a
     # worker died is then refused as a duplicate (42014) instead of reaching the person twice.
     return {"card_type": "text_notice", **body, **({"task_id": _task_id(card)} if task_id else {})}

@@ -1,14 +1,14 @@
 """Load the org workbook into departments and people: all of it in one transaction, or none of it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
 
 from models.db import transaction
 from models.org import DEPARTMENT_KINDS, ROLES, Department, Person, PersonRole
 
 from .org_workbook import (ACCOUNTS, CODE, DEPARTMENT, DEPARTMENT_COLUMNS, DEPT_NAME,
-                           DINGTALK, KIND, MOBILE, NAME, PARENT, PEOPLE, PEOPLE_COLUMNS, ROLE,
+                           DINGTALK, KIND, MOBILE, NAME, PARENT, PEOPLE, PEOPLE_COLUMNS, PHOTO, ROLE,
                            WECOM, read_workbook, split_roles)
 from .workbook import RowChecker, RowError, SheetRow, WorkbookError
 
@@ -31,18 +31,28 @@ class ImportReport:
     people_created: int
     people_updated: int
     people_deactivated: int
+    # certs.sheet.CertificateReport when the workbook has a 证书 sheet; the org's counts alone compare.
+    certificates: object | None = dataclass_field(default=None, compare=False)
 
 
 def format_report(report: ImportReport) -> str:
     """Return the report as one Chinese line."""
     return (f"部门：新增 {report.departments_created}，更新 {report.departments_updated}；"
             f"人员：新增 {report.people_created}，更新 {report.people_updated}，"
-            f"停用 {report.people_deactivated}")
+            f"停用 {report.people_deactivated}"
+            + (f"；{report.certificates}" if report.certificates is not None else ""))
 
 
-def load_org(path: str | Path) -> ImportReport:
-    """Import the org workbook at path as the whole org; raise OrgImportError if any row is wrong."""
+def load_org(path: str | Path, *, photos: Path | None = None) -> ImportReport:
+    """Import the org workbook at path as the whole org; raise OrgImportError if any row is wrong.
+
+    Face photos named in the 人员 sheet's 照片 column are read from photos (default: the workbook's folder).
+    """
+    from certs import contractors, sheet as certificate_sheet
     department_rows, people_rows, errors = read_workbook(path)
+    certificate_rows, certificate_errors = certificate_sheet.read(path)
+    contractor_rows, contractor_errors = contractors.read(path)
+    errors += certificate_errors + contractor_errors
     if errors:
         # Without its sheets and headers no row can be read, so row checks would only add noise.
         raise OrgImportError(errors)
@@ -54,7 +64,40 @@ def load_org(path: str | Path) -> ImportReport:
         if checker.errors:
             raise OrgImportError(checker.errors)
         created, updated = _save_departments(departments, known)
-        return ImportReport(created, updated, *_save_people(people, known))
+        people_counts = _save_people(people, known)
+        _enrol_faces(people_rows, photos or Path(path).parent)
+        # Certificates name people, so they are checked against the org this import just wrote;
+        # an error raised here still rolls the whole import back.
+        return ImportReport(created, updated, *people_counts,
+                            _load_registry(certificate_rows, contractor_rows))
+
+
+def _enrol_faces(rows: list[SheetRow], folder: Path) -> None:
+    if not any(row.cells.get(PHOTO) for row in rows):
+        return   # no photos named: face_recognition is not even imported
+    from faces.workbook import enrol_rows
+    _, errors = enrol_rows(rows, folder)
+    if errors:
+        raise OrgImportError(errors)
+
+
+def _load_registry(certificate_rows: list[SheetRow] | None, contractor_rows: list[SheetRow] | None):
+    """Load the optional 证书 and 承包商 sheets; return what changed, or None when neither is there."""
+    from certs import contractors, sheet as certificate_sheet
+    from certs.check import local_day
+    from models.db import utcnow
+    if certificate_rows is None and contractor_rows is None:
+        return None
+    certificates, errors = certificate_sheet.check(certificate_rows or [])
+    authorisations, contractor_errors = contractors.check(contractor_rows or [])
+    if errors + contractor_errors:
+        raise OrgImportError(errors + contractor_errors)
+    report = certificate_sheet.CertificateReport()
+    if certificate_rows is not None:
+        report = certificate_sheet.save(certificates, today=local_day(utcnow()))
+    if contractor_rows is not None:
+        report.authorisations = contractors.save(authorisations)
+    return report
 
 
 @dataclass

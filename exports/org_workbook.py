@@ -17,6 +17,8 @@ ACCOUNTS = (WECOM, DINGTALK, MOBILE)
 # missing column would otherwise read as empty cells and wipe what the database holds.
 DEPARTMENT_COLUMNS = {CODE: 32, DEPT_NAME: 100, PARENT: 32, KIND: 16}
 PEOPLE_COLUMNS = {NAME: 50, WECOM: 64, DINGTALK: 64, MOBILE: 20, DEPARTMENT: 32, ROLE: 500}
+# Optional: the file name of the person's reference face photo, in the folder given to load-org (issue #7).
+PHOTO = "照片"
 
 ROLE_SEPARATORS = re.compile(r"[、,，]")
 
@@ -29,5 +31,6 @@ def split_roles(text: str) -> list[str]:
 
 def read_workbook(path: str | Path) -> tuple[list[SheetRow], list[SheetRow], list[RowError]]:
     """Return the 部门 rows, the 人员 rows and every missing sheet or header in the workbook."""
-    rows, errors = read_sheets(path, {DEPARTMENTS: DEPARTMENT_COLUMNS, PEOPLE: PEOPLE_COLUMNS})
+    rows, errors = read_sheets(path, {DEPARTMENTS: DEPARTMENT_COLUMNS, PEOPLE: {**PEOPLE_COLUMNS, PHOTO: 200}},
+                               optional=(PHOTO,))
     return rows.get(DEPARTMENTS, []), rows.get(PEOPLE, []), errors

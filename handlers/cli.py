@@ -13,6 +13,7 @@ from workflow import WorkflowError, engine, template as templates, work
 from workflow.clock import local, parse_local
 from workflow.drafts import create_permit
 
+from .export_cli import COMMANDS as EXPORT_COMMANDS
 from .show import describe, todo_lines
 
 
@@ -106,6 +107,7 @@ def _simple(name: str, func, help_text: str, *, reason: bool = False):
 
 _simple("submit", engine.submit, "Submit a draft for approval.")
 _simple("checkin", engine.check_in, "Check in at the work site (现场签到).")
+_simple("checkout", engine.check_out, "Leave the work site (离开现场); a guardian leaving suspends the work.")
 _simple("start", engine.start, "Confirm the on-site start (作业开始).")
 _simple("complete", engine.complete, "Confirm the work complete (完工).")
 _simple("accept", engine.accept, "Accept the finished work (验收).")
@@ -114,6 +116,25 @@ _simple("resume", work.resume, "Resume suspended work (恢复作业).")
 _simple("rectified", work.rectified, "Report the rectification done (整改完成).")
 _simple("cancel", engine.cancel, "Cancel a permit that has not started (取消).", reason=True)
 _simple("suspend", work.suspend, "Suspend running work (暂停).", reason=True)
+
+
+@permit_cli.command("board")
+@click.argument("permit_no")
+@click.option("--qr", "qr_file", type=click.Path(dir_okay=False), default=None,
+              help="save the site QR code as this PNG file")
+def board(permit_no, qr_file):
+    """Print the signed links of PERMIT_NO's board, site QR code and printable permit."""
+    from cards import links
+    from .board import qr_png
+    permit = Permit.get_or_none(Permit.no == permit_no)
+    if permit is None or links.opened(permit_no, {"t": links.token(permit, "view")}, ("view",)) is None:
+        raise click.ClickException(f"作业票 {permit_no} 没有可用的现场公示牌（草稿、不存在或已过保留期）")
+    click.echo(f"现场公示牌：{links.url(permit)}")
+    click.echo(f"现场二维码内容（扫码签到）：{links.url(permit, 'site')}")
+    click.echo(f"打印作业票：{links.url(permit, 'print', path='/print')}")
+    if qr_file:
+        Path(qr_file).write_bytes(qr_png(links.url(permit, "site")))
+        click.echo(f"二维码已保存：{qr_file}")
 
 
 @permit_cli.command("sign")
@@ -244,10 +265,13 @@ WORKBOOK = click.argument("file", type=click.Path(exists=True, dir_okay=False, p
 
 @click.command("load-org")
 @WORKBOOK
-def load_org_command(file):
-    """Import departments and people from the org workbook (部门 / 人员 sheets)."""
+@click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="folder of the face photos named in the 人员 sheet's 照片 column (default: the workbook's)")
+def load_org_command(file, photos):
+    """Import departments and people from the org workbook (部门 / 人员, optional 证书 / 承包商 sheets)."""
+    from functools import partial
     from exports.org_import import format_report, load_org
-    _import_workbook(load_org, format_report, file)
+    _import_workbook(partial(load_org, photos=photos), format_report, file)
 
 
 @click.command("load-sensors")
@@ -269,6 +293,21 @@ def sensor_rekey(code):
         raise click.ClickException(str(exc)) from None
     click.echo(f"{code.strip()}  secret={secret}")
     click.echo("新密钥仅此一次显示，请立即配置到检测仪上；旧密钥已失效。")
+
+
+@click.command("enrol-face")
+@click.argument("account")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def enrol_face(account, photo):
+    """Enrol ACCOUNT's reference face from PHOTO (one face, front on) for face-checked signatures."""
+    from faces.enrol import enrol
+    from faces.match import FaceRefused
+    person = _person(account)
+    try:
+        enrol(person, photo.read_bytes(), source="cli")
+    except FaceRefused as exc:
+        raise click.ClickException(f"未采集：{exc.reason}") from None
+    click.echo(f"已采集 {person.name} 的人脸")
 
 
 @click.command("verify-audit")
@@ -324,6 +363,8 @@ def demo(scripted, port, sandbox_port):
         click.echo(f"应用：{app_url}    企业微信沙箱：{sandbox_url}")
         click.echo(f"手机视图（可扮演任何人）：{sandbox_url}/phone")
         click.echo("例如打开 朱岩 的手机视图发送“帮助”；按 Ctrl-C 停止")
+        click.echo("现场签到：申请提交后的回复里有“现场二维码”，打开后复制二维码下方的网址，"
+                   "在审批人手机视图点“扫一扫”粘贴打开")
         try:
             while True:
                 time.sleep(3600)
@@ -406,5 +447,5 @@ def scheduler(every):
         click.echo("已停止")
 
 
-COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, verify_audit, walkthrough,
-            demo, permit_cli, serve, worker, scheduler)
+COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, walkthrough,
+            demo, permit_cli, serve, worker, scheduler, *EXPORT_COMMANDS)

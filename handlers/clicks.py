@@ -8,6 +8,7 @@ from models.permit import Permit
 from workflow import WorkflowError, engine, template as templates
 from workflow.machine import record_refusal
 
+from .exporting import refresh_click
 from .replies import Replier
 
 
@@ -45,9 +46,12 @@ def _remember_response_code(event: Event) -> None:
 def handle_click(event: Event, person: Person) -> str:
     """Apply the click; return a one-line result (the chat reply for refusals goes via the outbox)."""
     try:
-        alarm_id = actions.parse_alarm(event.key)
+        alarm_id, export = actions.parse_alarm(event.key), actions.parse_export(event.key)
     except ValueError:
-        alarm_id = 0
+        alarm_id = export = None
+    if export:
+        # Not remembered on the card record: that keeps the send's code, reserved for the final state.
+        return refresh_click(export, event, person)
     if alarm_id:
         _remember_response_code(event)
         return _alarm_click(alarm_id, event, person)

@@ -6,16 +6,18 @@ from datetime import datetime
 
 import settings
 from bot.base import Event
-from models import Conversation, Person, find_person, utcnow
+from cards import links
+from models import Conversation, Outbox, Person, find_person, utcnow
 from models.permit import Permit
 from sensors import watch
-from workflow import WorkflowError, engine, template as templates, work
+from workflow import NotCertified, WorkflowError, engine, template as templates, work
 from workflow.clock import parse_local
 from workflow.drafts import create_permit
 from workflow.gas import parse_values
 from workflow.machine import record_refusal
 
 from . import forms
+from .exporting import export_command
 from .replies import Replier
 from .show import describe, todo_lines
 
@@ -30,6 +32,7 @@ HELP = """可用命令：
   结束: 2026-11-24 16:00
   作业人: zhangsan,lisi
   监护人: wangwu
+作业人中第一位为作业负责人：开工前，监护人和作业负责人须扫描现场二维码签到
 待办 —— 等我办理的事项
 查询 编号 —— 作业票状态和记录
 复制 编号 —— 以旧票为样板新建草稿
@@ -43,6 +46,8 @@ HELP = """可用命令：
 延期 编号 新结束时间 理由 —— 例如：延期 DH-20261124-0001 2026-11-24 20:00 焊口返修
 撤销 编号 理由 —— 撤销未开工的作业票
 取消 —— 放弃正在填写的申请
+采集人脸 账号 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
+导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
 NO = re.compile(r"[A-Z]{2,4}-\d{8}-\d{4}")
@@ -93,7 +98,15 @@ def _query(head, _lines, person, reply, _event) -> None:
     permit = Permit.get_or_none(Permit.no == no)
     if permit is None:
         raise WorkflowError(f"没有编号为 {no} 的作业票")
-    reply(describe(permit, settings.current().plant_tz), permit_no=no)
+    board = f"\n现场公示牌：{links.url(permit)}" if permit.state != "draft" else ""
+    reply(describe(permit, settings.current().plant_tz) + board, permit_no=no)
+
+
+def _site_code(permit_no: str) -> str:
+    """Tell the applicant where the site's QR code is: people check in on site by scanning it."""
+    permit = Permit.get(Permit.no == permit_no)
+    return (f"\n现场二维码：{links.url(permit, 'print', path='/print')}"
+            "\n请打印后张贴于作业现场：审批人、监护人和作业负责人到场扫码签到")
 
 
 def _gas(head, _lines, person, reply, event) -> None:
@@ -118,7 +131,7 @@ def _refuse(head, _lines, person, reply, event) -> None:
 
 def _submit(head, _lines, person, reply, _event) -> None:
     out = engine.submit(_permit_no(head), by=person)
-    reply(f"{out.permit_no} {out.detail}", permit_no=out.permit_no)
+    reply(f"{out.permit_no} {out.detail}{_site_code(out.permit_no)}", permit_no=out.permit_no)
 
 
 def _copy(head, _lines, person, reply, _event) -> None:
@@ -174,7 +187,7 @@ def _start_application(type_name: str, lines: list[str], event: Event, person: P
                             data={"work_type": t.code, "answers": answers})
         _ask_next(t, answers, reply)
         return
-    _apply(t, answers, person, reply)
+    _apply(t, answers, person, reply, platform=event.platform)
 
 
 def _ask_next(t, answers: dict, reply) -> None:
@@ -198,21 +211,51 @@ def _answer(text: str, person: Person, reply) -> None:
         _ask_next(t, answers, reply)
         return
     conversation.delete_instance()
-    _apply(t, answers, person, reply)
+    _apply(t, answers, person, reply, draft_no=conversation.data.get("draft"), platform=conversation.platform)
 
 
-def _apply(t, answers: dict, person: Person, reply) -> None:
+def _apply(t, answers: dict, person: Person, reply, *, draft_no: str | None = None, platform: str = "") -> None:
     fields = _draft_fields(answers)
     crew, guardians = fields.pop("crew"), fields.pop("guardians")
-    permit = create_permit(t.code, applicant=person, crew=crew, guardians=guardians,
-                           attributes=fields.pop("attributes", {}), **fields)
+    if draft_no:   # a replacement for someone refused for want of a certificate: the same draft
+        engine.edit_draft(draft_no, by=person, crew=crew, guardians=guardians, **fields)
+        permit = Permit.get(Permit.no == draft_no)
+    else:
+        permit = create_permit(t.code, applicant=person, crew=crew, guardians=guardians,
+                               attributes=fields.pop("attributes", {}), **fields)
     try:
         out = engine.submit(permit.no, by=person)
+    except NotCertified as exc:
+        # Ask again for just the people refused, in the same conversation; the rest stays as answered.
+        keys = {"作业人": "crew", "监护人": "guardians"}
+        kept = {k: v for k, v in answers.items() if k not in {keys[role] for role in exc.roles}}
+        Conversation.create(person=person, platform=platform, intent="apply",
+                            data={"work_type": t.code, "answers": kept, "draft": permit.no})
+        reply(f"草稿 {permit.no} 未能提交：{exc.message}", permit_no=permit.no)
+        _ask_next(t, kept, reply)
+        return
     except WorkflowError as exc:
         reply(f"草稿 {permit.no} 已保存，但未能提交：{exc.message}\n"
               f"请发送“修改 {permit.no}”并换行写“字段: 值”，再发送“提交 {permit.no}”", permit_no=permit.no)
         return
-    reply(f"{permit.no} {t.name} {out.detail}", permit_no=permit.no)
+    reply(f"{permit.no} {t.name} {out.detail}{_site_code(permit.no)}", permit_no=permit.no)
+
+
+def _enrol_face(head, _lines, person, reply, _event) -> None:
+    """An admin asks someone for their enrolment selfie: their next photo in chat becomes their face."""
+    from faces.enrol import request
+    _, account = _words(head, 2, "采集人脸 账号")
+    if "系统管理员" not in person.role_names():
+        raise WorkflowError("只有系统管理员可以发起人脸采集")
+    target = find_person(account.strip())
+    if target is None or not target.active:
+        raise WorkflowError(f"找不到在职人员：{account}")
+    asked = request(target, by=person)
+    (Outbox.insert(person=target, kind="reply", dedupe_key=f"face-request:{asked.id}",
+                   payload={"kind": "reply", "text": f"{person.name} 请您在此对话中发送一张本人正面自拍照，"
+                                                     "用于作业签字时的人脸核验"})
+     .on_conflict_ignore().execute())
+    reply(f"已请 {target.name} 发送自拍照，采集结果会通知本人")
 
 
 def _words(head: str, count: int, usage: str) -> list[str]:
@@ -284,4 +327,4 @@ def _unbind(head, _lines, person, reply, _event) -> None:
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
-            "绑定检测仪": _bind, "解绑检测仪": _unbind}
+            "绑定检测仪": _bind, "解绑检测仪": _unbind, "导出": export_command, "采集人脸": _enrol_face}

@@ -27,8 +27,11 @@ CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
 
 # The scripted demo shortens every step's time limit so that one can be seen to escalate:
 # 基层单位审批's 60 minutes become 7 seconds, and the scheduler scans every second.
+# It also shows a face-checked signature at 作业计划 where the shared test photos are beside the project.
+FACES = ROOT.parent / "shared" / "testdata" / "faces"
+SCRIPTED_FACES = {"FACE_CHECK_STEPS": "hot_work.plan"} if (FACES / "obama.jpg").exists() else {}
 SCRIPTED_TIMERS = {"STEP_LIMIT_FACTOR": "0.002", "SCAN_EVERY_SECONDS": "1",
-                   "SCHEDULER_LOCK_SECONDS": "3", "QUIET_HOURS": "off"}
+                   "SCHEDULER_LOCK_SECONDS": "3", "QUIET_HOURS": "off", **SCRIPTED_FACES}
 
 
 @contextmanager
@@ -39,11 +42,13 @@ def running(*, port: int, sandbox_port: int, timers: dict | None = None):
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
-    env = {**CREDENTIALS, **(timers or {}), "WECOM_API_BASE": f"http://127.0.0.1:{sandbox_port}"}
+    # The sandbox is both WeCom's API host and its OAuth page host (open.weixin.qq.com).
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    env = {**CREDENTIALS, **(timers or {}), "WECOM_API_BASE": sandbox, "WECOM_OAUTH_BASE": sandbox}
     sandbox_url, stop_sandbox = None, None
     if sandbox_port == 0:  # an ephemeral port: start the sandbox first to learn it
         sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, []), port=0)
-        env["WECOM_API_BASE"] = sandbox_url
+        env["WECOM_API_BASE"] = env["WECOM_OAUTH_BASE"] = sandbox_url
     os.environ.update(env)
     app = create_app()
     upgrade()
@@ -56,6 +61,7 @@ def running(*, port: int, sandbox_port: int, timers: dict | None = None):
     requests.post(f"{sandbox_url}/sandbox/users", json={"users": users, "names": names}, timeout=10)
     app_url, stop_app = run_in_thread(app, port=port)
     os.environ["PUBLIC_BASE_URL"] = app_url
+    settings.configure()   # links and QR codes made in this process name the port the app got
     requests.post(f"{sandbox_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback"},
                   timeout=10)
     from jobs.connection import redis
@@ -105,21 +111,81 @@ def scripted(sandbox_url: str, app_url: str, say) -> Permit:
     from .scripted import Phone, take_through
     phone = Phone(sandbox_url, app_url)
     say("朱岩 在企业微信发送动火作业申请（一级）")
-    phone.text("zhuyan", hot_work_form())
+    with _welder_certificate_expired(say):
+        phone.text("zhuyan", hot_work_form())
+        wait_delivered()
+        say(f"  {'持证检查':<12} {_refusal(phone, 'zhuyan')}")
+    say(f"  {'重新指定':<12} 朱岩 在同一对话中回复作业人“jianghan,shenli”")
+    phone.text("zhuyan", "jianghan,shenli")
     wait_delivered()
     permit = Permit.select().order_by(Permit.id.desc()).get()
     reasons = "、".join(permit.attributes.get("grade_reasons", []))
     say(f"{permit.no} 已提交，级别 {permit.grade}" + (f"（因{reasons}升级）" if reasons else ""))
+    _show_board(permit, say)
     portable, fixed = (_detector(app_url, code) for code in ("GD-0012", "GD-0001"))
     fixed.start()     # the tank farm's fixed detector reports all along, as it does on site
     portable.start()  # the gas tester's detector reports once it is switched on and bound
     try:
-        return take_through(phone, permit.no, wait_delivered, say=say, detector=portable, pause_at={
+        closed = take_through(phone, permit.no, wait_delivered, say=say, detector=portable, pause_at={
+            **({"plan": lambda step: _face_check(phone, say)} if SCRIPTED_FACES else {}),
             "approve_unit": lambda step: _await_escalation(phone, step, say),
             "complete": lambda step: _gas_alarm(phone, portable, step, say)})
     finally:
         portable.stop()
         fixed.stop()
+    _show_board(closed, say)
+    return closed
+
+
+def _face_check(phone, say) -> None:
+    """The admin has 郑计's face enrolled by a selfie in chat; 郑计's next selfie unlocks 作业计划."""
+    phone.text("lvming", "采集人脸 zhengji")
+    wait_delivered()
+    say(f"  {'人脸采集':<12} 吕明 发送“采集人脸 zhengji”，郑计 发送自拍照 obama.jpg → {_selfie(phone, 'obama.jpg')}")
+    say(f"  {'人脸核验':<12} 作业计划须人脸核验，郑计 发送自拍照 obama2.jpg → {_selfie(phone, 'obama2.jpg')}")
+
+
+def _selfie(phone, photo: str) -> str:
+    """Send 郑计's selfie, wait for the worker's face check, and return its answer."""
+    from models import FaceCheck
+    phone.photo("zhengji", (FACES / photo).read_bytes(), photo)
+    deadline = time.monotonic() + 60
+    while FaceCheck.select().where(FaceCheck.state.in_(["waiting", "checking"])).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the worker did not check the face in time")
+        time.sleep(0.2)
+    wait_delivered()
+    return [m["content"]["content"] for m in phone.messages("zhengji") if m["msgtype"] == "text"][-1]
+
+
+@contextmanager
+def _welder_certificate_expired(say):
+    """Let 蒋焊's welding certificate be expired, then renewed as the safety office would record it."""
+    from models import Certificate
+    today = datetime.now(settings.current().plant_tz).date()
+    welder = Certificate.get(Certificate.number == "HJ-jianghan")
+    expired, renewed = today - timedelta(days=3), welder.valid_until
+    Certificate.update(valid_until=expired).where(Certificate.id == welder.id).execute()
+    say(f"  {'证书到期':<12} 蒋焊 的焊接与热切割证（{welder.number}）有效期至 {expired}，已过期")
+    yield
+    Certificate.update(valid_until=renewed).where(Certificate.id == welder.id).execute()
+    say(f"  {'证书复审':<12} 安全环保部登记 蒋焊 复审后的焊接与热切割证，有效期至 {renewed}")
+
+
+def _refusal(phone, user: str) -> str:
+    """Return the newest reply to user saying why a draft was not submitted."""
+    texts = [m["content"]["content"] for m in phone.messages(user) if m["msgtype"] == "text"]
+    return next((t for t in reversed(texts) if "未能提交" in t), "（没有收到拒绝消息）")
+
+
+def _show_board(permit: Permit, say) -> None:
+    """Open the permit's board as anyone would from a card, and say what its big letters read."""
+    import re
+    from cards import links
+    url = links.url(permit)
+    answer = requests.get(url, timeout=10)
+    shown = re.search(r'<div class="state-label">([^<]+)</div>', answer.text)
+    say(f"  {'现场公示牌':<12} {url} → HTTP {answer.status_code}，显示“{shown.group(1) if shown else '?'}”")
 
 
 def _detector(app_url: str, code: str):

@@ -40,6 +40,19 @@ def dispatch(event: Event, *, redis, enqueue) -> str:
         raise
 
 
+def _selfie(event: Event, person: Person) -> int | None:
+    """Start a face check if the photo answers an enrolment request or a face-checked step; return its id."""
+    from faces.gate import awaiting
+    from jobs.faces import begin
+    from .replies import Replier
+    target = awaiting(person)
+    if target is None:
+        return None
+    check = begin(person, target)
+    Replier(event, person)("已收到自拍照，正在核验人脸，请稍候……")
+    return check.id
+
+
 def _route(event: Event) -> str:
     person = _person(event)
     if person is None:
@@ -54,6 +67,11 @@ def _route(event: Event) -> str:
         # Downloading is slow work: a job fetches the photo and answers.
         from jobs.connection import queue
         from jobs.media import attach_photo
+        if (check_id := _selfie(event, person)) is not None:
+            from jobs.faces import check_face
+            queue("default").enqueue(check_face, check_id, event.media_id, f"reply:{event.dedupe_key}:face",
+                                     job_timeout=120)
+            return "selfie queued"
         queue("default").enqueue(attach_photo, person.id, event.media_id, f"reply:{event.dedupe_key}")
         return "photo queued"
     log.info("unhandled %s event from %s", event.kind, event.user_id)

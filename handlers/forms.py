@@ -35,7 +35,7 @@ def questions(t: Template) -> list[Question]:
             asked.append(Question(f.label, f.key, "、".join(f.choices)))
     asked += [Question("开始", "planned_start", "例如 2026-11-24 08:00"),
               Question("结束", "planned_end", "例如 2026-11-24 16:00"),
-              Question("作业人", "crew", "账号，用逗号分隔"), Question("监护人", "guardians", "账号")]
+              Question("作业人", "crew", "账号，用逗号分隔，第一位为作业负责人"), Question("监护人", "guardians", "账号")]
     return asked
 
 

@@ -2,12 +2,13 @@
 
 Everything goes over HTTP to the sandbox, which posts real encrypted callbacks to the app: a
 person types, sends a photo, or clicks a button on the card they actually received. The on-site
-check-in is a scan: the sandbox mints the one-time OAuth code WeCom would, and the person's phone
-opens the app's check-in page with it.
+check-in is a scan: the phone opens the site QR code's link as the WeCom client does, the board
+sends it through the sandbox's OAuth page, and the person taps 现场签到 on the board.
 """
 from __future__ import annotations
 
 import json
+import re
 import struct
 import threading
 import time
@@ -19,10 +20,14 @@ import requests
 
 from models import Step
 from models.permit import Permit
-from workflow import machine, template as templates
+from workflow import machine, onsite, template as templates
 from workflow.states import CLOSED
 
 GOOD_AIR = "O2=20.9 EX=0 H2S=0 CO=0"
+# The WeCom client's browser says so in its User-Agent; the board takes that as "opened in WeCom".
+WECOM_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 "Mobile Safari/537.36 wxwork/4.1.30 MicroMessenger/7.0.1")
+MARK_FORM = re.compile(r'<form method="post" action="([^"]+)" class="mark"')
 CLEAN = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
 
 
@@ -87,10 +92,32 @@ class Phone:
     def __init__(self, base_url: str, app_url: str):
         self.base, self.app = base_url.rstrip("/"), app_url.rstrip("/")
 
+    def site_code(self, permit_no: str) -> str:
+        """Return what the QR code posted at the permit's work site holds (its signed site link)."""
+        from cards import links
+        return links.url(Permit.get(Permit.no == permit_no), "site", base_url=self.app)
+
+    def open_code(self, user: str, url: str) -> tuple[requests.Session, requests.Response]:
+        """Scan a QR code holding url with user's WeCom: the phone view's 扫一扫, redirects followed."""
+        browser = requests.Session()
+        browser.headers["User-Agent"] = WECOM_BROWSER
+        page = browser.get(f"{self.base}/phone/{user}/scan", params={"url": url}, timeout=10)
+        return browser, page
+
+    def visit(self, user: str, permit_no: str, action: str = "in") -> requests.Response:
+        """Scan the site QR code and tap 现场签到 (action "in") or 离开现场 ("out"); return the last page."""
+        browser, page = self.open_code(user, self.site_code(permit_no))
+        forms = MARK_FORM.findall(page.text) if page.status_code == 200 else []
+        if not forms:
+            return page
+        # Both buttons post to the same form action; the hidden action field says which.
+        return browser.post(requests.compat.urljoin(page.url, forms[0].replace("&amp;", "&")),
+                            data={"action": action}, headers={"Origin": f"{self.app}"}, timeout=10)
+
     def scan(self, user: str, permit_no: str) -> int:
-        """Scan the permit's site QR code: open the check-in page through WeCom's OAuth."""
-        code = self._post("/sandbox/oauth/code", json={"userid": user})["code"]
-        return requests.get(f"{self.app}/checkin/{permit_no}", params={"code": code}, timeout=10).status_code
+        """Check in at the permit's work site by scanning its QR code; return the final HTTP status."""
+        page = self.visit(user, permit_no)
+        return page.status_code if "签到成功" in page.text or page.status_code != 200 else 409
 
     def text(self, user: str, content: str) -> dict:
         return self._post("/sandbox/text", json={"user": user, "content": content})
@@ -169,9 +196,10 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                     drain()
                     detector.post().raise_for_status()
                     say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
+            _arrive(phone, permit_no, onsite.people_in_roles(permit, d.gates.checkins), say)
         for person in people if d.mode == "all" else people[:1]:
-            if d.onsite and phone.scan(person.wecom_userid, permit_no) != 200:
-                raise RuntimeError(f"{person.name} could not check in on site")
+            if d.onsite:
+                _arrive(phone, permit_no, [("", person)], say)
             card = phone.open_card(person.wecom_userid, f"{permit_no}-{step.key}-r{step.round}-")
             if card is None:
                 raise RuntimeError(f"{person.name} has no open card for {permit_no} {step.name}")
@@ -179,6 +207,16 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             say(f"  {step.name:<12} {person.name} 点击“{_label(card)}” → HTTP {answer['status']}")
             drain()
     raise RuntimeError(f"{permit_no} never reached {until}")
+
+
+def _arrive(phone: Phone, permit_no: str, people: list, say: Callable[[str], None]) -> None:
+    """Have each (role, person) scan the site QR code and check in, as the next step demands."""
+    for _role, person in people:
+        if phone.scan(person.wecom_userid, permit_no) != 200:
+            raise RuntimeError(f"{person.name} could not check in on site")
+    if people:
+        who = "、".join(f"{role} {p.name}".strip() for role, p in people)
+        say(f"  {'现场签到':<12} {who} 扫描现场二维码签到")
 
 
 def _label(message: dict) -> str:

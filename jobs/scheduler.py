@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -22,13 +22,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutErr
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
-from . import scans
+from . import exporting, scans
 
 log = logging.getLogger(__name__)
 
 CERT_DAY_KEY = "scheduler:cert-day"
 # Certificate warnings reach people at the start of the working day, not at midnight.
 CERT_SCAN_HOUR = 8
+# The monthly report goes out on the 1st, at the start of the working day, for the month just ended.
+REPORT_MONTH_KEY = "scheduler:report-month"
+REPORT_HOUR = 8
+REPORT_CATCH_UP_DAYS = 3
 
 # Take the lock when free, extend it when it is ours, never touch another holder's.
 _ACQUIRE_OR_RENEW = """
@@ -108,6 +112,7 @@ def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float 
         enqueue(scans.run_all, f"scan-{int(now // every)}", ttl=keep, result_ttl=keep,
                 failure_ttl=86400)
         _enqueue_certificate_scan(lock.redis, enqueue=enqueue, now=now, tz=tz)
+        _enqueue_monthly_report(lock.redis, enqueue=enqueue, now=now, tz=tz)
         return True
     except (RedisConnectionError, RedisTimeoutError) as exc:
         lock.held = False
@@ -115,18 +120,40 @@ def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float 
         return False
 
 
-def _enqueue_certificate_scan(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:
-    """Enqueue the daily certificate scan on the first leader tick of the plant-local working day."""
+def _plant_time(now: float, tz: ZoneInfo | None) -> datetime:
     if tz is None:
         import settings
         tz = settings.current().plant_tz
-    local = datetime.fromtimestamp(now, timezone.utc).astimezone(tz)
+    return datetime.fromtimestamp(now, timezone.utc).astimezone(tz)
+
+
+def _enqueue_certificate_scan(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:
+    """Enqueue the daily certificate scan on the first leader tick of the plant-local working day."""
+    local = _plant_time(now, tz)
     day = local.date().isoformat()
     if local.hour < CERT_SCAN_HOUR or _text(redis.get(CERT_DAY_KEY)) == day:
         return
     # Recorded after the enqueue, so a crash in between retries (and the job id refuses a second copy).
     enqueue(scans.certificate_scan, f"certificates-{day}", result_ttl=2 * 86400, failure_ttl=7 * 86400)
     redis.set(CERT_DAY_KEY, day, ex=7 * 86400)
+
+
+def _enqueue_monthly_report(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:
+    """Enqueue last month's report on the first leader tick from 08:00 on the 1st (plant time).
+
+    A scheduler down on the 1st catches up on the 2nd or 3rd, and no later: a report for last month
+    turning up mid-month would be noise. The job itself sends nothing twice.
+    """
+    local = _plant_time(now, tz)
+    if local.day > REPORT_CATCH_UP_DAYS or (local.day == 1 and local.hour < REPORT_HOUR):
+        return
+    month = f"{(local.date().replace(day=1) - timedelta(days=1)):%Y-%m}"
+    if _text(redis.get(REPORT_MONTH_KEY)) == month:
+        return
+    enqueue(exporting.monthly_report, f"monthly-report-{month}", kwargs={"month": month},
+            job_timeout=exporting.JOB_TIMEOUT,
+            result_ttl=40 * 86400, failure_ttl=40 * 86400)
+    redis.set(REPORT_MONTH_KEY, month, ex=40 * 86400)
 
 
 def _text(value) -> str | None:

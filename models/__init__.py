@@ -1,7 +1,9 @@
 """Peewee models: the single source of truth."""
 from .audit import AuditEvent, AuditHead, Outbox
+from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow
 from .delivery import CardRecord, Conversation
+from .face import FaceCheck, FaceEnrolment
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
@@ -10,6 +12,7 @@ from .sensor import Alarm, AlarmAck, Sensor, SensorBinding
 
 MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
-          Outbox, CardRecord, Conversation, Sensor, SensorBinding, Alarm, AlarmAck, SchemaVersion]
+          Outbox, CardRecord, Conversation, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
+          Authorisation, FaceEnrolment, FaceCheck, SchemaVersion]
 
 __all__ = [m.__name__ for m in MODELS] + ["MODELS", "connect", "database", "find_person", "transaction", "utcnow"]

@@ -45,7 +45,8 @@ def connect(url: str):
         db = connect_url(url, pragmas={"journal_mode": "wal", "foreign_keys": 1,
                                        "busy_timeout": 10000, "synchronous": "normal"})
     elif scheme.startswith("mysql"):
-        db = connect_url(url, charset="utf8mb4")
+        # MySQL's BLOB stops at 64 KB, less than one phone photo.
+        db = connect_url(url, charset="utf8mb4", field_types={"BLOB": "LONGBLOB"})
     else:
         db = connect_url(url)
     database.initialize(db)

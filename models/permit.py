@@ -1,7 +1,7 @@
 """A permit, its steps and everything signed, measured or attached on it."""
 from __future__ import annotations
 
-from peewee import (BigIntegerField, BooleanField, CharField, DateTimeField, FloatField,
+from peewee import (BigIntegerField, BooleanField, CharField, DateTimeField, DoubleField, FloatField,
                     ForeignKeyField, IntegerField, TextField)
 
 from .db import BaseModel, JSONField, utcnow
@@ -124,11 +124,21 @@ class Attachment(BaseModel):
 
 
 class CheckIn(BaseModel):
-    """Proof that a person stood at the work site (scan of the permit's on-site QR code)."""
+    """Proof that a person stood at the work site (scan of the permit's on-site QR code).
+
+    kind: in (签到), out (离开现场), or visit (someone not on the permit: recorded, gives no rights).
+    """
     permit = ForeignKeyField(Permit, backref="checkins", on_delete="CASCADE")
     person = ForeignKeyField(Person, on_delete="RESTRICT")
     at = DateTimeField(index=True)
     source = CharField(max_length=16, default="cli")
+    kind = CharField(max_length=8, default="in")
+    role = CharField(max_length=100, default="")     # the person's part in the permit at the time
+    # Where the phone said it was, when the page could ask it (WGS-84 degrees, metres).
+    # Double precision: MySQL's FLOAT keeps about 7 digits, which moves a longitude by ~10 m.
+    latitude = DoubleField(null=True)
+    longitude = DoubleField(null=True)
+    accuracy = FloatField(null=True)
 
 
 class ChangeRequest(BaseModel):

@@ -4,6 +4,8 @@
   GET /phone/<user>           the chat, a text box, a photo button; cards are clickable
   GET /phone/<user>/chat      the message list alone (HTML), which the page swaps in when
                               /sandbox/messages?user=U&both=1 changes
+  GET /phone/<user>/scan      扫一扫: ?url=<what the QR code holds> opens it as that member's WeCom
+                              client would, so the page's OAuth (/connect/oauth2/authorize) knows who
 
 The page acts through the admin endpoints (/sandbox/click, /sandbox/text, /sandbox/image), so a
 click from the phone is the same encrypted template_card_event a test would post. Everything is
@@ -14,13 +16,16 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from sandbox.wecom_state import WecomState
 
 phone = Blueprint("phone", __name__, template_folder="templates")
 
 TIME_GAP = 300  # seconds; like the client, show the time again after five quiet minutes
+# Who holds the phone that opened a page: the WeCom client knows it; the sandbox keeps it in a cookie
+# that its OAuth page reads (a browser shares cookies between the ports of one host, which is fine here).
+SCANNER_COOKIE = "wecom_sandbox_user"
 
 
 def _state() -> WecomState:
@@ -96,3 +101,19 @@ def chat_page(user: str):
 def chat_list(user: str):
     """Render only the message list, for the page to swap in."""
     return render_template("phone/messages.html", **_chat_context(_member_or_404(user)))
+
+
+@phone.get("/phone/<user>/scan")
+def scan(user: str):
+    """Open what a QR code holds as user's WeCom client would; without ?url=, ask for it."""
+    member = _member_or_404(user)
+    url = request.args.get("url", "").strip()
+    context = {"user": member, "name": _state().names.get(member, ""), "url": url, "error": ""}
+    if not url:
+        return render_template("phone/scan.html", **context)
+    if web_url(url) is None:
+        context["error"] = "二维码内容不是 http(s) 网址"
+        return render_template("phone/scan.html", **context), 400
+    answer = redirect(url)
+    answer.set_cookie(SCANNER_COOKIE, member, httponly=True, samesite="Lax")
+    return answer

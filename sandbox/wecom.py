@@ -18,7 +18,12 @@ Admin (JSON; errors are HTTP 400 {"error": ...}):
   GET  /sandbox/media/<media_id>     the bytes behind a PicUrl
 
 Phone view (sandbox/phone.py, HTML): GET /phone lists the members; GET /phone/<user> is their chat
-with the app, where clicks, text and photos go through /sandbox/click, /sandbox/text, /sandbox/image.
+with the app, where clicks, text and photos go through /sandbox/click, /sandbox/text, /sandbox/image;
+GET /phone/<user>/scan opens what a QR code holds as that member's WeCom client.
+
+OAuth page (as on open.weixin.qq.com): GET /connect/oauth2/authorize?appid&redirect_uri&response_type=code
+&scope=snsapi_base&state&agentid answers the page opened from the phone view with a redirect to
+redirect_uri?code=&state=; any other browser gets 请在企业微信客户端打开链接.
 
 Where the platform documents no code, the sandbox picks the closest one from WeCom's global list:
 card field rules 40058 (with a hint naming the field); task_id malformed or reused 42014; interactive card
@@ -31,13 +36,14 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 import xmltodict
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request
 
-from sandbox.phone import phone
+from sandbox.phone import SCANNER_COOKIE, phone
 from sandbox.server import run_in_thread
 from sandbox.wecom_callback import Callbacks, click_xml, message_xml, verify_callback_url
 from sandbox.wecom_errors import ApiError, ClickRefused, error_body
@@ -59,6 +65,7 @@ def create_wecom_sandbox(*, corp_id: str, corp_secret: str, agent_id: int, token
     _api_routes(app, state)
     _admin_routes(app, state)
     _user_routes(app, state, callbacks)
+    _oauth_routes(app, state)
     app.register_blueprint(phone)
     return app
 
@@ -218,6 +225,35 @@ def _admin_routes(app: Flask, state: WecomState) -> None:
             return _bad("no callback_url configured")
         return jsonify(verify_callback_url(url, token=state.token, aes_key=state.aes_key, corp_id=state.corp_id,
                                            now=state.now()))
+
+
+OAUTH_STATE = re.compile(r"[a-zA-Z0-9]{0,128}")
+OAUTH_SCOPES = ("snsapi_base", "snsapi_privateinfo")
+
+
+def _oauth_routes(app: Flask, state: WecomState) -> None:
+    def page(text: str, status: int) -> Response:
+        # The platform shows a plain page, not JSON, to a person who opened the link.
+        return Response(f"<!doctype html><meta charset=utf-8><title>企业微信</title><p>{text}</p>",
+                        status=status, mimetype="text/html")
+
+    @app.get("/connect/oauth2/authorize")
+    def authorize():
+        args = request.args
+        if args.get("appid") != state.corp_id:
+            return page("参数错误：appid 不是本企业的 CorpID", 400)
+        if args.get("response_type") != "code" or args.get("scope") not in OAUTH_SCOPES:
+            return page("参数错误：response_type 须为 code，scope 须为 snsapi_base 或 snsapi_privateinfo", 400)
+        if args.get("agentid") not in (None, str(state.agent_id)):
+            return page("参数错误：agentid 不是本应用", 400)
+        target, given = args.get("redirect_uri", ""), args.get("state", "")
+        if urlsplit(target).scheme not in ("http", "https") or not OAUTH_STATE.fullmatch(given):
+            return page("参数错误：redirect_uri 须为 http(s) 网址，state 须为不超过 128 个字母或数字", 400)
+        user = state.member(request.cookies.get(SCANNER_COOKIE))
+        if user is None:
+            return page("请在企业微信客户端打开链接", 403)
+        query = urlencode({"code": state.oauth.mint(user), "state": given})
+        return redirect(f"{target}{'&' if urlsplit(target).query else '?'}{query}")
 
 
 def _user_routes(app: Flask, state: WecomState, callbacks: Callbacks) -> None:

@@ -57,7 +57,13 @@ def test_a_permit_goes_from_draft_to_close_on_the_command_line(run, tmp_path):
     photo = tmp_path / "harness.jpg"
     photo.write_bytes(b"\xff\xd8 harness photo")
     run("permit", "attach", no, str(photo), "--kind", "安全带", "--as", "zhuyan")
+    assert "开工前须现场扫码签到：监护人 褚卫、作业负责人 蒋焊" in run("permit", "start", no, "--as", "chuwei", ok=False)
+    run("permit", "checkin", no, "--as", "chuwei")
+    assert "作业负责人" in run("permit", "checkin", no, "--as", "jianghan")
     assert "作业中" in run("permit", "start", no, "--as", "chuwei")
+    links = run("permit", "board", no, "--qr", str(tmp_path / "qr.png"))
+    assert f"/board/{no}?t=" in links and f"/board/{no}?s=" in links and f"/board/{no}/print?p=" in links
+    assert (tmp_path / "qr.png").read_bytes().startswith(b"\x89PNG")
     run("permit", "complete", no, "--as", "chuwei")
     run("permit", "accept", no, "--as", "yangshou")
     assert "已关闭" in run("permit", "close", no, "--as", "wuhai")

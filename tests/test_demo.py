@@ -1,5 +1,6 @@
 """`python app.py demo --scripted`: the whole product on embedded defaults, driven over HTTP."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,3 +20,13 @@ def test_the_scripted_demo_takes_a_hot_work_permit_to_close(db, tmp_path):
     assert "点击“同意”" in done.stdout and "逐项勾选" in done.stdout
     # A real scheduler process escalated the overdue unit approval to the specialist department.
     assert "超时，已上报 李正，其手机收到审批卡片：是" in done.stdout
+    # Every approver scanned the site code right before clicking 同意, and so did the start's people.
+    lines = [line.split() for line in done.stdout.splitlines()]
+    approvals = [i for i, words in enumerate(lines) if "点击“同意”" in words and words[0].endswith("审批")]
+    assert len(approvals) == 3
+    for i in approvals:
+        assert lines[i - 1] == ["现场签到", lines[i][1], "扫描现场二维码签到"], lines[i - 1]
+    assert "现场签到         监护人 褚卫、作业负责人 蒋焊 扫描现场二维码签到" in done.stdout
+    # The board's signed link opened from outside the app, at the start and at the end.
+    boards = re.findall(r"现场公示牌 +http://127\.0\.0\.1:\d+/board/\S+\?t=\S+ → HTTP 200，显示“(\w+)”", done.stdout)
+    assert boards == ["审批中", "已关闭"]

@@ -74,6 +74,11 @@ def _digest(event: AuditEvent) -> str:
     return _sha(body)
 
 
+def intact(event: AuditEvent) -> bool:
+    """Tell whether the stored event still matches its own hash (nothing in it was edited)."""
+    return _digest(event) == event.hash
+
+
 def _lock_head() -> AuditHead:
     """Return the head row locked until the transaction ends, creating it on first use."""
     query = AuditHead.select().where(AuditHead.id == HEAD_ID)

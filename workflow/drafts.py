@@ -8,8 +8,8 @@ from models import Department, Person, Step, transaction, utcnow
 from models.org import UNIT
 from models.permit import Permit, PermitMember
 
-from . import audit, gas, grading, template as templates
-from .errors import InvalidPermit
+from . import audit, gas, grading, hooks, template as templates
+from .errors import InvalidPermit, NotCertified
 from .rules import SERVED_BY_TEMP_POWER, UNGRADED
 from .states import DRAFT, FINAL
 from .template import Template
@@ -80,8 +80,8 @@ def create_permit(work_type: str, *, applicant: Person, location: str, content: 
     return permit
 
 
-def check_members(t: Template, permit: Permit) -> None:
-    """Refuse a crew or guardian list that the rules do not allow."""
+def check_members(t: Template, permit: Permit, *, now: datetime) -> None:
+    """Refuse a crew or guardian list that the rules do not allow, certificates included."""
     crew = [m.person for m in permit.members if m.role == "作业人"]
     guards = [m.person for m in permit.members if m.role == "监护人"]
     if not crew:
@@ -100,6 +100,11 @@ def check_members(t: Template, permit: Permit) -> None:
         raise InvalidPermit(f"{names}不能同时担任作业人和监护人")
     if permit.applicant_id in {p.id for p in guards}:
         raise InvalidPermit("申请人不能兼任本作业票的监护人")
+    # Checked when people are named (submit, change), again at approval and start by the gates.
+    found = {role: hooks.problems("certificates", permit, roles=(role,), at=now) for role in hooks.MEMBER_ROLES}
+    if any(found.values()):
+        raise NotCertified("；".join(p for problems in found.values() for p in problems) + "。请更换人员后重新提交",
+                           roles=tuple(role for role, problems in found.items() if problems))
 
 
 def check_window(t: Template, permit: Permit, now: datetime) -> tuple[str | None, list[str]]:
@@ -148,7 +153,7 @@ def check_content(t: Template, permit: Permit, now: datetime) -> tuple[str | Non
             raise InvalidPermit(str(exc)) from None
     if t.unique_open:
         _check_unique_open(t, permit)
-    check_members(t, permit)
+    check_members(t, permit, now=now)
     return check_window(t, permit, now)
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import CheckIn, Person, Step
+from models import Person, Step
 
 from . import drafts, gates, machine
 from .assign import resolve
 from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                      StaleVersion)
 from .machine import Ctx, Outcome, record_signature, run
+from .onsite import check_in, check_out  # noqa: F401  (engine.check_in is the command's home)
 from .states import CANCELLED, COMMAND_LABELS, DRAFT, REJECTED
 from .template import StepDef
 from .work import revert_pending_change
@@ -94,6 +95,9 @@ def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = No
                 raise GateNotMet(f"以下项目未勾选：{'；'.join(missing)}")
         gates.check(d, ctx.permit, ctx.template, ctx.by, ctx.now)
         proof = {**(evidence or {}), **({"ticks": list(ticks)} if ticks else {})}
+        if d.phase == "approve" and not d.onsite:
+            # The template's reason for approving off site goes on the signature it excused.
+            proof["onsite_waived"] = d.onsite_waiver
         signed = {s.person_id for s in machine.signatures(step)} | {ctx.by.id}
         settles = d.mode == "any" or signed >= {p.id for p in machine.assignees(step)}
         record_signature(ctx, step, decision=chosen, comment=comment, evidence=proof,
@@ -201,12 +205,4 @@ def cancel(permit_no: str, *, by: Person, reason: str, now: datetime | None = No
         ctx.data = {"reason": reason}
         ctx.tell(machine.crew_and_guardians(ctx.permit), "info", f"作业票 {ctx.permit.no} 已取消：{reason}")
     return run(permit_no, "cancel", body, by=by, now=now)
-
-
-def check_in(permit_no: str, *, by: Person, source: str = "cli", now: datetime | None = None) -> Outcome:
-    """Record that a person is at the work site (scan of the on-site QR code)."""
-    def body(ctx: Ctx) -> None:
-        CheckIn.create(permit=ctx.permit, person=ctx.by, at=ctx.now, source=source)
-        ctx.bump, ctx.data = False, {"source": source}
-    return run(permit_no, "check_in", body, by=by, now=now)
 

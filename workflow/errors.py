@@ -33,6 +33,14 @@ class InvalidPermit(WorkflowError):
     """The permit's content breaks a rule (validity, grade, missing field, ...)."""
 
 
+class NotCertified(InvalidPermit):
+    """Someone named on the permit lacks a valid certificate their role needs; roles says which roles."""
+
+    def __init__(self, message: str, *, roles: tuple[str, ...]):
+        super().__init__(message)
+        self.roles = roles
+
+
 class NotFound(WorkflowError):
     """No permit, person or step by that name."""
 

@@ -1,13 +1,13 @@
 """The preconditions a step may demand before its signature counts."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import settings
-from models import Attachment, CheckIn, GasReading, Person
+from models import Attachment, GasReading, Person
 from models.permit import Permit, PermitMember
 
-from . import hooks
+from . import hooks, onsite as site
 from .errors import GateNotMet
 from .grading import is_night
 from .rules import UNGRADED
@@ -42,15 +42,6 @@ def gas_fresh(permit: Permit, t: Template, now: datetime, *, since: datetime | N
         raise GateNotMet(f"最近一次合格的气体分析在 {age:.0f} 分钟前，超过 {limit} 分钟，请重新检测")
 
 
-def onsite(permit: Permit, t: Template, person: Person, now: datetime) -> None:
-    """Refuse unless person checked in at the work site within the template's window."""
-    since = now - timedelta(minutes=t.checkin_minutes)
-    found = (CheckIn.select().where((CheckIn.permit == permit) & (CheckIn.person == person)
-                                    & (CheckIn.at >= since) & (CheckIn.at <= now)).exists())
-    if not found:
-        raise GateNotMet(f"请先到现场扫码签到（签到 {t.checkin_minutes} 分钟内有效），再审批")
-
-
 def photos(permit: Permit, kinds: tuple[str, ...]) -> None:
     """Refuse unless a photo of every required kind is attached."""
     have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
@@ -82,7 +73,7 @@ def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datet
     """Run every gate the step names; the first unmet one raises GateNotMet."""
     g = step.gates
     if step.onsite:
-        onsite(permit, t, person, now)
+        site.require_approver_on_site(permit, t, person, now)
     if g.window:
         window(permit, t, now)
     if g.guardians:
@@ -92,9 +83,15 @@ def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datet
     if g.photos:
         photos(permit, g.photos)
     found = []
-    if g.certificates:
-        found += hooks.problems("certificates", permit, roles=g.certificates, at=now)
+    # Approvals re-check the named people too: a certificate can expire or be revoked while a permit waits.
+    roles = g.certificates or (hooks.MEMBER_ROLES if step.phase == "approve" else ())
+    if roles:
+        found += hooks.problems("certificates", permit, roles=roles, at=now)
     if g.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
         found += hooks.problems("monitoring", permit, at=now)
+    if g.face_check or f"{t.code}.{step.key}" in settings.current().face_check_steps:
+        found += hooks.problems("face_check", permit, step=step.key, person=person, at=now)
     if found:
         raise GateNotMet("；".join(found))
+    if g.checkins:   # last: arriving on site is the final thing before the work starts
+        site.require_present(permit, t, g.checkins, now)

@@ -38,6 +38,7 @@ COMMANDS = {
     "cancel": {DRAFT, IN_APPROVAL, ISSUED, SUSPENDED},
     "record_gas": {IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED},
     "check_in": {IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED, COMPLETED, RECTIFYING, ACCEPTED},
+    "check_out": {IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED, COMPLETED, RECTIFYING, ACCEPTED},
     "attach": {DRAFT, IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED, COMPLETED, RECTIFYING},
     "suspend": {IN_PROGRESS},
     "resume": {SUSPENDED},
@@ -54,7 +55,7 @@ COMMANDS = {
 
 COMMAND_LABELS = {
     "edit": "修改草稿", "submit": "提交", "sign": "签字", "reject": "驳回", "return": "退回修改",
-    "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "attach": "上传照片",
+    "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "check_out": "离开现场", "attach": "上传照片",
     "suspend": "暂停作业", "resume": "恢复作业", "reject_acceptance": "验收不通过",
     "rectified": "整改完成", "request_change": "变更申请", "expire": "过期", "remind": "催办",
     "escalate": "超时上报", "retest": "提醒复测",

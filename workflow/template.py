@@ -17,6 +17,7 @@ ACTIONS = ("approve", "confirm", "reject", "return", "rectify")
 COMPLETING_ACTIONS = {"approve", "confirm"}
 FIELD_TYPES = ("str", "int", "float", "choice", "multi", "bool")
 SCOPES = ("unit", "nearest", "plant", "permit")
+PRESENCE_ROLES = ("监护人", "作业负责人", "作业人")   # whom a step's gates.checkins may name
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Gates:
     certificates: tuple[str, ...] = ()  # permit roles whose certificates are checked
     window: bool = False              # now lies inside the permit's planned window
     monitoring: bool = False          # continuous gas monitoring where the grade needs it
+    checkins: tuple[str, ...] = ()    # who must have checked in on site: 监护人, 作业负责人, 作业人
+    face_check: bool = False          # the signer's selfie must match their enrolled face (issue #7)
 
 
 @dataclass(frozen=True)

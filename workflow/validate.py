@@ -10,10 +10,11 @@ from .errors import TemplateError
 from .rules import APPROVER_RANK, PERMIT_ROLES, STATUTES, TEMP_POWER_SPECIAL_HOURS, UNGRADED, \
     band_grade
 from .states import PHASES
-from .template import ACTIONS, COMPLETING_ACTIONS, FIELD_TYPES, SCOPES, SIGN_MODES, STEP_KINDS, \
-    Template
+from .template import ACTIONS, COMPLETING_ACTIONS, FIELD_TYPES, PRESENCE_ROLES, SCOPES, SIGN_MODES, \
+    STEP_KINDS, Template
 
 SINGLE_PHASES = ("start", "work", "accept", "close")
+MAX_CHECKIN_MINUTES = 120
 
 
 def validate(t: Template) -> None:
@@ -42,6 +43,9 @@ def _structure(t: Template) -> list[str]:
         problems.append(f"grading.attribute = {g.attribute!r}: not one of the template's fields")
     problems += [f"unique_open: {k!r} is not one of the template's fields"
                  for k in t.unique_open if k not in keys]
+    if not 1 <= t.checkin_minutes <= MAX_CHECKIN_MINUTES:
+        problems.append(f"checkin_minutes = {t.checkin_minutes}: must be 1–{MAX_CHECKIN_MINUTES} "
+                        "(an older check-in no longer shows that anyone is on site)")
     for grade in t.grades:
         if grade not in t.validity_hours:
             problems.append(f"validity_hours.{grade}: missing (every grade needs a validity)")
@@ -67,6 +71,10 @@ def _steps(t: Template) -> list[str]:
         problems += [f"{at}.escalate: unknown role {r!r}" for r in s.escalate if r not in ROLES]
         problems += [f"{at}.actions: unknown action {a!r}" for a in s.actions if a not in ACTIONS]
         problems += [f"{at}.grades: unknown grade {g!r}" for g in s.grades if g not in t.grades]
+        problems += [f"{at}.gates.checkins: {r!r} is not one of {', '.join(PRESENCE_ROLES)}"
+                     for r in s.gates.checkins if r not in PRESENCE_ROLES]
+        if s.onsite and s.onsite_waiver:
+            problems.append(f"{at}.onsite_waiver: given while onsite = true; a waiver needs onsite = false")
         if s.kind != "gas" and not COMPLETING_ACTIONS & set(s.actions):
             problems.append(f"{at}: the step has no way out (actions {list(s.actions)} "
                             "include neither approve nor confirm)")
@@ -94,6 +102,9 @@ def _statute(t: Template) -> list[str]:
         if s.phase == "approve" and not s.onsite and not s.onsite_waiver:
             problems.append(f"steps.{s.key}.onsite = false with no onsite_waiver: looser than "
                             "GB 30871-2022 4.11 (审批人应在作业现场审批)")
+        if s.phase == "start" and "监护人" not in s.gates.checkins:
+            problems.append(f"steps.{s.key}.gates.checkins: must include 监护人, looser than "
+                            "GB 30871-2022 4.10 (监护人在作业现场)")
     statute = STATUTES.get(t.code)
     if statute is None:
         return problems  # a plant's own work type: only the general rules apply

@@ -14,7 +14,7 @@ from models import Sensor, Step, find_person
 from models.permit import Permit
 from models.sensor import PORTABLE
 
-from . import engine, machine, template as templates, work
+from . import engine, machine, onsite, template as templates, work
 from .drafts import create_permit
 from .rules import UNGRADED
 from .states import CLOSED
@@ -85,6 +85,7 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
         if d.gates.gas_fresh:
             tester = next(p for p in machine.assignees(Step.get((Step.permit == permit) & (Step.phase == "gas"))))
             work.record_gas(permit.no, by=tester, values=_gas_values(t), now=clock.tick())
+        arrive(permit, d.gates.checkins, clock, say)
         if d.gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
             monitor(permit, t, clock)
             say(f"  {'连续监测':<12} 绑定检测仪 {WALK_DETECTOR}，上报合格读数")
@@ -96,6 +97,15 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
         out = engine.sign(permit.no, step.key, by=person, ticks=ticks, now=clock.tick())
         say(f"  {step.name:<12} {person.name} {'同意' if d.kind == 'approve' else '确认'}"
             f"{'（逐项勾选 %d 项）' % len(ticks) if ticks else ''} → {out.state}")
+
+
+def arrive(permit: Permit, roles: tuple[str, ...], clock: Clock, say: Callable[[str], None]) -> None:
+    """Check in on site everyone the start names (the guardian and the work leader)."""
+    present = onsite.people_in_roles(permit, roles)
+    for _role, person in present:
+        engine.check_in(permit.no, by=person, now=clock.tick())
+    if present:
+        say(f"  {'现场签到':<12} {'、'.join(f'{role} {p.name}' for role, p in present)} 扫码签到")
 
 
 def monitor(permit: Permit, t, clock: Clock) -> None:

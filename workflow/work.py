@@ -9,7 +9,7 @@ import settings
 from models import Attachment, ChangeRequest, GasReading, Person, PersonRole, Step, utcnow
 from models.permit import Permit
 
-from . import assign, drafts, gas, gates, grading, hooks, machine
+from . import assign, drafts, gas, gates, grading, hooks, machine, onsite
 from .errors import GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
 from .machine import Ctx, Outcome, record_signature, run
 from .rules import UNGRADED
@@ -112,6 +112,8 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
         permit, t = ctx.permit, ctx.template
         if by.id not in {p.id for p in machine.members(permit, "监护人")}:
             raise NotAuthorized("恢复作业须由本作业票的监护人确认")
+        if onsite.last_mark(permit, by, ctx.now) == "out":
+            raise GateNotMet("您已离开现场，请回到现场扫码签到后再恢复作业")
         gates.window(permit, t, ctx.now)
         if t.gas.fresh_minutes:
             paused = (ctx.now - permit.suspended_at).total_seconds() / 60
@@ -213,7 +215,7 @@ def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
         if "measures" in changes:
             record["measures"] = [permit.attributes.get("measures", []), changes["measures"]]
             permit.attributes = {**permit.attributes, "measures": changes["measures"]}
-        drafts.check_members(ctx.template, permit)
+        drafts.check_members(ctx.template, permit, now=ctx.now)
         grade, _ = drafts.check_window(ctx.template, permit, ctx.now)
         if grade != old_grade:
             raise InvalidPermit(f"变更后作业级别由{old_grade}变为{grade}，须重新办理作业票")

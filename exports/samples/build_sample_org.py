@@ -53,6 +53,23 @@ PEOPLE_ROWS = (
     ("罗电", "luodian", "", "13800000023", "ELEC", "作业人、监护人"),
 )
 
+CERTIFICATE_HEADERS = ("姓名", "账号", "证书类型", "证书编号", "发证机关", "发证日期", "有效期至", "培训记录")
+# Every worker holds each worker's certificate and every guardian the guardian's, valid for years, so
+# that any sample permit can be staffed; the demo and the tests expire or revoke them on purpose.
+WORKER_CERTIFICATES = (("高处作业证", "GC"), ("电工作业证", "DG"), ("焊接与热切割证", "HJ"), ("起重作业证", "QZ"))
+GUARDIAN_CERTIFICATES = (("监护人培训合格证", "JH"),)
+
+
+def _certificate_rows() -> list[tuple]:
+    rows = []
+    for name, wecom, dingtalk, _, _, roles in PEOPLE_ROWS:
+        held = ((WORKER_CERTIFICATES if "作业人" in roles else ())
+                + (GUARDIAN_CERTIFICATES if "监护人" in roles else ()))
+        for kind, code in held:
+            rows.append((name, wecom or dingtalk, kind, f"{code}-{wecom or dingtalk}", "示例市应急管理局",
+                         "2024-01-15", "2036-01-14", "2024-01 初训合格"))
+    return rows
+
 
 def build(out: Path = OUT) -> Path:
     """Write the sample plant's workbook to out and return its path."""
@@ -63,6 +80,7 @@ def build(out: Path = OUT) -> Path:
     pick_list(departments, column=DEPARTMENT_HEADERS.index(KIND) + 1, choices=DEPARTMENT_KINDS)
     people = book.create_sheet(PEOPLE)
     fill(people, PEOPLE_HEADERS, PEOPLE_ROWS)
+    fill(book.create_sheet("证书"), CERTIFICATE_HEADERS, _certificate_rows())
     notes = book.create_sheet("说明")
     fill(notes, ("部门类型", "角色（多个用 、 分隔）"),
          [(DEPARTMENT_KINDS[i] if i < len(DEPARTMENT_KINDS) else "", role) for i, role in enumerate(ROLES)])

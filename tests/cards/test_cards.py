@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from cards import actions, wecom
+from cards import actions, links, wecom
 from cards.build import card_for, duration
 from cards.card import Button, Card, Field
 from models import Outbox, Step
@@ -111,7 +111,7 @@ def test_every_step_gives_each_assignee_a_valid_card(plant, work_type):
             check_template_card(rendered)
             seen_kinds.add(rendered["card_type"])
             assert card.field("编号") == permit.no and card.field("步骤") == step.name
-            assert card.url == f"{BASE}/board/{permit.no}"
+            assert card.url == links.url(permit, base_url=BASE)   # the signed board link
             if rendered["card_type"] != "text_notice":
                 assert rendered["task_id"] not in task_ids  # unique per app: per person and version
                 task_ids.add(rendered["task_id"])
@@ -378,6 +378,6 @@ def test_no_base_url_means_no_link(plant):
     assert card.url == "" and "card_action" not in wecom.render(card)
     info = card_for(permit.no, person_id=planner.id, kind="info", step=None, text="x",
                     public_base_url="https://permit.example.com/")
-    assert info.url == f"https://permit.example.com/board/{permit.no}"
+    assert info.url.startswith(f"https://permit.example.com/board/{permit.no}?t=")
     with pytest.raises(ValueError):
         card_for(permit.no, person_id=planner.id, kind="nudge", step=None, text="x")

@@ -36,12 +36,17 @@ def _migrator_for_cleanup():
     return _migrator()
 
 
+CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
+
+
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import Alarm, AlarmAck, CardRecord, Conversation, Sensor, SensorBinding
+    from models import (Alarm, AlarmAck, Authorisation, CardRecord, Certificate, Conversation, FaceCheck,
+                        FaceEnrolment, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
-    database.drop_tables([AlarmAck, Alarm, SensorBinding, Sensor, CardRecord, Conversation])
+    database.drop_tables([FaceCheck, FaceEnrolment, Authorisation, Certificate, AlarmAck, Alarm, SensorBinding, Sensor, CardRecord, Conversation])
+    migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
     migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
             m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
             m.drop_index("permit", "permit_retest_remind_at"),
@@ -60,4 +65,37 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert database.table_exists("card_record") and database.table_exists("conversation")
     assert all(database.table_exists(t) for t in ("sensor", "sensor_binding", "alarm", "alarm_ack"))
     assert "gas_reading_device_taken_at" in {i.name for i in database.get_indexes("gas_reading")}
+    assert set(CHECKIN_SITE_COLUMNS) <= {c.name for c in database.get_columns("check_in")}
+    assert all(database.table_exists(t) for t in ("certificate", "authorisation", "face_enrolment", "face_check"))
     assert current_version() == discover()[-1].version
+
+
+def test_check_ins_from_before_the_scan_keep_counting_as_check_ins(db):
+    """A version-5 row (a check-in of someone on the permit) reads back as kind "in" after m0006."""
+    from models.schema import _migrator
+    migrate(*(_migrator().drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
+    _old_check_in_row()
+    SchemaVersion.delete().execute()
+    SchemaVersion.create(version=5)
+    try:   # m0006 alone: the later migrations' tables are here already
+        assert upgrade([m for m in discover() if m.version <= 6]) == ["applied m0006_checkin_site"]
+    finally:
+        SchemaVersion.delete().execute()
+        SchemaVersion.create(version=discover()[-1].version)
+    from models import CheckIn
+    row = CheckIn.get()
+    assert (row.kind, row.role, row.latitude) == ("in", "", None)
+
+
+def _old_check_in_row() -> None:
+    """Insert one permit and one check-in the way a version-5 schema holds them."""
+    from datetime import datetime
+    from models import Department, Person
+    unit = Department.create(code="U1", name="一车间", kind="基层单位")
+    person = Person.create(name="吴海", wecom_userid="wuhai", department=unit)
+    at = datetime(2026, 11, 24, 0, 0)
+    permit = Permit.create(no="DH-20261124-0001", work_type="hot_work", state="in_approval", unit=unit,
+                           applicant=person, location="罐区", content="焊接", planned_start=at,
+                           planned_end=at, attributes={})
+    database.execute_sql("INSERT INTO check_in (permit_id, person_id, at, source) VALUES (%s, %s, %s, %s)"
+                         .replace("%s", database.param), (permit.id, person.id, at, "scan"))

@@ -231,3 +231,43 @@ def test_the_page_acts_through_the_sandbox_over_http(sandbox, receiver):
         assert [m["direction"] for m in polled] == ["to_user", "from_user", "from_user"]
     finally:
         stop()
+
+
+# -- 扫一扫 and the OAuth page a scanned link goes through -----------------------------------------
+
+def authorize(web, **changes):
+    args = {"appid": CORP, "redirect_uri": "https://permit.example.cn/board/DH-1?s=abc", "response_type": "code",
+            "scope": "snsapi_base", "state": "0a1B2c", "agentid": str(AGENT), **changes}
+    return web.get("/connect/oauth2/authorize", query_string={k: v for k, v in args.items() if v is not None})
+
+
+def test_scanning_opens_what_the_code_holds_as_that_member(web):
+    page = web.get("/phone/zhangsan/scan")
+    assert page.status_code == 200 and "二维码内容" in page.get_data(as_text=True)
+    opened = web.get("/phone/zhangsan/scan", query_string={"url": "https://permit.example.cn/board/DH-1?s=abc"})
+    assert opened.status_code == 302 and opened.headers["Location"] == "https://permit.example.cn/board/DH-1?s=abc"
+    assert "wecom_sandbox_user=zhangsan" in opened.headers["Set-Cookie"]
+    assert web.get("/phone/zhangsan/scan", query_string={"url": "javascript:alert(1)"}).status_code == 400
+    assert web.get("/phone/nobody/scan", query_string={"url": "https://x.cn/"}).status_code == 404
+    assert "/phone/zhangsan/scan" in web.get("/phone/zhangsan").get_data(as_text=True)
+
+
+def test_the_oauth_page_sends_the_scanning_member_back_with_a_one_time_code(sandbox, web):
+    assert authorize(web).status_code == 403       # a browser the phone view did not open: not WeCom
+    assert "请在企业微信客户端打开链接" in authorize(web).get_data(as_text=True)
+    web.set_cookie("wecom_sandbox_user", "lisi")
+    back = authorize(web)
+    assert back.status_code == 302
+    target, _, query = back.headers["Location"].partition("?s=abc&")
+    assert target == "https://permit.example.cn/board/DH-1" and query.startswith("code=") and query.endswith("&state=0a1B2c")
+    code = query.split("&")[0].removeprefix("code=")
+    state = sandbox.extensions["wecom_sandbox"]
+    assert state.oauth.resolve(code)["userid"] == "lisi"
+
+
+@pytest.mark.parametrize("changes", [{"appid": "wwsomeoneelse"}, {"response_type": "token"},
+                                     {"scope": "snsapi_userinfo"}, {"agentid": "1"}, {"redirect_uri": "ftp://x"},
+                                     {"state": "not-alnum!"}, {"redirect_uri": None}])
+def test_the_oauth_page_refuses_what_wecom_refuses(web, changes):
+    web.set_cookie("wecom_sandbox_user", "lisi")
+    assert authorize(web, **changes).status_code == 400

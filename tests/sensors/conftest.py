@@ -14,7 +14,7 @@ from models.permit import Permit
 from models.sensor import PORTABLE
 from sensors import intake, watch
 from tests.conftest import MORNING
-from workflow import engine, machine, template, work
+from workflow import engine, machine, onsite, template, work
 from workflow.walkthrough import WALK_DETECTOR, Clock, _act, draft
 
 ALL_GASES = ["O2", "EX", "H2S", "CO"]
@@ -101,8 +101,15 @@ class Site:
             work.attach(permit.no, by=permit.applicant, kind=kind, data=kind.encode(),
                         filename=f"{kind}.jpg", now=self.clock.tick())
 
+    def on_site(self, permit: Permit, at: datetime) -> None:
+        """The guardian and the work leader scan the site's QR code at `at`, as the start needs."""
+        for _role, person in onsite.people_in_roles(permit, ("监护人", "作业负责人")):
+            engine.check_in(permit.no, by=person, now=at)
+
     def start_work(self, permit: Permit, at: datetime):
-        """The guardian starts the work at `at` (the start's photos must be attached)."""
+        """The guardian starts the work at `at`, checked in on site with the work leader (the start's
+        photos must be attached)."""
+        self.on_site(permit, at)
         return engine.start(permit.no, by=find_person("chuwei"), now=at)
 
     @staticmethod

@@ -193,6 +193,7 @@ def test_confined_space_cannot_start_without_a_bound_reporting_detector(site):
            now=site.clock.tick())
     record_gas(permit.no, by=who("chenjian"), values=PASSING_GAS, now=site.clock.tick())
     guardian = who("chuwei")
+    site.on_site(permit, site.clock.tick())
     with pytest.raises(GateNotMet, match="连续监测：未绑定检测仪"):
         engine.start(permit.no, by=guardian, now=site.clock.tick())
     detector = site.detector("GD-0001")

@@ -16,7 +16,7 @@ from models.permit import Permit
 from tests.conftest import MORNING
 from sensors import intake, watch
 from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
-                      Outcome, attach, audit, check_in, create_permit, edit_draft, hooks, machine,
+                      Outcome, attach, audit, check_in, create_permit, edit_draft, hooks, machine, onsite,
                       record_gas, request_change, resume, sign, start, submit, suspend, template)
 from workflow.clock import local
 from workflow.rules import UNGRADED
@@ -96,6 +96,7 @@ def at_start(permit: Permit, clock: Clock, *, photos: bool = True) -> None:
         for kind in template.get(permit.work_type).step("start").gates.photos:
             attach(permit.no, by=permit.applicant, kind=kind, data=f"{kind}".encode(),
                    filename=f"{kind}.jpg", now=clock.now)
+    on_site(permit, clock.now)
 
 
 def working(permit: Permit, clock: Clock) -> Permit:
@@ -109,6 +110,12 @@ def working(permit: Permit, clock: Clock) -> Permit:
 def gas_test(permit: Permit, at: datetime, **values) -> Outcome:
     """Record a reading by the plant's gas tester (GOOD_AIR unless values say otherwise)."""
     return record_gas(permit.no, by=find_person("chenjian"), values={**GOOD_AIR, **values}, now=at)
+
+
+def on_site(permit: Permit, at: datetime) -> None:
+    """The guardian and the work leader scan the site's QR code at `at`, as the start needs."""
+    for _role, person in onsite.people_in_roles(permit, ("监护人", "作业负责人")):
+        check_in(permit.no, by=person, now=at)
 
 
 def detector_reports(permit: Permit, at: datetime) -> None:
@@ -211,6 +218,7 @@ def test_declared_no_night_work_neither_starts_nor_resumes_at_night(plant):
     with refused(GateNotMet, "申报夜间不作业", permit):
         start_work(permit, shanghai(24, 18) + minutes(20))
     gas_test(permit, shanghai(25, 7))
+    on_site(permit, shanghai(25, 7))
     assert start_work(permit, shanghai(25, 7) + minutes(5)).state == "in_progress"
     suspend(permit.no, by=find_person("chuwei"), reason="收工", now=shanghai(25, 17) + minutes(50))
     gas_test(permit, shanghai(25, 18) + minutes(5))
@@ -382,6 +390,7 @@ def test_start_needs_a_gas_test_from_the_last_30_minutes(plant):
     with refused(GateNotMet, "超过 30 分钟，请重新检测", permit):
         start_work(permit, tested + minutes(31))
     gas_test(permit, tested + minutes(32))
+    on_site(permit, tested + minutes(32))
     assert start_work(permit, tested + minutes(33)).state == "in_progress"
 
 

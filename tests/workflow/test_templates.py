@@ -197,3 +197,35 @@ def test_a_plant_own_work_type_loads_under_the_general_rules(tmp_path):
     assert (template.code, template.validity_hours["一级"]) == ("grinding", 12)
     off_site = variant(tmp_path, "hot_work", *own, ("onsite = true", "onsite = false"), name="grinding.toml")
     refused(off_site, "steps.approve_unit.onsite = false with no onsite_waiver")
+
+
+# --- who must be on site (issue #8) ---
+
+START_CHECKINS = 'checkins = ["监护人", "作业负责人"]'
+
+
+def test_every_shipped_start_needs_the_guardian_and_the_work_leader_on_site():
+    for template in load_all(TEMPLATE_DIR).values():
+        (start,) = [s for s in template.steps if s.phase == "start"]
+        assert start.gates.checkins == ("监护人", "作业负责人"), template.code
+
+
+def test_a_start_that_does_not_need_the_guardian_on_site_is_refused(tmp_path):
+    path = variant(tmp_path, "height", (START_CHECKINS, 'checkins = ["作业负责人"]'))
+    refused(path, "steps.start.gates.checkins: must include 监护人", "4.10")
+
+
+def test_a_check_in_rule_naming_an_unknown_role_is_refused(tmp_path):
+    path = variant(tmp_path, "height", (START_CHECKINS, 'checkins = ["监护人", "焊工"]'))
+    refused(path, "steps.start.gates.checkins: '焊工' is not one of 监护人, 作业负责人, 作业人")
+
+
+@pytest.mark.parametrize("minutes", [0, 121])
+def test_a_check_in_validity_outside_1_to_120_minutes_is_refused(tmp_path, minutes):
+    path = variant(tmp_path, "hot_work", ("checkin_minutes = 30", f"checkin_minutes = {minutes}"))
+    refused(path, f"checkin_minutes = {minutes}: must be 1–120")
+
+
+def test_a_waiver_on_a_step_that_stays_on_site_is_refused(tmp_path):
+    path = variant(tmp_path, "hot_work", ("onsite = true", 'onsite = true\nonsite_waiver = "视频连线"'))
+    refused(path, "steps.approve_unit.onsite_waiver: given while onsite = true")

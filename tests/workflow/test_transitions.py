@@ -11,7 +11,7 @@ from models.permit import Permit, PermitMember
 from tests.conftest import MORNING
 from sensors import watch
 from workflow import (AlreadySigned, GateNotMet, deadlines, InvalidPermit, InvalidTransition, NotAuthorized,
-                      StaleVersion, WorkflowError, accept, attach, audit, cancel, check_in, close,
+                      StaleVersion, WorkflowError, accept, attach, audit, cancel, check_in, check_out, close,
                       edit_draft, expire, expire_due, extend, machine, record_gas, rectified, reject,
                       reject_acceptance, request_change, resume, return_for_revision, sign, submit,
                       suspend, template)
@@ -20,7 +20,7 @@ from workflow.walkthrough import PASSING_GAS, Clock, _act, draft
 
 STATES = ["draft", "in_approval", "issued", "in_progress", "suspended", "completed", "rectifying",
           "accepted", "closed", "rejected", "cancelled", "expired"]
-HOUR = timedelta(hours=1)
+HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
 # The sample permit's two workers and its guardian, each told to stop work.
 CREW_STOP = {("jianghan", "stop"), ("shenli", "stop"), ("chuwei", "stop")}
 
@@ -140,6 +140,8 @@ def attempt(command: str, no: str, clock: Clock):
         "cancel": lambda: cancel(no, by=permit.applicant, reason="计划调整", now=now),
         "record_gas": lambda: record_gas(no, by=who("chenjian"), values=PASSING_GAS, now=now),
         "check_in": lambda: check_in(no, by=who("wuhai"), now=now),
+        "check_out": lambda: (check_in(no, by=who("chuwei"), now=now),
+                              check_out(no, by=who("chuwei"), now=now + MINUTE)),
         "attach": lambda: attach(no, by=permit.applicant, kind="现场", data=b"photo", filename="a.jpg",
                                  now=now),
         "suspend": lambda: suspend(no, by=who("chuwei"), reason="风力加大", now=now),

@@ -1,0 +1,69 @@
+"""Signed links to a permit's board page, so that permit numbers cannot be guessed into views.
+
+Each link carries an HMAC of the permit (its number and creation second) for one purpose:
+  view  ?t=  the board, read only: what every card links to;
+  site  ?s=  the board as opened by scanning the QR code posted at the work site: check-in allowed;
+  print ?p=  the QR code image and the printable permit, for whoever posts them at the site.
+A card's link therefore cannot check anyone in: only the code at the site can. A link stops working
+BOARD_GRACE_HOURS after its permit ended; unknown, tampered and lapsed links look alike (None).
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Mapping
+from urllib.parse import quote
+
+from itsdangerous import Signer
+
+import settings
+from models import utcnow
+from models.permit import Permit
+from workflow.states import DRAFT, FINAL
+
+PARAMS = {"view": "t", "site": "s", "print": "p"}
+
+
+def _signer(purpose: str) -> Signer:
+    return Signer(settings.signing_key(), salt=f"board-{purpose}", digest_method=hashlib.sha256)
+
+
+def _message(permit: Permit) -> bytes:
+    # The creation second too: a database rebuilt from scratch reuses permit numbers, and an old
+    # QR code still on a wall must not open the new permit that got its number.
+    return f"{permit.no}|{permit.created_at:%Y%m%d%H%M%S}".encode()
+
+
+def token(permit: Permit, purpose: str) -> str:
+    """Return the token that grants purpose (view, site or print) on permit."""
+    return _signer(purpose).get_signature(_message(permit)).decode()
+
+
+def url(permit: Permit, purpose: str = "view", *, path: str = "", base_url: str | None = None) -> str:
+    """Return the absolute signed URL of the board (path "" ), its /qr.png or its /print page."""
+    base = (base_url if base_url is not None else settings.current().public_base_url).rstrip("/")
+    return f"{base}/board/{quote(permit.no)}{path}?{PARAMS[purpose]}={token(permit, purpose)}"
+
+
+def ends_at(permit: Permit) -> datetime | None:
+    """Return when the permit's life ended (closed, or else its planned end), None while it runs."""
+    if permit.state not in FINAL:
+        return None
+    return permit.closed_at or permit.planned_end
+
+
+def opened(permit_no: str, args: Mapping[str, str], purposes: tuple[str, ...],
+           now: datetime | None = None) -> tuple[Permit, str] | None:
+    """Return the permit and the first of purposes that args' token grants, or None."""
+    permit = Permit.get_or_none(Permit.no == permit_no)
+    if permit is None or permit.state == DRAFT:   # a draft has no board: nothing is issued yet
+        return None
+    message = _message(permit)
+    granted = next((p for p in purposes if args.get(PARAMS[p])
+                    and _signer(p).verify_signature(message, str(args[PARAMS[p]]).encode())), None)
+    if granted is None:
+        return None
+    ended = ends_at(permit)
+    if ended is not None and (now or utcnow()) > ended + timedelta(hours=settings.current().board_grace_hours):
+        return None
+    return permit, granted

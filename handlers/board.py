@@ -1,0 +1,239 @@
+"""The board page (现场公示牌), its QR code and printable permit, and check-in by scanning the QR code.
+
+  GET  /board/<no>?t=|s=        the board; with s (the QR code's link) opened inside WeCom, it goes
+                                through WeCom's OAuth first and then offers 现场签到 / 离开现场
+  GET  /board/<no>/live?t=|s=   the self-refreshing part, with an ETag (304 when nothing changed)
+  GET  /board/<no>/scan?s=      start the OAuth round trip from a browser that did not start it itself
+  POST /board/<no>/checkin?s=   现场签到 (action=in) or 离开现场 (action=out), as the person OAuth named
+  GET  /board/<no>/qr.png?p=|s= the QR code of the site link; /print?p=|s= the A4 permit with it
+
+A bad, tampered or lapsed token is a bare 404, the same as an unknown permit (cards/links.py).
+Who scanned is kept for WHO_SECONDS in a signed cookie bound to this permit's path: it proves the
+phone came through OAuth from this permit's site code, never from a card's link.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+import settings
+from bot.base import PlatformError
+from bot.registry import wecom_adapter
+from cards import links
+from models import Person, utcnow
+from models.permit import Permit
+from workflow import WorkflowError, onsite
+from workflow.states import COMMANDS
+
+from .board_view import BoardView
+
+bp = Blueprint("board", __name__, template_folder="templates")
+WHO_COOKIE, STATE_COOKIE = "board_who", "board_oauth"
+WHO_SECONDS, STATE_SECONDS = 600, 300    # a WeCom OAuth code itself lives 5 minutes
+POLL_SECONDS = 5
+DONE = {"in": "签到成功", "visit": "已登记到访：您不在本作业票上，到访不作为签到",
+        "out": "已登记离开现场", "stop": "已登记离开现场：监护人离开，作业已暂停"}
+
+
+def _open(no: str, purposes: tuple[str, ...]) -> tuple[Permit, str]:
+    found = links.opened(no, request.args, purposes)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _who_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.signing_key(), salt="board-who")
+
+
+def _cookie_path(permit: Permit) -> str:
+    return f"/board/{permit.no}"
+
+
+def _site_path(permit: Permit, extra: str = "") -> str:
+    return f"/board/{permit.no}?s={links.token(permit, 'site')}{extra}"
+
+
+def _here() -> str:
+    """Return the base URL the phone used: PUBLIC_BASE_URL when it is that host, else the request's."""
+    public = settings.current().public_base_url
+    return public if urlsplit(public).netloc == request.host else request.host_url.rstrip("/")
+
+
+def _in_wecom() -> bool:
+    return "wxwork" in request.headers.get("User-Agent", "").lower()
+
+
+def _viewer(permit: Permit) -> Person | None:
+    """Return who this phone proved to be at this permit's site code, within WHO_SECONDS."""
+    raw = request.cookies.get(WHO_COOKIE)
+    if not raw:
+        return None
+    try:
+        who = _who_serializer().loads(raw, max_age=WHO_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(who, dict) or who.get("n") != permit.no:
+        return None
+    return Person.get_or_none((Person.id == who.get("p")) & (Person.active == True))  # noqa: E712
+
+
+def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status: int = 200,
+          problem: tuple[str, str] | None = None) -> Response:
+    view = BoardView(permit, utcnow())
+    context = view.live()
+    token_param = f"{links.PARAMS[purpose]}={links.token(permit, purpose)}"
+    html = render_template("board/board.html", **context, purpose=purpose, problem=problem,
+                           live_url=f"/board/{permit.no}/live?{token_param}", poll_seconds=POLL_SECONDS,
+                           me=_me(permit, viewer, view) if viewer else None,
+                           done=DONE.get(request.args.get("m", "")),
+                           can_scan=purpose == "site" and wecom_adapter() is not None,
+                           scan_url=f"/board/{permit.no}/scan?{token_param}",
+                           checkin_url=f"/board/{permit.no}/checkin?{token_param}",
+                           print_url=f"/board/{permit.no}/print?{token_param}" if purpose == "site" else "")
+    return Response(html, status=status, mimetype="text/html")
+
+
+def _me(permit: Permit, person: Person, view: BoardView) -> dict:
+    roles = onsite.roles_on(permit, person)
+    mark = onsite.last_mark(permit, person, view.now)
+    guardian = onsite.GUARDIAN in roles
+    return {"name": person.name, "roles": "、".join(roles), "on_permit": bool(roles),
+            "presence": view.presence(person) if roles else None,
+            "can_mark": permit.state in COMMANDS["check_in"], "can_leave": mark == "in",
+            "leaving_stops": guardian and permit.state == "in_progress"}
+
+
+@bp.get("/board/<no>")
+def board(no: str):
+    """Show the board; a site link opened in WeCom first learns who scanned through OAuth."""
+    permit, purpose = _open(no, ("view", "site"))
+    if purpose != "site":
+        return _page(permit, purpose)
+    adapter = wecom_adapter()
+    if "code" in request.args and adapter is not None:
+        return _came_back(permit, adapter)
+    viewer = _viewer(permit)
+    if viewer is None and adapter is not None and _in_wecom():
+        return _to_oauth(permit, adapter)
+    return _page(permit, purpose, viewer=viewer)
+
+
+@bp.get("/board/<no>/scan")
+def scan(no: str):
+    """Start the OAuth round trip (the 现场签到 button of a board opened outside WeCom's own browser)."""
+    permit, _purpose = _open(no, ("site",))
+    adapter = wecom_adapter()
+    if adapter is None:
+        return _page(permit, "site", status=400, problem=("无法签到", "本系统未接入企业微信，无法扫码签到。"))
+    return _to_oauth(permit, adapter)
+
+
+def _to_oauth(permit: Permit, adapter) -> Response:
+    state = secrets.token_hex(16)   # WeCom allows [a-zA-Z0-9], at most 128 bytes
+    answer = redirect(adapter.oauth_url(_here() + _site_path(permit), state))
+    answer.set_cookie(STATE_COOKIE, state, max_age=STATE_SECONDS, path=_cookie_path(permit), httponly=True,
+                      samesite="Lax", secure=request.is_secure)
+    return answer
+
+
+def _came_back(permit: Permit, adapter) -> Response:
+    """Resolve the OAuth code into a person of the org, only in the browser that asked for it."""
+    expected = request.cookies.get(STATE_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, request.args.get("state", "")):
+        # A code that arrives without this browser's state was handed over by someone else.
+        return _page(permit, "site", status=403, problem=(
+            "无法确认身份", "这个签到链接不是在本手机上扫码打开的，请用企业微信重新扫描作业现场的二维码。"))
+    try:
+        user_id = adapter.user_from_oauth_code(request.args.get("code", ""))
+    except PlatformError:
+        return _page(permit, "site", status=403, problem=(
+            "无法确认身份", "扫码链接已失效或已使用过，或您不是本企业成员，请重新扫描作业现场的二维码。"))
+    person = Person.get_or_none((Person.wecom_userid == user_id) & (Person.active == True))  # noqa: E712
+    if person is None:
+        return _page(permit, "site", status=403, problem=("不在组织架构中", "您的账号不在本厂组织架构中或已停用。"))
+    answer = redirect(_site_path(permit))   # drop the spent code from the address bar and history
+    answer.set_cookie(WHO_COOKIE, _who_serializer().dumps({"p": person.id, "n": permit.no}),
+                      max_age=WHO_SECONDS, path=_cookie_path(permit), httponly=True, samesite="Lax",
+                      secure=request.is_secure)
+    answer.delete_cookie(STATE_COOKIE, path=_cookie_path(permit))
+    return answer
+
+
+@bp.post("/board/<no>/checkin")
+def checkin(no: str):
+    """Record 现场签到 or 离开现场 for the person this phone proved to be."""
+    permit, _purpose = _open(no, ("site",))
+    origin = request.headers.get("Origin")
+    if origin and urlsplit(origin).netloc != request.host:
+        abort(403)
+    viewer = _viewer(permit)
+    if viewer is None:
+        return _page(permit, "site", status=403, problem=(
+            "请重新扫码", "签到须在扫码后 10 分钟内完成，请用企业微信重新扫描作业现场的二维码。"))
+    action = request.form.get("action")
+    if action not in ("in", "out"):
+        abort(400)
+    place = {k: request.form.get(k) for k in ("latitude", "longitude", "accuracy")}
+    location = place if place["latitude"] and place["longitude"] else None
+    command = onsite.check_in if action == "in" else onsite.check_out
+    try:
+        out = command(permit.no, by=viewer, source="scan", location=location)
+    except WorkflowError as exc:
+        return _page(permit, "site", viewer=viewer, status=409, problem=("未能登记", exc.message))
+    done = action
+    if action == "out" and permit.state == "in_progress" and out.state == "suspended":
+        done = "stop"
+    elif action == "in" and not onsite.roles_on(permit, viewer):
+        done = "visit"
+    return redirect(_site_path(permit, f"&m={done}"), code=303)
+
+
+@bp.get("/board/<no>/live")
+def live(no: str):
+    """Return the board's changing part; the ETag is its hash, so a 304 means nothing changed."""
+    permit, _purpose = _open(no, ("view", "site"))
+    html = render_template("board/_live.html", **BoardView(permit, utcnow()).live())
+    answer = Response(html, mimetype="text/html")
+    answer.set_etag(hashlib.sha256(html.encode()).hexdigest()[:32])
+    answer.headers["Cache-Control"] = "no-cache"
+    return answer.make_conditional(request)
+
+
+def qr_png(text: str) -> bytes:
+    """Return a PNG of the QR code of text (medium error correction, the standard quiet zone)."""
+    import qrcode
+    from qrcode.image.pure import PyPNGImage
+    image = qrcode.make(text, image_factory=PyPNGImage, box_size=10, border=4,
+                        error_correction=qrcode.constants.ERROR_CORRECT_M)
+    out = io.BytesIO()
+    image.save(out)
+    return out.getvalue()
+
+
+@bp.get("/board/<no>/qr.png")
+def qr(no: str):
+    """Return the QR code of the permit's site link, to print and post at the work site."""
+    permit, _purpose = _open(no, ("print", "site"))
+    answer = Response(qr_png(links.url(permit, "site")), mimetype="image/png")
+    answer.headers["Cache-Control"] = "private, max-age=3600"
+    return answer
+
+
+@bp.get("/board/<no>/print")
+def printable(no: str):
+    """Return the permit as an A4 page with its QR code (GB 30871 Appendix A practice)."""
+    permit, _purpose = _open(no, ("print", "site"))
+    view = BoardView(permit, utcnow())
+    site_url = links.url(permit, "site")
+    image = base64.b64encode(qr_png(site_url)).decode()
+    return render_template("board/print.html", **view.live(), checklists=view.checklists(),
+                           qr_data=f"data:image/png;base64,{image}", site_url=site_url,
+                           plant=settings.current().plant_name)

@@ -1,0 +1,149 @@
+"""What the board page (现场公示牌) and the printable permit show, read from the database.
+
+Names and roles only: no accounts, phone numbers or locations, since anyone at the site may look.
+Nothing here depends on the moment of rendering except check-in validity, so an unchanged permit
+renders to the same bytes and the board's ETag stays put.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from peewee import Value
+
+import settings
+from models import Alarm, CheckIn, GasReading, Person, Signature, Step
+from models.permit import Permit
+from workflow import machine, onsite, template as templates
+from workflow.clock import local
+from workflow.gas import GAS_LABELS, GASES, UNITS
+from workflow.rules import UNGRADED
+from workflow.states import (ACCEPTED, CANCELLED, CLOSED, COMPLETED, EXPIRED, IN_APPROVAL,
+                             IN_PROGRESS, ISSUED, LABELS, RECTIFYING, REJECTED, SUSPENDED)
+
+TONES = {IN_PROGRESS: "go", ISSUED: "ready", SUSPENDED: "stop", EXPIRED: "stop", REJECTED: "stop",
+         CLOSED: "done", CANCELLED: "done", IN_APPROVAL: "wait", COMPLETED: "wait",
+         RECTIFYING: "wait", ACCEPTED: "wait"}
+MARKS = {"in": "签到", "out": "离开现场", "visit": "到访"}
+READINGS, MARKS_SHOWN = 5, 12
+
+
+class BoardView:
+    """One permit as the board shows it at `now`."""
+
+    def __init__(self, permit: Permit, now: datetime):
+        self.permit, self.now = permit, now
+        self.t = templates.get(permit.work_type)
+        self.tz = settings.current().plant_tz
+
+    def at(self, moment: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
+        return f"{local(moment, self.tz):{fmt}}" if moment else "—"
+
+    # -- the permit ---------------------------------------------------------------------------
+    def head(self) -> dict:
+        p = self.permit
+        grade = "" if p.grade in (None, "", UNGRADED) else p.grade
+        step = machine.active_step(p)
+        waiting = "、".join(person.name for person in machine.assignees(step)) if step else ""
+        # GB 30871 Appendix A names the forms 动火安全作业票, 受限空间安全作业票, ...
+        return {"no": p.no, "type": self.t.name, "form": f"{self.t.name.removesuffix('作业')}安全作业票",
+                "grade": grade, "state": LABELS[p.state],
+                "tone": TONES.get(p.state, "wait"), "location": p.location, "content": p.content,
+                "medium": p.medium or "", "unit": p.unit.name,
+                "window": f"{self.at(p.planned_start)} 至 {self.at(p.planned_end)}",
+                "started": self.at(p.started_at) if p.started_at else "",
+                "step": step.name if step else "", "waiting": waiting,
+                "leader": getattr(onsite.work_leader(p), "name", "")}
+
+    def people(self) -> list[dict]:
+        """Return applicant, work leader, crew and guardians, each with where they stand on site."""
+        p = self.permit
+        rows = [{"role": "申请人", "name": p.applicant.name, "presence": None}]
+        leader = onsite.work_leader(p)
+        for person in machine.members(p, onsite.CREW):
+            role = onsite.WORK_LEADER if leader and person.id == leader.id else onsite.CREW
+            rows.append({"role": role, "name": person.name, "presence": self.presence(person)})
+        rows += [{"role": onsite.GUARDIAN, "name": person.name, "presence": self.presence(person)}
+                 for person in machine.members(p, onsite.GUARDIAN)]
+        return rows
+
+    def presence(self, person: Person) -> dict:
+        """Say whether person is checked in (and until when it counts), left, or not yet here."""
+        row = onsite.newest_mark(self.permit, person, self.now)
+        if row is None:
+            return {"text": "未签到", "tone": "none"}
+        if row.kind == "out":
+            return {"text": f"{self.at(row.at, '%H:%M')} 离开现场", "tone": "out"}
+        until = row.at + timedelta(minutes=self.t.checkin_minutes)
+        if until >= self.now:
+            return {"text": f"{self.at(row.at, '%H:%M')} 签到，{self.at(until, '%H:%M')} 前有效", "tone": "in"}
+        return {"text": f"{self.at(row.at, '%H:%M')} 签到（在场）", "tone": "in"}
+
+    def signatures(self) -> list[dict]:
+        rows = (Signature.select(Signature, Step, Person).join(Step).switch(Signature).join(Person)
+                .where(Signature.permit == self.permit).order_by(Signature.signed_at, Signature.id))
+        return [{"step": s.step.name, "name": s.person.name, "at": self.at(s.signed_at),
+                 "decision": machine.DECISION_LABELS.get(s.decision, s.decision),
+                 "refused": s.decision in ("reject", "return", "rectify"),
+                 "comment": s.comment, "waived": (s.evidence or {}).get("onsite_waived", "")}
+                for s in rows]
+
+    # -- gas and alarms -----------------------------------------------------------------------
+    def readings(self) -> list[dict]:
+        rows = (GasReading.select().where(GasReading.permit == self.permit)
+                .order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(READINGS))
+        return [self._reading(r) for r in rows]
+
+    def _reading(self, r: GasReading) -> dict:
+        items = {i["gas"]: i for i in (r.verdict or {}).get("items", [])}
+        values = []
+        for gas in GASES:
+            value = getattr(r, gas.lower())
+            item = items.get(gas)
+            values.append({"gas": gas, "text": "—" if value is None else f"{value:g}",
+                           "ok": None if item is None else item["passed"]})
+        result = {True: "合格", False: "不合格", None: "未判定（检测仪测项不全）"}[r.passed]
+        source = f"检测仪 {r.device}" if r.device else (f"检测人 {r.tester.name}" if r.tester_id else "—")
+        return {"at": self.at(r.taken_at, "%m-%d %H:%M:%S"), "source": source, "values": values,
+                "passed": r.passed, "result": result}
+
+    def limits(self) -> list[str]:
+        """Return the pass limits the newest judged reading was held to, one line per gas."""
+        newest = (GasReading.select().where((GasReading.permit == self.permit)
+                                            & GasReading.passed.is_null(False))
+                  .order_by(GasReading.taken_at.desc(), GasReading.id.desc()).first())
+        items = (newest.verdict or {}).get("items", []) if newest else []
+        return [f"{GAS_LABELS[i['gas']]} {i['limit']}" for i in items]
+
+    def alarms(self) -> list[dict]:
+        # permit_nos is JSON text: the LIKE narrows (converter=False: the pattern is not itself JSON),
+        # the membership test decides.
+        pattern = Value(f'%"{self.permit.no}"%', converter=False)
+        rows = (Alarm.select().where(Alarm.cleared_at.is_null() & (Alarm.permit_nos ** pattern))
+                .order_by(Alarm.raised_at.desc()))
+        return [{"level": a.level, "text": a.text, "at": self.at(a.raised_at, "%m-%d %H:%M:%S"),
+                 "acknowledged": bool(a.acknowledged_at)}
+                for a in rows if self.permit.no in (a.permit_nos or [])]
+
+    def marks(self) -> list[dict]:
+        rows = (CheckIn.select(CheckIn, Person).join(Person).where(CheckIn.permit == self.permit)
+                .order_by(CheckIn.at.desc(), CheckIn.id.desc()).limit(MARKS_SHOWN))
+        return [{"at": self.at(c.at, "%m-%d %H:%M"), "name": c.person.name, "role": c.role,
+                 "kind": MARKS.get(c.kind, c.kind)} for c in rows]
+
+    def checklists(self) -> list[dict]:
+        """Return each checklist step's items and whether its signer ticked them (for the print)."""
+        found = []
+        for step in machine.steps(self.permit):
+            d = self.t.step(step.key)
+            if d.kind != "checklist" or step.state == "skipped":
+                continue
+            signed = machine.signatures(step)
+            ticked = set((signed[-1].evidence or {}).get("ticks", [])) if signed else set()
+            found.append({"name": step.name, "items": [(item, item in ticked) for item in d.checklist]})
+        return found
+
+    def live(self) -> dict:
+        """Return everything the self-refreshing part of the board shows."""
+        return {"head": self.head(), "people": self.people(), "signatures": self.signatures(),
+                "readings": self.readings(), "limits": self.limits(), "alarms": self.alarms(),
+                "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": GASES}
