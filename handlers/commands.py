@@ -312,19 +312,18 @@ def _withdraw(head, _lines, person, reply, _event) -> None:
     reply(f"{no} 已撤销", permit_no=out.permit_no)
 
 
-def _bind(head, _lines, person, reply, _event) -> None:
-    _, no, code = _words(head, 3, "绑定检测仪 编号 检测仪编号")
-    out = watch.bind(no, code, by=person)
-    reply(f"{no} {out.detail}", permit_no=out.permit_no)
-
-
-def _unbind(head, _lines, person, reply, _event) -> None:
-    _, no, code = _words(head, 3, "解绑检测仪 编号 检测仪编号")
-    out = watch.unbind(no, code, by=person)
-    reply(f"{no} {out.detail}", permit_no=out.permit_no)
+def _detector_command(word: str, act):
+    """A chat command '<word> 编号 检测仪编号' that binds or releases a detector."""
+    def handle(head, _lines, person, reply, _event) -> None:
+        _, no, code = _words(head, 3, f"{word} 编号 检测仪编号")
+        out = act(no, code, by=person)
+        reply(f"{no} {out.detail}", permit_no=out.permit_no)
+    return handle
 
 
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
-            "绑定检测仪": _bind, "解绑检测仪": _unbind, "导出": export_command, "采集人脸": _enrol_face}
+            "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
+            "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
+            "导出": export_command, "采集人脸": _enrol_face}

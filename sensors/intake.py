@@ -193,8 +193,10 @@ def ingest(sensor: Sensor, readings: list[Reading], now: datetime | None = None)
             raise Refused(409, "replayed", "这些读数已受理过（重复上报）")
         permits = watch.watched_permits(sensor)
         for reading in sorted(readings, key=lambda r: r.taken_at):
-            stored += _store(sensor, reading, permits, now)
-            alarm = _evaluate(sensor, reading, permits, now)
+            # Judged once per permit: storing and alarming both need it, on the webhook's hot path.
+            judged = {p.id: _judge(p, sensor, reading.values) for p in permits}
+            stored += _store(sensor, reading, permits, judged, now)
+            alarm = _evaluate(sensor, reading, permits, judged, now)
             if alarm is not None:
                 raised.append(alarm.id)
                 suspended += alarm.suspended
@@ -208,7 +210,7 @@ def ingest(sensor: Sensor, readings: list[Reading], now: datetime | None = None)
     return Result(stored, tuple(raised), tuple(suspended))
 
 
-def _store(sensor: Sensor, reading: Reading, permits: list[Permit], now: datetime) -> int:
+def _store(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime) -> int:
     upper = reading.values
     common = dict(device=sensor.code, taken_at=reading.taken_at, recorded_at=now, o2=upper.get("O2"),
                   ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"), location_note=sensor.area)
@@ -216,22 +218,22 @@ def _store(sensor: Sensor, reading: Reading, permits: list[Permit], now: datetim
         GasReading.create(permit=None, passed=None, verdict={}, **common)
         return 1
     for permit in permits:
-        passed, full, _ = _judge(permit, sensor, upper)
+        passed, full, _ = judged[permit.id]
         GasReading.create(permit=permit, passed=passed, verdict=full.as_dict(), **common)
     return len(permits)
 
 
-def _evaluate(sensor: Sensor, reading: Reading, permits: list[Permit], now: datetime):
+def _evaluate(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime):
     """Raise the reading's alarm if it is worse than what is active; clear alarms when it is normal."""
     trips = levels.trips(reading.values)
     worst = trips[0] if trips else None
     off_limits = [p for p in permits
-                  if p.state == IN_PROGRESS and not _judge(p, sensor, reading.values)[2].passed]
+                  if p.state == IN_PROGRESS and not judged[p.id][2].passed]
     level = worst.level if worst else None
     text = worst.text if worst else ""
     if off_limits and (level is None or levels.RANK[level] < levels.RANK[levels.OFF_LIMITS]):
         level = levels.OFF_LIMITS
-        verdict = _judge(off_limits[0], sensor, reading.values)[2]
+        verdict = judged[off_limits[0].id][2]
         text = f"{text + '；' if text else ''}{off_limits[0].no} 超出作业限值：{verdict.text()}"
     if level is None:
         alarms.clear(sensor, now)
