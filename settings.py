@@ -44,7 +44,26 @@ class Settings:
     face_keep_photos: bool = False    # keep enrolment photos, not only their encodings
     face_max_bytes: int = 8 * 1024 * 1024   # a larger chat photo is refused before it is decoded
     face_check_steps: frozenset[str] = frozenset()   # "work_type.step" keys needing a face check
+    # Someone with accounts on both platforms gets cards where they last wrote or clicked; until
+    # then, here.
+    default_platform: str = "wecom"
     wecom: "WeComSettings | None" = None
+    dingtalk: "DingTalkSettings | None" = None
+
+
+@dataclass(frozen=True)
+class DingTalkSettings:
+    app_key: str
+    app_secret: str
+    corp_id: str
+    robot_code: str
+    card_template_id: str = "permit-card.schema"
+    mode: str = "stream"          # "stream": the app dials out, no public URL; "http": callbacks POSTed to us
+    event_token: str = ""         # HTTP event subscription (classic, encrypted)
+    event_aes_key: str = ""
+    api_base: str = "https://api.dingtalk.com"
+    oapi_base: str = "https://oapi.dingtalk.com"
+    login_base: str = "https://login.dingtalk.com"
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,38 @@ def _wecom(env: dict) -> WeComSettings | None:
                          oauth_base=(env.get("WECOM_OAUTH_BASE") or "https://open.weixin.qq.com").rstrip("/"))
 
 
+def _platform(raw: str) -> str:
+    if raw.lower() not in ("wecom", "dingtalk"):
+        raise SettingsError(f"DEFAULT_PLATFORM={raw!r}: choose wecom or dingtalk")
+    return raw.lower()
+
+
+DINGTALK_VARS = ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_CORP_ID")
+
+
+def _dingtalk(env: dict) -> DingTalkSettings | None:
+    given = [name for name in DINGTALK_VARS if env.get(name)]
+    if not given:
+        return None
+    missing = [name for name in DINGTALK_VARS if not env.get(name)]
+    if missing:
+        raise SettingsError(f"DingTalk is half configured: {', '.join(missing)} missing")
+    mode = (env.get("DINGTALK_MODE") or "stream").lower()
+    if mode not in ("stream", "http"):
+        raise SettingsError(f"DINGTALK_MODE={mode!r}: choose stream or http")
+    aes_key = env.get("DINGTALK_AES_KEY", "")
+    if aes_key and len(aes_key) != 43:
+        raise SettingsError("DINGTALK_AES_KEY must be the 43-character aes_key of the event subscription")
+    return DingTalkSettings(
+        app_key=env["DINGTALK_APP_KEY"], app_secret=env["DINGTALK_APP_SECRET"], corp_id=env["DINGTALK_CORP_ID"],
+        robot_code=env.get("DINGTALK_ROBOT_CODE") or env["DINGTALK_APP_KEY"],
+        card_template_id=env.get("DINGTALK_CARD_TEMPLATE_ID") or "permit-card.schema", mode=mode,
+        event_token=env.get("DINGTALK_TOKEN", ""), event_aes_key=aes_key,
+        api_base=(env.get("DINGTALK_API_BASE") or "https://api.dingtalk.com").rstrip("/"),
+        oapi_base=(env.get("DINGTALK_OAPI_BASE") or "https://oapi.dingtalk.com").rstrip("/"),
+        login_base=(env.get("DINGTALK_LOGIN_BASE") or "https://login.dingtalk.com").rstrip("/"))
+
+
 def load(overrides: dict | None = None) -> Settings:
     """Build Settings from the environment, a .env file and explicit overrides."""
     load_dotenv(ROOT / ".env", override=False)
@@ -169,7 +220,9 @@ def load(overrides: dict | None = None) -> Settings:
         face_keep_photos=env.get("FACE_KEEP_PHOTOS", "").lower() in ("1", "true", "yes", "是"),
         face_max_bytes=_int(env, "FACE_MAX_BYTES", 8 * 1024 * 1024),
         face_check_steps=frozenset(k.strip() for k in env.get("FACE_CHECK_STEPS", "").split(",") if k.strip()),
+        default_platform=_platform(env.get("DEFAULT_PLATFORM") or "wecom"),
         wecom=_wecom(env),
+        dingtalk=_dingtalk(env),
     )
 
 

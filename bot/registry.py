@@ -197,18 +197,81 @@ def _build_wecom():
                                      oauth_base=conf.oauth_base, redis=redis()))
 
 
+def _dingtalk():
+    with _building:
+        return _build_dingtalk()
+
+
+@lru_cache(maxsize=1)
+def _build_dingtalk():
+    from .dingtalk import DingTalkAdapter
+    from .dingtalk_channel import DingTalkChannel
+    from jobs.connection import redis
+    conf = settings.current().dingtalk
+    return DingTalkChannel(DingTalkAdapter(
+        app_key=conf.app_key, app_secret=conf.app_secret, corp_id=conf.corp_id, robot_code=conf.robot_code,
+        card_template_id=conf.card_template_id, redis=redis(), api_base=conf.api_base, oapi_base=conf.oapi_base,
+        login_base=conf.login_base, callback_type="HTTP" if conf.mode == "http" else "STREAM",
+        callback_route_key="permit" if conf.mode == "http" else "",
+        event_token=conf.event_token, event_aes_key=conf.event_aes_key))
+
+
+_CHANNELS = {"wecom": _wecom, "dingtalk": _dingtalk}
+ACCOUNT = {"wecom": "wecom_userid", "dingtalk": "dingtalk_userid"}
+
+
 def wecom_adapter():
     """Return the WeCom adapter, or None when WeCom is not configured."""
     return _wecom().adapter if settings.current().wecom else None
 
 
+def dingtalk_adapter():
+    """Return the DingTalk adapter, or None when DingTalk is not configured."""
+    return _dingtalk().adapter if settings.current().dingtalk else None
+
+
+def adapter_for(platform: str):
+    """Return the adapter of platform, or None when it is not configured."""
+    return {"wecom": wecom_adapter, "dingtalk": dingtalk_adapter}[platform]()
+
+
+def platforms_of(person: Person) -> list[str]:
+    """The configured platforms person has an account on, the default one first."""
+    conf = settings.current()
+    found = [p for p in ("wecom", "dingtalk") if getattr(conf, p) and getattr(person, ACCOUNT[p])]
+    return sorted(found, key=lambda p: p != conf.default_platform)
+
+
+def _preference_key(person: Person) -> str:
+    return f"platform:person:{person.id}"
+
+
+def remember_platform(person: Person, platform: str) -> None:
+    """Note the platform person last acted on, so their cards follow them there."""
+    from jobs.connection import redis
+    if len(platforms_of(person)) > 1:
+        redis().set(_preference_key(person), platform)
+
+
+def platform_for(person: Person) -> str:
+    """Return the platform that reaches person: their only one, else where they last acted, else the default."""
+    found = platforms_of(person)
+    if not found:
+        raise NoChannel(person)
+    if len(found) == 1:
+        return found[0]
+    from jobs.connection import redis
+    last = redis().get(_preference_key(person))
+    last = last.decode() if isinstance(last, bytes) else last
+    return last if last in found else found[0]
+
+
 def channel_for(person: Person):
-    """Return the channel that reaches person (the platform they have an account on)."""
-    if person.wecom_userid and settings.current().wecom:
-        return _wecom()
-    raise NoChannel(person)
+    """Return the channel that reaches person (see platform_for)."""
+    return _CHANNELS[platform_for(person)]()
 
 
 def reset() -> None:
     """Forget built channels (after the settings change)."""
     _build_wecom.cache_clear()
+    _build_dingtalk.cache_clear()

@@ -1,7 +1,7 @@
 """The board page (现场公示牌), its QR code and printable permit, and check-in by scanning the QR code.
 
-  GET  /board/<no>?t=|s=        the board; with s (the QR code's link) opened inside WeCom, it goes
-                                through WeCom's OAuth first and then offers 现场签到 / 离开现场
+  GET  /board/<no>?t=|s=        the board; with s (the QR code's link) opened inside WeCom or DingTalk,
+                                it goes through that app's OAuth first and then offers 现场签到 / 离开现场
   GET  /board/<no>/live?t=|s=   the self-refreshing part, with an ETag (304 when nothing changed)
   GET  /board/<no>/scan?s=      start the OAuth round trip from a browser that did not start it itself
   POST /board/<no>/checkin?s=   现场签到 (action=in) or 离开现场 (action=out), as the person OAuth named
@@ -25,7 +25,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 import settings
 from bot.base import PlatformError
-from bot.registry import wecom_adapter
+from bot.registry import ACCOUNT, adapter_for
 from cards import links
 from models import Person, utcnow
 from models.permit import Permit
@@ -67,8 +67,31 @@ def _here() -> str:
     return public if urlsplit(public).netloc == request.host else request.host_url.rstrip("/")
 
 
-def _in_wecom() -> bool:
-    return "wxwork" in request.headers.get("User-Agent", "").lower()
+# The code each platform's OAuth page hands back, in the query of the redirect.
+CODE_PARAM = {"wecom": "code", "dingtalk": "authCode"}
+APP_NAME = {"wecom": "企业微信", "dingtalk": "钉钉"}
+
+
+def _browser_app() -> str | None:
+    """Return the chat app whose built-in browser opened the page (its User-Agent says so), if any."""
+    agent = request.headers.get("User-Agent", "").lower()
+    if "wxwork" in agent:
+        return "wecom"
+    return "dingtalk" if "dingtalk" in agent else None
+
+
+def _scan_platform() -> str | None:
+    """The platform to prove who scanned: the app the page is open in, else the plant's usual one."""
+    conf = settings.current()
+    for platform in (_browser_app(), conf.default_platform, "wecom", "dingtalk"):
+        if platform and getattr(conf, platform):
+            return platform
+    return None
+
+
+def _app_names() -> str:
+    conf = settings.current()
+    return "或".join(APP_NAME[p] for p in ("wecom", "dingtalk") if getattr(conf, p)) or "企业微信"
 
 
 def _viewer(permit: Permit) -> Person | None:
@@ -94,7 +117,7 @@ def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status:
                            live_url=f"/board/{permit.no}/live?{token_param}", poll_seconds=POLL_SECONDS,
                            me=_me(permit, viewer, view) if viewer else None,
                            done=DONE.get(request.args.get("m", "")),
-                           can_scan=purpose == "site" and wecom_adapter() is not None,
+                           can_scan=purpose == "site" and _scan_platform() is not None, apps=_app_names(),
                            scan_url=f"/board/{permit.no}/scan?{token_param}",
                            checkin_url=f"/board/{permit.no}/checkin?{token_param}",
                            print_url=f"/board/{permit.no}/print?{token_param}" if purpose == "site" else "")
@@ -113,50 +136,52 @@ def _me(permit: Permit, person: Person, view: BoardView) -> dict:
 
 @bp.get("/board/<no>")
 def board(no: str):
-    """Show the board; a site link opened in WeCom first learns who scanned through OAuth."""
+    """Show the board; a site link opened in WeCom or DingTalk first learns who scanned through OAuth."""
     permit, purpose = _open(no, ("view", "site"))
     if purpose != "site":
         return _page(permit, purpose)
-    adapter = wecom_adapter()
-    if "code" in request.args and adapter is not None:
-        return _came_back(permit, adapter)
-    viewer = _viewer(permit)
-    if viewer is None and adapter is not None and _in_wecom():
-        return _to_oauth(permit, adapter)
+    for platform, param in CODE_PARAM.items():
+        if param in request.args and adapter_for(platform) is not None:
+            return _came_back(permit, platform)
+    viewer, app = _viewer(permit), _browser_app()
+    if viewer is None and app is not None and adapter_for(app) is not None:
+        return _to_oauth(permit, app)
     return _page(permit, purpose, viewer=viewer)
 
 
 @bp.get("/board/<no>/scan")
 def scan(no: str):
-    """Start the OAuth round trip (the 现场签到 button of a board opened outside WeCom's own browser)."""
+    """Start the OAuth round trip (the 现场签到 button of a board opened outside the apps' own browsers)."""
     permit, _purpose = _open(no, ("site",))
-    adapter = wecom_adapter()
-    if adapter is None:
-        return _page(permit, "site", status=400, problem=("无法签到", "本系统未接入企业微信，无法扫码签到。"))
-    return _to_oauth(permit, adapter)
+    platform = _scan_platform()
+    if platform is None:
+        return _page(permit, "site", status=400, problem=("无法签到", "本系统未接入企业微信或钉钉，无法扫码签到。"))
+    return _to_oauth(permit, platform)
 
 
-def _to_oauth(permit: Permit, adapter) -> Response:
+def _to_oauth(permit: Permit, platform: str) -> Response:
     state = secrets.token_hex(16)   # WeCom allows [a-zA-Z0-9], at most 128 bytes
-    answer = redirect(adapter.oauth_url(_here() + _site_path(permit), state))
+    answer = redirect(adapter_for(platform).oauth_url(_here() + _site_path(permit), state))
     answer.set_cookie(STATE_COOKIE, state, max_age=STATE_SECONDS, path=_cookie_path(permit), httponly=True,
                       samesite="Lax", secure=request.is_secure)
     return answer
 
 
-def _came_back(permit: Permit, adapter) -> Response:
+def _came_back(permit: Permit, platform: str) -> Response:
     """Resolve the OAuth code into a person of the org, only in the browser that asked for it."""
+    app = APP_NAME[platform]
     expected = request.cookies.get(STATE_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, request.args.get("state", "")):
         # A code that arrives without this browser's state was handed over by someone else.
         return _page(permit, "site", status=403, problem=(
-            "无法确认身份", "这个签到链接不是在本手机上扫码打开的，请用企业微信重新扫描作业现场的二维码。"))
+            "无法确认身份", f"这个签到链接不是在本手机上扫码打开的，请用{app}重新扫描作业现场的二维码。"))
     try:
-        user_id = adapter.user_from_oauth_code(request.args.get("code", ""))
+        user_id = adapter_for(platform).user_from_oauth_code(request.args.get(CODE_PARAM[platform], ""))
     except PlatformError:
         return _page(permit, "site", status=403, problem=(
             "无法确认身份", "扫码链接已失效或已使用过，或您不是本企业成员，请重新扫描作业现场的二维码。"))
-    person = Person.get_or_none((Person.wecom_userid == user_id) & (Person.active == True))  # noqa: E712
+    account = getattr(Person, ACCOUNT[platform])
+    person = Person.get_or_none((account == user_id) & (Person.active == True))  # noqa: E712
     if person is None:
         return _page(permit, "site", status=403, problem=("不在组织架构中", "您的账号不在本厂组织架构中或已停用。"))
     answer = redirect(_site_path(permit))   # drop the spent code from the address bar and history
@@ -177,7 +202,7 @@ def checkin(no: str):
     viewer = _viewer(permit)
     if viewer is None:
         return _page(permit, "site", status=403, problem=(
-            "请重新扫码", "签到须在扫码后 10 分钟内完成，请用企业微信重新扫描作业现场的二维码。"))
+            "请重新扫码", f"签到须在扫码后 10 分钟内完成，请用{_app_names()}重新扫描作业现场的二维码。"))
     action = request.form.get("action")
     if action not in ("in", "out"):
         abort(400)
@@ -235,5 +260,5 @@ def printable(no: str):
     site_url = links.url(permit, "site")
     image = base64.b64encode(qr_png(site_url)).decode()
     return render_template("board/print.html", **view.live(), checklists=view.checklists(),
-                           qr_data=f"data:image/png;base64,{image}", site_url=site_url,
+                           qr_data=f"data:image/png;base64,{image}", site_url=site_url, apps=_app_names(),
                            plant=settings.current().plant_name)

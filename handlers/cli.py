@@ -340,10 +340,12 @@ def walkthrough():
 
 @click.command("demo")
 @click.option("--scripted", is_flag=True, help="click a 一级 hot-work permit through, then exit")
+@click.option("--platform", type=click.Choice(["wecom", "dingtalk", "mixed"]), default="wecom",
+              help="where people's cards go: WeCom, DingTalk, or alternating people between the two")
 @click.option("--port", default=5000, type=int)
-@click.option("--sandbox-port", default=5001, type=int)
-def demo(scripted, port, sandbox_port):
-    """Run the app, a worker and the WeCom sandbox; open the phone view to act as anyone."""
+@click.option("--sandbox-port", default=5001, type=int, help="the WeCom sandbox; DingTalk's is the next port")
+def demo(scripted, platform, port, sandbox_port):
+    """Run the app, a worker and both platform sandboxes; open a phone view to act as anyone."""
     import time
     from workflow.audit import verify
     from .demo import running, scripted as run_script
@@ -351,18 +353,19 @@ def demo(scripted, port, sandbox_port):
     timers = SCRIPTED_TIMERS if scripted else None
     if scripted:
         port, sandbox_port = 0, 0
-    with running(port=port, sandbox_port=sandbox_port, timers=timers) as (app_url, sandbox_url):
+    with running(port=port, sandbox_port=sandbox_port, timers=timers, platform=platform) as world:
         if scripted:
-            permit = run_script(sandbox_url, app_url, click.echo)
+            permit = run_script(world, click.echo, platform)
             click.echo(f"{permit.no} → 已关闭")
             report = verify()
             click.echo(report.text())
             if not report.ok:
                 raise SystemExit(1)
             return
-        click.echo(f"应用：{app_url}    企业微信沙箱：{sandbox_url}")
-        click.echo(f"手机视图（可扮演任何人）：{sandbox_url}/phone")
-        click.echo("例如打开 朱岩 的手机视图发送“帮助”；按 Ctrl-C 停止")
+        click.echo(f"应用：{world.app}    企业微信沙箱：{world.wecom}    钉钉沙箱：{world.dingtalk}")
+        click.echo(f"手机视图（可扮演任何人）：企业微信 {world.wecom}/phone    钉钉 {world.dingtalk}/phone")
+        click.echo("每人在两个应用都有账号：卡片发到其最近使用的应用（起初为企业微信）。"
+                   "例如打开 朱岩 的手机视图发送“帮助”；按 Ctrl-C 停止")
         click.echo("现场签到：申请提交后的回复里有“现场二维码”，打开后复制二维码下方的网址，"
                    "在审批人手机视图点“扫一扫”粘贴打开")
         try:
@@ -416,6 +419,8 @@ def worker(burst, sweep_every, quiet):
     # rq forks a work horse per job: import what jobs use once here, or every fork pays for
     # importing wechatpy and the card builders again (about 150 ms a job).
     import bot.registry, bot.wecom, cards.alarm, cards.build, cards.wecom, jobs.media, jobs.scans  # noqa: E401,F401
+    if _settings().dingtalk:
+        import bot.dingtalk, bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
     # The fork must open its own database connection, not share ours.
     models.database.close()
     Worker([queue(name) for name in QUEUES], connection=redis()).work(
@@ -447,5 +452,32 @@ def scheduler(every):
         click.echo("已停止")
 
 
+@click.command("dingtalk-stream")
+def dingtalk_stream():
+    """Hold DingTalk's Stream connection: card clicks and robot messages arrive over it (DINGTALK_MODE=stream).
+
+    One process is enough; a second one is a standby that DingTalk also delivers to.
+    """
+    import logging
+    import signal
+    from bot.dingtalk_stream import StreamConnection
+    from bot.registry import dingtalk_adapter
+    from handlers.web import handle_stream_event
+    conf = _settings()
+    if conf.dingtalk is None:
+        raise click.ClickException("未配置钉钉：请设置 DINGTALK_APP_KEY、DINGTALK_APP_SECRET、DINGTALK_CORP_ID")
+    if conf.dingtalk.mode != "stream":
+        raise click.ClickException("DINGTALK_MODE=http：回调由 serve 接收，无需 Stream 连接")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The connection's threads open their own database connections; ours would be shared otherwise.
+    models.database.close()
+    connection = StreamConnection(dingtalk_adapter(), on_event=handle_stream_event, api_base=conf.dingtalk.api_base)
+    signal.signal(signal.SIGTERM, lambda *_: connection.stop())
+    try:
+        connection.run()
+    except KeyboardInterrupt:
+        click.echo("已停止")
+
+
 COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, walkthrough,
-            demo, permit_cli, serve, worker, scheduler, *EXPORT_COMMANDS)
+            demo, permit_cli, serve, worker, scheduler, dingtalk_stream, *EXPORT_COMMANDS)

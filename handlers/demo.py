@@ -1,4 +1,4 @@
-"""The demo: the app, a worker and the WeCom sandbox on embedded defaults, on this machine."""
+"""The demo: the app, a worker and both platform sandboxes on embedded defaults, on this machine."""
 from __future__ import annotations
 
 import base64
@@ -9,6 +9,8 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from dataclasses import dataclass
 
 import requests
 
@@ -23,6 +25,9 @@ SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
                "WECOM_SECRET": "demo-secret", "WECOM_TOKEN": "demo-token",
                "WECOM_AES_KEY": base64.b64encode(b"demo-aes-key-for-the-sandbox-32b").decode().rstrip("=")}
+DINGTALK = {"DINGTALK_APP_KEY": "dingdemoappkey000001", "DINGTALK_APP_SECRET": "demo-dingtalk-secret",
+            "DINGTALK_CORP_ID": "dingdemocorp0000001", "DINGTALK_MODE": "stream"}
+PLATFORMS = ("wecom", "dingtalk", "mixed")
 
 
 # The scripted demo shortens every step's time limit so that one can be seen to escalate:
@@ -34,50 +39,69 @@ SCRIPTED_TIMERS = {"STEP_LIMIT_FACTOR": "0.002", "SCAN_EVERY_SECONDS": "1",
                    "SCHEDULER_LOCK_SECONDS": "3", "QUIET_HOURS": "off", **SCRIPTED_FACES}
 
 
+@dataclass
+class Demo:
+    app: str
+    wecom: str      # the WeCom sandbox (its phone view is {wecom}/phone)
+    dingtalk: str   # the DingTalk sandbox ({dingtalk}/phone)
+
+
 @contextmanager
-def running(*, port: int, sandbox_port: int, timers: dict | None = None):
-    """Start sandbox, app, a worker and the scheduler; yield (app_url, sandbox_url); stop them after."""
+def running(*, port: int, sandbox_port: int, timers: dict | None = None, platform: str = "wecom"):
+    """Start both sandboxes, the app, its Stream connection, a worker and the scheduler; yield a Demo.
+
+    Everyone in the sample plant has a WeCom account; the demo gives each a DingTalk one as well
+    (dt_<WeCom account>), so one person can follow a permit from either app. platform says where
+    their cards go first: wecom, dingtalk, or mixed (alternating people between the two).
+    """
     from app import create_app
     from exports.org_import import load_org
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
+    from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
-    # The sandbox is both WeCom's API host and its OAuth page host (open.weixin.qq.com).
-    sandbox = f"http://127.0.0.1:{sandbox_port}"
-    env = {**CREDENTIALS, **(timers or {}), "WECOM_API_BASE": sandbox, "WECOM_OAUTH_BASE": sandbox}
-    sandbox_url, stop_sandbox = None, None
-    if sandbox_port == 0:  # an ephemeral port: start the sandbox first to learn it
-        sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, []), port=0)
-        env["WECOM_API_BASE"] = env["WECOM_OAUTH_BASE"] = sandbox_url
-    os.environ.update(env)
+    # Ports: the WeCom sandbox on sandbox_port, DingTalk's on the next one (0: both ephemeral). Each
+    # sandbox is all of its platform's hosts: the API, the classic oapi and the OAuth pages.
+    wecom_url, stop_wecom = run_in_thread(_sandbox(create_wecom_sandbox, []), port=sandbox_port)
+    dingtalk_url, stop_dingtalk = run_dingtalk_sandbox(_dingtalk_sandbox(create_dingtalk_sandbox),
+                                                       port=sandbox_port + 1 if sandbox_port else 0)
+    os.environ.update({**CREDENTIALS, **DINGTALK, **(timers or {}), "WECOM_API_BASE": wecom_url,
+                       "WECOM_OAUTH_BASE": wecom_url, "DINGTALK_API_BASE": dingtalk_url,
+                       "DINGTALK_OAPI_BASE": dingtalk_url, "DINGTALK_LOGIN_BASE": dingtalk_url,
+                       "DEFAULT_PLATFORM": "dingtalk" if platform == "dingtalk" else "wecom"})
     app = create_app()
     upgrade()
     load_org(SAMPLE)
     load_sensors(SENSORS)
-    users = [p.wecom_userid for p in Person.select() if p.wecom_userid]
-    if stop_sandbox is None:
-        sandbox_url, stop_sandbox = run_in_thread(_sandbox(create_wecom_sandbox, users), port=sandbox_port)
-    names = {p.wecom_userid: p.name for p in Person.select() if p.wecom_userid}
-    requests.post(f"{sandbox_url}/sandbox/users", json={"users": users, "names": names}, timeout=10)
+    _everyone_on_dingtalk()
+    for url, column in ((wecom_url, "wecom_userid"), (dingtalk_url, "dingtalk_userid")):
+        people = [(getattr(p, column), p.name) for p in Person.select() if getattr(p, column)]
+        requests.post(f"{url}/sandbox/users", json={"users": [u for u, _ in people], "names": dict(people)},
+                      timeout=10)
     app_url, stop_app = run_in_thread(app, port=port)
     os.environ["PUBLIC_BASE_URL"] = app_url
     settings.configure()   # links and QR codes made in this process name the port the app got
-    requests.post(f"{sandbox_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback"},
+    requests.post(f"{wecom_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback"},
                   timeout=10)
     from jobs.connection import redis
     redis()  # start the embedded Redis here, so the worker process attaches to the same server
+    if platform == "mixed":
+        _alternate_platforms()
+    stream = stream_connection(dingtalk_url)
     helpers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
                                 cwd=ROOT, stderr=subprocess.DEVNULL if quiet else None)
                for command, quiet in ((["worker", "--sweep-every", "2", "--quiet"], False),
                                       (["scheduler"], True))]
     try:
-        yield app_url, sandbox_url
+        yield Demo(app_url, wecom_url, dingtalk_url)
     finally:
         for process in helpers:
             process.terminate()
             process.wait(timeout=10)
+        stream.stop()
         stop_app()
-        stop_sandbox()
+        stop_wecom()
+        stop_dingtalk()
 
 
 def _sandbox(create, users):
@@ -85,6 +109,59 @@ def _sandbox(create, users):
     return create(corp_id=c["WECOM_CORP_ID"], corp_secret=c["WECOM_SECRET"],
                   agent_id=int(c["WECOM_AGENT_ID"]), token=c["WECOM_TOKEN"],
                   aes_key=c["WECOM_AES_KEY"], users=users)
+
+
+def _dingtalk_sandbox(create):
+    d = DINGTALK
+    return create(app_key=d["DINGTALK_APP_KEY"], app_secret=d["DINGTALK_APP_SECRET"],
+                  corp_id=d["DINGTALK_CORP_ID"], robot_code=d["DINGTALK_APP_KEY"])
+
+
+def _everyone_on_dingtalk() -> None:
+    """Give each sample person without a DingTalk account one named after their WeCom account."""
+    for person in Person.select().where(Person.dingtalk_userid.is_null() & Person.wecom_userid.is_null(False)):
+        person.dingtalk_userid = f"dt_{person.wecom_userid}"
+        person.save()
+
+
+def _alternate_platforms() -> None:
+    """--platform mixed: every other person gets their cards on DingTalk."""
+    from bot.registry import remember_platform
+    for i, person in enumerate(Person.select().order_by(Person.id)):
+        remember_platform(person, "dingtalk" if i % 2 else "wecom")
+
+
+def stream_connection(sandbox_url: str, api_base: str | None = None):
+    """Open the app's Stream connection, as `python app.py dingtalk-stream` does; return once the gateway has it.
+
+    Waiting matters: a message sent before the connection is up waits at the gateway, and whoever
+    looks for its answer would look too early.
+    """
+    from bot.dingtalk_stream import StreamConnection
+    from bot.registry import dingtalk_adapter
+    from handlers.web import handle_stream_event
+    connection = StreamConnection(dingtalk_adapter(), on_event=handle_stream_event,
+                                  api_base=api_base or settings.current().dingtalk.api_base)
+    connection.start()
+    deadline = time.monotonic() + 10
+    while not requests.get(f"{sandbox_url}/sandbox/stream", timeout=5).json().get("connections"):
+        if time.monotonic() > deadline:
+            connection.stop()
+            raise RuntimeError("the Stream connection did not reach the sandbox's gateway")
+        time.sleep(0.05)
+    return connection
+
+
+def phone_for(demo: Demo, platform: str):
+    """Return the scripted phone that acts on platform's sandbox (both, for mixed)."""
+    from .scripted import DingTalkPhone, MixedPhone, Phone
+    wecom, dingtalk = Phone(demo.wecom, demo.app), DingTalkPhone(demo.dingtalk, demo.app)
+    return {"wecom": wecom, "dingtalk": dingtalk, "mixed": MixedPhone(wecom, dingtalk)}[platform]
+
+
+def account(phone, wecom_userid: str) -> str:
+    """Return the account on phone's platform of the sample person known by wecom_userid."""
+    return phone.account(Person.get(Person.wecom_userid == wecom_userid))
 
 
 def wait_delivered(timeout: float = 30.0) -> None:
@@ -106,17 +183,22 @@ def hot_work_form(grade: str = "一级") -> str:
             f"作业人: jianghan,shenli\n监护人: chuwei")
 
 
-def scripted(sandbox_url: str, app_url: str, say) -> Permit:
+APP_NAME = {"wecom": "企业微信", "dingtalk": "钉钉"}
+
+
+def scripted(demo: Demo, say, platform: str = "wecom") -> Permit:
     """Apply for a 一级 hot-work permit in chat and click it through to close."""
-    from .scripted import Phone, take_through
-    phone = Phone(sandbox_url, app_url)
-    say("朱岩 在企业微信发送动火作业申请（一级）")
+    from bot.registry import platform_for
+    from .scripted import take_through
+    phone, app_url = phone_for(demo, platform), demo.app
+    applicant = account(phone, "zhuyan")
+    say(f"朱岩 在{APP_NAME[platform_for(Person.get(Person.wecom_userid == 'zhuyan'))]}发送动火作业申请（一级）")
     with _welder_certificate_expired(say):
-        phone.text("zhuyan", hot_work_form())
+        phone.text(applicant, hot_work_form())
         wait_delivered()
-        say(f"  {'持证检查':<12} {_refusal(phone, 'zhuyan')}")
+        say(f"  {'持证检查':<12} {_refusal(phone, applicant)}")
     say(f"  {'重新指定':<12} 朱岩 在同一对话中回复作业人“jianghan,shenli”")
-    phone.text("zhuyan", "jianghan,shenli")
+    phone.text(applicant, "jianghan,shenli")
     wait_delivered()
     permit = Permit.select().order_by(Permit.id.desc()).get()
     reasons = "、".join(permit.attributes.get("grade_reasons", []))
@@ -139,7 +221,7 @@ def scripted(sandbox_url: str, app_url: str, say) -> Permit:
 
 def _face_check(phone, say) -> None:
     """The admin has 郑计's face enrolled by a selfie in chat; 郑计's next selfie unlocks 作业计划."""
-    phone.text("lvming", "采集人脸 zhengji")
+    phone.text(account(phone, "lvming"), "采集人脸 zhengji")
     wait_delivered()
     say(f"  {'人脸采集':<12} 吕明 发送“采集人脸 zhengji”，郑计 发送自拍照 obama.jpg → {_selfie(phone, 'obama.jpg')}")
     say(f"  {'人脸核验':<12} 作业计划须人脸核验，郑计 发送自拍照 obama2.jpg → {_selfie(phone, 'obama2.jpg')}")
@@ -148,14 +230,15 @@ def _face_check(phone, say) -> None:
 def _selfie(phone, photo: str) -> str:
     """Send 郑计's selfie, wait for the worker's face check, and return its answer."""
     from models import FaceCheck
-    phone.photo("zhengji", (FACES / photo).read_bytes(), photo)
+    user = account(phone, "zhengji")
+    phone.photo(user, (FACES / photo).read_bytes(), photo)
     deadline = time.monotonic() + 60
     while FaceCheck.select().where(FaceCheck.state.in_(["waiting", "checking"])).exists():
         if time.monotonic() > deadline:
             raise TimeoutError("the worker did not check the face in time")
         time.sleep(0.2)
     wait_delivered()
-    return [m["content"]["content"] for m in phone.messages("zhengji") if m["msgtype"] == "text"][-1]
+    return [m["content"]["content"] for m in phone.messages(user) if m["msgtype"] == "text"][-1]
 
 
 @contextmanager
@@ -207,15 +290,16 @@ def _gas_alarm(phone, detector, step, say) -> None:
     state = Permit.get_by_id(permit.id).state
     say(f"  {'气体报警':<12} 检测仪 {detector.code} 上报 H2S=25 mg/m³：{alarm.level}报警，{permit.no} "
         f"{'已暂停' if state == 'suspended' else state}，报警卡片发给 {len(alarm.recipients)} 人")
-    card = phone.open_card(guardian.wecom_userid, f"alarm-{alarm.id}-")
-    phone.click(guardian.wecom_userid, card)
+    user = phone.account(guardian)
+    card = phone.open_card(user, f"alarm-{alarm.id}-")
+    phone.click(user, card)
     wait_delivered()
     alarm = Alarm.get_by_id(alarm.id)
     seconds = (alarm.acknowledged_at - alarm.reading_at).total_seconds() if alarm.acknowledged_at else None
     say(f"  {'确认收到':<12} {guardian.name} 点击“确认收到”" + (f"，响应用时 {seconds:.0f} 秒" if seconds is not None else ""))
     detector.values = dict(CLEAN)
     detector.post().raise_for_status()
-    phone.text(guardian.wecom_userid, f"恢复 {permit.no}")
+    phone.text(user, f"恢复 {permit.no}")
     wait_delivered()
     state = Permit.get_by_id(permit.id).state
     say(f"  {'恢复作业':<12} 检测仪读数恢复合格，{guardian.name} 发送“恢复 {permit.no}” → "
@@ -232,7 +316,7 @@ def _await_escalation(phone, step, say) -> None:
         if escalated:
             wait_delivered()
             person = escalated[0]
-            got = phone.open_card(person.wecom_userid, f"{step.permit.no}-{step.key}-r{step.round}-")
+            got = phone.open_card(phone.account(person), f"{step.permit.no}-{step.key}-r{step.round}-")
             say(f"  {step.name:<12} 超时，已上报 {person.name}，其手机收到审批卡片：{'是' if got else '否'}")
             return
         time.sleep(0.2)

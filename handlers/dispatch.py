@@ -59,6 +59,8 @@ def _route(event: Event) -> str:
         record_refusal(None, by=None, command=event.kind, channel=event.platform,
                        reason=f"账号 {event.user_id} 不在本厂组织架构中或已停用")
         return "unknown person"
+    from bot.registry import remember_platform
+    remember_platform(person, event.platform)
     if event.kind == "click":
         return handle_click(event, person)
     if event.kind == "text":
@@ -70,9 +72,10 @@ def _route(event: Event) -> str:
         if (check_id := _selfie(event, person)) is not None:
             from jobs.faces import check_face
             queue("default").enqueue(check_face, check_id, event.media_id, f"reply:{event.dedupe_key}:face",
-                                     job_timeout=120)
+                                     platform=event.platform, job_timeout=120)
             return "selfie queued"
-        queue("default").enqueue(attach_photo, person.id, event.media_id, f"reply:{event.dedupe_key}")
+        queue("default").enqueue(attach_photo, person.id, event.media_id, f"reply:{event.dedupe_key}",
+                                 platform=event.platform)
         return "photo queued"
     log.info("unhandled %s event from %s", event.kind, event.user_id)
     return f"ignored {event.kind}"

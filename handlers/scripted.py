@@ -27,6 +27,9 @@ GOOD_AIR = "O2=20.9 EX=0 H2S=0 CO=0"
 # The WeCom client's browser says so in its User-Agent; the board takes that as "opened in WeCom".
 WECOM_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
                  "Mobile Safari/537.36 wxwork/4.1.30 MicroMessenger/7.0.1")
+# DingTalk's built-in browser names itself in its User-Agent the same way.
+DINGTALK_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    "Mobile Safari/537.36 AliApp(DingTalk/7.6.10) com.alibaba.android.rimet")
 MARK_FORM = re.compile(r'<form method="post" action="([^"]+)" class="mark"')
 CLEAN = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
 
@@ -87,10 +90,17 @@ def tiny_png(shade: int = 200) -> bytes:
 
 
 class Phone:
-    """The sandbox as the plant's people see it; app_url is where a scanned site QR code leads."""
+    """The WeCom sandbox as the plant's people see it; app_url is where a scanned site QR code leads."""
+
+    platform = "wecom"
+    browser = WECOM_BROWSER
 
     def __init__(self, base_url: str, app_url: str):
         self.base, self.app = base_url.rstrip("/"), app_url.rstrip("/")
+
+    def account(self, person) -> str:
+        """Return person's account on this phone's platform."""
+        return person.wecom_userid
 
     def site_code(self, permit_no: str) -> str:
         """Return what the QR code posted at the permit's work site holds (its signed site link)."""
@@ -100,7 +110,7 @@ class Phone:
     def open_code(self, user: str, url: str) -> tuple[requests.Session, requests.Response]:
         """Scan a QR code holding url with user's WeCom: the phone view's 扫一扫, redirects followed."""
         browser = requests.Session()
-        browser.headers["User-Agent"] = WECOM_BROWSER
+        browser.headers["User-Agent"] = self.browser
         page = browser.get(f"{self.base}/phone/{user}/scan", params={"url": url}, timeout=10)
         return browser, page
 
@@ -150,10 +160,86 @@ class Phone:
             body["key"] = card["button_list"][button]["key"]
         return self._post("/sandbox/click", json=body)
 
+    def label(self, message: dict) -> str:
+        """Return what clicking the card's first button does, in words (for the demo's narration)."""
+        card = message["state"]["card"]
+        if card["card_type"] == "vote_interaction":
+            return f"逐项勾选 {len(card['checkbox']['option_list'])} 项并{card['submit_button']['text']}"
+        return card["button_list"][0]["text"]
+
+    def buttons(self, message: dict) -> list[str]:
+        """Return the labels of a card's buttons."""
+        card = message["state"]["card"]
+        if card["card_type"] == "vote_interaction":
+            return [card["submit_button"]["text"]]
+        return [b["text"] for b in card.get("button_list", [])]
+
     def _post(self, path: str, **kwargs) -> dict:
         answer = requests.post(f"{self.base}{path}", timeout=30, **kwargs)
         answer.raise_for_status()
         return answer.json()
+
+
+class DingTalkPhone(Phone):
+    """The DingTalk sandbox as the plant's people see it: the robot's one-to-one chat and its cards."""
+
+    platform = "dingtalk"
+    browser = DINGTALK_BROWSER
+
+    def account(self, person) -> str:
+        return person.dingtalk_userid
+
+    def click(self, user: str, message: dict, *, button: int = 0, repeat: int = 1) -> dict:
+        """Click a button of the card (a checklist card: tick every item, then the first button)."""
+        card = message["state"]["card"]
+        body = {"user": user, "task_id": message["task_id"], "repeat": repeat,
+                "key": card["buttons"][button]["id"]}
+        if card["kind"] == "checklist":
+            body["selected"] = [item["id"] for item in card["checklist"]]
+        return self._post("/sandbox/click", json=body)
+
+    def label(self, message: dict) -> str:
+        card = message["state"]["card"]
+        if card["kind"] == "checklist":
+            return f"逐项勾选 {len(card['checklist'])} 项并{card['buttons'][0]['text']}"
+        return card["buttons"][0]["text"]
+
+    def buttons(self, message: dict) -> list[str]:
+        return [b["text"] for b in message["state"]["card"]["buttons"]]
+
+
+class MixedPhone:
+    """Both sandboxes at once: each person acts on the platform their cards go to."""
+
+    def __init__(self, *phones: Phone):
+        self.phones = {phone.platform: phone for phone in phones}
+        self._by_account: dict[str, Phone] = {}
+        self.app = phones[0].app
+
+    def account(self, person) -> str:
+        from bot.registry import platform_for
+        phone = self.phones[platform_for(person)]
+        user = phone.account(person)
+        self._by_account[user] = phone
+        return user
+
+    def of(self, user: str) -> Phone:
+        return self._by_account[user]
+
+    def _reading(self, message: dict) -> Phone:
+        return self.phones["dingtalk" if message["msgtype"] == "interactive_card" else "wecom"]
+
+    def label(self, message: dict) -> str:
+        return self._reading(message).label(message)
+
+    def buttons(self, message: dict) -> list[str]:
+        return self._reading(message).buttons(message)
+
+    def __getattr__(self, name):
+        # text, photo, messages, open_card, click, scan, visit: all take the account first.
+        def on_the_right_phone(user, *args, **kwargs):
+            return getattr(self.of(user), name)(user, *args, **kwargs)
+        return on_the_right_phone
 
 
 def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
@@ -178,21 +264,21 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
         people = machine.assignees(step)
         if d.kind == "gas":
             tester = people[0]
-            phone.text(tester.wecom_userid, f"气体检测 {permit_no} {GOOD_AIR}")
+            phone.text(phone.account(tester), f"气体检测 {permit_no} {GOOD_AIR}")
             say(f"  {step.name:<12} {tester.name} 在聊天中发送气体检测数据")
             drain()
             continue
         if d.phase == "start":
             for kind in d.gates.photos:
-                phone.photo(permit.applicant.wecom_userid, tiny_png(), f"{kind}.png")
+                phone.photo(phone.account(permit.applicant), tiny_png(), f"{kind}.png")
                 drain()
             if d.gates.gas_fresh:
                 tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
                 tester = machine.assignees(tester_step)[0]
-                phone.text(tester.wecom_userid, f"气体检测 {permit_no} {GOOD_AIR}")
+                phone.text(phone.account(tester), f"气体检测 {permit_no} {GOOD_AIR}")
                 drain()
                 if detector is not None:
-                    phone.text(tester.wecom_userid, f"绑定检测仪 {permit_no} {detector.code}")
+                    phone.text(phone.account(tester), f"绑定检测仪 {permit_no} {detector.code}")
                     drain()
                     detector.post().raise_for_status()
                     say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
@@ -200,11 +286,12 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
         for person in people if d.mode == "all" else people[:1]:
             if d.onsite:
                 _arrive(phone, permit_no, [("", person)], say)
-            card = phone.open_card(person.wecom_userid, f"{permit_no}-{step.key}-r{step.round}-")
+            user = phone.account(person)
+            card = phone.open_card(user, f"{permit_no}-{step.key}-r{step.round}-")
             if card is None:
                 raise RuntimeError(f"{person.name} has no open card for {permit_no} {step.name}")
-            answer = phone.click(person.wecom_userid, card)
-            say(f"  {step.name:<12} {person.name} 点击“{_label(card)}” → HTTP {answer['status']}")
+            answer = phone.click(user, card)
+            say(f"  {step.name:<12} {person.name} 点击“{phone.label(card)}” → {_answer(answer)}")
             drain()
     raise RuntimeError(f"{permit_no} never reached {until}")
 
@@ -212,15 +299,13 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
 def _arrive(phone: Phone, permit_no: str, people: list, say: Callable[[str], None]) -> None:
     """Have each (role, person) scan the site QR code and check in, as the next step demands."""
     for _role, person in people:
-        if phone.scan(person.wecom_userid, permit_no) != 200:
+        if phone.scan(phone.account(person), permit_no) != 200:
             raise RuntimeError(f"{person.name} could not check in on site")
     if people:
         who = "、".join(f"{role} {p.name}".strip() for role, p in people)
         say(f"  {'现场签到':<12} {who} 扫描现场二维码签到")
 
 
-def _label(message: dict) -> str:
-    card = message["state"]["card"]
-    if card["card_type"] == "vote_interaction":
-        return f"逐项勾选 {len(card['checkbox']['option_list'])} 项并{card['submit_button']['text']}"
-    return card["button_list"][0]["text"]
+def _answer(answer: dict) -> str:
+    """How the click reached the app: an HTTP callback's status, or the Stream ACK's code."""
+    return f"{'ACK' if 'message_id' in answer else 'HTTP'} {answer['status']}"

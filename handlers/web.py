@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, jsonify, request
 
-from bot.base import CallbackRejected
-from bot.registry import wecom_adapter
+import models
+from bot.base import CallbackRejected, Event
+from bot.registry import dingtalk_adapter, wecom_adapter
 from jobs.connection import redis
 from jobs.delivery import enqueue
 
@@ -41,3 +42,60 @@ def wecom_event():
     result = dispatch(event, redis=redis(), enqueue=enqueue)
     log.info("wecom %s from %s: %s", event.kind, event.user_id, result)
     return Response("", status=200)
+
+
+# -- DingTalk ------------------------------------------------------------------------------------------
+# Stream mode needs no route: bot/dingtalk_stream.py hands its events to handle_stream_event. These
+# are for plants that prefer HTTP callbacks (DINGTALK_MODE=http) and for the classic event subscription.
+
+def _dingtalk():
+    adapter = dingtalk_adapter()
+    if adapter is None:
+        abort(Response("DingTalk is not configured", status=404))
+    return adapter
+
+
+def _dingtalk_callback(topic: str):
+    try:
+        event = _dingtalk().http_callback(request.headers, request.get_data(cache=False), topic=topic)
+    except CallbackRejected as exc:
+        log.warning("dingtalk %s callback refused (%s): %s", topic, exc.status, exc.reason)
+        return jsonify(error=exc.reason), exc.status
+    result = dispatch(event, redis=redis(), enqueue=enqueue)
+    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    return jsonify({})
+
+
+@bp.post("/dingtalk/card")
+def dingtalk_card():
+    return _dingtalk_callback("card")
+
+
+@bp.post("/dingtalk/robot")
+def dingtalk_robot():
+    return _dingtalk_callback("robot")
+
+
+@bp.post("/dingtalk/events")
+def dingtalk_events():
+    """The classic encrypted event subscription: answered with the encrypted "success" it demands."""
+    try:
+        event, reply = _dingtalk().open_event(request.args, request.get_data(cache=False))
+    except CallbackRejected as exc:
+        log.warning("dingtalk event refused (%s): %s", exc.status, exc.reason)
+        return jsonify(error=exc.reason), exc.status
+    # Only check_url is expected: the permit's own traffic comes as card callbacks and robot messages.
+    log.info("dingtalk event %s acknowledged", event.get("EventType"))
+    return jsonify(reply)
+
+
+def handle_stream_event(event: Event) -> dict:
+    """Handle one event from the Stream connection; return the ACK's response (no card change).
+
+    Called in a thread of the Stream connection, outside any request: it opens its own database
+    connection, and returns only once the event's effects are committed, so the ACK means "done".
+    """
+    with models.database.connection_context():
+        result = dispatch(event, redis=redis(), enqueue=enqueue)
+    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    return {}

@@ -8,14 +8,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_scripted_demo_takes_a_hot_work_permit_to_close(db, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "REDIS_URL"))}
+def run_demo(db, tmp_path, *options: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WECOM_", "DINGTALK_", "DEFAULT_PLATFORM", "REDIS_URL"))}
     env["INSTANCE_PATH"] = str(tmp_path / "instance")
     if db.__class__.__name__.startswith("Sqlite"):
         env.pop("DATABASE_URL", None)   # the demo's own default: a SQLite file in the instance
-    done = subprocess.run([sys.executable, "app.py", "demo", "--scripted"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "app.py", "demo", "--scripted", *options], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done
+
+
+def test_the_scripted_demo_takes_a_hot_work_permit_to_close(db, tmp_path):
+    done = run_demo(db, tmp_path)
     assert "已关闭" in done.stdout and "chain intact" in done.stdout
     assert "点击“同意”" in done.stdout and "逐项勾选" in done.stdout
     # A real scheduler process escalated the overdue unit approval to the specialist department.
@@ -30,3 +36,15 @@ def test_the_scripted_demo_takes_a_hot_work_permit_to_close(db, tmp_path):
     # The board's signed link opened from outside the app, at the start and at the end.
     boards = re.findall(r"现场公示牌 +http://127\.0\.0\.1:\d+/board/\S+\?t=\S+ → HTTP 200，显示“(\w+)”", done.stdout)
     assert boards == ["审批中", "已关闭"]
+
+
+def test_the_scripted_demo_runs_on_dingtalk_and_on_both_apps_at_once(db, tmp_path):
+    done = run_demo(db, tmp_path, "--platform", "dingtalk")
+    assert done.stdout.startswith("朱岩 在钉钉发送动火作业申请")
+    assert "已关闭" in done.stdout and "chain intact" in done.stdout
+    clicks = re.findall(r"点击“[^”]+” → (ACK|HTTP) (\d+)", done.stdout)
+    assert clicks and set(clicks) == {("ACK", "200")}      # every click came over the Stream connection
+    assert "未能提交" in done.stdout                        # the refusal reached the applicant in DingTalk
+    mixed = run_demo(db, tmp_path / "mixed", "--platform", "mixed")
+    ways = {way for way, _ in re.findall(r"点击“[^”]+” → (ACK|HTTP) (\d+)", mixed.stdout)}
+    assert ways == {"ACK", "HTTP"} and "chain intact" in mixed.stdout

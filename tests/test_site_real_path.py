@@ -113,7 +113,7 @@ def test_a_cards_link_opened_in_wecom_shows_the_board_but_checks_nobody_in(world
     assert url == links.url(permit, base_url=phone.app)
     page = requests.get(url, headers={"User-Agent": WECOM_BROWSER}, timeout=10)
     assert page.status_code == 200 and not page.history          # no OAuth round trip
-    assert "现场签到请用企业微信扫描作业现场张贴的二维码" in page.text and 'class="mark"' not in page.text
+    assert "现场签到请用企业微信或钉钉扫描作业现场张贴的二维码" in page.text and 'class="mark"' not in page.text
 
 
 def test_oauth_codes_that_are_replayed_or_belong_to_someone_else_are_refused(world):
