@@ -28,6 +28,14 @@ class Event:
         return f"{self.platform}:{self.kind}:{self.user_id}:{self.task_id}:{self.key}:{self.created_at}"
 
 
+def fit_utf8(text: str, limit: int) -> str:
+    """Cut text to at most limit bytes of UTF-8, marking the cut (platforms count message size in bytes)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
+
+
 class CallbackRejected(Exception):
     """A callback that must not be processed; status is the HTTP answer (400 or 403)."""
 

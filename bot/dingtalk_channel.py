@@ -13,18 +13,12 @@ from pathlib import Path
 import settings
 from models import CardRecord, Outbox, utcnow
 
-from .base import PlatformError
+from .base import PlatformError, fit_utf8
 
 CARD_EXISTS = "card_exists"   # the outTrackId was delivered before: a resend after a crash
 TEXT_LIMIT = 4096             # bytes of one sampleText message we allow ourselves [unverified: no documented cap]
 EXPORT_KINDS = ("file", "export", "export_update", "export_done")
 
-
-def _fit(text: str, limit: int) -> str:
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
 class DingTalkChannel:
@@ -42,7 +36,7 @@ class DingTalkChannel:
         payload, user = row.payload, row.person.dingtalk_userid
         kind = payload["kind"]
         if kind == "reply":
-            self.adapter.send_text(user, _fit(payload["text"], TEXT_LIMIT))
+            self.adapter.send_text(user, fit_utf8(payload["text"], TEXT_LIMIT))
             return
         if kind == "alarm_ack":
             self._confirm_alarm(row)
@@ -159,4 +153,4 @@ class DingTalkChannel:
             self._update(record, card)
         if record is None or payload.get("failed") or payload.get("tell"):
             self.adapter.send_text(row.person.dingtalk_userid,
-                                   _fit(payload.get("tell") or payload["text"], TEXT_LIMIT))
+                                   fit_utf8(payload.get("tell") or payload["text"], TEXT_LIMIT))

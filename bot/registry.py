@@ -9,19 +9,12 @@ from functools import lru_cache
 import settings
 from models import CardRecord, Outbox, Person, utcnow
 
-from .base import PlatformError
+from .base import PlatformError, fit_utf8
 
 TASK_ID_TAKEN = 42014  # WeCom: this task_id was used before, so this card was already delivered
 TEXT_LIMIT = 2048      # WeCom: bytes in one text message
 EXPORT_KINDS = ("file", "export", "export_update", "export_done")
 
-
-def _fit(text: str, limit: int) -> str:
-    """Cut text to at most limit bytes of UTF-8, marking the cut."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[: limit - 3].decode("utf-8", errors="ignore") + "…"
 
 
 class NoChannel(PlatformError):
@@ -43,7 +36,7 @@ class WeComChannel:
         from cards.build import card_for
         payload, user = row.payload, row.person.wecom_userid
         if payload["kind"] == "reply":
-            self.adapter.send_text(user, _fit(payload["text"], TEXT_LIMIT))
+            self.adapter.send_text(user, fit_utf8(payload["text"], TEXT_LIMIT))
             return
         if payload["kind"] == "alarm_ack":
             self._confirm_alarm(row, render)
@@ -145,7 +138,7 @@ class WeComChannel:
             record.state, record.response_code, record.updated_at = "settled", None, utcnow()
             record.save()
         if record is None or payload.get("failed") or payload.get("tell"):
-            self.adapter.send_text(user, _fit(payload.get("tell") or payload["text"], TEXT_LIMIT))
+            self.adapter.send_text(user, fit_utf8(payload.get("tell") or payload["text"], TEXT_LIMIT))
 
     def _confirm_alarm(self, row: Outbox, render) -> None:
         """Turn the person's open alarm cards into "已确认收到"; without one, say it in chat."""

@@ -72,7 +72,7 @@ from flask import Flask, Response, jsonify, redirect, request
 from sandbox.dingtalk_phone import SCANNER_COOKIE, dingtalk_phone
 from sandbox.dingtalk_state import AcsError, ClickRefused, DingtalkState, OapiError
 from sandbox.dingtalk_stream import StreamGateway
-from sandbox.server import run_in_thread
+from sandbox.server import admin_body as _admin_body, bad as _bad, run_in_thread
 
 __all__ = ["create_dingtalk_sandbox", "dingtalk_sandbox_state", "run_dingtalk_sandbox", "sign",
            "CARD_TOPIC", "ROBOT_TOPIC"]
@@ -310,15 +310,6 @@ def _oauth_page(app: Flask, state: DingtalkState) -> None:
 
 
 # -- admin ----------------------------------------------------------------------------------------
-def _bad(why: str, status: int = 400):
-    return jsonify({"error": why}), status
-
-
-def _admin_body() -> dict:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
-
-
 def _admin_routes(app: Flask, state: DingtalkState) -> None:
     @app.route("/sandbox/faults", methods=["GET", "POST", "DELETE"])
     def faults():

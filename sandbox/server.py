@@ -1,10 +1,22 @@
-"""Serve a WSGI app on loopback in a background thread, for tests and the demo."""
+"""Serve a WSGI app on loopback in a background thread, for tests and the demo; the admin endpoints' helpers."""
 from __future__ import annotations
 
 import threading
 from typing import Callable
 
+from flask import jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
+
+
+def bad(why: str, status: int = 400):
+    """An admin endpoint's refusal: {"error": why} with status."""
+    return jsonify({"error": why}), status
+
+
+def admin_body() -> dict:
+    """The JSON object an admin endpoint was sent ({} for anything else)."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
 
 
 class _QuietHandler(WSGIRequestHandler):

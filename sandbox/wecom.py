@@ -44,7 +44,7 @@ import xmltodict
 from flask import Flask, Response, jsonify, redirect, request
 
 from sandbox.phone import SCANNER_COOKIE, phone
-from sandbox.server import run_in_thread
+from sandbox.server import admin_body as _admin_body, bad as _bad, run_in_thread
 from sandbox.wecom_callback import Callbacks, click_xml, message_xml, verify_callback_url
 from sandbox.wecom_errors import ApiError, ClickRefused, error_body
 from sandbox.wecom_state import WecomState
@@ -140,15 +140,6 @@ def _api_routes(app: Flask, state: WecomState) -> None:
 def _media_response(media: dict) -> Response:
     disposition = f"attachment; filename*=UTF-8''{quote(media['filename'])}"
     return Response(media["data"], mimetype=media["content_type"], headers={"Content-Disposition": disposition})
-
-
-def _bad(why: str, status: int = 400):
-    return jsonify({"error": why}), status
-
-
-def _admin_body() -> dict:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
 
 
 def _admin_routes(app: Flask, state: WecomState) -> None:
