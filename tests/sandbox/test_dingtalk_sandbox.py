@@ -308,7 +308,12 @@ def sdk_stream(sandbox, monkeypatch):
     leftovers = asyncio.all_tasks(loop)   # the SDK's keepalive tasks are fire-and-forget
     for leftover in leftovers:
         leftover.cancel()
-    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    # In a thread of its own: the main thread may hold a running loop already (Playwright's, from the
+    # browser tests of the same session), and a second one cannot run there.
+    cleanup = threading.Thread(target=lambda: loop.run_until_complete(
+        asyncio.gather(*leftovers, return_exceptions=True)))
+    cleanup.start()
+    cleanup.join(timeout=10)
     loop.close()
 
 
