@@ -38,7 +38,7 @@ from bot.tokens import TokenStore
 log = logging.getLogger(__name__)
 
 OAPI_TOKEN_ERRORS = (40014, 42001, 88)   # invalid / expired token (88: the TOP gateway's): refresh once
-OAPI_THROTTLED = (90002, 90018, 90019)   # platform / app QPS limits [codes unverified, PLATFORMS.md §2.8]
+OAPI_THROTTLED = (90002, 90018, 90019)   # platform / app QPS limits [codes unverified: docs/dingtalk.md]
 NOT_FOUND_USER = 60121                   # getbyunionid: nobody in this corp has that unionid
 API_TOKEN_ERROR = "InvalidAuthentication"
 FLOW_CONTROL_WAIT = 60.0                 # seconds before a flow-controlled person is tried again [unverified]
@@ -111,8 +111,8 @@ class DingTalkAdapter:
                                                    connect_timeout=int(timeout * 1000))
         self._http = requests.Session()   # for downloadUrl, which points outside both APIs
         self._timeout = timeout
-        # Owner key = AppKey for an app-level event subscription (PLATFORMS.md §2.3): the SDK's clients
-        # would pass corp_id, so the crypto object is built here.
+        # Owner key = AppKey for an app-level event subscription (docs/dingtalk.md "dingtalk-sdk"):
+        # the SDK's clients would pass corp_id, so the crypto object is built here.
         self._crypto = DingTalkCrypto(event_token, event_aes_key, app_key) if event_aes_key else None
 
     # -- outbound ----------------------------------------------------------------------------------

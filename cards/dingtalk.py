@@ -1,7 +1,7 @@
 """Render a neutral Card as the variables of the DingTalk card template (docs/dingtalk.md).
 
 One template serves every kind; what differs is which variables are filled. DingTalk takes every
-cardParamMap value as a string (PLATFORMS.md §2.4), so lists go in as JSON text.
+cardParamMap value as a string (docs/dingtalk.md "Interactive cards"), so lists go in as JSON text.
 """
 from __future__ import annotations
 

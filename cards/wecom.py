@@ -1,4 +1,4 @@
-"""Render a neutral Card as a WeCom template_card (PLATFORMS.md §1.2) and as its update (§1.3)."""
+"""Render a neutral Card as a WeCom template_card (docs/wecom.md §2) and as its update (§3)."""
 from __future__ import annotations
 
 import re
@@ -33,7 +33,7 @@ def render(card: Card) -> dict:
 def render_update(card: Card) -> dict:
     """Return the card part of an update_template_card body that replaces a clicked card with card.
 
-    PLATFORMS.md §1.3 allows two forms: button.replace_name, which only greys the buttons out under
+    docs/wecom.md §3 allows two forms: button.replace_name, which only greys the buttons out under
     a short label, or template_card, which replaces the whole card with any type. The outcome must
     say who signed and when ("已由 张三 于 10:42 同意") and keep the permit's facts on screen, which
     a button label cannot hold, so the whole card is replaced by a text_notice. The caller adds

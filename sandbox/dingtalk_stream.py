@@ -4,7 +4,7 @@ A client opens a connection with POST /v1.0/gateway/connections/open (sandbox/di
 ticket here) and connects to ws://127.0.0.1:<port>/connect?ticket=; an unknown, used or expired ticket
 is closed with 1008. Frames go only to connections that subscribed to their topic.
 
-Delivery rules (PLATFORMS.md §2.5; redelivery itself is [unverified] on the platform, modelled here):
+Delivery rules (docs/dingtalk.md "Stream mode"; redelivery is [unverified] on the platform, modelled here):
 - an ACK {"code", "headers": {"messageId"}, "data": "{\"response\": ...}"} with code 200-499 delivers
   the frame; on_ack(frame, ack) then applies the response (a card update) and says what it did;
 - a 5xx ACK, no ACK within ack_timeout, or the connection dropped first: the frame goes back to pending

@@ -27,7 +27,7 @@ def to_xml(fields: list[tuple[str, object]], tail: str = "") -> str:
 
 
 def click_xml(corp_id: str, agent_id: int, click: dict) -> str:
-    """Render the decrypted template_card_event of a click (PLATFORMS.md §1.3)."""
+    """Render the decrypted template_card_event of a click (docs/wecom.md §3)."""
     tail = ""
     if click["selected"]:
         items = "".join(

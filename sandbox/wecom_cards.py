@@ -1,4 +1,4 @@
-"""The message and template-card field rules WeCom applies in message/send (PLATFORMS.md §1.2)."""
+"""The message and template-card field rules WeCom applies in message/send (docs/wecom.md §2)."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""Cards built from real permits, rendered to WeCom template_card JSON and held to PLATFORMS.md §1.2."""
+"""Cards built from real permits, rendered to WeCom template_card JSON and held to docs/wecom.md §2."""
 import json
 import re
 from datetime import timedelta
@@ -18,7 +18,7 @@ BASE = "http://127.0.0.1:5000"
 TASK_ID = re.compile(r"[0-9A-Za-z_\-@]+")
 
 
-# -- PLATFORMS.md §1.2, as a validator -------------------------------------------------------------
+# -- docs/wecom.md §2, as a validator --------------------------------------------------------------
 def check_template_card(card: dict) -> None:
     """Fail unless card obeys the field rules WeCom applies to message/send's template_card."""
     json.dumps(card, ensure_ascii=False)  # it must be plain JSON
