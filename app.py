@@ -21,7 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     from bot.registry import reset as forget_channels
     forget_channels()  # adapters are built from the settings just loaded
     from certs.stats import register as count_certificates
-    count_certificates()  # 持证情况统计表 reads the certificate registry (issue #7)
+    count_certificates()  # exports may not import certs, so the registry hands 持证情况统计表 its rows here
 
     @app.before_request
     def _open_db() -> None:

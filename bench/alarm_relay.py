@@ -66,7 +66,7 @@ if str(ROOT) not in sys.path:
 
 import support  # noqa: E402  (bench/ is on the path when a bench runs)
 
-# Issue 5 sets it: "p99 within 2x the floor, and the queue does not grow." The floor is the last hop alone,
+# The target: p99 within 2x the floor, and the queue does not grow. The floor is the last hop alone,
 # one POST of the card to the platform; the relay adds, before that same POST, the reading's verification
 # and transaction, a Redis enqueue, and a worker taking the job and loading the row. Within twice the floor
 # leaves room for that work only if none of it waits in a queue or a lock.

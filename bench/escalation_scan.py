@@ -59,8 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# Issue 6: "Every scan is an indexed query for due items only. Its cost grows with the number of due
-# items, not with the history." The big database differs from the floor only by 100 k closed permits
+# Every scan is an indexed query for due items only, so its cost grows with the number of due items,
+# not with the history. The big database differs from the floor only by 100 k closed permits
 # (about 3 M rows with their steps, assignees and members) that the scan must never read. Every
 # statement per item is a primary-key or unique-index lookup or insert, whose cost grows with the log
 # of the table size; twice the floor is what deeper B-trees and a larger working set may cost, beyond

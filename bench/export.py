@@ -1,7 +1,7 @@
 """The ledger export over many permits, beside bare openpyxl write-only writing the same cells.
 
     python bench/export.py            # 2 000 and 10 000 permits, a few minutes on 2 cores
-    python bench/export.py --full     # 10 000 and 100 000 permits, the issue's figures (about 30 minutes)
+    python bench/export.py --full     # 10 000 and 100 000 permits, the README's figures (about 30 minutes)
     python bench/export.py --sizes 5000,20000
 
 What it measures. `exports.build.build_ledger` end to end, as `python app.py export ledger` runs it: the
@@ -241,7 +241,7 @@ def _measure(kind: str, folder: Path, env: dict) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="10 000 and 100 000 permits (the issue's figures)")
+    parser.add_argument("--full", action="store_true", help="10 000 and 100 000 permits (the README's figures)")
     parser.add_argument("--sizes", help="comma-separated permit counts, ascending (overrides --full)")
     parser.add_argument("--repeat", type=int, default=0,
                         help=f"runs of each per size (default {REPEAT} up to {SMALL:,} permits, 1 above)")
@@ -289,7 +289,7 @@ def _run(sizes, folder: Path, env: dict, *, chosen: bool, full: bool, repeat: in
     if chosen:
         print(f"sizes: {', '.join(f'{n:,}' for n in sizes)} permits (--sizes)")
     elif full:
-        print("sizes: 10,000 and 100,000 permits (--full, the issue's figures)")
+        print("sizes: 10,000 and 100,000 permits (--full, the README's figures)")
     else:
         print("sizes: 2,000 and 10,000 permits (the default, a few minutes); "
               "run with --full for 10,000 and 100,000 (about 30 minutes)")

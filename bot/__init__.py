@@ -1,1 +1,1 @@
-"""Chat-platform adapters, one module per platform (WeCom: issue #3, DingTalk: issue #4)."""
+"""Chat-platform adapters, one module per platform, and the channels that deliver through them."""

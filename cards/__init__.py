@@ -1,1 +1,1 @@
-"""Neutral step cards and their WeCom / DingTalk renderers (issues #3, #4)."""
+"""Neutral step cards and their WeCom / DingTalk renderers."""

@@ -1,1 +1,1 @@
-"""The certificate registry (持证上岗, issue #7): what each role needs, who holds what, and the checks."""
+"""The certificate registry (持证上岗): what each role needs, who holds what, and the checks."""

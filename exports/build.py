@@ -80,7 +80,7 @@ def build_audit(out: Path, run: Run, *, period: Period | None = None, permit_no:
 
 
 def build_certificates(period: Period, out: Path, run: Run) -> Built:
-    """Write 持证情况统计表 (无数据 until the certificate registry, #7, registers its rows)."""
+    """Write 持证情况统计表 (无数据 while no certificate registry has registered its rows)."""
     book = new_book()
     rows = certificates.write(book, period, run)
     book.save(out)

@@ -1,7 +1,8 @@
 """持证情况统计表: certificates held against those the plant's work needs.
 
-The certificate registry is issue #7. It plugs in here with register(source): source(period, now)
-yields rows in COLUMNS order. Until one is registered the sheet says 无数据 and why.
+The rows come from the certificate registry (certs/), which the app registers at start with
+register(source): exports reads only models, so it cannot ask the registry itself. source(period, now)
+yields rows in COLUMNS order; with none registered the sheet says 无数据 and why.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ _source: Source | None = None
 
 
 def register(source: Source) -> Source:
-    """Install the registry's rows for the sheet (issue #7)."""
+    """Install the registry's rows for the sheet."""
     global _source
     _source = source
     return source

@@ -17,7 +17,7 @@ ACCOUNTS = (WECOM, DINGTALK, MOBILE)
 # missing column would otherwise read as empty cells and wipe what the database holds.
 DEPARTMENT_COLUMNS = {CODE: 32, DEPT_NAME: 100, PARENT: 32, KIND: 16}
 PEOPLE_COLUMNS = {NAME: 50, WECOM: 64, DINGTALK: 64, MOBILE: 20, DEPARTMENT: 32, ROLE: 500}
-# Optional: the file name of the person's reference face photo, in the folder given to load-org (issue #7).
+# Optional: the file name of the person's reference face photo, in the folder given to load-org.
 PHOTO = "照片"
 
 ROLE_SEPARATORS = re.compile(r"[、,，]")

@@ -39,7 +39,7 @@ SENSOR_NOTES = {
     sensors.UNIT: "可空。所属单位的部门编码或部门名称，其安全员接收报警。",
     sensors.ENABLED: "可空。是 或 否，空为 是；停用的检测仪读数不被受理。",
 }
-# The org workbook's 证书 sheet, with the columns load-org reads (certs.sheet, issue #7).
+# The org workbook's 证书 sheet, with the columns load-org reads (certs.sheet).
 CERTIFICATE_NOTES = {
     certs.NAME: "持证人姓名，必填。本表即组织架构表的“证书”工作表：填好后把它复制进组织架构表，用 load-org 导入。",
     certs.ACCOUNT: "持证人的任一账号（企业微信、钉钉或手机），用来对应组织架构表中的人；也可填后面三列之一。",

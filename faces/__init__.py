@@ -1,1 +1,1 @@
-"""Face enrolment and face-checked signatures (issue #7), on face_recognition (dlib)."""
+"""Face enrolment and face-checked signatures, on face_recognition (dlib)."""

@@ -1,1 +1,1 @@
-"""rq jobs and the scheduler that enqueues the periodic ones (issues #3, #6)."""
+"""rq jobs and the scheduler that enqueues the periodic ones."""

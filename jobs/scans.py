@@ -34,7 +34,7 @@ def run_all(now_iso: str | None = None) -> dict:
 
 
 def certificate_scan(now_iso: str | None = None) -> int:
-    """Warn holders of certificates that expire soon; idle until the registry (#7) registers a check."""
+    """Warn holders of certificates and contractors' authorisations that end soon; return how many."""
     from workflow import hooks
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     return len(hooks.problems("certificate_expiry", None, at=now))

@@ -1,4 +1,4 @@
-"""Who may do the work (issue #7): certificates people hold (证书 sheet), contractors' authorisations (承包商 sheet)."""
+"""Who may do the work: certificates people hold (证书 sheet), contractors' authorisations (承包商 sheet)."""
 from __future__ import annotations
 
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField

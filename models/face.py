@@ -1,4 +1,4 @@
-"""Enrolled faces and the checks of selfies against them (issue #7)."""
+"""Enrolled faces and the checks of selfies against them."""
 from __future__ import annotations
 
 from peewee import BlobField, CharField, DateTimeField, FloatField, ForeignKeyField, IntegerField

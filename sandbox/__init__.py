@@ -1,1 +1,1 @@
-"""Local stand-ins of the WeCom and DingTalk servers for the demo and the tests (issues #3, #4)."""
+"""Local stand-ins of the WeCom and DingTalk servers for the demo and the tests."""

@@ -1,1 +1,1 @@
-"""The gas-detector webhook: authenticate, store, evaluate, alarm (issue #5)."""
+"""The gas-detector webhook: authenticate, store, evaluate, alarm."""

@@ -1,4 +1,4 @@
-"""Checks that later parts of the product plug into the engine's gates.
+"""Checks that parts of the product outside the engine plug into the engine's gates.
 
 The certificate registry and the gas-detector registry live outside the engine; each registers a
 function here that returns the problems it finds (plain Chinese), and the gate refuses on any.

@@ -38,7 +38,7 @@ class Gates:
     window: bool = False              # now lies inside the permit's planned window
     monitoring: bool = False          # continuous gas monitoring where the grade needs it
     checkins: tuple[str, ...] = ()    # who must have checked in on site: 监护人, 作业负责人, 作业人
-    face_check: bool = False          # the signer's selfie must match their enrolled face (issue #7)
+    face_check: bool = False          # the signer's selfie must match their enrolled face
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Gas detectors, their bindings to permits, and their alarms (issue #5)."""
+"""Gas detectors, their bindings to permits, and their alarms."""
 from peewee import (BooleanField, CharField, DateTimeField, FloatField, ForeignKeyField, IntegerField,
                     Model)
 

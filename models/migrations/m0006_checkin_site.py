@@ -1,4 +1,4 @@
-"""On-site check-ins by scan (issue #8): check-out and visits, the person's role, the phone's location."""
+"""On-site check-ins by scan: check-out and visits, the person's role, the phone's location."""
 from peewee import CharField, DoubleField, FloatField
 from playhouse.migrate import migrate
 

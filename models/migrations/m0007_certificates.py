@@ -1,4 +1,4 @@
-"""Who may do the work (issue #7): the certificate registry and contractors' authorisations."""
+"""Who may do the work: the certificate registry and contractors' authorisations."""
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, Model, TextField
 
 from models.db import JSONField

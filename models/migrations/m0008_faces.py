@@ -1,4 +1,4 @@
-"""Enrolled faces and face checks before signatures (issue #7)."""
+"""Enrolled faces and face checks before signatures."""
 from peewee import BlobField, CharField, DateTimeField, FloatField, ForeignKeyField, IntegerField, Model
 
 from models.db import JSONField
