@@ -44,7 +44,7 @@ Phone view (sandbox/dingtalk_phone.py): GET /phone, GET /phone/<user>, GET /phon
 Clicks and messages go by Stream (topics /v1.0/card/instances/callback and /v1.0/im/bot/messages/get) or, in
 http mode, are POSTed to the configured URLs with headers timestamp (ms, never the same twice) and sign =
 base64(HmacSHA256(AppSecret, f"{timestamp}\\n{AppSecret}")) and the frame's data as the body; each attempt
-reports the sent_headers, so a test can replay them as an eavesdropper would. A card
+reports its sent_headers and sent_body, so a test can replay them as an eavesdropper would. A card
 callback's answer (the ACK's response, or the HTTP reply) with cardData/privateData/userPrivateData
 updates the card, with the rules of PUT /v1.0/card/instances.
 
@@ -557,7 +557,7 @@ def _deliver_http(state: DingtalkState, topic: str, data: dict, repeat: int) -> 
     for _ in range(repeat):
         timestamp = _callback_stamp(state)
         headers = {"timestamp": timestamp, "sign": sign(timestamp, state.app_secret)}
-        attempts.append({**_post(url, body=data, headers=headers), "sent_headers": headers})
+        attempts.append({**_post(url, body=data, headers=headers), "sent_headers": headers, "sent_body": data})
     last = attempts[-1]
     outcome = {"status": last["status"], "body": last["body"], "attempts": attempts, "applied": None}
     if topic == CARD_TOPIC and last["status"] == 200:
