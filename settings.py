@@ -59,6 +59,8 @@ class DingTalkSettings:
     robot_code: str
     card_template_id: str = "permit-card.schema"
     mode: str = "stream"          # "stream": the app dials out, no public URL; "http": callbacks POSTed to us
+    # HTTP mode: seconds a callback's timestamp may be off (DingTalk documents 1 h; docs/dingtalk.md says why less)
+    callback_window: int = 300
     event_token: str = ""         # HTTP event subscription (classic, encrypted)
     event_aes_key: str = ""
     api_base: str = "https://api.dingtalk.com"
@@ -170,6 +172,9 @@ def _dingtalk(env: dict) -> DingTalkSettings | None:
     mode = (env.get("DINGTALK_MODE") or "stream").lower()
     if mode not in ("stream", "http"):
         raise SettingsError(f"DINGTALK_MODE={mode!r}: choose stream or http")
+    window = _int(env, "DINGTALK_CALLBACK_WINDOW", 300)
+    if not 1 <= window <= 3600:
+        raise SettingsError(f"DINGTALK_CALLBACK_WINDOW={window}: choose 1-3600 seconds")
     aes_key = env.get("DINGTALK_AES_KEY", "")
     if aes_key and len(aes_key) != 43:
         raise SettingsError("DINGTALK_AES_KEY must be the 43-character aes_key of the event subscription")
@@ -177,6 +182,7 @@ def _dingtalk(env: dict) -> DingTalkSettings | None:
         app_key=env["DINGTALK_APP_KEY"], app_secret=env["DINGTALK_APP_SECRET"], corp_id=env["DINGTALK_CORP_ID"],
         robot_code=env.get("DINGTALK_ROBOT_CODE") or env["DINGTALK_APP_KEY"],
         card_template_id=env.get("DINGTALK_CARD_TEMPLATE_ID") or "permit-card.schema", mode=mode,
+        callback_window=window,
         event_token=env.get("DINGTALK_TOKEN", ""), event_aes_key=aes_key,
         api_base=(env.get("DINGTALK_API_BASE") or "https://api.dingtalk.com").rstrip("/"),
         oapi_base=(env.get("DINGTALK_OAPI_BASE") or "https://oapi.dingtalk.com").rstrip("/"),

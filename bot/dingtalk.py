@@ -7,9 +7,6 @@ TokenStore in Redis.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import struct
@@ -33,6 +30,7 @@ from redis import Redis
 from Tea.exceptions import TeaException
 
 from bot.base import CallbackRejected, Event, PlatformError, RateLimited
+from bot.dingtalk_sign import DEFAULT_WINDOW, CallbackGuard, SignRefused
 from bot.tokens import TokenStore
 
 log = logging.getLogger(__name__)
@@ -85,7 +83,7 @@ class DingTalkAdapter:
                  redis: Redis, api_base: str = "https://api.dingtalk.com",
                  oapi_base: str = "https://oapi.dingtalk.com", login_base: str = "https://login.dingtalk.com",
                  callback_type: str = "STREAM", callback_route_key: str = "", event_token: str = "",
-                 event_aes_key: str = "", replay_window: float = 3600, clock: Callable[[], float] = time.time,
+                 event_aes_key: str = "", replay_window: float = DEFAULT_WINDOW, clock: Callable[[], float] = time.time,
                  key_prefix: str = "dingtalk", timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep):
         callback_type = callback_type.upper()
         if callback_type not in ("STREAM", "HTTP"):
@@ -114,6 +112,7 @@ class DingTalkAdapter:
         # Owner key = AppKey for an app-level event subscription (docs/dingtalk.md "dingtalk-sdk"):
         # the SDK's clients would pass corp_id, so the crypto object is built here.
         self._crypto = DingTalkCrypto(event_token, event_aes_key, app_key) if event_aes_key else None
+        self._guard = CallbackGuard(secret=app_secret, redis=redis, scope=scope, window=replay_window, clock=clock)
 
     # -- outbound ----------------------------------------------------------------------------------
 
@@ -256,27 +255,47 @@ class DingTalkAdapter:
         return Event(kind="unknown", **common)
 
     def http_callback(self, headers: Mapping, body: bytes, *, topic: str) -> Event:
-        """Verify an HTTP-mode callback's timestamp and sign, then map it; refuse with CallbackRejected."""
+        """Admit an HTTP-mode callback (sign verified, fresh, first use; our corp), then map it."""
         if topic not in (CARD_TOPIC, ROBOT_TOPIC):
             raise CallbackRejected(400, f"unknown callback topic {topic!r}")
         if len(body) > MAX_BODY:
             raise CallbackRejected(400, f"body of {len(body)} bytes exceeds {MAX_BODY}")
-        lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-        timestamp, sign = lowered.get("timestamp", ""), lowered.get("sign", "")
-        if not timestamp or not sign:
-            raise CallbackRejected(403, "missing timestamp or sign header")
-        if not (timestamp.isascii() and timestamp.isdigit()):
-            raise CallbackRejected(400, "timestamp header is not an integer (milliseconds)")
-        if not hmac.compare_digest(self._sign(timestamp).encode(), sign.encode("utf-8", "replace")):
-            raise CallbackRejected(403, "bad sign")
-        skew = abs(self._clock() - int(timestamp) / 1000)
-        if skew > self._window:
-            raise CallbackRejected(403, f"stale timestamp ({skew:.0f} s outside the replay window)")
+        self._guard.admit(headers)
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):   # UnicodeDecodeError is a ValueError
             raise CallbackRejected(400, "body is not JSON") from None
-        return self.card_event(data) if topic == CARD_TOPIC else self.robot_event(data)
+        if not isinstance(data, dict):
+            raise CallbackRejected(400, "body is not a JSON object")
+        if topic == CARD_TOPIC:
+            self._vouched(data, "corpId", self.corp_id)
+            return self.card_event(data)
+        self._vouched(data, "chatbotCorpId", self.corp_id)
+        if "robotCode" in data:
+            self._vouched(data, "robotCode", self.robot_code)
+        self._fresh_message(data)
+        event = self.robot_event(data)
+        self._guard.admit_message(event.msg_id)
+        return event
+
+    def forget_message(self, event: Event) -> None:
+        """Let an HTTP-mode robot message in again after its handling failed."""
+        if event.msg_id:
+            self._guard.forget_message(event.msg_id)
+
+    @staticmethod
+    def _vouched(data: dict, field: str, ours: str) -> None:
+        """Refuse a body that names another corp or robot than ours in a field DingTalk fills in."""
+        if data.get(field) != ours:
+            raise SignRefused(403, "wrong_corp", f"{field} is not this app's")
+
+    def _fresh_message(self, data: dict) -> None:
+        """Refuse a robot message without a msgId or whose createAt is outside the window."""
+        if not isinstance(data.get("msgId"), str) or not data["msgId"]:
+            raise CallbackRejected(400, "robot message without msgId")
+        created = data.get("createAt")
+        if not isinstance(created, int) or abs(self._clock() - created / 1000) > self._guard.window:
+            raise SignRefused(403, "message_stale", "createAt is missing or outside the replay window")
 
     def open_event(self, args: Mapping, body: bytes) -> tuple[dict, dict]:
         """Verify and decrypt a classic event subscription push; return (event, encrypted "success" reply)."""
@@ -344,10 +363,6 @@ class DingTalkAdapter:
         return user_id
 
     # -- plumbing ----------------------------------------------------------------------------------
-
-    def _sign(self, timestamp: str) -> str:
-        digest = hmac.new(self._secret.encode(), f"{timestamp}\n{self._secret}".encode(), hashlib.sha256).digest()
-        return base64.b64encode(digest).decode()
 
     def _decrypt(self, sig: str, ts: str, nonce: str, encrypt: str) -> str:
         try:

@@ -12,7 +12,7 @@ from . import kpi, weights
 from .kpi import Figures
 from .run import Run
 from .scope import Scope
-from .sheet import HEADER_ALIGN, HEADER_FILL, HEADER_FONT, HEADER_ROW, Column, Sheet, styled
+from .sheet import HEADER_ALIGN, HEADER_FILL, HEADER_FONT, HEADER_ROW, Column, Sheet, as_cell, formula, styled
 from .values import percent, state
 
 OVERVIEW, SCORE, TYPES, DAILY, STEPS, ALARMS = "概览", "综合评价", "类型与级别", "每日作业", "步骤时效", "报警响应"
@@ -95,7 +95,7 @@ def _overview(sheet: Sheet, f: Figures, q_cell: str, charts: list) -> None:
     ]
     for row in rows:
         sheet.append(list(row))
-    sheet.append(["综合评价得分 Q", styled(sheet.ws, f"={q_cell}", number_format=SCORE_FORMAT), "分",
+    sheet.append(["综合评价得分 Q", formula(sheet.ws, f"={q_cell}", number_format=SCORE_FORMAT), "分",
                   "Q = Σ Kᵢ·UIᵢ，见“综合评价”“权重配置”"])
     sheet.finish()
     sheet.ws.page_setup.fitToHeight = 1   # the first page of a printout shows the whole month
@@ -219,17 +219,17 @@ def _score(ws, run: Run, scope: Scope, items, values, weight_rows):
             value, basis = values[item.code]
             first = offset == 0
             sheet.append([group.name if first else None, group.code if first else None,
-                          styled(ws, f"='{weights.SHEET}'!E{weight_rows[group.code]}") if first else None,
-                          styled(ws, ui, number_format=SCORE_FORMAT) if first else None,
-                          item.name, styled(ws, f"='{weights.SHEET}'!E{weight_rows[item.code]}"),
+                          formula(ws, f"='{weights.SHEET}'!E{weight_rows[group.code]}") if first else None,
+                          formula(ws, ui, number_format=SCORE_FORMAT) if first else None,
+                          item.name, formula(ws, f"='{weights.SHEET}'!E{weight_rows[item.code]}"),
                           value, basis, item.method])
     tops = [top for _, _, top in layout]
     k = ",".join(f"C{t}" for t in tops)
     # The groups' rows are not adjacent, so Q sums them one by one rather than over a range.
     known = "+".join(f"C{t}*ISNUMBER(D{t})" for t in tops)
     weighted = "+".join(f"C{t}*N(D{t})" for t in tops)
-    sheet.append(["综合评价得分 Q", None, styled(ws, f"=SUM({k})"),
-                  styled(ws, f'=IF(({known})=0,"",({weighted})/({known}))', number_format=SCORE_FORMAT),
+    sheet.append(["综合评价得分 Q", None, formula(ws, f"=SUM({k})"),
+                  formula(ws, f'=IF(({known})=0,"",({weighted})/({known}))', number_format=SCORE_FORMAT),
                   None, None, None, None, "Q = Σ Kᵢ·UIᵢ；无数据的指标不参与，其权重按比例分给同级"])
     sheet.finish()
     # The UI cells sit on non-adjacent rows; the chart plots a compact copy of them below the table.
@@ -237,7 +237,8 @@ def _score(ws, run: Run, scope: Scope, items, values, weight_rows):
     ws.append([styled(ws, "一级指标", font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGN),
                None, None, styled(ws, "得分 UI", font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGN)])
     for group, _, top in layout:
-        ws.append([group.name, None, None, styled(ws, f'=IF(D{top}="",0,D{top})', number_format=SCORE_FORMAT)])
+        ws.append([as_cell(ws, group.name), None, None,
+                   formula(ws, f'=IF(D{top}="",0,D{top})', number_format=SCORE_FORMAT)])
     first, last = q_row + 3, q_row + 2 + len(layout)
 
     def make():

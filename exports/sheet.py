@@ -55,9 +55,34 @@ def new_book() -> Workbook:
     return Workbook(write_only=True)
 
 
+# A text starting with one of these is a formula, or a DDE call, to Excel or LibreOffice if it is ever
+# taken for one (a user's 地点 of "=HYPERLINK(...)" or "cmd|' /C calc'!A0").
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_cell(ws, value):
+    """Return value ready for ws.append: text as a text cell (never a formula), anything else as it is."""
+    if isinstance(value, str):
+        return styled(ws, value)
+    return value
+
+
+def formula(ws, expression: str, **looks) -> WriteOnlyCell:
+    """Return a cell holding a formula the export itself wrote (never one built from stored text)."""
+    if not expression.startswith("="):
+        raise ValueError(f"a formula starts with '=': {expression!r}")
+    cell = styled(ws, 0, **looks)
+    cell.value = expression   # binding the value makes it a formula: the one place that may
+    return cell
+
+
 def styled(ws, value, *, font=None, fill=None, alignment=None, number_format=None) -> WriteOnlyCell:
-    """Return a write-only cell with the given looks."""
+    """Return a write-only cell with the given looks; text is stored as text, never as a formula."""
     cell = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"   # openpyxl would store "=…" as a formula
+        if value.startswith(FORMULA_LEADS):
+            cell.quotePrefix = True   # and Excel keeps it text when someone edits the cell
     if font is not None:
         cell.font = font
     if fill is not None:
@@ -123,7 +148,7 @@ class Sheet:
         if HEADER_ROW + self._on_part >= self.max_rows:
             self._close_part()
             self._open_part()
-        self.ws.append(row)
+        self.ws.append([as_cell(self.ws, value) for value in row])
         self.rows += 1
         self._on_part += 1
 
@@ -140,6 +165,6 @@ class Sheet:
     def finish(self) -> int:
         """Set the filter over the rows (writing 无数据 when there are none); return the row count."""
         if self.rows == 0:
-            self.ws.append([NO_DATA] + ([self.empty_note] if self.empty_note else []))
+            self.ws.append([as_cell(self.ws, v) for v in [NO_DATA] + ([self.empty_note] if self.empty_note else [])])
         self._close_part()
         return self.rows

@@ -56,14 +56,28 @@ def _dingtalk():
 
 
 def _dingtalk_callback(topic: str):
+    adapter = _dingtalk()
     try:
-        event = _dingtalk().http_callback(request.headers, request.get_data(cache=False), topic=topic)
+        event = adapter.http_callback(request.headers, request.get_data(cache=False), topic=topic)
     except CallbackRejected as exc:
         log.warning("dingtalk %s callback refused (%s): %s", topic, exc.status, exc.reason)
-        return jsonify(error=exc.reason), exc.status
-    result = dispatch(event, redis=redis(), enqueue=enqueue)
+        return jsonify(error=exc.reason, code=getattr(exc, "code", "rejected")), exc.status
+    try:
+        result = dispatch(event, redis=redis(), enqueue=enqueue)
+    except Exception:
+        adapter.forget_message(event)   # nothing was committed: DingTalk's retry must get through
+        raise
     log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
     return jsonify({})
+
+
+@bp.record_once
+def _warn_about_http_mode(state) -> None:
+    conf = state.app.config.get("SETTINGS")
+    if conf is not None and conf.dingtalk is not None and conf.dingtalk.mode == "http":
+        log.warning("DINGTALK_MODE=http: DingTalk signs only the timestamp, not the body, so a captured "
+                    "sign can be spent once by someone else within %s s; Stream mode is the recommended "
+                    "mode (docs/dingtalk.md, Security of the HTTP mode)", conf.dingtalk.callback_window)
 
 
 @bp.post("/dingtalk/card")

@@ -42,8 +42,9 @@ Admin (JSON; errors are HTTP 400 {"error": ...}):
 Phone view (sandbox/dingtalk_phone.py): GET /phone, GET /phone/<user>, GET /phone/<user>/scan?url=.
 
 Clicks and messages go by Stream (topics /v1.0/card/instances/callback and /v1.0/im/bot/messages/get) or, in
-http mode, are POSTed to the configured URLs with headers timestamp (ms) and sign =
-base64(HmacSHA256(AppSecret, f"{timestamp}\\n{AppSecret}")) and the frame's data as the body. A card
+http mode, are POSTed to the configured URLs with headers timestamp (ms, never the same twice) and sign =
+base64(HmacSHA256(AppSecret, f"{timestamp}\\n{AppSecret}")) and the frame's data as the body; each attempt
+reports its sent_headers and sent_body, so a test can replay them as an eavesdropper would. A card
 callback's answer (the ACK's response, or the HTTP reply) with cardData/privateData/userPrivateData
 updates the card, with the rules of PUT /v1.0/card/instances.
 
@@ -427,6 +428,18 @@ def _post_event(state: DingtalkState, event: dict):
     return jsonify(outcome)
 
 
+def _callback_stamp(state: DingtalkState) -> str:
+    """Return a timestamp (ms) for an HTTP callback, later than every one sent before.
+
+    The sign covers only the timestamp, so the app spends each pair once: two deliveries in one
+    millisecond would otherwise carry the same pair and the second would be refused as a replay.
+    """
+    with state.lock:
+        stamp = max(int(state.now() * 1000), state.last_callback_ms + 1)
+        state.last_callback_ms = stamp
+    return str(stamp)
+
+
 def _post(url: str, *, body: dict, params: dict | None = None, headers: dict | None = None) -> dict:
     try:
         answer = requests.post(url, params=params, json=body, headers=headers, timeout=ANSWER_WITHIN)
@@ -542,9 +555,9 @@ def _deliver_http(state: DingtalkState, topic: str, data: dict, repeat: int) -> 
         raise ClickRefused(f"mode is http but {key} is not configured")
     attempts = []
     for _ in range(repeat):
-        timestamp = str(int(state.now() * 1000))
-        attempts.append(_post(url, body=data, headers={"timestamp": timestamp,
-                                                       "sign": sign(timestamp, state.app_secret)}))
+        timestamp = _callback_stamp(state)
+        headers = {"timestamp": timestamp, "sign": sign(timestamp, state.app_secret)}
+        attempts.append({**_post(url, body=data, headers=headers), "sent_headers": headers, "sent_body": data})
     last = attempts[-1]
     outcome = {"status": last["status"], "body": last["body"], "attempts": attempts, "applied": None}
     if topic == CARD_TOPIC and last["status"] == 200:

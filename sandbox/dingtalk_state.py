@@ -136,6 +136,7 @@ class DingtalkState:
         self.config = {"mode": "stream", "card_callback_url": None, "robot_callback_url": None,
                        "event_url": None, "event_token": None, "event_aes_key": None}
         self.gateway = None                      # the Stream gateway, started by the first connections/open
+        self.last_callback_ms = 0                # HTTP mode: the last callback's timestamp header
         self.gateway_settings = {"ack_timeout": 5.0, "retry_delay": 1.0, "ping_interval": 60.0}
         self._seq = itertools.count(1)
 

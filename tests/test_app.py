@@ -22,3 +22,24 @@ def test_a_malformed_setting_stops_the_app_naming_the_variable(name, value, said
     with pytest.raises(settings.SettingsError, match=said.replace("(", r"\(")):
         create_app({name: value})
     settings.configure()
+
+
+DINGTALK = {"DINGTALK_APP_KEY": "dingkey", "DINGTALK_APP_SECRET": "dingsecret", "DINGTALK_CORP_ID": "dingcorp"}
+
+
+def test_dingtalk_http_mode_is_chosen_explicitly_and_warned_about_at_start(db, instance, tmp_path, monkeypatch,
+                                                                           caplog):
+    import logging
+    if db.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'permit.db'}")
+    chosen = settings.load(DINGTALK).dingtalk
+    assert (chosen.mode, chosen.callback_window) == ("stream", 300)
+    with pytest.raises(settings.SettingsError, match="DINGTALK_CALLBACK_WINDOW=7200"):
+        settings.load({**DINGTALK, "DINGTALK_CALLBACK_WINDOW": "7200"})
+    caplog.set_level(logging.WARNING, logger="handlers.web")
+    create_app(DINGTALK)
+    assert not [r for r in caplog.records if "DINGTALK_MODE=http" in r.getMessage()]
+    create_app({**DINGTALK, "DINGTALK_MODE": "http", "DINGTALK_CALLBACK_WINDOW": "120"})
+    warned = [r.getMessage() for r in caplog.records if "DINGTALK_MODE=http" in r.getMessage()]
+    assert len(warned) == 1 and "within 120 s" in warned[0] and "Stream mode is the recommended" in warned[0]
+    settings.configure()

