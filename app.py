@@ -32,10 +32,10 @@ def create_app(config: dict | None = None) -> Flask:
         if not models.database.is_closed():
             models.database.close()
 
-    from handlers.board import bp as board
-    from handlers.downloads import bp as downloads
-    from handlers.sensors import bp as sensors
-    from handlers.web import bp as callbacks
+    from handlers.web.board import bp as board
+    from handlers.web.downloads import bp as downloads
+    from handlers.web.sensors import bp as sensors
+    from handlers.web.callbacks import bp as callbacks
     app.register_blueprint(callbacks)
     app.register_blueprint(board)
     app.register_blueprint(sensors)
@@ -78,7 +78,7 @@ def cli(ctx: click.Context) -> None:
 
 
 def _add_commands() -> None:
-    from handlers.cli import COMMANDS
+    from handlers.cli.processes import COMMANDS
     for command in COMMANDS:
         cli.add_command(command)
 

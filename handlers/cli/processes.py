@@ -13,8 +13,8 @@ from workflow import WorkflowError, engine, template as templates, work
 from workflow.clock import local, parse_local
 from workflow.drafts import create_permit
 
-from .export_cli import COMMANDS as EXPORT_COMMANDS
-from .show import describe, todo_lines
+from .exports import COMMANDS as EXPORT_COMMANDS
+from handlers.chat.show import describe, todo_lines
 
 
 def _settings():
@@ -125,7 +125,7 @@ _simple("suspend", work.suspend, "Suspend running work (暂停).", reason=True)
 def board(permit_no, qr_file):
     """Print the signed links of PERMIT_NO's board, site QR code and printable permit."""
     from cards import links
-    from .board import qr_png
+    from handlers.web.board import qr_png
     permit = Permit.get_or_none(Permit.no == permit_no)
     if permit is None or links.opened(permit_no, {"t": links.token(permit, "view")}, ("view",)) is None:
         raise click.ClickException(f"作业票 {permit_no} 没有可用的现场公示牌（草稿、不存在或已过保留期）")
@@ -327,7 +327,7 @@ def walkthrough():
     from models.schema import upgrade
     from workflow.audit import verify
     from workflow.walkthrough import next_working_morning, run_to_close
-    from .demo import SAMPLE
+    from handlers.demo.demo import SAMPLE
     for line in upgrade():
         click.echo(line)
     click.echo(format_report(load_org(SAMPLE)))
@@ -348,8 +348,8 @@ def demo(scripted, platform, port, sandbox_port):
     """Run the app, a worker and both platform sandboxes; open a phone view to act as anyone."""
     import time
     from workflow.audit import verify
-    from .demo import running, scripted as run_script
-    from .demo import SCRIPTED_TIMERS
+    from handlers.demo.demo import running, scripted as run_script
+    from handlers.demo.demo import SCRIPTED_TIMERS
     timers = SCRIPTED_TIMERS if scripted else None
     if scripted:
         port, sandbox_port = 0, 0
@@ -462,7 +462,7 @@ def dingtalk_stream():
     import signal
     from bot.dingtalk_stream import StreamConnection
     from bot.registry import dingtalk_adapter
-    from handlers.web import handle_stream_event
+    from handlers.web.callbacks import handle_stream_event
     conf = _settings()
     if conf.dingtalk is None:
         raise click.ClickException("未配置钉钉：请设置 DINGTALK_APP_KEY、DINGTALK_APP_SECRET、DINGTALK_CORP_ID")

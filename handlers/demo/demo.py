@@ -18,7 +18,7 @@ import settings
 from models import Outbox, Person, StepAssignee
 from models.permit import Permit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
 SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 # Fixed credentials shared by the demo app and the sandbox; nothing real.
@@ -139,7 +139,7 @@ def stream_connection(sandbox_url: str, api_base: str | None = None):
     """
     from bot.dingtalk_stream import StreamConnection
     from bot.registry import dingtalk_adapter
-    from handlers.web import handle_stream_event
+    from handlers.web.callbacks import handle_stream_event
     connection = StreamConnection(dingtalk_adapter(), on_event=handle_stream_event,
                                   api_base=api_base or settings.current().dingtalk.api_base)
     connection.start()
