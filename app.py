@@ -78,7 +78,7 @@ def cli(ctx: click.Context) -> None:
 
 
 def _add_commands() -> None:
-    from handlers.cli.processes import COMMANDS
+    from handlers.cli import COMMANDS
     for command in COMMANDS:
         cli.add_command(command)
 
