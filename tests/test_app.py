@@ -22,3 +22,21 @@ def test_a_malformed_setting_stops_the_app_naming_the_variable(name, value, said
     with pytest.raises(settings.SettingsError, match=said.replace("(", r"\(")):
         create_app({name: value})
     settings.configure()
+
+
+def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db, instance, tmp_path, monkeypatch):
+    from certs.check import permit_problems
+    from certs.expiry import warn_expiring
+    from faces.gate import problems as face_problems
+    from sensors.alarms import manual_reading
+    from sensors.watch import monitoring_problems
+    from workflow import hooks
+    if db.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'permit.db'}")
+    for checks in hooks.CHECKS.values():
+        checks.clear()
+    assert hooks.unwired() == list(hooks.GATES)
+    create_app()
+    assert hooks.CHECKS == {"certificates": [permit_problems], "monitoring": [monitoring_problems],
+                           "certificate_expiry": [warn_expiring], "gas_reading": [manual_reading],
+                           "face_check": [face_problems]}

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 
 import settings as settings_module
 from models import Person, find_person
 from workflow.clock import parse_local
+
+# Where the composition root leaves its app factory in the click context, for the commands that build
+# an app of their own (the demo) without importing the root back.
+APP_FACTORY = "app_factory"
 
 
 def current_settings() -> settings_module.Settings:
@@ -30,3 +35,8 @@ def when(text: str) -> datetime:
         return parse_local(text, current_settings().plant_tz)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def app_factory() -> Callable[[], Flask]:
+    """Return the app factory that the command group was built with."""
+    return click.get_current_context().meta[APP_FACTORY]

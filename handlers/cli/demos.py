@@ -6,7 +6,7 @@ import click
 from workflow import template as templates
 from workflow.clock import local
 
-from .common import current_settings as _settings
+from .common import app_factory, current_settings as _settings
 
 
 @click.command("walkthrough")
@@ -42,7 +42,7 @@ def demo(scripted, platform, port, sandbox_port):
     timers = SCRIPTED_TIMERS if scripted else None
     if scripted:
         port, sandbox_port = 0, 0
-    with running(port=port, sandbox_port=sandbox_port, timers=timers, platform=platform) as world:
+    with running(app_factory(), port=port, sandbox_port=sandbox_port, timers=timers, platform=platform) as world:
         if scripted:
             permit = run_script(world, click.echo, platform)
             click.echo(f"{permit.no} → 已关闭")

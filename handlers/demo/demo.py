@@ -9,10 +9,12 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Callable
 
 from dataclasses import dataclass
 
 import requests
+from flask import Flask
 
 import settings
 from models import Outbox, Person, StepAssignee
@@ -47,14 +49,17 @@ class Demo:
 
 
 @contextmanager
-def running(*, port: int, sandbox_port: int, timers: dict | None = None, platform: str = "wecom"):
+def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, timers: dict | None = None,
+            platform: str = "wecom"):
     """Start both sandboxes, the app, its Stream connection, a worker and the scheduler; yield a Demo.
+
+    create_app is the composition root's factory: the demo builds its app only once the sandboxes'
+    addresses are in the environment, and the demo must not import the root that imports it.
 
     Everyone in the sample plant has a WeCom account; the demo gives each a DingTalk one as well
     (dt_<WeCom account>), so one person can follow a permit from either app. platform says where
     their cards go first: wecom, dingtalk, or mixed (alternating people between the two).
     """
-    from app import create_app
     from exports.org_import import load_org
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
