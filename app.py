@@ -1,4 +1,8 @@
-"""The Flask app factory and the command line: `python app.py --help`."""
+"""The composition root: builds the Flask app, wires the engine's gates and the command line.
+
+`python app.py --help` lists the commands; gunicorn serves `app:create_app()`. Nothing in the product
+imports this module: every part receives what it needs from here.
+"""
 from __future__ import annotations
 
 import sys
@@ -8,6 +12,29 @@ from flask import Flask, jsonify
 
 import models
 import settings
+from bot.registry import reset as forget_channels
+from certs.check import permit_problems
+from certs.expiry import warn_expiring
+from certs.stats import register as count_certificates
+from faces.gate import problems as face_problems
+from handlers.cli import COMMANDS
+from handlers.cli.common import APP_FACTORY
+from handlers.web.board import bp as board
+from handlers.web.callbacks import bp as callbacks
+from handlers.web.downloads import bp as downloads
+from handlers.web.sensors import bp as sensors
+from sensors.alarms import manual_reading
+from sensors.watch import monitoring_problems
+from workflow import hooks
+
+
+def wire_gates() -> None:
+    """Register the checks the product ships with on the engine's gates."""
+    hooks.register("certificates", permit_problems)
+    hooks.register("certificate_expiry", warn_expiring)
+    hooks.register("monitoring", monitoring_problems)
+    hooks.register("gas_reading", manual_reading)
+    hooks.register("face_check", face_problems)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -18,10 +45,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["SETTINGS"] = conf
     app.json.ensure_ascii = False   # JSON errors name the problem in Chinese a person can read in a log
     models.connect(conf.database_url)
-    from bot.registry import reset as forget_channels
     forget_channels()  # adapters are built from the settings just loaded
-    from certs.stats import register as count_certificates
     count_certificates()  # exports may not import certs, so the registry hands 持证情况统计表 its rows here
+    wire_gates()   # every process that runs the engine (web, worker, scheduler, CLI) passes here
 
     @app.before_request
     def _open_db() -> None:
@@ -32,10 +58,6 @@ def create_app(config: dict | None = None) -> Flask:
         if not models.database.is_closed():
             models.database.close()
 
-    from handlers.board import bp as board
-    from handlers.downloads import bp as downloads
-    from handlers.sensors import bp as sensors
-    from handlers.web import bp as callbacks
     app.register_blueprint(callbacks)
     app.register_blueprint(board)
     app.register_blueprint(sensors)
@@ -65,25 +87,17 @@ class AppGroup(click.Group):
     """Run each command inside a freshly built app; --help needs no database."""
 
     def invoke(self, ctx):
+        ctx.meta[APP_FACTORY] = create_app   # the demo builds its own app once its sandboxes are up
         with create_app().app_context():
             return super().invoke(ctx)
 
 
-@click.group(cls=AppGroup)
+@click.group(cls=AppGroup, commands=COMMANDS)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """电子作业票 (electronic work permit): manage the database, the org and permits."""
     if ctx.invoked_subcommand not in SCHEMA_FREE:
         _require_schema()
-
-
-def _add_commands() -> None:
-    from handlers.cli import COMMANDS
-    for command in COMMANDS:
-        cli.add_command(command)
-
-
-_add_commands()
 
 
 if __name__ == "__main__":

@@ -393,7 +393,9 @@ _OPEN: list = []
 
 def _run(args, instance: Path, server_url: str) -> int:
     import settings
+    from app import wire_gates
     settings.configure({"STEP_LIMIT_FACTOR": "1"})
+    wire_gates()   # the engine runs here without an app; its gates still need their checks
     if server_url:
         _recreate_schemas(server_url)
         urls = {name: _with_search_path(server_url, schema) for name, schema in SCHEMAS.items()}

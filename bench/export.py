@@ -278,6 +278,8 @@ def _run(sizes, folder: Path, env: dict, *, chosen: bool, full: bool, repeat: in
     from workflow.walkthrough import run_to_close
     logging.disable(logging.INFO)
     settings.configure()
+    from app import wire_gates
+    wire_gates()   # the engine runs here without an app; its gates still need their checks
     db = models.connect(settings.current().database_url)
     upgrade()
     load_org(SAMPLE_ORG)

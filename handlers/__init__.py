@@ -1,1 +1,1 @@
-"""Turn input (CLI today, chat events next) into engine commands."""
+"""The doors: where input arrives, grouped by kind (web routes, the chat, the command line, the demo)."""

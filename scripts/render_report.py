@@ -72,7 +72,9 @@ def main() -> int:
         from exports.run import Run
         from models.schema import upgrade
         logging.disable(logging.INFO)
+        from app import wire_gates
         settings.configure()
+        wire_gates()   # the engine runs here without an app; its gates still need their checks
         models.connect(settings.current().database_url)
         upgrade()
         load_org(ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx")

@@ -30,6 +30,16 @@ def _loopback_only(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def wired_gates():
+    """Wire the engine's gates as create_app() does, for tests that drive the engine without an app.
+
+    Again before every test, so a test that unwires a gate cannot leave the next one refused.
+    """
+    from app import wire_gates
+    wire_gates()
+
+
 def _external_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")
     return url if url and not url.startswith("sqlite") else None

@@ -43,3 +43,21 @@ def test_dingtalk_http_mode_is_chosen_explicitly_and_warned_about_at_start(db, i
     warned = [r.getMessage() for r in caplog.records if "DINGTALK_MODE=http" in r.getMessage()]
     assert len(warned) == 1 and "within 120 s" in warned[0] and "Stream mode is the recommended" in warned[0]
     settings.configure()
+
+
+def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db, instance, tmp_path, monkeypatch):
+    from certs.check import permit_problems
+    from certs.expiry import warn_expiring
+    from faces.gate import problems as face_problems
+    from sensors.alarms import manual_reading
+    from sensors.watch import monitoring_problems
+    from workflow import hooks
+    if db.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'permit.db'}")
+    for checks in hooks.CHECKS.values():
+        checks.clear()
+    assert hooks.unwired() == list(hooks.GATES)
+    create_app()
+    assert hooks.CHECKS == {"certificates": [permit_problems], "monitoring": [monitoring_problems],
+                           "certificate_expiry": [warn_expiring], "gas_reading": [manual_reading],
+                           "face_check": [face_problems]}

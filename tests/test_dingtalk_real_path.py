@@ -17,7 +17,7 @@ import pytest
 import requests
 from openpyxl import load_workbook
 
-from handlers.scripted import take_through
+from handlers.demo.scripted import take_through
 from models import AuditEvent, CheckIn, Outbox, Person, Signature
 from models.permit import Permit
 from tests.test_wecom_real_path import applied, apply_text, take_one

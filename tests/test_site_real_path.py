@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from handlers.scripted import GOOD_AIR, WECOM_BROWSER, take_through
+from handlers.demo.scripted import GOOD_AIR, WECOM_BROWSER, take_through
 from models import AuditEvent, CheckIn, Signature
 from models.permit import Permit
 from tests.test_wecom_real_path import applied, take_one, world  # noqa: F401

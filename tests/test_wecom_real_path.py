@@ -11,7 +11,7 @@ import pytest
 import requests
 
 import settings
-from handlers.scripted import GOOD_AIR, Detector, Phone, take_through
+from handlers.demo.scripted import GOOD_AIR, Detector, Phone, take_through
 from jobs import delivery
 from models import Alarm, AuditEvent, GasReading, Outbox, Person, Sensor, Signature, Step
 from models.permit import Permit

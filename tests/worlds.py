@@ -16,8 +16,8 @@ import requests
 from rq import Queue, SimpleWorker
 
 import settings
-from handlers.demo import stream_connection
-from handlers.scripted import DingTalkPhone, MixedPhone, Phone
+from handlers.demo.demo import stream_connection
+from handlers.demo.scripted import DingTalkPhone, MixedPhone, Phone
 from jobs import delivery
 from jobs.connection import QUEUES
 from models import Person

@@ -3,7 +3,7 @@ from . import deadlines
 from .drafts import create_permit
 from .engine import (accept, cancel, check_in, check_out, close, complete, edit_draft, reject,
                      return_for_revision, sign, start, submit)
-from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
+from .errors import (AlreadySigned, GateNotMet, GateNotWired, InvalidPermit, InvalidTransition, NotAuthorized,
                      NotCertified, NotFound, StaleVersion, TemplateError, WorkflowError)
 from .machine import Outcome
 from .work import (attach, expire, expire_due, extend, record_gas, rectified, reject_acceptance,
@@ -14,6 +14,6 @@ __all__ = [
     "accept", "attach", "cancel", "check_in", "check_out", "close", "complete", "create_permit", "edit_draft",
     "expire", "expire_due", "extend", "record_gas", "rectified", "reject", "reject_acceptance",
     "request_change", "resume", "return_for_revision", "sign", "start", "submit", "suspend",
-    "Outcome", "AlreadySigned", "GateNotMet", "InvalidPermit", "InvalidTransition",
+    "Outcome", "AlreadySigned", "GateNotMet", "GateNotWired", "InvalidPermit", "InvalidTransition",
     "NotAuthorized", "NotCertified", "NotFound", "StaleVersion", "TemplateError", "WorkflowError",
 ]

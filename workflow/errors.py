@@ -21,6 +21,14 @@ class GateNotMet(WorkflowError):
     """A precondition of the step is not met (stale gas test, missing photo, no check-in, ...)."""
 
 
+class GateNotWired(WorkflowError):
+    """A gate has no check registered, so it refuses rather than pass unchecked."""
+
+    def __init__(self, gate: str, label: str):
+        super().__init__(f"安全检查“{label}”未接入，本操作已拒绝，请联系系统管理员")
+        self.gate = gate
+
+
 class AlreadySigned(WorkflowError):
     """Someone else completed the step first (或签), or the card is stale."""
 

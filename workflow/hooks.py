@@ -1,40 +1,32 @@
-"""Checks that parts of the product outside the engine plug into the engine's gates.
+"""The gates whose checks live outside the engine, and the registry the composition root fills.
 
-The certificate registry and the gas-detector registry live outside the engine; each registers a
-function here that returns the problems it finds (plain Chinese), and the gate refuses on any.
+The certificate registry, the gas detectors and the face check are not part of the engine; each
+ships a function that returns the problems it finds (plain Chinese), and the gate refuses on any.
+The engine names its gates here and imports none of the checks; the composition root registers them.
+A gate with nothing registered refuses every command that reaches it, so that forgetting to wire a
+check can never let a permit through.
 """
 from __future__ import annotations
 
-import importlib
-import threading
 from typing import Callable
 
-CHECKS: dict[str, list[Callable]] = {"certificates": [], "monitoring": [], "certificate_expiry": [],
-                                     "gas_reading": [], "face_check": []}
-# Checks the product ships with, named rather than imported: the engine must not depend on the
-# registries, yet a gate must never pass merely because nobody imported the module behind it.
-BUILTIN = {"monitoring": ("sensors.watch", "monitoring_problems"),
-           "gas_reading": ("sensors.alarms", "manual_reading"),
-           "certificates": ("certs.check", "permit_problems"),
-           "certificate_expiry": ("certs.expiry", "warn_expiring"),
-           "face_check": ("faces.gate", "problems")}
+from .errors import GateNotWired
+
+# The gates the engine consults, with the name a person reads when one is left unwired.
+GATES: dict[str, str] = {"certificates": "人员持证检查", "monitoring": "连续气体监测检查",
+                         "certificate_expiry": "证书到期提醒", "gas_reading": "气体检测读数处置",
+                         "face_check": "人脸核验"}
+CHECKS: dict[str, list[Callable]] = {name: [] for name in GATES}
 # The permit roles named by the applicant, whose certificates are checked at every assignment.
 MEMBER_ROLES = ("作业人", "监护人")
-_loaded: set[str] = set()
-_loading = threading.Lock()
-
-
-def _load_builtin(name: str) -> None:
-    with _loading:
-        if name in BUILTIN and name not in _loaded:
-            module, attr = BUILTIN[name]
-            register(name, getattr(importlib.import_module(module), attr))
-            _loaded.add(name)
 
 
 def register(name: str, check: Callable) -> Callable:
-    """Add check to the named gate; usable as a decorator."""
-    CHECKS[name].append(check)
+    """Add check to the named gate once; usable as a decorator."""
+    if name not in CHECKS:
+        raise KeyError(f"no gate named {name!r}; the engine's gates are {', '.join(GATES)}")
+    if check not in CHECKS[name]:   # the root may be built more than once in a process
+        CHECKS[name].append(check)
     return check
 
 
@@ -43,7 +35,14 @@ def unregister(name: str, check: Callable) -> None:
     CHECKS[name].remove(check)
 
 
+def unwired() -> list[str]:
+    """Return the gates that have no check registered."""
+    return [name for name, checks in CHECKS.items() if not checks]
+
+
 def problems(name: str, permit, **kwargs) -> list[str]:
-    """Run every check registered for the gate and collect what they find."""
-    _load_builtin(name)
-    return [p for check in CHECKS[name] for p in check(permit, **kwargs)]
+    """Run every check registered for the gate and collect what they find; refuse if none is registered."""
+    checks = CHECKS[name]
+    if not checks:
+        raise GateNotWired(name, GATES[name])
+    return [p for check in checks for p in check(permit, **kwargs)]

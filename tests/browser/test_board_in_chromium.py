@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from cards import links
-from handlers.scripted import CLEAN, take_through
+from handlers.demo.scripted import CLEAN, take_through
 from models import CheckIn, Signature, find_person
 from models.permit import Permit
 from tests.test_wecom_real_path import a_detector, apply_text

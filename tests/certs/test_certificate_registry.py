@@ -9,13 +9,14 @@ from certs import matrix
 from exports.org_import import OrgImportError, format_report, load_org
 from exports.samples.build_sample_org import (CERTIFICATE_HEADERS, DEPARTMENT_HEADERS, DEPARTMENT_ROWS,
                                               PEOPLE_HEADERS, PEOPLE_ROWS, _certificate_rows)
+from app import wire_gates
 from jobs.scans import certificate_scan
 from models import Certificate, Outbox, find_person
 from tests.conftest import MORNING
 from tests.exports.conftest import write_sheets
 from tests.workflow.test_rules import (at_start, clock_for, drive_to, gas_test, hot, make, refused,
                                        reload, start_work)
-from workflow import GateNotMet, InvalidPermit, check_in, hooks, sign, submit
+from workflow import GateNotMet, GateNotWired, InvalidPermit, check_in, hooks, sign, submit
 
 SAMPLE_CERTIFICATES = _certificate_rows()
 NUMBER = CERTIFICATE_HEADERS.index("证书编号")
@@ -157,11 +158,13 @@ def test_a_certificate_that_expires_while_the_permit_waits_blocks_the_start(plan
     assert start_work(permit, clock.tick()).state == "in_progress"
 
 
-def test_the_certificate_check_is_built_in_and_cannot_be_left_unregistered(plant):
+def test_the_certificate_check_is_wired_by_the_root_and_cannot_be_left_unregistered(plant):
     permit = hot("一级")
     expire("HJ-jianghan", date(2026, 10, 1))
     hooks.CHECKS["certificates"].clear()
-    hooks._loaded.discard("certificates")
+    with pytest.raises(GateNotWired, match="人员持证检查"):
+        hooks.problems("certificates", reload(permit), roles=("作业人",), at=MORNING)
+    wire_gates()
     assert hooks.problems("certificates", reload(permit), roles=("作业人",), at=MORNING) == [
         "蒋焊（作业人）的焊接与热切割证（HJ-jianghan）已于 2026-10-01 过期"]
 

@@ -11,7 +11,7 @@ from bot.registry import dingtalk_adapter, wecom_adapter
 from jobs.connection import redis
 from jobs.delivery import enqueue
 
-from .dispatch import dispatch
+from handlers.chat.dispatch import dispatch
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)

@@ -9,16 +9,18 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Callable
 
 from dataclasses import dataclass
 
 import requests
+from flask import Flask
 
 import settings
 from models import Outbox, Person, StepAssignee
 from models.permit import Permit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
 SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 # Fixed credentials shared by the demo app and the sandbox; nothing real.
@@ -47,14 +49,17 @@ class Demo:
 
 
 @contextmanager
-def running(*, port: int, sandbox_port: int, timers: dict | None = None, platform: str = "wecom"):
+def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, timers: dict | None = None,
+            platform: str = "wecom"):
     """Start both sandboxes, the app, its Stream connection, a worker and the scheduler; yield a Demo.
+
+    create_app is the composition root's factory: the demo builds its app only once the sandboxes'
+    addresses are in the environment, and the demo must not import the root that imports it.
 
     Everyone in the sample plant has a WeCom account; the demo gives each a DingTalk one as well
     (dt_<WeCom account>), so one person can follow a permit from either app. platform says where
     their cards go first: wecom, dingtalk, or mixed (alternating people between the two).
     """
-    from app import create_app
     from exports.org_import import load_org
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
@@ -139,7 +144,7 @@ def stream_connection(sandbox_url: str, api_base: str | None = None):
     """
     from bot.dingtalk_stream import StreamConnection
     from bot.registry import dingtalk_adapter
-    from handlers.web import handle_stream_event
+    from handlers.web.callbacks import handle_stream_event
     connection = StreamConnection(dingtalk_adapter(), on_event=handle_stream_event,
                                   api_base=api_base or settings.current().dingtalk.api_base)
     connection.start()

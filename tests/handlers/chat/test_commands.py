@@ -4,7 +4,7 @@ import itertools
 import pytest
 
 from bot.base import Event
-from handlers.dispatch import dispatch
+from handlers.chat.dispatch import dispatch
 from models import AuditEvent, Conversation, Outbox
 from models.permit import Permit
 

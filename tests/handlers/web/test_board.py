@@ -139,7 +139,7 @@ def test_the_printable_permit_carries_the_qr_code_and_the_signed_measures(client
 
 def test_a_check_in_needs_the_phone_to_have_come_through_oauth_from_the_site_code(client):
     from itsdangerous import URLSafeTimedSerializer
-    from handlers.board import WHO_COOKIE
+    from handlers.web.board import WHO_COOKIE
     permit = in_approval()
     post = path_of(links.url(permit, "site", path="/checkin"))
     refused = client.post(post, data={"action": "in"})

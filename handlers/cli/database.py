@@ -1,0 +1,85 @@
+"""The database and org commands: schema, org and detector workbooks, detector keys, faces, the audit chain."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import person as _person
+
+
+@click.command("init-db")
+def init_db():
+    """Create or upgrade the database schema."""
+    from models.schema import upgrade
+    for line in upgrade():
+        click.echo(line)
+
+
+def _import_workbook(load, report, file: Path) -> None:
+    """Print report(load(file)), or the workbook's errors with exit code 1 and nothing written."""
+    from exports.workbook import WorkbookError
+    try:
+        click.echo(report(load(file)))
+    except WorkbookError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+WORKBOOK = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+@click.command("load-org")
+@WORKBOOK
+@click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="folder of the face photos named in the 人员 sheet's 照片 column (default: the workbook's)")
+def load_org_command(file, photos):
+    """Import departments and people from the org workbook (部门 / 人员, optional 证书 / 承包商 sheets)."""
+    from functools import partial
+    from exports.org_import import format_report, load_org
+    _import_workbook(partial(load_org, photos=photos), format_report, file)
+
+
+@click.command("load-sensors")
+@WORKBOOK
+def load_sensors_command(file):
+    """Register or update gas detectors from the detector workbook (检测仪 sheet)."""
+    from exports.sensor_import import format_report, load_sensors
+    _import_workbook(load_sensors, format_report, file)
+
+
+@click.command("sensor-rekey")
+@click.argument("code")
+def sensor_rekey(code):
+    """Give detector CODE a new secret and print it once; the old secret stops working."""
+    from exports.sensor_import import UnknownSensor, rekey_sensor
+    try:
+        secret = rekey_sensor(code)
+    except UnknownSensor as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{code.strip()}  secret={secret}")
+    click.echo("新密钥仅此一次显示，请立即配置到检测仪上；旧密钥已失效。")
+
+
+@click.command("enrol-face")
+@click.argument("account")
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def enrol_face(account, photo):
+    """Enrol ACCOUNT's reference face from PHOTO (one face, front on) for face-checked signatures."""
+    from faces.enrol import enrol
+    from faces.match import FaceRefused
+    person = _person(account)
+    try:
+        enrol(person, photo.read_bytes(), source="cli")
+    except FaceRefused as exc:
+        raise click.ClickException(f"未采集：{exc.reason}") from None
+    click.echo(f"已采集 {person.name} 的人脸")
+
+
+@click.command("verify-audit")
+def verify_audit():
+    """Check the audit chain; print OK or name the first broken event."""
+    from workflow.audit import verify
+    report = verify()
+    click.echo(report.text())
+    if not report.ok:
+        raise SystemExit(1)

@@ -1,0 +1,64 @@
+"""The demo commands: the sample plant walked through in-process, or the whole product on this machine."""
+from __future__ import annotations
+
+import click
+
+from workflow import template as templates
+from workflow.clock import local
+
+from .common import app_factory, current_settings as _settings
+
+
+@click.command("walkthrough")
+def walkthrough():
+    """Load the sample plant and take one permit of each type through the engine to close."""
+    from exports.org_import import format_report, load_org
+    from models.schema import upgrade
+    from workflow.audit import verify
+    from workflow.walkthrough import next_working_morning, run_to_close
+    from handlers.demo.demo import SAMPLE
+    for line in upgrade():
+        click.echo(line)
+    click.echo(format_report(load_org(SAMPLE)))
+    start = next_working_morning(_settings())
+    click.echo(f"模拟时钟：作业计划开始 {local(start, _settings().plant_tz):%Y-%m-%d %H:%M}")
+    for code in templates.registry():
+        run_to_close(code, start=start, say=click.echo)
+    click.echo(verify().text())
+
+
+@click.command("demo")
+@click.option("--scripted", is_flag=True, help="click a 一级 hot-work permit through, then exit")
+@click.option("--platform", type=click.Choice(["wecom", "dingtalk", "mixed"]), default="wecom",
+              help="where people's cards go: WeCom, DingTalk, or alternating people between the two")
+@click.option("--port", default=5000, type=int)
+@click.option("--sandbox-port", default=5001, type=int, help="the WeCom sandbox; DingTalk's is the next port")
+def demo(scripted, platform, port, sandbox_port):
+    """Run the app, a worker and both platform sandboxes; open a phone view to act as anyone."""
+    import time
+    from workflow.audit import verify
+    from handlers.demo.demo import running, scripted as run_script
+    from handlers.demo.demo import SCRIPTED_TIMERS
+    timers = SCRIPTED_TIMERS if scripted else None
+    if scripted:
+        port, sandbox_port = 0, 0
+    with running(app_factory(), port=port, sandbox_port=sandbox_port, timers=timers, platform=platform) as world:
+        if scripted:
+            permit = run_script(world, click.echo, platform)
+            click.echo(f"{permit.no} → 已关闭")
+            report = verify()
+            click.echo(report.text())
+            if not report.ok:
+                raise SystemExit(1)
+            return
+        click.echo(f"应用：{world.app}    企业微信沙箱：{world.wecom}    钉钉沙箱：{world.dingtalk}")
+        click.echo(f"手机视图（可扮演任何人）：企业微信 {world.wecom}/phone    钉钉 {world.dingtalk}/phone")
+        click.echo("每人在两个应用都有账号：卡片发到其最近使用的应用（起初为企业微信）。"
+                   "例如打开 朱岩 的手机视图发送“帮助”；按 Ctrl-C 停止")
+        click.echo("现场签到：申请提交后的回复里有“现场二维码”，打开后复制二维码下方的网址，"
+                   "在审批人手机视图点“扫一扫”粘贴打开")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("已停止")

@@ -1,0 +1,1 @@
+"""Web doors: the Flask blueprints for platform callbacks, board pages, the sensor webhook and downloads."""
