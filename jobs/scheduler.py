@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
-from rq import Queue
-from rq.exceptions import DuplicateJobError
 
 from . import exporting, scans
+from .unique import enqueue_unique
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +83,6 @@ class LeaderLock:
 
 
 Enqueue = Callable[..., bool]
-
-
-def enqueue_unique(queue: Queue, func: Callable, job_id: str, **options) -> bool:
-    """Enqueue func under job_id unless a job of that id already exists; return whether it was added."""
-    try:
-        # Without unique=True, rq overwrites the job and pushes its id a second time: it would run twice.
-        queue.enqueue(func, job_id=job_id, unique=True, **options)
-    except DuplicateJobError:
-        return False
-    return True
 
 
 def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float | None = None,

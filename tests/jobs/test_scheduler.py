@@ -11,7 +11,8 @@ from rq import Queue
 
 import settings
 from jobs import scans
-from jobs.scheduler import CERT_DAY_KEY, LeaderLock, enqueue_unique, run, tick
+from jobs.scheduler import CERT_DAY_KEY, LeaderLock, run, tick
+from jobs.unique import enqueue_unique
 
 URL = "redis://127.0.0.1:6379/13"
 TZ = ZoneInfo("Asia/Shanghai")
