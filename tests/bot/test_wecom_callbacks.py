@@ -70,6 +70,24 @@ def test_a_text_message_keeps_its_string_msg_id(adapter):
     assert event.dedupe_key == "wecom:msg:CAIQ8OWPqAYYgICAgMCLgAMgAQ=="
 
 
+def test_two_clicks_on_one_button_in_one_second_differ_and_a_retry_is_recognised(adapter):
+    first = adapter.parse_callback(*signed(CLICK))
+    retry = adapter.parse_callback(*signed(CLICK, ts=NOW + 5, nonce="retry"))   # the same message, posted again
+    again = adapter.parse_callback(*signed(CLICK.replace("RC-123", "RC-124")))  # a second tap: a fresh code
+    assert (again.user_id, again.task_id, again.key, again.created_at) == (
+        first.user_id, first.task_id, first.key, first.created_at)
+    assert retry.dedupe_key == first.dedupe_key and retry.dedupe_seconds == first.dedupe_seconds == 3600
+    assert again.dedupe_key != first.dedupe_key
+
+
+def test_a_card_event_without_a_response_code_is_keyed_on_its_whole_content(adapter):
+    xml = CLICK.replace("<ResponseCode><![CDATA[RC-123]]></ResponseCode>", "")
+    first, retry = adapter.parse_callback(*signed(xml)), adapter.parse_callback(*signed(xml, nonce="retry"))
+    other = adapter.parse_callback(*signed(xml.replace("<OptionId><![CDATA[o7]]>", "<OptionId><![CDATA[o8]]>")))
+    assert first.dedupe_key == retry.dedupe_key != other.dedupe_key
+    assert first.dedupe_key.startswith("wecom:content:") and first.dedupe_seconds == 60
+
+
 def test_an_image_message_carries_its_media_id(adapter):
     xml = message("image", "<PicUrl><![CDATA[http://p/x.jpg]]></PicUrl><MediaId><![CDATA[MEDIA-9]]></MediaId>"
                            "<MsgId>1234567890123456</MsgId>")
