@@ -1,7 +1,9 @@
 """What every platform adapter produces and raises: neutral events and named refusals."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,34 @@ class Event:
 
     @property
     def dedupe_key(self) -> str:
-        """Return the key that makes a retried callback recognisable."""
-        if self.msg_id:
+        """Return the key that makes a retried callback recognisable and a genuine repeat new."""
+        if self.msg_id:   # the platform's own id of the message or frame: a retry carries it again
             return f"{self.platform}:msg:{self.msg_id}"
-        return f"{self.platform}:{self.kind}:{self.user_id}:{self.task_id}:{self.key}:{self.created_at}"
+        if self.response_code:
+            # Minted per click and repeated only by a retry: two taps in one second differ here.
+            return f"{self.platform}:click:{_digest(self.user_id, self.task_id, self.response_code)}"
+        # No id at all: the whole content, so that only an identical callback counts as the same.
+        content = self.raw or {k: v for k, v in asdict(self).items() if k != "raw"}
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+        return f"{self.platform}:content:{_digest(text)}"
+
+    @property
+    def dedupe_seconds(self) -> int:
+        """Return how long a callback with this key counts as already seen."""
+        if self.msg_id or self.response_code:
+            return SEEN_SECONDS
+        # Content alone cannot tell a retry from the same click made again later, so it is a retry
+        # only while the platform is still retrying.
+        return RETRY_SECONDS
+
+
+# The platforms retry a callback within seconds (WeCom: 3 tries, 5 s apart); an hour covers any storm.
+SEEN_SECONDS = 3600
+RETRY_SECONDS = 60
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def fit_utf8(text: str, limit: int) -> str:

@@ -6,15 +6,10 @@ from datetime import date, datetime, timedelta
 import settings
 from models import Certificate, Person
 from models.permit import Permit, PermitMember
-from workflow.clock import local
 from workflow.hooks import MEMBER_ROLES
 
-from . import matrix
-
-
-def local_day(moment: datetime) -> date:
-    """Return the plant-local calendar day of a UTC moment."""
-    return local(moment, settings.current().plant_tz).date()
+from . import contractors, matrix
+from .days import local_day
 
 
 def needed_until(permit: Permit) -> date:
@@ -45,7 +40,6 @@ def person_problems(person: Person, role: str, work_type: str, *, at: datetime, 
 
 def permit_problems(permit: Permit, *, roles=MEMBER_ROLES, at: datetime) -> list[str]:
     """Check every member of permit in roles, contractors' authorisations too; the "certificates" hook."""
-    from . import contractors
     until = needed_until(permit)
     members = (PermitMember.select(PermitMember, Person).join(Person)
                .where((PermitMember.permit == permit) & PermitMember.role.in_(list(roles)))

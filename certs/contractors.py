@@ -12,7 +12,7 @@ from sensors.watch import _fold as fold
 from workflow import template as templates
 from workflow.errors import NotFound
 
-from .check import local_day
+from .days import local_day
 from .sheet import ACCOUNT, NAME, Checker
 
 CONTRACTORS = "承包商"

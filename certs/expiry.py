@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from models import Certificate, Outbox, Person, transaction
 
 from . import contractors, matrix
-from .check import local_day
+from .days import local_day
 
 
 def warn_expiring(permit=None, *, at: datetime) -> list[str]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from models import Certificate, Person, PersonRole
 
 from . import matrix
-from .check import local_day
+from .days import local_day
 
 SOON_DAYS = 30   # the sheet's "30 天内到期" column
 

@@ -34,6 +34,7 @@ from workflow.clock import local
 
 from . import delivery
 from .connection import queue, redis
+from .unique import enqueue_unique
 
 log = logging.getLogger(__name__)
 JOB_TIMEOUT = 3 * 3600          # 100 k permits take minutes; rq's default of 180 s would kill them
@@ -94,7 +95,6 @@ def build(request: Request, out: Path, run: Run, items=None) -> Built:
 
 def start(person: Person, request: Request, *, seed: str) -> str:
     """Put up the 正在生成 card and queue the export; return its id."""
-    from .scheduler import enqueue_unique
     export = export_id(seed)
     (Outbox.insert(person=person, kind="export", payload={"kind": "export", "export": export, "title": request.title},
                    dedupe_key=f"export:{export}").on_conflict_ignore().execute())

@@ -19,10 +19,9 @@ from zoneinfo import ZoneInfo
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
-from rq import Queue
-from rq.exceptions import DuplicateJobError
 
 from . import exporting, scans
+from .unique import enqueue_unique
 
 log = logging.getLogger(__name__)
 
@@ -34,41 +33,52 @@ REPORT_MONTH_KEY = "scheduler:report-month"
 REPORT_HOUR = 8
 REPORT_CATCH_UP_DAYS = 3
 
-# Take the lock when free, extend it when it is ours, never touch another holder's.
+# The lease is a hash (holder, until in ms). Take it when free or lapsed, extend it when it is ours,
+# never touch another holder's live lease. The key's own expiry only clears a dead scheduler's leftovers.
 _ACQUIRE_OR_RENEW = """
-local holder = redis.call("GET", KEYS[1])
-if not holder then
-    redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-    return 1
+local holder = redis.call("HGET", KEYS[1], "holder")
+local now, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
+if holder and holder ~= ARGV[1] and tonumber(redis.call("HGET", KEYS[1], "until")) > now then
+    return 0
 end
-if holder == ARGV[1] then
-    redis.call("PEXPIRE", KEYS[1], ARGV[2])
-    return 1
-end
-return 0
+redis.call("HSET", KEYS[1], "holder", ARGV[1], "until", now + ttl)
+redis.call("PEXPIRE", KEYS[1], ttl)
+return 1
 """
 _RELEASE = """
-if redis.call("GET", KEYS[1]) == ARGV[1] then
+if redis.call("HGET", KEYS[1], "holder") == ARGV[1] then
     return redis.call("DEL", KEYS[1])
 end
 return 0
 """
 
+Clock = Callable[[], float]
+
 
 class LeaderLock:
-    """A lease in Redis that at most one scheduler holds; it lapses unless renewed within ttl seconds."""
+    """A lease in Redis that at most one scheduler holds; it lapses unless renewed within ttl seconds.
+
+    Time comes from Redis's own clock unless a clock is given, so schedulers on machines whose clocks
+    disagree still agree on when a lease has lapsed.
+    """
 
     def __init__(self, redis: Redis, key: str = "scheduler:leader", ttl: float = 20.0,
-                 token: str | None = None):
+                 token: str | None = None, *, clock: Clock | None = None):
         self.redis, self.key, self.ttl = redis, key, ttl
         self.token = token or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held: bool | None = None   # as of the last attempt; None before the first
+        self._clock = clock or self._server_time
         self._acquire = redis.register_script(_ACQUIRE_OR_RENEW)
         self._release = redis.register_script(_RELEASE)
 
+    def _server_time(self) -> float:
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1_000_000
+
     def acquire_or_renew(self) -> bool:
-        """Take the lock if free or extend it if ours; return whether we hold it now."""
-        self.held = bool(self._acquire(keys=[self.key], args=[self.token, max(1, int(self.ttl * 1000))]))
+        """Take the lock if free or lapsed, or extend it if ours; return whether we hold it now."""
+        now_ms = int(self._clock() * 1000)
+        self.held = bool(self._acquire(keys=[self.key], args=[self.token, now_ms, max(1, int(self.ttl * 1000))]))
         return self.held
 
     def release(self) -> bool:
@@ -78,22 +88,14 @@ class LeaderLock:
         return released
 
     def holder(self) -> str | None:
-        """Return the token of whoever holds the lock now."""
-        value = self.redis.get(self.key)
-        return value.decode() if isinstance(value, bytes) else value
+        """Return the token of whoever holds the lock now, None when it is free or has lapsed."""
+        holder, until = self.redis.hmget(self.key, "holder", "until")
+        if holder is None or int(until) <= int(self._clock() * 1000):
+            return None
+        return holder.decode() if isinstance(holder, bytes) else holder
 
 
 Enqueue = Callable[..., bool]
-
-
-def enqueue_unique(queue: Queue, func: Callable, job_id: str, **options) -> bool:
-    """Enqueue func under job_id unless a job of that id already exists; return whether it was added."""
-    try:
-        # Without unique=True, rq overwrites the job and pushes its id a second time: it would run twice.
-        queue.enqueue(func, job_id=job_id, unique=True, **options)
-    except DuplicateJobError:
-        return False
-    return True
 
 
 def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float | None = None,

@@ -206,19 +206,21 @@ def test_bad_callbacks_are_refused_and_nothing_is_stored(world, body, status):
     assert (AuditEvent.select().count(), Outbox.select().count()) == before
 
 
-def craft_click(base: str, user: str, task_id: str, key: str, *, later: int = 0) -> int:
+def craft_click(base: str, user: str, task_id: str, key: str, *, later: int = 0, at: int | None = None,
+                code: str = "rc-crafted") -> int:
     """Post a click as WeCom would for a card the sandbox would not let this user click.
 
-    later shifts the click's time: a second click on the same button in the same second is a
-    double-tap that de-duplication rightly swallows.
+    later shifts the click's time, at fixes it; code is the click's own response code, which WeCom
+    mints afresh for every click and repeats only when it retries the same callback.
     """
     import time
     from sandbox.wecom_callback import Callbacks, click_xml
     app_url = requests.get(f"{base}/sandbox/config").json()["callback_url"]
     seal = Callbacks(token=TOKEN, aes_key=AES_KEY, corp_id=CORP, agent_id=AGENT)
-    xml = click_xml(CORP, AGENT, {"user": user, "create_time": int(time.time()) + later, "event": "template_card_event",
+    created = at if at is not None else int(time.time()) + later
+    xml = click_xml(CORP, AGENT, {"user": user, "create_time": created, "event": "template_card_event",
                                   "key": key, "task_id": task_id, "card_type": "button_interaction",
-                                  "response_code": "rc-crafted", "selected": []})
+                                  "response_code": code, "selected": []})
     params, body = seal.seal(xml, time.time())
     return requests.post(app_url, params=params, data=body).status_code
 
@@ -241,6 +243,21 @@ def test_a_click_by_the_wrong_person_or_on_a_stale_card_changes_nothing_and_says
     assert any("未办理" in text and "已由 郑计" in text for text in said)
     assert Signature.select().where(Signature.decision == "confirm").count() == 1
     assert AuditEvent.select().where(AuditEvent.action == "refused").count() == 2
+
+
+def test_two_taps_in_the_same_second_are_both_handled_and_a_retry_of_one_is_not(world):
+    import time
+    phone, drain, base = world
+    permit, card = applied(phone, drain)
+    key = card["state"]["card"]["button_list"][0]["key"]
+    second = int(time.time())
+    for code in ("rc-tap-1", "rc-tap-2", "rc-tap-1"):   # 李正 is not the planner: each handled tap is refused
+        assert craft_click(base, "lizheng", card["task_id"], key, at=second, code=code) == 200
+    drain()
+    told = [str(m["content"]) for m in phone.messages("lizheng") if "不是“作业计划”的签字人" in str(m["content"])]
+    assert len(told) == 2
+    assert AuditEvent.select().where(AuditEvent.action == "refused").count() == 2
+    assert Permit.get_by_id(permit.id).version == permit.version
 
 
 @BOTH

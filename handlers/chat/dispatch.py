@@ -12,7 +12,6 @@ from .clicks import handle_click
 from .commands import handle_text
 
 log = logging.getLogger(__name__)
-SEEN_SECONDS = 3600   # WeCom retries within seconds; an hour covers any retry storm
 
 
 def _person(event: Event) -> Person | None:
@@ -27,7 +26,7 @@ def dispatch(event: Event, *, redis, enqueue) -> str:
         log.info("ignored %s event %s from %s", event.platform, event.raw.get("Event") or event.raw.get("MsgType"),
                  event.user_id)
         return "ignored"
-    if not redis.set(f"seen:{event.dedupe_key}", 1, nx=True, ex=SEEN_SECONDS):
+    if not redis.set(f"seen:{event.dedupe_key}", 1, nx=True, ex=event.dedupe_seconds):
         return "duplicate"
     try:
         before = last_outbox_id()

@@ -53,6 +53,14 @@ def _who_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.signing_key(), salt="board-who")
 
 
+def _canonical_who(raw: str) -> bool:
+    # The signature exactly as issued: a lenient base64 decoder accepts twins of it (padding bits,
+    # stray characters), and one proof of presence must have one spelling.
+    value, _, signature = raw.rpartition(".")
+    expected = _who_serializer().make_signer().get_signature(value)
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
+
+
 def _cookie_path(permit: Permit) -> str:
     return f"/board/{permit.no}"
 
@@ -98,6 +106,8 @@ def _viewer(permit: Permit) -> Person | None:
     """Return who this phone proved to be at this permit's site code, within WHO_SECONDS."""
     raw = request.cookies.get(WHO_COOKIE)
     if not raw:
+        return None
+    if not _canonical_who(raw):
         return None
     try:
         who = _who_serializer().loads(raw, max_age=WHO_SECONDS)

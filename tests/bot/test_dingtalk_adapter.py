@@ -156,6 +156,34 @@ def test_a_signed_http_robot_callback_is_accepted_with_any_header_case(adapter):
     assert event.kind == "text" and event.user_id == "lisi"
 
 
+def test_an_http_card_callback_retried_is_recognised_and_a_different_click_is_not(adapter):
+    body = json.dumps(click_data(selected='["opt0"]')).encode()
+    first = adapter.http_callback(signed(int(NOW * 1000)), body, topic="card")
+    retry = adapter.http_callback(signed(int(NOW * 1000) + 3000), body, topic="card")   # re-signed, same body
+    ticked = adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data(selected='["opt1"]')).encode(),
+                                   topic="card")
+    other = adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data(action="permit.return:HW-1:s3"))
+                                  .encode(), topic="card")
+    assert first.created_at == ticked.created_at == other.created_at   # all in the same second
+    assert first.dedupe_key == retry.dedupe_key
+    assert len({first.dedupe_key, ticked.dedupe_key, other.dedupe_key}) == 3
+    # With no id to tell them apart, the same content counts as a retry only while retries come.
+    assert first.dedupe_seconds == 60
+
+
+def test_stream_frames_are_keyed_on_their_message_id_not_their_second(adapter):
+    data = click_data()
+    first, redelivered = adapter.card_event(data, message_id="mid-1"), adapter.card_event(data, message_id="mid-1")
+    again = adapter.card_event(data, message_id="mid-2")   # the same button tapped again, a new frame
+    assert first.dedupe_key == redelivered.dedupe_key == "dingtalk:msg:mid-1" != again.dedupe_key
+    assert first.dedupe_seconds == 3600
+
+
+def test_an_http_robot_message_is_keyed_on_its_msg_id(adapter):
+    event = adapter.http_callback(signed(int(NOW * 1000)), json.dumps(robot_data()).encode(), topic="robot")
+    assert event.dedupe_key == "dingtalk:msg:msgABC"
+
+
 @pytest.mark.parametrize("headers, status, reason", [
     (signed(int(NOW * 1000), secret="someone-else"), 403, "bad sign"),
     ({**signed(int(NOW * 1000)), "timestamp": str(int(NOW * 1000) + 1)}, 403, "bad sign"),

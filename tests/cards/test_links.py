@@ -1,6 +1,7 @@
 """Signed board links: what each token opens, and that a guessed, tampered or lapsed one opens nothing."""
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,15 +42,44 @@ def test_each_link_opens_its_own_purpose_and_no_other(submitted):
     assert links.opened(no, args_of(printed), ("view", "site")) is None
 
 
+URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def lenient(token: str) -> bytes:
+    """Decode as a lenient decoder does: padding added, stray characters and padding bits ignored."""
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+
+
+def flipped(t: str, i: int) -> str:
+    """Return t with its character at i moved by 32 places in the alphabet: its top bit changes."""
+    return t[:i] + URLSAFE[URLSAFE.index(t[i]) ^ 32] + t[i + 1:]
+
+
 @pytest.mark.parametrize("spoil", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),   # one character changed
-    lambda t: t[:20],                                    # cut short
-    lambda t: "",                                        # none at all
-    lambda t: "x" * 43,                                  # guessed
+    lambda t: flipped(t, 0),     # one character changed: all six of its bits carry signature
+    lambda t: flipped(t, -1),    # the last one, in a bit that carries signature too
+    lambda t: t[:20],            # cut short
+    lambda t: "",                # none at all
+    lambda t: "x" * 43,          # guessed
 ])
 def test_a_tampered_token_opens_nothing(submitted, spoil):
     token = links.token(submitted, "view")
+    assert lenient(spoil(token)) != lenient(token)   # a change of the signature, not of its spelling
     assert links.opened(submitted.no, {"t": spoil(token)}, ("view",)) is None
+
+
+@pytest.mark.parametrize("twin", [
+    lambda t: t[:-1] + URLSAFE[URLSAFE.index(t[-1]) ^ 1],   # the last character's padding bits set
+    lambda t: t + "=",                                      # padded
+    lambda t: t[:10] + "!!!!" + t[10:],                     # characters outside the alphabet
+])
+def test_a_non_canonical_twin_of_a_valid_token_opens_nothing(submitted, twin):
+    for purpose, param in links.PARAMS.items():
+        token = links.token(submitted, purpose)
+        assert len(token) == 43 and twin(token) != token
+        assert lenient(twin(token)) == lenient(token)   # the same signature, spelt another way
+        assert links.opened(submitted.no, {param: twin(token)}, (purpose,)) is None
+        assert links.opened(submitted.no, {param: token}, (purpose,)) == (submitted, purpose)
 
 
 def test_a_token_is_bound_to_its_permit_and_to_the_key(submitted, monkeypatch):

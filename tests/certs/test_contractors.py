@@ -72,7 +72,10 @@ def test_a_contractor_dropped_from_the_sheet_stays_a_contractor_and_is_refused(c
 
 def test_employees_are_not_held_to_any_authorisation(contractor):
     permit = hot("一级")   # 蒋焊 and 沈力 are employees: no 承包商 row
+    crew = [find_person(account) for account in ("jianghan", "shenli")]
+    assert not Authorisation.select().where(Authorisation.person.in_(crew)).exists()
     submit(permit.no, by=permit.applicant, now=SUBMITTED_AT)
+    assert reload(permit).state == "in_approval"
 
 
 @pytest.mark.parametrize("changes, column, message", [

@@ -4,7 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rq import Queue
+
 from jobs.scheduler import REPORT_MONTH_KEY, LeaderLock, tick
+from jobs.unique import enqueue_unique
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -14,16 +17,14 @@ def _at(text: str) -> float:
 
 
 class Recorder:
-    """A fake enqueue that keeps (function, job id, options) and accepts each job id once, as rq's unique does."""
+    """An enqueue onto a real rq queue that also keeps every attempt (function, job id, options), refused or not."""
 
-    def __init__(self):
-        self.calls = []
+    def __init__(self, redis_conn):
+        self.queue, self.calls = Queue("default", connection=redis_conn), []
 
     def __call__(self, func, job_id, **options) -> bool:
-        if any(job_id == seen for _, seen, _ in self.calls):
-            return False
         self.calls.append((func.__name__, job_id, options))
-        return True
+        return enqueue_unique(self.queue, func, job_id, **options)
 
     def reports(self) -> list[tuple[str, dict]]:
         return [(job_id, options["kwargs"]) for name, job_id, options in self.calls if name == "monthly_report"]
@@ -31,7 +32,7 @@ class Recorder:
 
 def test_last_months_report_is_enqueued_once_from_8_on_the_1st(redis_conn):
     a, b = LeaderLock(redis_conn, ttl=60, token="a"), LeaderLock(redis_conn, ttl=60, token="b")
-    recorder = Recorder()
+    recorder = Recorder(redis_conn)
     tick(a, enqueue=recorder, every=30, now=_at("2026-11-30 23:59"), tz=TZ)
     tick(a, enqueue=recorder, every=30, now=_at("2026-12-01 07:59"), tz=TZ)
     assert recorder.reports() == []
@@ -46,7 +47,7 @@ def test_last_months_report_is_enqueued_once_from_8_on_the_1st(redis_conn):
 
 
 def test_a_scheduler_down_on_the_1st_catches_up_by_the_3rd_and_not_later(redis_conn):
-    back_on_the_3rd, back_on_the_4th = Recorder(), Recorder()
+    back_on_the_3rd, back_on_the_4th = Recorder(redis_conn), Recorder(redis_conn)
     tick(LeaderLock(redis_conn, ttl=60, token="a"), enqueue=back_on_the_3rd, every=30, now=_at("2026-12-03 07:00"),
          tz=TZ)
     assert back_on_the_3rd.reports() == [("monthly-report-2026-11", {"month": "2026-11"})]

@@ -76,9 +76,14 @@ def test_an_x_timestamp_beyond_the_allowed_skew_is_refused(client, gd, offset, c
 
 
 def test_an_x_timestamp_within_the_skew_is_accepted(client, gd):
-    body = body_of([reading(H2S=0.0)])
+    sent = reading(H2S=1.0)
+    body = body_of([sent])
     answer = post(client, body, signed(body, gd.secret, utcnow() - timedelta(seconds=240)))
-    assert answer.status_code == 200, answer.get_json()
+    assert (answer.status_code, answer.get_json()) == (200, {"stored": 1, "alarms": [], "suspended": []})
+    (stored,) = GasReading.select()
+    assert (stored.device, stored.permit, iso(stored.taken_at)) == ("GD-0001", None, sent["ts"])
+    assert (stored.o2, stored.ex, stored.h2s, stored.co) == (20.9, 0.0, 1.0, 0.0)
+    assert (Alarm.select().count(), Outbox.select().count()) == (0, 0)   # clean air: nothing else was stored
 
 
 # --- what is posted ---

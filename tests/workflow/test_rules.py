@@ -6,17 +6,17 @@ error, the key words of its Chinese message, and that the refused command change
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
 import settings
-from models import Alarm, AuditEvent, Outbox, Sensor, Step, find_person
+from models import Alarm, AuditEvent, Certificate, Outbox, Sensor, Step, find_person
 from models.permit import Permit
 from tests.conftest import MORNING
 from sensors import intake, watch
 from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
-                      Outcome, attach, audit, check_in, create_permit, edit_draft, hooks, machine, onsite,
+                      Outcome, attach, audit, check_in, create_permit, edit_draft, machine, onsite,
                       record_gas, request_change, resume, sign, start, submit, suspend, template)
 from workflow.clock import local
 from workflow.rules import UNGRADED
@@ -612,31 +612,22 @@ def test_start_needs_the_site_photo(plant, work_type):
     assert start_work(permit, clock.tick()).state == "in_progress"
 
 
-# --- 11. certificates (持证上岗), checked by a registered hook ---
+# --- 11. certificates (持证上岗), checked by the certificate registry the product ships ---
 
-@pytest.fixture
-def certificate_problems():
-    """Register a certificate check that reports whatever the test puts in the returned list."""
-    found: list[str] = []
-
-    def check(permit, *, roles, at):
-        return list(found)
-    hooks.register("certificates", check)
-    try:
-        yield found
-    finally:
-        hooks.unregister("certificates", check)
+def set_certificate_end(number: str, day: date) -> None:
+    """Change when a registered certificate ends, as an administrator's re-import would."""
+    assert Certificate.update(valid_until=day).where(Certificate.number == number).execute() == 1
 
 
-def test_an_expired_certificate_blocks_the_start(plant, certificate_problems):
+def test_an_expired_certificate_blocks_the_start(plant):
     permit = hot("一级")
     clock = clock_for(permit)
     at_start(permit, clock)
     gas_test(permit, clock.tick())
-    certificate_problems.append("蒋焊 焊接与热切割证 已过期（2026-10-01）")
-    with refused(GateNotMet, "蒋焊 焊接与热切割证 已过期（2026-10-01）", permit):
+    set_certificate_end("HJ-jianghan", date(2026, 10, 1))
+    with refused(GateNotMet, "蒋焊（作业人）的焊接与热切割证（HJ-jianghan）已于 2026-10-01 过期", permit):
         start_work(permit, clock.tick())
-    certificate_problems.clear()
+    set_certificate_end("HJ-jianghan", date(2030, 1, 1))
     assert start_work(permit, clock.tick()).state == "in_progress"
 
 

@@ -103,6 +103,17 @@ def test_the_same_message_twice_is_handled_once(say, redis_conn):
     assert Outbox.select().count() == 1
 
 
+def test_two_clicks_in_the_same_second_both_count_and_a_retry_does_not(say, redis_conn):
+    tap = dict(platform="wecom", kind="click", user_id="zhengji", created_at=1, key="permit.confirm:HW-404:plan",
+               task_id="HW-404-plan-v1")
+    first, second = Event(**tap, response_code="rc-1"), Event(**tap, response_code="rc-2")
+    assert dispatch(first, redis=redis_conn, enqueue=lambda ids: None) != "duplicate"
+    assert dispatch(second, redis=redis_conn, enqueue=lambda ids: None) != "duplicate"
+    assert dispatch(Event(**tap, response_code="rc-1"), redis=redis_conn, enqueue=lambda ids: None) == "duplicate"
+    # Each genuine click was handled (and refused: no such permit), the retry was not.
+    assert AuditEvent.select().where(AuditEvent.action == "refused").count() == 2
+
+
 def test_an_unknown_event_type_is_logged_and_stores_nothing(plant, redis_conn, caplog):
     event = Event(platform="wecom", kind="unknown", user_id="nobody", created_at=1,
                   raw={"MsgType": "event", "Event": "enter_agent"})

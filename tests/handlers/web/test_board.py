@@ -164,6 +164,33 @@ def test_a_check_in_needs_the_phone_to_have_come_through_oauth_from_the_site_cod
     assert "签到成功" in page and "吴海 · 基层单位审批" in page and "离开现场" in page
 
 
+def test_a_non_canonical_twin_of_a_genuine_presence_cookie_checks_nobody_in(client):
+    from itsdangerous import URLSafeTimedSerializer
+    from handlers.board import WHO_COOKIE
+    permit = in_approval()
+    post = path_of(links.url(permit, "site", path="/checkin"))
+    genuine = URLSafeTimedSerializer(settings.signing_key(), salt="board-who").dumps(
+        {"p": find_person("wuhai").id, "n": permit.no})
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 20 bytes of HMAC in 27 characters: the last one's low 2 bits are padding that decoders ignore.
+    twin = genuine[:-1] + alphabet[alphabet.index(genuine[-1]) ^ 1]
+    client.set_cookie(WHO_COOKIE, twin, path=f"/board/{permit.no}")
+    refused = client.post(post, data={"action": "in"})
+    assert refused.status_code == 403 and "请重新扫码" in refused.get_data(as_text=True)
+    assert not CheckIn.select().exists()
+    client.set_cookie(WHO_COOKIE, genuine, path=f"/board/{permit.no}")
+    assert client.post(post, data={"action": "in"}).status_code == 303
+
+
+def test_a_non_canonical_twin_of_a_board_link_opens_nothing(client):
+    permit = in_approval()
+    url = path_of(links.url(permit, "site"))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = url[:-1] + alphabet[alphabet.index(url[-1]) ^ 1]   # 32 bytes in 43 characters: 2 padding bits
+    assert client.get(twin).status_code == 404
+    assert client.get(url).status_code == 200
+
+
 def test_times_are_shown_in_the_plants_time_zone(client):
     permit = in_approval()
     html = client.get(path_of(links.url(permit))).get_data(as_text=True)
