@@ -166,7 +166,7 @@ def test_a_check_in_needs_the_phone_to_have_come_through_oauth_from_the_site_cod
 
 def test_a_non_canonical_twin_of_a_genuine_presence_cookie_checks_nobody_in(client):
     from itsdangerous import URLSafeTimedSerializer
-    from handlers.board import WHO_COOKIE
+    from handlers.web.board import WHO_COOKIE
     permit = in_approval()
     post = path_of(links.url(permit, "site", path="/checkin"))
     genuine = URLSafeTimedSerializer(settings.signing_key(), salt="board-who").dumps(
