@@ -27,7 +27,7 @@ class FakeChannel:
 @pytest.fixture
 def channel(monkeypatch):
     fake = FakeChannel()
-    monkeypatch.setattr("bot.registry.channel_for", lambda person: fake)
+    monkeypatch.setattr("jobs.delivery._send", fake.deliver)
     return fake
 
 
