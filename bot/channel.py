@@ -48,3 +48,40 @@ class Channel(Protocol):
 
     def resolve_code(self, code: str) -> str:
         """Return the account id that an OAuth code names; refuse a bad code with PlatformError."""
+
+
+class AdapterChannel:
+    """What a channel passes straight to its platform adapter; subclasses add cards and the text limit."""
+
+    text_bytes: int
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(text_bytes=self.text_bytes, file_bytes=self.adapter.max_file_bytes)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.adapter.max_file_bytes
+
+    def send_text(self, user: str, text: str) -> None:
+        """Send a text message of at most limits.text_bytes."""
+        self.adapter.send_text(user, text)
+
+    def send_file(self, user: str, filename: str, data: bytes) -> None:
+        """Send a file of at most limits.file_bytes."""
+        self.adapter.send_file(user, filename, data)
+
+    def fetch_media(self, media_id: str) -> bytes:
+        """Download what a person sent in chat (a photo)."""
+        return self.adapter.fetch_media(media_id)
+
+    def oauth_url(self, redirect_uri: str, state: str) -> str:
+        """Return the link that brings a page opened in the app back with a code naming the person."""
+        return self.adapter.oauth_url(redirect_uri, state)
+
+    def resolve_code(self, code: str) -> str:
+        """Return the account id that an OAuth code names."""
+        return self.adapter.user_from_oauth_code(code)
