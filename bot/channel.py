@@ -6,6 +6,8 @@ from typing import Protocol, runtime_checkable
 
 from cards.card import Card
 
+from .base import PlatformError
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -48,6 +50,14 @@ class Channel(Protocol):
 
     def resolve_code(self, code: str) -> str:
         """Return the account id that an OAuth code names; refuse a bad code with PlatformError."""
+
+
+def rendered(render, card: Card):
+    """Return render(card); a card the platform cannot show is a final refusal, not a retry."""
+    try:
+        return render(card)
+    except ValueError as exc:
+        raise PlatformError("card_unrenderable", f"{card.task_id}: {exc}", retryable=False) from exc
 
 
 class AdapterChannel:

@@ -189,7 +189,7 @@ def _final_card(done: dict, *, person_id: int):
     from cards.card import Card
     from cards.export import finished_card, task_id
     if done.get("failed"):
-        return Card(kind="outcome", task_id=task_id(done["export"], person_id), title=f"导出失败：{done['title']}",
-                    subtitle="", fields=(), buttons=(), notice=done["text"])
+        return Card(kind="outcome", task_id=task_id(done["export"], person_id), title="导出失败",
+                    subtitle=done["title"], fields=(), buttons=(), notice=done["text"])
     return finished_card(done["export"], person_id=person_id, title=done["title"], text=done["text"],
                          url=done["url"])

@@ -9,7 +9,7 @@ from cards import dingtalk as render
 from cards.card import Card
 
 from .base import PlatformError
-from .channel import AdapterChannel
+from .channel import AdapterChannel, rendered
 
 CARD_EXISTS = "card_exists"   # the outTrackId was delivered before: a resend after a crash
 TEXT_LIMIT = 4096             # bytes of one sampleText message we allow ourselves [unverified: no documented cap]
@@ -26,7 +26,7 @@ class DingTalkChannel(AdapterChannel):
     def send_card(self, user: str, card: Card) -> str | None:
         """Send card; a DingTalk card needs no token to be updated, so return None."""
         try:
-            self.adapter.send_card(user, render.render(card))
+            self.adapter.send_card(user, rendered(render.render, card))
         except PlatformError as exc:
             if exc.code != CARD_EXISTS:
                 raise
@@ -34,7 +34,7 @@ class DingTalkChannel(AdapterChannel):
 
     def update_card(self, user: str, card: Card, *, token: str | None) -> None:
         """Overwrite the variables of the card whose outTrackId is card.task_id."""
-        self.adapter.update_card(card.task_id, render.render_update(card))
+        self.adapter.update_card(card.task_id, rendered(render.render_update, card))
 
 
 def build() -> DingTalkChannel:

@@ -5,7 +5,7 @@ from cards import wecom as render
 from cards.card import Card
 
 from .base import PlatformError
-from .channel import AdapterChannel
+from .channel import AdapterChannel, rendered
 
 TASK_ID_TAKEN = 42014  # WeCom: this task_id was used before, so this card was already delivered
 TEXT_LIMIT = 2048      # WeCom: bytes in one text message
@@ -22,7 +22,7 @@ class WeComChannel(AdapterChannel):
     def send_card(self, user: str, card: Card) -> str | None:
         """Send card; return its response code, None when WeCom says it was delivered before."""
         try:
-            return self.adapter.send_card(user, render.render(card)).get("response_code") or None
+            return self.adapter.send_card(user, rendered(render.render, card)).get("response_code") or None
         except PlatformError as exc:
             if exc.code != TASK_ID_TAKEN:
                 raise
@@ -33,7 +33,12 @@ class WeComChannel(AdapterChannel):
         if not token:
             raise PlatformError("no_response_code", f"card {card.task_id} has no response code left",
                                 retryable=False)
-        self.adapter.update_card([user], token, card=render.render_update(card)["template_card"])
+        if not card.url and not card.buttons:
+            # A WeCom notice must link somewhere; a card with nowhere to go keeps its body and shows
+            # how it ended on its button instead.
+            self.adapter.update_card([user], token, replace_name=card.title)
+            return
+        self.adapter.update_card([user], token, card=rendered(render.render_update, card)["template_card"])
 
 
 def build() -> WeComChannel:
