@@ -18,6 +18,7 @@ from .channel import Channel
 
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
+OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -42,12 +43,13 @@ class _Delivery:
         self.channel, self.row, self.user, self.payload = channel, row, user, row.payload
 
     def run(self) -> None:
-        with _building(self.row):
-            kind = self.payload["kind"]
-        handler = getattr(self, f"_{kind}", None)
-        if handler is None and kind not in PERMIT_CARD_KINDS:
+        kind = self.payload.get("kind") if isinstance(self.payload, dict) else None
+        if kind in PERMIT_CARD_KINDS:
+            self._permit_card()
+        elif kind in OTHER_KINDS:
+            getattr(self, f"_{kind}")()
+        else:
             raise PlatformError("unknown_kind", f"outbox row {self.row.id} has kind {kind!r}", retryable=False)
-        (handler or self._permit_card)()
 
     def _text(self, text: str) -> None:
         self.channel.send_text(self.user, fit_utf8(text, self.channel.limits.text_bytes))

@@ -111,3 +111,11 @@ def test_a_card_that_cannot_be_built_ends_the_row_failed_with_the_reason(longcon
     assert "no_such_step" in row.last_error and row.id not in delivery.due_rows()
     assert longconn.calls == []
     assert any(f"outbox {row.id}" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_a_row_of_a_kind_nobody_delivers_ends_failed_and_sends_nothing(longconn, planner_row):
+    row = Outbox.create(person=planner_row.person, kind="text", dedupe_key="odd",
+                        payload={"kind": "text", "text": "一个不存在的消息类型"})
+    assert delivery.deliver(row.id) == "failed"
+    assert Outbox.get_by_id(row.id).last_error.startswith("unknown_kind")
+    assert longconn.calls == []
