@@ -10,6 +10,7 @@ from models import Signature, Step, utcnow
 from models.permit import Permit
 from workflow import machine, template as templates
 from workflow.clock import local
+from workflow.errors import NotFound
 from workflow.rules import UNGRADED
 from workflow.states import IN_APPROVAL, LABELS
 from workflow.template import StepDef, Template
@@ -30,6 +31,10 @@ ASK = {"approve": "待您审批", "confirm": "待您确认", "checklist": "待�
 ROUTINE = "请办理"   # the text of a step's first card (workflow.machine.activate)
 
 
+class NoPermit(NotFound):
+    """The notification names a permit that does not exist, so there is no card to show."""
+
+
 def card_for(permit_no: str, *, person_id: int, kind: str, step: str | None, text: str,
              public_base_url: str = DEFAULT_BASE_URL, now: datetime | None = None,
              serial: int | None = None) -> Card:
@@ -39,7 +44,8 @@ def card_for(permit_no: str, *, person_id: int, kind: str, step: str | None, tex
     """
     if kind not in NOTIFICATION_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    permit = machine.load(permit_no)
+    if not permit_no or (permit := Permit.get_or_none(Permit.no == permit_no)) is None:
+        raise NoPermit(f"没有编号为 {permit_no} 的作业票")
     t = templates.get(permit.work_type)
     view = _View(permit, t, now or utcnow(), public_base_url, serial)
     if kind == "act":

@@ -44,12 +44,11 @@ def _release(row: Outbox, *, state: str, wait: timedelta = timedelta(0), error: 
 
 def deliver(outbox_id: int) -> str:
     """Send one outbox row through its person's channel; return what happened."""
-    from bot.registry import channel_for
     row = _claim(outbox_id)
     if row is None:
         return "skipped"
     try:
-        channel_for(row.person).deliver(row)
+        _send(row)
     except RateLimited as exc:
         _release(row, state="pending", wait=timedelta(seconds=exc.retry_after), error=str(exc))
         return "rate limited"
@@ -61,8 +60,25 @@ def deliver(outbox_id: int) -> str:
         log.error("outbox %s to %s failed for good: %s", row.id, row.person_id, exc)
         _release(row, state="failed", error=str(exc))
         return "failed"
+    except Exception as exc:
+        # Unnamed trouble (a network error the SDK did not wrap): back off and count the attempt, so
+        # the row ends failed with its reason instead of going round the sweep for ever.
+        log.exception("outbox %s to %s: delivery raised", row.id, row.person_id)
+        error = f"{type(exc).__name__}: {exc}"
+        if row.attempts < MAX_ATTEMPTS:
+            _release(row, state="pending", wait=timedelta(seconds=min(300, 2 ** row.attempts)), error=error)
+            return "retry later"
+        _release(row, state="failed", error=error)
+        return "failed"
     _release(row, state="sent")
     return "sent"
+
+
+def _send(row: Outbox) -> None:
+    from bot.delivery import deliver as send
+    from bot.registry import address
+    channel, user = address(row.person)
+    send(channel, row, user)
 
 
 def due_rows(limit: int = 500) -> list[int]:
@@ -73,16 +89,6 @@ def due_rows(limit: int = 500) -> list[int]:
                     & (Outbox.lease_until.is_null() | (Outbox.lease_until <= now)))
              .order_by(Outbox.id).limit(limit))
     return [row_id for (row_id,) in query.tuples()]
-
-
-def last_outbox_id() -> int:
-    """The newest outbox row's id; rows a request writes after reading it are its own to enqueue."""
-    return Outbox.select(Outbox.id).order_by(Outbox.id.desc()).scalar() or 0
-
-
-def outbox_after(row_id: int) -> list[int]:
-    """Ids of the outbox rows written after row_id."""
-    return [i for (i,) in Outbox.select(Outbox.id).where(Outbox.id > row_id).order_by(Outbox.id).tuples()]
 
 
 def enqueue(outbox_ids, queue=None) -> None:
@@ -107,13 +113,28 @@ def enqueue(outbox_ids, queue=None) -> None:
             except NoSuchJobError:   # it finished in between
                 job = None
             status = job.get_status(refresh=False) if job is not None else None
-            if status in WAITING or (status == JobStatus.STARTED and _held(outbox_id)):
+            if status in WAITING and _in_place(job, status, queue):
+                continue
+            if status == JobStatus.STARTED and _held(outbox_id):
                 continue
             # The row is due again: a retry after backoff, or its worker died holding the job
-            # (rq marks such a job abandoned only later; the row's lost lease says so now).
+            # (rq marks such a job abandoned only later; the row's lost lease says so now), or
+            # a killed process left the job marked waiting in no queue, where no worker finds it.
+            # Should a worker have just popped it, the lease still lets only one of the two send.
             if job is not None:
                 job.delete()
             queue.enqueue(deliver, outbox_id, job_id=job_id, result_ttl=0, failure_ttl=86400)
+
+
+def _in_place(job, status, queue) -> bool:
+    """True when the job is where its status says it waits: its queue, or the deferred or scheduled registry."""
+    from rq import Queue
+    from rq.job import JobStatus
+    home = Queue(job.origin, connection=queue.connection) if job.origin else queue
+    if status == JobStatus.QUEUED:
+        return home.get_job_position(job.id) is not None
+    registry = home.deferred_job_registry if status == JobStatus.DEFERRED else home.scheduled_job_registry
+    return job.id in registry
 
 
 def _held(outbox_id: int) -> bool:

@@ -166,10 +166,11 @@ def run_export(export: str, person_id: int, request: dict) -> str:
     out.mkdir(parents=True, exist_ok=True)
     run = Run.current(_Listener(export))
     built = build(wanted, out / file_name(wanted.kind, wanted.label), run)
-    limit = channel_for(person).max_file_bytes
+    reach = channel_for(person)
+    limit = reach.limits.file_bytes
     files, how = _fit(built, wanted, limit, run)
     url, expires = links.publish(built.path)
-    text, tell = _final_text(built, files, how, url, expires, limit)
+    text, tell = _final_text(built, files, how, url, expires, limit, app=reach.name)
     with transaction():
         ids = [_file_row(person, export, n, part) for n, part in enumerate(files)]
         ids.append(Outbox.insert(person=person, kind="export_done", dedupe_key=f"export-done:{export}",
@@ -203,13 +204,14 @@ def _fit(built: Built, wanted: Request, limit: int, run: Run) -> tuple[list[Buil
     return parts, "split"
 
 
-def _final_text(built: Built, files: list[Built], how: str, url: str, expires, limit: int) -> tuple[str, str]:
+def _final_text(built: Built, files: list[Built], how: str, url: str, expires, limit: int, *,
+                app: str) -> tuple[str, str]:
     """Return the finished card's text, and a chat message to send besides ("" for none)."""
     until = f"{local(expires, settings.current().plant_tz):%H:%M}"
     if how == "file":
         return (f"{built.filename}（{human_size(built.size)}）：{built.summary}。文件已发到本对话；"
                 f"点击本卡片可在 {links.VALID_MINUTES} 分钟内（{until} 前）下载。", "")
-    over = f"{built.filename} 共 {human_size(built.size)}，超过企业微信单个文件 {human_size(limit)} 的上限"
+    over = f"{built.filename} 共 {human_size(built.size)}，超过{app}单个文件 {human_size(limit)} 的上限"
     if how == "link":
         text = (f"{over}，不能作为文件发送。请在 {links.VALID_MINUTES} 分钟内（{until} 前）用此链接下载：{url}"
                 f"\n{built.summary}")
@@ -257,7 +259,7 @@ def safety_department() -> list[Person]:
     for person in (Person.select().join(Department)
                    .where((Department.kind == SAFETY) & (Person.active == True)).order_by(Person.id)):  # noqa: E712
         try:
-            people.append((person, channel_for(person).max_file_bytes))
+            people.append((person, channel_for(person).limits.file_bytes))
         except NoChannel:
             log.warning("monthly report: %s has no chat account", person.label())
     return people

@@ -19,7 +19,7 @@ def begin(person: Person, target) -> FaceCheck:
 
 def check_face(check_id: int, media_id: str, reply_key: str, platform: str = "wecom") -> str:
     """Fetch the selfie (from the platform it was sent on) and decide the check; say the outcome and why."""
-    from bot.registry import adapter_for
+    from bot.registry import channel
     from faces.enrol import enrol
     from faces.match import FaceRefused, distance, encode
     from workflow import audit
@@ -29,7 +29,7 @@ def check_face(check_id: int, media_id: str, reply_key: str, platform: str = "we
     person, conf, measured = check.person, settings.current(), None
     try:
         try:
-            data = adapter_for(platform).fetch_media(media_id)
+            data = channel(platform).fetch_media(media_id)
         except PlatformError as exc:
             # Decided either way rather than left "checking": the person can simply send another photo.
             raise FaceRefused("照片过大，请发送普通自拍照" if exc.code == "media_too_large"

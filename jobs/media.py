@@ -27,14 +27,14 @@ def _wanted(person: Person) -> tuple[Permit, str] | None:
 
 def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = "wecom") -> str:
     """Fetch the photo (from the platform it was sent on) and attach it where needed; say where it went."""
-    from bot.registry import adapter_for
+    from bot.registry import channel
     person = Person.get_by_id(person_id)
     target = _wanted(person)
     if target is None:
         text = "收到照片，但您没有需要照片的作业票"
     else:
         permit, kind = target
-        data = adapter_for(platform).fetch_media(media_id)
+        data = channel(platform).fetch_media(media_id)
         try:
             work.attach(permit.no, by=person, kind=kind, data=data, filename=f"{kind}.jpg")
             text = f"照片已作为 {permit.no} 的“{kind}”照片保存"

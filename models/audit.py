@@ -38,3 +38,11 @@ class Outbox(BaseModel):
     lease_until = DateTimeField(null=True, index=True)
     sent_at = DateTimeField(null=True)
     last_error = TextField(null=True)
+
+    @classmethod
+    def insert(cls, __data=None, **insert):
+        # Every write of a row passes here (create and save too), so a request learns its own rows.
+        from .written import note
+        data = cls._normalize_data(__data, insert)
+        note(data.get(cls.dedupe_key))
+        return super().insert(data)

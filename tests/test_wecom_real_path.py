@@ -336,6 +336,19 @@ def test_people_on_site_suspend_resume_and_rectify_from_chat(world):
 
 
 @BOTH
+def test_a_command_naming_an_unknown_permit_is_refused_in_chat(world):
+    phone, drain, _ = world
+    phone.text("chuwei", "恢复 DH-29991231-0001")
+    drain()
+    assert last_text(phone, "chuwei") == "未办理：没有编号为 DH-29991231-0001 的作业票"
+    row = Outbox.get(Outbox.permit_no == "DH-29991231-0001")
+    assert (row.state, row.last_error) == ("sent", None)
+    assert not Outbox.select().where(Outbox.state != "sent").exists()
+    refusal = AuditEvent.get(AuditEvent.action == "refused")
+    assert refusal.data["reason"] == "没有编号为 DH-29991231-0001 的作业票"
+
+
+@BOTH
 def test_extension_and_withdrawal_from_chat(world):
     phone, drain, _ = world
     permit, _ = applied(phone, drain)

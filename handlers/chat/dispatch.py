@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 
 from bot.base import Event
-from jobs.delivery import last_outbox_id, outbox_after
 from models import Person
+from models.written import collecting
 from workflow.machine import record_refusal
 
 from .clicks import handle_click
@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def _person(event: Event) -> Person | None:
-    column = {"wecom": Person.wecom_userid, "dingtalk": Person.dingtalk_userid}[event.platform]
+    from bot.registry import ACCOUNT
+    column = getattr(Person, ACCOUNT[event.platform])
     return Person.select().where((column == event.user_id) & (Person.active == True)).first()  # noqa: E712
 
 
@@ -29,9 +30,9 @@ def dispatch(event: Event, *, redis, enqueue) -> str:
     if not redis.set(f"seen:{event.dedupe_key}", 1, nx=True, ex=event.dedupe_seconds):
         return "duplicate"
     try:
-        before = last_outbox_id()
-        result = _route(event)
-        enqueue(outbox_after(before))
+        with collecting() as written:
+            result = _route(event)
+        enqueue(written.ids())
         return result
     except Exception:
         # Let the platform's retry find the event unseen: nothing was committed for it.

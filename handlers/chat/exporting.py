@@ -68,8 +68,10 @@ def export_command(head: str, _lines, person: Person, reply, event: Event) -> No
 
 def refresh_click(export: str, event: Event, person: Person) -> str:
     """刷新进度: show the export's progress on the clicked card."""
-    # WeCom's click carries the single-use code for the update; a DingTalk card is updated by its id.
-    token = event.response_code or (event.dedupe_key if event.platform == "dingtalk" else "")
+    # Where updates are single-use the click carries the code for one; elsewhere the card is updated
+    # by its id, and the event's key only keeps one refresh row per click.
+    from bot.registry import channel
+    token = event.response_code or ("" if channel(event.platform).single_use_updates else event.dedupe_key)
     if not token or not exporting.refresh(person, export, token):
         record_refusal(None, by=person, command="export_progress", reason="不是本人的导出卡片", channel=event.platform)
         return "refused: not this person's export"

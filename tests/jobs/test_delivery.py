@@ -27,7 +27,7 @@ class FakeChannel:
 @pytest.fixture
 def channel(monkeypatch):
     fake = FakeChannel()
-    monkeypatch.setattr("bot.registry.channel_for", lambda person: fake)
+    monkeypatch.setattr("jobs.delivery._send", fake.deliver)
     return fake
 
 
@@ -122,3 +122,25 @@ def test_threads_racing_to_the_first_redis_call_share_one_connection(instance, m
     assert len({id(conn) for conn in made}) == 1
     connection._connect.cache_clear()
     settings.configure()
+
+
+@pytest.mark.parametrize("status", ["queued", "deferred", "scheduled"])
+def test_a_job_marked_waiting_in_no_queue_is_enqueued_again_by_the_sweep(rows, channel, redis_conn, monkeypatch,
+                                                                         status):
+    from rq.job import Job, JobStatus
+    queue = Queue("deliver-test", connection=redis_conn)
+    monkeypatch.setattr("jobs.connection.queue", lambda name="deliver": queue)
+    delivery.enqueue(rows)
+    # What a SIGKILL at the wrong moment leaves: the job's hash says it waits, no queue or registry holds it.
+    lost = f"deliver-{rows[0]}"
+    redis_conn.lrem(queue.key, 0, lost)
+    Job.fetch(lost, connection=redis_conn).set_status(JobStatus(status))
+    assert queue.get_job_position(lost) is None and lost not in queue.deferred_job_registry \
+        and lost not in queue.scheduled_job_registry
+    assert delivery.sweep() == len(rows)
+    assert queue.get_job_position(lost) is not None
+    # The jobs that really wait are left alone: one job per row, none twice.
+    assert sorted(queue.job_ids) == sorted(f"deliver-{i}" for i in rows)
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert sorted(channel.sent) == sorted(rows)
+    assert {r.state for r in Outbox.select()} == {"sent"}

@@ -1,0 +1,52 @@
+"""WeCom as a Channel: template cards, updated once per single-use response code."""
+from __future__ import annotations
+
+from cards import wecom as render
+from cards.card import Card
+
+from .base import PlatformError
+from .channel import AdapterChannel, rendered
+
+TASK_ID_TAKEN = 42014  # WeCom: this task_id was used before, so this card was already delivered
+TEXT_LIMIT = 2048      # WeCom: bytes in one text message
+
+
+class WeComChannel(AdapterChannel):
+    """Deliver through the WeCom adapter; each card update spends a response code."""
+
+    platform = "wecom"
+    name = "企业微信"
+    single_use_updates = True
+    text_bytes = TEXT_LIMIT
+
+    def send_card(self, user: str, card: Card) -> str | None:
+        """Send card; return its response code, None when WeCom says it was delivered before."""
+        try:
+            return self.adapter.send_card(user, rendered(render.render, card)).get("response_code") or None
+        except PlatformError as exc:
+            if exc.code != TASK_ID_TAKEN:
+                raise
+            return None
+
+    def update_card(self, user: str, card: Card, *, token: str | None) -> None:
+        """Replace the card that token (a response code from the send or a click) identifies."""
+        if not token:
+            raise PlatformError("no_response_code", f"card {card.task_id} has no response code left",
+                                retryable=False)
+        if not card.url and not card.buttons:
+            # A WeCom notice must link somewhere; a card with nowhere to go keeps its body and shows
+            # how it ended on its button instead.
+            self.adapter.update_card([user], token, replace_name=card.title)
+            return
+        self.adapter.update_card([user], token, card=rendered(render.render_update, card)["template_card"])
+
+
+def build() -> WeComChannel:
+    """Build the channel from the settings."""
+    import settings
+    from jobs.connection import redis
+    from .wecom import WeComAdapter
+    conf = settings.current().wecom
+    return WeComChannel(WeComAdapter(corp_id=conf.corp_id, agent_id=conf.agent_id, secret=conf.secret,
+                                     token=conf.token, aes_key=conf.aes_key, api_base=conf.api_base,
+                                     oauth_base=conf.oauth_base, redis=redis()))

@@ -1,0 +1,41 @@
+"""The outbox rows one request writes, collected where they are written, so it enqueues exactly those."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+_current: ContextVar["Written | None"] = ContextVar("outbox_written", default=None)
+
+
+class Written:
+    """The dedupe keys of the outbox rows written while collecting."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+
+    def ids(self) -> list[int]:
+        """Return the ids of the rows that exist now: a rolled-back write leaves none behind."""
+        from .audit import Outbox
+        if not self.keys:
+            return []
+        query = Outbox.select(Outbox.id).where(Outbox.dedupe_key.in_(self.keys)).order_by(Outbox.id)
+        return [row_id for (row_id,) in query.tuples()]
+
+
+@contextmanager
+def collecting() -> Iterator[Written]:
+    """Collect the outbox rows written in this context (a thread or task of its own sees its own)."""
+    written = Written()
+    token = _current.set(written)
+    try:
+        yield written
+    finally:
+        _current.reset(token)
+
+
+def note(dedupe_key: str | None) -> None:
+    """Record that an outbox row with this key is being written, if someone collects."""
+    written = _current.get()
+    if written is not None and dedupe_key:
+        written.keys.append(dedupe_key)
