@@ -5,6 +5,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Text
 
 from .db import BaseModel, JSONField, utcnow
 from .org import Person
+from .written import Written, note
 
 
 class AuditEvent(BaseModel):
@@ -42,7 +43,14 @@ class Outbox(BaseModel):
     @classmethod
     def insert(cls, __data=None, **insert):
         # Every write of a row passes here (create and save too), so a request learns its own rows.
-        from .written import note
         data = cls._normalize_data(__data, insert)
         note(data.get(cls.dedupe_key))
         return super().insert(data)
+
+    @classmethod
+    def ids_written(cls, written: Written) -> list[int]:
+        """Return the ids of the rows collected in written that exist now: a rolled-back write leaves none."""
+        if not written.keys:
+            return []
+        query = cls.select(cls.id).where(cls.dedupe_key.in_(written.keys)).order_by(cls.id)
+        return [row_id for (row_id,) in query.tuples()]

@@ -14,13 +14,6 @@ class Written:
     def __init__(self):
         self.keys: list[str] = []
 
-    def ids(self) -> list[int]:
-        """Return the ids of the rows that exist now: a rolled-back write leaves none behind."""
-        from .audit import Outbox
-        if not self.keys:
-            return []
-        query = Outbox.select(Outbox.id).where(Outbox.dedupe_key.in_(self.keys)).order_by(Outbox.id)
-        return [row_id for (row_id,) in query.tuples()]
 
 
 @contextmanager

@@ -32,7 +32,7 @@ def dispatch(event: Event, *, redis, enqueue) -> str:
     try:
         with collecting() as written:
             result = _route(event)
-        enqueue(written.ids())
+        enqueue(Outbox.ids_written(written))
         return result
     except Exception:
         # Let the platform's retry find the event unseen: nothing was committed for it.

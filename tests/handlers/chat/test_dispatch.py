@@ -2,8 +2,8 @@
 import threading
 
 from bot.base import Event
-from handlers import dispatch as dispatching
-from handlers.dispatch import dispatch
+from handlers.chat import dispatch as dispatching
+from handlers.chat.dispatch import dispatch
 from models import Outbox
 
 
