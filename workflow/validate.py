@@ -9,9 +9,9 @@ from . import gas
 from .errors import TemplateError
 from .rules import APPROVER_RANK, PERMIT_ROLES, STATUTES, TEMP_POWER_SPECIAL_HOURS, UNGRADED, \
     band_grade
-from .states import PHASES
-from .template import ACTIONS, COMPLETING_ACTIONS, FIELD_TYPES, PRESENCE_ROLES, SCOPES, SIGN_MODES, \
+from .schema import ACTIONS, COMPLETING_ACTIONS, FIELD_TYPES, PRESENCE_ROLES, SCOPES, SIGN_MODES, \
     STEP_KINDS, Template
+from .states import PHASES
 
 SINGLE_PHASES = ("start", "work", "accept", "close")
 MAX_CHECKIN_MINUTES = 120
