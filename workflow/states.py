@@ -51,6 +51,13 @@ COMMAND_LABELS = {
     "bind_sensor": "绑定检测仪", "unbind_sensor": "解绑检测仪",
 }
 
+# How the diagram tells apart the moves one command makes from one state.
+GUARD_LABELS = {
+    "next_step_before_start": "下一步骤", "approvals_done": "审批完成", "start_confirmed": "开工确认",
+    "work_done": "完工", "acceptance_passed": "验收通过", "last_step_signed": "关闭",
+    "countersign_pending": "会签未齐", "gas_step_passed": "合格", "reading_failed_or_alarm": "不合格或报警",
+}
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -162,6 +169,8 @@ def mermaid(*, internal: bool = False) -> str:
         if row.dest is None and not internal:
             continue
         label = COMMAND_LABELS[row.event]
+        if row.guard in GUARD_LABELS:
+            label += f"（{GUARD_LABELS[row.guard]}）"
         names = edges.setdefault((row.source, row.dest or row.source), [])
         if label not in names:
             names.append(label)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from .errors import NotFound, TemplateError
 from .rules import Band
-# StepDef and Template stay importable from here, where the rest of the product finds templates.
-from .schema import FieldDef, GasRules, Gates, Grading, StepDef, Template  # noqa: F401
+from .schema import FieldDef, GasRules, Gates, Grading, StepDef, Template
 from .validate import validate
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"

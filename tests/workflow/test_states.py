@@ -181,11 +181,12 @@ def test_the_diagram_draws_every_move_once_per_pair_of_states():
     lines = mermaid().splitlines()
     assert lines[0] == "stateDiagram-v2"
     assert '    state "草稿" as draft' in lines and "    [*] --> draft" in lines
-    assert "    in_progress --> suspended : 气体检测 / 暂停作业" in lines
-    assert "    in_approval --> in_approval : 签字 / 气体检测" in lines
+    assert "    in_progress --> suspended : 气体检测（不合格或报警） / 暂停作业" in lines
+    assert "    in_approval --> in_approval : 签字（下一步骤） / 气体检测（合格）" in lines
+    assert "    issued --> in_progress : 签字（开工确认）" in lines
     assert {line for line in lines if line.endswith("--> [*]")} == {f"    {s} --> [*]" for s in FINAL}
     edges = [line.split(" : ")[0].strip() for line in lines if " : " in line]
     assert sorted(edges) == sorted({f"{r.source} --> {r.dest}" for r in MOVES})
     assert "现场签到" not in mermaid()
-    staying = ("签字 / 气体检测 / 现场签到 / 离开现场 / 上传照片 / 催办 / 超时上报 / 绑定检测仪 / 解绑检测仪")
+    staying = "签字（会签未齐） / 气体检测 / 现场签到 / 离开现场 / 上传照片 / 催办 / 超时上报 / 绑定检测仪 / 解绑检测仪"
     assert f"    in_progress --> in_progress : {staying}" in mermaid(internal=True).splitlines()
