@@ -137,6 +137,11 @@ def allowed(state: str, event: str) -> bool:
     return state in COMMANDS.get(event, ())
 
 
+def leads(source: str, event: str, dest: str) -> bool:
+    """Return whether the table lets event move a permit from source to dest."""
+    return any(r.source == source and r.event == event and r.dest == dest for r in TRANSITIONS)
+
+
 def check(permit: Stateful, event: str) -> None:
     """Refuse event unless the permit's state accepts it."""
     if not allowed(permit.state, event):

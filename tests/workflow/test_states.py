@@ -7,9 +7,10 @@ import pytest
 
 from models import AuditEvent
 from tests.workflow.test_transitions import STATES, attempt, go_to, load, permit_in, who
-from workflow import InvalidTransition, machine, record_gas, submit
+from workflow import InvalidTransition, TemplateError, machine, record_gas, submit
 from workflow.states import (COMMAND_LABELS, COMMANDS, FINAL, INITIAL, LABELS, TRANSITIONS, allowed, check,
                              mermaid, move)
+from workflow.template import TEMPLATE_DIR, load_file
 from workflow.walkthrough import PASSING_GAS, _act
 
 MOVES = [row for row in TRANSITIONS if row.dest is not None]
@@ -190,3 +191,19 @@ def test_the_diagram_draws_every_move_once_per_pair_of_states():
     assert "现场签到" not in mermaid()
     staying = "签字（会签未齐） / 气体检测 / 现场签到 / 离开现场 / 上传照片 / 催办 / 超时上报 / 绑定检测仪 / 解绑检测仪"
     assert f"    in_progress --> in_progress : {staying}" in mermaid(internal=True).splitlines()
+
+
+def test_a_template_whose_steps_need_a_move_outside_the_table_is_refused(tmp_path):
+    text = (TEMPLATE_DIR / "hot_work.toml").read_text(encoding="utf-8")
+    own = text.replace('code = "hot_work"', 'code = "grinding"').replace('prefix = "DH"', 'prefix = "DM"')
+    path = tmp_path / "grinding.toml"
+    path.write_text(own, encoding="utf-8")
+    assert load_file(path).code == "grinding"
+    # Without an approval for grade 二级, a passing gas reading would have to issue the permit.
+    path.write_text(own.replace('role = "基层单位负责人"\nscope = "unit"',
+                                'role = "基层单位负责人"\ngrades = ["特级", "一级"]\nscope = "unit"', 1),
+                    encoding="utf-8")
+    with pytest.raises(TemplateError) as refused:
+        load_file(path)
+    assert str(refused.value) == ("grinding.toml: steps.gas -> steps.start (grade 二级): record_gas would move "
+                                  "the permit from in_approval to issued, which the state table does not allow")
