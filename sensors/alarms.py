@@ -15,7 +15,7 @@ from workflow import audit, machine, template as templates
 from workflow.assign import org_role
 from workflow.errors import NotAuthorized, NotFound
 from workflow.rules import UNGRADED
-from workflow.states import IN_PROGRESS, SUSPENDED
+from workflow.states import IN_PROGRESS
 from workflow.work import suspend
 
 from . import levels, watch
@@ -108,8 +108,8 @@ def stop(permit: Permit, reason: str, now: datetime) -> bool:
     """Suspend permit if it is running; the alarm card is what tells people, so the engine stays quiet."""
     if permit.state != IN_PROGRESS:
         return False
-    suspend(permit.no, by=None, reason=reason, now=now, announce=False)
-    permit.state = SUSPENDED
+    # The caller's copy of the permit mirrors what the engine stored.
+    permit.state = suspend(permit.no, by=None, reason=reason, now=now, announce=False).state
     return True
 
 

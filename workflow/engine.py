@@ -5,13 +5,13 @@ from datetime import datetime
 
 from models import Person, Step
 
-from . import drafts, gates, machine
+from . import drafts, gates, machine, states
 from .assign import resolve
 from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                      StaleVersion)
 from .machine import Ctx, Outcome, record_signature, run
 from .onsite import check_in, check_out  # noqa: F401  (engine.check_in is the command's home)
-from .states import CANCELLED, COMMAND_LABELS, DRAFT, REJECTED
+from .states import COMMAND_LABELS
 from .template import StepDef
 from .work import revert_pending_change
 
@@ -148,11 +148,10 @@ def _refuse_step(permit_no: str, step_key: str, action: str, *, by: Person, reas
         record_signature(ctx, step, decision=action, comment=reason, channel=channel)
         machine.void_open_steps(ctx.permit)
         revert_pending_change(ctx)
+        states.move(ctx.permit, ctx.command)
         if action == "reject":
-            ctx.permit.state = REJECTED
             text = f"作业票 {ctx.permit.no} 被 {ctx.by.name} 驳回：{reason}"
         else:
-            ctx.permit.state = DRAFT
             Step.update(state="pending").where(Step.permit == ctx.permit).execute()
             text = f"作业票 {ctx.permit.no} 被 {ctx.by.name} 退回修改：{reason}"
         ctx.tell([ctx.permit.applicant], "info", text)
@@ -201,7 +200,7 @@ def cancel(permit_no: str, *, by: Person, reason: str, now: datetime | None = No
     def body(ctx: Ctx) -> None:
         _require_applicant(ctx)
         machine.void_open_steps(ctx.permit)
-        ctx.permit.state = CANCELLED
+        states.move(ctx.permit, "cancel")
         ctx.data = {"reason": reason}
         ctx.tell(machine.crew_and_guardians(ctx.permit), "info", f"作业票 {ctx.permit.no} 已取消：{reason}")
     return run(permit_no, "cancel", body, by=by, now=now)

@@ -10,7 +10,12 @@ class WorkflowError(Exception):
 
 
 class InvalidTransition(WorkflowError):
-    """The command does not apply to the permit in its current state."""
+    """The command does not apply to the permit in its current state; command and state name which."""
+
+    def __init__(self, message: str, *, command: str | None = None, state: str | None = None):
+        super().__init__(message)
+        self.command = command
+        self.state = state
 
 
 class NotAuthorized(WorkflowError):

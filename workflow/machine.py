@@ -10,11 +10,11 @@ from models import ChangeRequest, Person, Signature, Step, StepAssignee, transac
 from models.db import for_update
 from models.permit import Permit, PermitMember
 
-from . import assign, audit, template as templates
+from . import assign, audit, states, template as templates
 from .clock import local
-from .errors import InvalidPermit, InvalidTransition, NotFound, StaleVersion
+from .errors import InvalidPermit, NotFound, StaleVersion
 from .notify import Notification, queue
-from .states import CLOSED, COMMAND_LABELS, COMMANDS, LABELS, PHASE_STATE
+from .states import CLOSED, PHASE_STATE
 from .template import Template
 
 COMPLETING = ("approve", "confirm", "gas")
@@ -67,9 +67,7 @@ def run(permit_no: str, command: str, body: Callable[[Ctx], None], *, by: Person
     now = now or utcnow()
     with transaction():
         permit = load(permit_no, lock=True)
-        if permit.state not in COMMANDS[command]:
-            raise InvalidTransition(f"作业票 {permit.no} 当前状态为“{LABELS[permit.state]}”，"
-                                    f"不能{COMMAND_LABELS[command]}")
+        states.check(permit, command)
         check_version(permit, expected_version)
         ctx = Ctx(permit, templates.get(permit.work_type), by, now, command)
         body(ctx)
@@ -155,7 +153,7 @@ def activate(ctx: Ctx, step: Step) -> None:
     for person in people:
         StepAssignee.create(step=step, person=person, round=step.round)
     permit = ctx.permit
-    permit.state = PHASE_STATE[step.phase]
+    states.move(permit, ctx.command, PHASE_STATE[step.phase])
     if step.phase == "start":
         permit.issued_at = permit.issued_at or ctx.now
         # Reaching the start again means a pending change has been approved all the way.
@@ -177,7 +175,8 @@ def complete(ctx: Ctx, step: Step) -> None:
     if following:
         activate(ctx, following[0])
     else:
-        ctx.permit.state, ctx.permit.closed_at = CLOSED, ctx.now
+        states.move(ctx.permit, ctx.command, CLOSED)
+        ctx.permit.closed_at = ctx.now
 
 
 def void_open_steps(permit: Permit) -> None:

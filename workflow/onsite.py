@@ -16,6 +16,7 @@ from . import assign, machine, template as templates
 from .errors import GateNotMet, InvalidPermit
 from .machine import Ctx, Outcome, run
 from .states import IN_PROGRESS
+from .suspension import suspend
 from .template import Template
 
 GUARDIAN, WORK_LEADER, CREW = "监护人", "作业负责人", "作业人"
@@ -154,7 +155,6 @@ def check_out(permit_no: str, *, by: Person, source: str = "cli", location: dict
     with transaction():   # the check-out and the suspension it causes stand or fall together
         out = run(permit_no, "check_out", body, by=by, now=now)
         if stops:
-            from .work import suspend
             out = replace(suspend(permit_no, by=None, reason=stops[0], now=now), detail=out.detail)
     return out
 

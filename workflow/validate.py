@@ -9,9 +9,9 @@ from . import gas
 from .errors import TemplateError
 from .rules import APPROVER_RANK, PERMIT_ROLES, STATUTES, TEMP_POWER_SPECIAL_HOURS, UNGRADED, \
     band_grade
-from .states import PHASES
-from .template import ACTIONS, COMPLETING_ACTIONS, FIELD_TYPES, PRESENCE_ROLES, SCOPES, SIGN_MODES, \
+from .schema import ACTIONS, COMPLETING_ACTIONS, FIELD_TYPES, PRESENCE_ROLES, SCOPES, SIGN_MODES, \
     STEP_KINDS, Template
+from .states import CLOSED, DRAFT, PHASE_STATE, PHASES, leads
 
 SINGLE_PHASES = ("start", "work", "accept", "close")
 MAX_CHECKIN_MINUTES = 120
@@ -21,9 +21,24 @@ def validate(t: Template) -> None:
     """Raise TemplateError naming file, field and rule for every problem found in t."""
     problems = _structure(t) + _steps(t)
     if not problems:
-        problems = _statute(t)
+        problems = _moves(t) + _statute(t)
     if problems:
         raise TemplateError("\n".join(f"{t.file}: {p}" for p in problems))
+
+
+def _moves(t: Template) -> list[str]:
+    """Name every grade whose steps, taken in order, would need a move the state table does not hold."""
+    problems = []
+    for grade in t.grades:
+        steps = [s for s in t.steps if s.applies_to(grade)]
+        path = [(DRAFT, "submit", PHASE_STATE[steps[0].phase], "submit")]
+        path += [(PHASE_STATE[a.phase], "record_gas" if a.kind == "gas" else "sign", PHASE_STATE[b.phase],
+                  f"steps.{a.key} -> steps.{b.key}") for a, b in zip(steps, steps[1:])]
+        path.append((PHASE_STATE[steps[-1].phase], "sign", CLOSED, f"steps.{steps[-1].key} -> close"))
+        problems += [f"{where} (grade {grade}): {event} would move the permit from {source} to {dest}, "
+                     "which the state table does not allow" for source, event, dest, where in path
+                     if not leads(source, event, dest)]
+    return problems
 
 
 def _structure(t: Template) -> list[str]:

@@ -9,18 +9,18 @@ import settings
 from models import Attachment, ChangeRequest, GasReading, Person, PersonRole, Step, utcnow
 from models.permit import Permit
 
-from . import assign, drafts, gas, gates, grading, hooks, machine, onsite
+from . import assign, drafts, gas, gates, grading, hooks, machine, onsite, states
 from .errors import GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
 from .machine import Ctx, Outcome, record_signature, run
 from .rules import UNGRADED
-from .states import COMMANDS, EXPIRED, IN_PROGRESS, RECTIFYING, SUSPENDED
+from .states import COMMANDS, IN_PROGRESS, SUSPENDED
+from .suspension import stop_work, suspend  # noqa: F401  (work.suspend is where callers find it)
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 # What a change request may touch, and the step the permit is approved again from (None: the
 # first approval step). Content, scope and location may not change: that needs a new permit.
 CHANGEABLE = {"planned_start": None, "planned_end": None, "crew": "briefing",
               "guardians": "briefing", "measures": "assess"}
-SAFETY_ROLES = {"安全员", "安全管理部门负责人", "基层单位负责人", "主管领导"}
 
 
 def _gas_testers(ctx: Ctx) -> set[int]:
@@ -71,39 +71,11 @@ def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: dat
             ctx.bump = True
         elif (stopping or not verdict.passed) and ctx.permit.state == IN_PROGRESS:
             reason = stopping[0] if stopping else f"气体检测不合格：{verdict.text()}"
-            _suspend(ctx, reason, announce=not stopping)
+            stop_work(ctx, reason, announce=not stopping)
         elif not verdict.passed:
             ctx.tell([ctx.permit.applicant] + machine.members(ctx.permit, "监护人"), "info",
                      f"{ctx.permit.no} 气体检测不合格：{verdict.text()}")
     return run(permit_no, "record_gas", body, by=by, now=now)
-
-
-def _suspend(ctx: Ctx, reason: str, *, announce: bool = True) -> None:
-    from .deadlines import retest_interval
-    permit = ctx.permit
-    permit.state, permit.suspended_at = SUSPENDED, ctx.now
-    interval = retest_interval(permit)
-    permit.retest_remind_at = ctx.now + interval if interval else None
-    ctx.bump = True
-    ctx.data = {**ctx.data, "reason": reason}
-    if not announce:
-        return
-    ctx.tell(machine.crew_and_guardians(permit), "stop", f"立即停止作业并撤离：{permit.no} {reason}")
-    ctx.tell([permit.applicant] + machine.approvers(permit), "info", f"{permit.no} 已暂停：{reason}")
-
-
-def suspend(permit_no: str, *, by: Person | None, reason: str, now: datetime | None = None,
-            announce: bool = True) -> Outcome:
-    """Stop running work (暂停); by None means the system (a gas alarm, a guardian leaving).
-
-    announce=False leaves telling people to the caller: a detector alarm's own card says stop.
-    """
-    def body(ctx: Ctx) -> None:
-        if by is not None and by.id not in machine.involved(ctx.permit) \
-                and not SAFETY_ROLES & by.role_names():
-            raise NotAuthorized(f"{by.name}与本作业票无关，不能暂停作业")
-        _suspend(ctx, reason, announce=announce)
-    return run(permit_no, "suspend", body, by=by, now=now)
 
 
 def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcome:
@@ -134,7 +106,8 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
             if found:
                 raise GateNotMet("；".join(found))
         ctx.data = {"paused_minutes": round((ctx.now - permit.suspended_at).total_seconds() / 60)}
-        permit.state, permit.suspended_at, permit.retest_remind_at = IN_PROGRESS, None, None
+        states.move(permit, "resume")
+        permit.suspended_at, permit.retest_remind_at = None, None
         ctx.tell(machine.crew_and_guardians(permit), "info", f"{permit.no} 恢复作业")
     return run(permit_no, "resume", body, by=by, now=now)
 
@@ -155,7 +128,8 @@ def reject_acceptance(permit_no: str, *, by: Person, reason: str, deadline: date
                          evidence={"deadline": deadline.isoformat()})
         step.state, step.remind_at, step.escalate_at = "pending", None, None
         step.save()
-        ctx.permit.state, ctx.permit.rectify_deadline = RECTIFYING, deadline
+        states.move(ctx.permit, "reject_acceptance")
+        ctx.permit.rectify_deadline = deadline
         text = (f"{ctx.permit.no} 验收不通过：{reason}。请于 "
                 f"{grading.local(deadline, settings.current().plant_tz):%m-%d %H:%M} 前整改")
         ctx.tell(machine.crew_and_guardians(ctx.permit) + [ctx.permit.applicant], "info", text)
@@ -265,7 +239,7 @@ def expire(permit_no: str, *, now: datetime | None = None) -> Outcome:
             raise InvalidTransition(f"作业票 {permit.no} 尚未到期")
         working = permit.state in (IN_PROGRESS, SUSPENDED)
         machine.void_open_steps(permit)
-        permit.state = EXPIRED
+        states.move(permit, "expire")
         text = f"{permit.no} 已超过有效期，作业票失效" + ("，立即停止作业" if working else "")
         ctx.tell(machine.crew_and_guardians(permit), "stop" if working else "info", text)
         # Work still running past its end is flagged to the unit head too.
