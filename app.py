@@ -71,7 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-SCHEMA_FREE = {"init-db", "demo", "walkthrough", "template"}
+SCHEMA_FREE = {"init-db", "demo", "walkthrough", "template", "states"}
 
 
 def _require_schema() -> None:

@@ -11,15 +11,11 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
-from peewee import DateTimeField, IntegerField
 from playhouse.migrate import MySQLDatabase, MySQLMigrator, PostgresqlMigrator, SqliteMigrator
 
-from .db import BaseModel, database, utcnow
-
-
-class SchemaVersion(BaseModel):
-    version = IntegerField(unique=True)
-    applied_at = DateTimeField(default=utcnow)
+from .db import database
+from .tables import MODELS
+from .version import SchemaVersion
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,6 @@ def current_version() -> int | None:
 
 def upgrade(migrations: list[Migration] | None = None) -> list[str]:
     """Bring the schema up to date; return what was done, one line per step."""
-    from . import MODELS
     migrations = discover() if migrations is None else migrations
     head = migrations[-1].version if migrations else 0
     version = current_version()

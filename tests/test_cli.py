@@ -144,3 +144,17 @@ def test_bad_detector_workbook_is_reported_by_row_and_nothing_is_loaded(run, tmp
     assert "检测仪 第2行 测量气体: 未知气体“NH3”" in out and "检测仪 第3行 类型" in out
     from models import Sensor
     assert Sensor.select().count() == 0
+
+
+def test_states_prints_the_transition_table_as_the_readme_diagram(run):
+    from workflow.states import LABELS, TRANSITIONS
+    diagram = run("states", "--mermaid")
+    assert diagram.startswith("stateDiagram-v2")
+    for state, label in LABELS.items():
+        assert f'state "{label}" as {state}' in diagram
+    moves = {(row.source, row.dest) for row in TRANSITIONS if row.dest}
+    for source, dest in moves:
+        assert f"{source} --> {dest} :" in diagram
+    listing = run("states")
+    assert "草稿 --提交--> 审批中" in listing and "（不变）" not in listing
+    assert "（不变）" in run("states", "--internal")

@@ -12,15 +12,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOT_PRODUCT = {"tests", "bench", "scripts", "docs", ".venv", "instance"}
 CHAT_SDKS = {"wechatpy", "dingtalk", "alibabacloud_dingtalk", "dingtalk_stream"}
-# Circles that other work is removing at this moment; each is the set of modules of one circle.
-# Empty this set once those changes have landed: the test then holds the whole product to no circles.
-KNOWN_CYCLES = {
-    frozenset({"workflow.gates", "workflow.onsite", "workflow.work"}),
-    frozenset({"workflow.template", "workflow.validate"}),
-    # Found by this test and not yet taken up: schema's upgrade() reads MODELS from the package that
-    # imports schema.
-    frozenset({"models", "models.schema"}),
-}
 
 
 def _module_name(path: Path) -> str:
@@ -151,14 +142,8 @@ def test_the_product_is_found():
 
 def test_no_import_circles_among_product_modules():
     graph = _graph()
-    circles = [_a_cycle(graph, c) for c in _components(graph) if frozenset(c) not in KNOWN_CYCLES]
+    circles = [_a_cycle(graph, c) for c in _components(graph)]
     assert not circles, "import circles:\n  " + "\n  ".join(circles)
-
-
-def test_each_known_circle_is_still_there():
-    # A circle that is gone must leave KNOWN_CYCLES too, so that it cannot come back unnoticed.
-    components = {frozenset(c) for c in _components(_graph())}
-    assert KNOWN_CYCLES <= components, f"no longer circles, remove from KNOWN_CYCLES: {KNOWN_CYCLES - components}"
 
 
 def test_the_engine_imports_no_web_queue_or_chat_library():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from bot.base import Event
-from models import Person
+from models import Outbox, Person
 from models.written import collecting
 from workflow.machine import record_refusal
 

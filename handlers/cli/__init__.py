@@ -4,6 +4,7 @@ from .demos import demo, walkthrough
 from .exports import COMMANDS as EXPORT_COMMANDS
 from .permits import permit_cli
 from .processes import dingtalk_stream, scheduler, serve, worker
+from .states import states
 
 COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, walkthrough,
-            demo, permit_cli, serve, worker, scheduler, dingtalk_stream, *EXPORT_COMMANDS)
+            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, *EXPORT_COMMANDS)

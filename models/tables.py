@@ -1,0 +1,15 @@
+"""Every table, in the order they are created on an empty database."""
+from .audit import AuditEvent, AuditHead, Outbox
+from .certificate import Authorisation, Certificate
+from .delivery import CardRecord, Conversation
+from .face import FaceCheck, FaceEnrolment
+from .org import Department, Person, PersonRole
+from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
+                     PermitMember, Signature, Step, StepAssignee)
+from .sensor import Alarm, AlarmAck, Sensor, SensorBinding
+from .version import SchemaVersion
+
+MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
+          GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
+          Outbox, CardRecord, Conversation, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
+          Authorisation, FaceEnrolment, FaceCheck, SchemaVersion]
