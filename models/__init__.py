@@ -8,11 +8,11 @@ from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
 from .schema import SchemaVersion
-from .sensor import Alarm, AlarmAck, Sensor, SensorBinding
+from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
 
 MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
-          Outbox, CardRecord, Conversation, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
-          Authorisation, FaceEnrolment, FaceCheck, SchemaVersion]
+          Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
+          Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, SchemaVersion]
 
 __all__ = [m.__name__ for m in MODELS] + ["MODELS", "connect", "database", "find_person", "transaction", "utcnow"]

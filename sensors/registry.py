@@ -1,0 +1,109 @@
+"""The detector map every reading is judged against, cached per process and refreshed on change.
+
+A clean reading must cost almost nothing, so the detectors, their gateways and the permits each
+one watches are read once and kept. Every process checks two cheap things per post: the registry
+counter (grows when a detector, gateway or binding changes) and the ids and versions of the
+watched permits (a permit's version grows with each of its transitions). Either moving rebuilds
+the map, so a binding counts from the next reading, in every process, with no restart.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+
+from models import Gateway, Permit, Sensor, SensorBinding, database, transaction
+from models.sensor import FIXED
+
+from . import version, watch
+
+SECRET_BYTES = 16
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    key: tuple
+    sensors: dict[str, Sensor]                       # by code
+    permits: dict[int, tuple[Permit, ...]] = field(default_factory=dict)   # by sensor id, oldest first
+    gateways: dict[str, Gateway] = field(default_factory=dict)             # by code
+
+    def watched(self, sensor: Sensor) -> list[Permit]:
+        """Return the permits sensor's readings count for, as of this snapshot."""
+        return list(self.permits.get(sensor.id, ()))
+
+
+_lock = threading.Lock()
+_current: Snapshot | None = None
+
+
+def _database_token() -> str:
+    # A map belongs to one database: a process (or a test run) that reconnects starts afresh.
+    db = database.obj
+    token = getattr(db, "_detector_map_token", None)
+    if token is None:
+        token = db._detector_map_token = secrets.token_hex(8)
+    return token
+
+
+def _key() -> tuple:
+    watched = tuple(Permit.select(Permit.id, Permit.version).where(Permit.state.in_(watch.WATCHED))
+                    .order_by(Permit.id).tuples())
+    return (_database_token(), version.current(), watched)
+
+
+def _build(key: tuple) -> Snapshot:
+    sensors = {s.code: s for s in Sensor.select()}
+    permits = {p.id: p for p in Permit.select().where(Permit.state.in_(watch.WATCHED))}
+    found: dict[int, dict[int, Permit]] = {}
+    for sensor_id, permit_id in (SensorBinding.select(SensorBinding.sensor, SensorBinding.permit)
+                                 .where(SensorBinding.released_at.is_null()).tuples()):
+        if permit_id in permits:
+            found.setdefault(sensor_id, {})[permit_id] = permits[permit_id]
+    for sensor in sensors.values():
+        if sensor.kind == FIXED:
+            for permit in permits.values():
+                if watch.covers(sensor, permit):
+                    found.setdefault(sensor.id, {}).setdefault(permit.id, permit)
+    ordered = {sid: tuple(sorted(ps.values(), key=lambda p: p.id)) for sid, ps in found.items()}
+    return Snapshot(key, sensors, ordered, {g.code: g for g in Gateway.select()})
+
+
+def snapshot(*, refresh: bool = False) -> Snapshot:
+    """Return the current map, rebuilt only when the registry or a watched permit changed."""
+    global _current
+    key = _key()
+    current = _current
+    if current is not None and current.key == key and not refresh:
+        return current
+    with _lock:
+        if _current is None or _current.key != key or refresh:
+            _current = _build(key)
+        return _current
+
+
+def sensor(code: str) -> Sensor | None:
+    """Return the registered detector of code, reading the database again if the map lacks it."""
+    found = snapshot().sensors.get(code)
+    # A detector registered without the counter moving (a direct insert) is still found.
+    return found if found is not None else snapshot(refresh=True).sensors.get(code)
+
+
+def register_gateway(code: str, name: str, devices: list[str]) -> str:
+    """Register (or re-key) a gateway, link the detectors it posts for, and return its new secret."""
+    code = code.strip().upper()
+    wanted = [d.strip().upper() for d in devices]
+    secret = secrets.token_hex(SECRET_BYTES)
+    with transaction():
+        gateway = Gateway.get_or_none(Gateway.code == code)
+        if gateway is None:
+            gateway = Gateway.create(code=code, name=name, secret=secret)
+        else:
+            gateway.name, gateway.secret = name, secret
+            gateway.save()
+        known = {c for (c,) in Sensor.select(Sensor.code).where(Sensor.code.in_(wanted)).tuples()}
+        missing = [d for d in wanted if d not in known]
+        if missing:
+            raise LookupError(f"未登记的检测仪：{'、'.join(missing[:10])}")
+        Sensor.update(gateway=gateway).where(Sensor.code.in_(wanted)).execute()
+        version.changed()
+    return secret
