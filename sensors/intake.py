@@ -92,7 +92,8 @@ def _items(body: bytes, limit: int = MAX_BATCH, *, over: int = 400) -> list[dict
                 or not isinstance(item.get("ts"), str) or not isinstance(item.get("values"), dict) \
                 or not item["values"]:
             raise Refused(400, "malformed_reading",
-                          f"第 {index + 1} 条读数须含 device（字符串）、ts（ISO 8601 时间）和非空的 values")
+                          f"第 {index + 1} 条读数须含 device（字符串）、ts（ISO 8601 时间）和非空的 values",
+                          index=index)
     return items
 
 

@@ -12,6 +12,8 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
+from peewee import InterfaceError, OperationalError
+
 from models import Gateway, Permit, Sensor, SensorBinding, database, transaction
 from models.sensor import FIXED
 
@@ -71,14 +73,25 @@ def _build(key: tuple) -> Snapshot:
 def snapshot(*, refresh: bool = False) -> Snapshot:
     """Return the current map, rebuilt only when the registry or a watched permit changed."""
     global _current
-    key = _key()
     current = _current
+    try:
+        key = _key()
+    except (OperationalError, InterfaceError):
+        if current is None or refresh:
+            raise
+        # The database is busy or away: judging by the last map beats refusing an alarm.
+        return current
     if current is not None and current.key == key and not refresh:
         return current
     with _lock:
         if _current is None or _current.key != key or refresh:
             _current = _build(key)
         return _current
+
+
+def cached() -> Snapshot | None:
+    """Return the last map built in this process, without asking the database (it may be stale)."""
+    return _current
 
 
 def sensor(code: str) -> Sensor | None:
