@@ -99,3 +99,15 @@ class ReadingRollup(BaseModel):
 class RegistryVersion(BaseModel):
     """One row whose value grows whenever a detector, gateway or binding changes."""
     value = IntegerField(default=0)
+
+    @classmethod
+    def bump(cls) -> None:
+        """Tell every process to rebuild its detector map (inside the caller's transaction)."""
+        if not cls.update(value=cls.value + 1).execute():
+            cls.create(value=1)
+
+    @classmethod
+    def current(cls) -> int:
+        """Return the counter's value (0 before the first change)."""
+        row = cls.select(cls.value).first()
+        return row.value if row else 0

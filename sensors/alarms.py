@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import settings
-from models import Alarm, AlarmAck, Outbox, Permit, Person, Sensor, transaction, utcnow
+from models import Alarm, AlarmAck, Outbox, Permit, Person, RegistryVersion, Sensor, transaction, utcnow
 from models.db import for_update
 from workflow import audit, machine, template as templates
 from workflow.assign import org_role
@@ -18,7 +18,7 @@ from workflow.rules import UNGRADED
 from workflow.states import IN_PROGRESS, SUSPENDED
 from workflow.work import suspend
 
-from . import levels, version, watch
+from . import levels, watch
 
 # An unacknowledged alarm climbs this chain, one role per re-send, from the area's own unit up.
 CHAIN = ("基层单位负责人", "安全管理部门负责人", "主管领导")
@@ -233,7 +233,7 @@ def _offline(sensor_id: int, now: datetime) -> int:
             return 0
         sensor.offline_since = now
         sensor.save()
-        version.changed()   # every process's map must see it offline, so its next reading clears it
+        RegistryVersion.bump()   # every process's map must see it offline, so its next reading clears it
         permits = [p for p in watch.watched_permits(sensor) if p.state == IN_PROGRESS]
         silent = round(watch.silent_for(sensor, min(p.started_at for p in permits), now)) if permits else 0
         raise_alarm(sensor=sensor, device=sensor.code, level=levels.OFFLINE, permits=permits,

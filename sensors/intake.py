@@ -16,12 +16,12 @@ from datetime import datetime, timedelta, timezone
 import settings
 from peewee import chunked
 
-from models import Alarm, GasReading, Permit, Sensor, transaction, utcnow
+from models import Alarm, GasReading, Permit, RegistryVersion, Sensor, transaction, utcnow
 from models.db import for_update
 from workflow import gas, template as templates
 from workflow.states import IN_PROGRESS
 
-from . import alarms, levels, registry, version, watch
+from . import alarms, levels, registry, watch
 
 MAX_BODY = 64 * 1024
 MAX_BATCH = 100
@@ -286,7 +286,7 @@ def _follow(sensor: Sensor, readings, now: datetime) -> tuple[list[int], list[st
     if sensor.offline_since is not None:
         Sensor.update(offline_since=None).where(Sensor.id == sensor.id).execute()
         alarms.clear(sensor, now, offline=True)
-        version.changed()
+        RegistryVersion.bump()
     return raised, suspended
 
 

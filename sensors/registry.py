@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from peewee import InterfaceError, OperationalError
 
-from models import Gateway, Permit, Sensor, SensorBinding, database, transaction
+from models import Gateway, Permit, RegistryVersion, Sensor, SensorBinding, database, transaction
 from models.sensor import FIXED
 
-from . import version, watch
+from . import watch
 
 SECRET_BYTES = 16
 
@@ -50,7 +50,7 @@ def _database_token() -> str:
 def _key() -> tuple:
     watched = tuple(Permit.select(Permit.id, Permit.version).where(Permit.state.in_(watch.WATCHED))
                     .order_by(Permit.id).tuples())
-    return (_database_token(), version.current(), watched)
+    return (_database_token(), RegistryVersion.current(), watched)
 
 
 def _build(key: tuple) -> Snapshot:
@@ -118,5 +118,5 @@ def register_gateway(code: str, name: str, devices: list[str]) -> str:
         if missing:
             raise LookupError(f"未登记的检测仪：{'、'.join(missing[:10])}")
         Sensor.update(gateway=gateway).where(Sensor.code.in_(wanted)).execute()
-        version.changed()
+        RegistryVersion.bump()
     return secret
