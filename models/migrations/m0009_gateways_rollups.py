@@ -43,5 +43,5 @@ def up(migrator) -> None:
     for table in tables:
         table._meta.set_database(migrator.database)
     migrator.database.create_tables(tables)
-    gateway = ForeignKeyField(Gateway, null=True, field="id", on_delete="SET NULL")
+    gateway = ForeignKeyField(Gateway, null=True, field=Gateway.id, on_delete="SET NULL")
     migrate(migrator.add_column("sensor", "gateway_id", gateway))
