@@ -18,14 +18,15 @@ MAX_BODY = 512 * 1024
 MAX_ITEMS = 2000
 
 
-def _gateway(code: str | None, timestamp: str, signature: str | None, body: bytes) -> Gateway:
+def _gateway(snap: registry.Snapshot, code: str | None, timestamp: str, signature: str | None,
+             body: bytes) -> Gateway:
     if not code or not code.strip():
         raise Refused(401, "missing_gateway", "缺少 X-Gateway（网关编号）")
     match = intake._SIGNATURE.fullmatch(signature or "")
     if match is None:
         raise Refused(401, "missing_signature", "缺少或无法识别 X-Signature，应为 sha256=<64 位十六进制>")
     code = code.strip().upper()
-    gateway = registry.snapshot().gateways.get(code) or registry.snapshot(refresh=True).gateways.get(code)
+    gateway = snap.gateways.get(code)
     if gateway is None:
         raise Refused(401, "unknown_gateway", f"未登记的网关 {code[:40]}")
     if not hmac.compare_digest(intake.sign(gateway.secret, timestamp, body), f"sha256={match[1]}"):
@@ -35,12 +36,12 @@ def _gateway(code: str | None, timestamp: str, signature: str | None, body: byte
     return gateway
 
 
-def _sensor(gateway: Gateway, index: int, device: str) -> Sensor:
+def _sensor(snap: registry.Snapshot, gateway: Gateway, index: int, device: str) -> Sensor:
     where = f"第 {index + 1} 条读数（{device[:40]}）"
     detail = {"index": index, "device": device[:40]}
     if not intake._DEVICE.fullmatch(device):
         raise Refused(400, "malformed_reading", f"{where}的检测仪编号格式不对", **detail)
-    sensor = registry.sensor(device.upper())
+    sensor = snap.sensors.get(device.upper())
     if sensor is None or sensor.gateway_id != gateway.id:
         # An unknown detector and another gateway's one get the same answer: the batch names it.
         raise Refused(403, "foreign_device", f"{where}：检测仪 {device} 未登记在网关 {gateway.code} 下", **detail)
@@ -55,14 +56,15 @@ def verify(body: bytes, headers, now: datetime | None = None) -> list[tuple[Sens
     if len(body) > MAX_BODY:
         raise Refused(413, "body_too_large", f"请求体超过 {MAX_BODY // 1024} KB")
     timestamp = intake._timestamp(headers.get("X-Timestamp"), now)
-    gateway = _gateway(headers.get("X-Gateway"), timestamp, headers.get("X-Signature"), body)
+    snap = registry.snapshot()
+    gateway = _gateway(snap, headers.get("X-Gateway"), timestamp, headers.get("X-Signature"), body)
     if not body.lstrip().startswith(b"["):
         raise Refused(400, "bad_batch", "网关上报的请求体须为 JSON 数组")
     items = intake._items(body, MAX_ITEMS, over=413)
     posts: dict[str, tuple[Sensor, list[Reading]]] = {}
     seen: dict[tuple[str, datetime], int] = {}
     for index, item in enumerate(items):
-        sensor = _sensor(gateway, index, item["device"])
+        sensor = _sensor(snap, gateway, index, item["device"])
         where = f"第 {index + 1} 条读数（{sensor.code}）"
         try:
             reading = intake._reading(sensor, index, item, now, where=where)
