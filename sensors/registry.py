@@ -1,10 +1,10 @@
 """The detector map every reading is judged against, cached per process and refreshed on change.
 
 A clean reading must cost almost nothing, so the detectors, their gateways and the permits each
-one watches are read once and kept. Every process checks two cheap things per post: the registry
-counter (grows when a detector, gateway or binding changes) and the ids and versions of the
-watched permits (a permit's version grows with each of its transitions). Either moving rebuilds
-the map, so a binding counts from the next reading, in every process, with no restart.
+one watches are read once and kept. Every process checks cheap things per post: the registry
+counter (grows when a detector, gateway or binding changes), the newest detector and gateway ids,
+and the ids and versions of the watched permits (a permit's version grows with each of its
+transitions). Any of them moving rebuilds the map, so a binding counts from the next reading, in every process, with no restart.
 """
 from __future__ import annotations
 
