@@ -4,7 +4,8 @@ A clean reading must cost almost nothing, so the detectors, their gateways and t
 one watches are read once and kept. Every process checks cheap things per post: the registry
 counter (grows when a detector, gateway or binding changes), the newest detector and gateway ids,
 and the ids and versions of the watched permits (a permit's version grows with each of its
-transitions). Any of them moving rebuilds the map, so a binding counts from the next reading, in every process, with no restart.
+transitions). Any of them moving rebuilds the map, so a binding counts from the next reading,
+in every process, with no restart.
 """
 from __future__ import annotations
 
