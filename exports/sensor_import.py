@@ -9,21 +9,23 @@ from pathlib import Path
 
 from models.db import transaction
 from models.org import Department
-from models.sensor import FIXED, PORTABLE, Sensor
+from models.sensor import FIXED, PORTABLE, Gateway, RegistryVersion, Sensor
 from workflow.gas import GASES
 
 from .workbook import RowChecker, RowError, SheetRow, WorkbookError, read_sheets
 
-__all__ = ["NewSensor", "RowError", "SensorImportError", "SensorImportReport", "UnknownSensor",
+__all__ = ["NewGateway", "NewSensor", "RowError", "SensorImportError", "SensorImportReport", "UnknownSensor",
            "format_report", "load_sensors", "rekey_sensor"]
 
-SENSORS = "检测仪"
-CODE, NAME, AREA, KIND, GAS, INTERVAL, UNIT, ENABLED = (
-    "编号", "名称", "区域/位置", "类型", "测量气体", "上报间隔秒", "所属单位", "启用")
+SENSORS, GATEWAYS = "检测仪", "网关"
+CODE, NAME, AREA, KIND, GAS, INTERVAL, UNIT, ENABLED, GATEWAY = (
+    "编号", "名称", "区域/位置", "类型", "测量气体", "上报间隔秒", "所属单位", "启用", "网关")
 REQUIRED = (CODE, NAME, AREA, KIND, GAS, INTERVAL)
-# A missing optional column leaves a registered detector's unit or state as it is.
-OPTIONAL = (UNIT, ENABLED)
-SENSOR_COLUMNS = REQUIRED + OPTIONAL
+# A missing optional column leaves a registered detector's unit, state or gateway as it is.
+OPTIONAL = (UNIT, ENABLED, GATEWAY)
+SENSOR_COLUMNS = REQUIRED + (UNIT, ENABLED)   # the sample workbook's; 网关 is for plants with gateways
+# The 网关 sheet is optional too: a workbook without it links detectors to registered gateways only.
+GATEWAY_COLUMNS = (CODE, NAME, ENABLED)
 LIMITS = {CODE: 32, NAME: 100, AREA: 200}  # the longest text the database fields hold
 
 KINDS = (PORTABLE, FIXED)
@@ -55,9 +57,18 @@ class NewSensor:
 
 
 @dataclass(frozen=True)
+class NewGateway:
+    code: str
+    name: str
+    secret: str = field(repr=False)  # shown once, in the report; kept out of logs
+
+
+@dataclass(frozen=True)
 class SensorImportReport:
     updated: int
     new: tuple[NewSensor, ...]
+    gateways: tuple[NewGateway, ...] = ()
+    gateways_updated: int = 0
 
     @property
     def created(self) -> int:
@@ -70,28 +81,42 @@ def format_report(report: SensorImportReport) -> str:
     if report.new:
         lines.append("新检测仪的密钥仅此一次显示，请立即配置到检测仪上；遗失后只能重新生成（sensor-rekey 编号）：")
         lines += [f"{sensor.code}  secret={sensor.secret}" for sensor in report.new]
+    if report.gateways or report.gateways_updated:
+        lines.append(f"网关：新增 {len(report.gateways)}，更新 {report.gateways_updated}")
+    if report.gateways:
+        lines.append("新网关的密钥仅此一次显示，请立即配置到网关（气体检测控制器）上：")
+        lines += [f"{gateway.code}  secret={gateway.secret}" for gateway in report.gateways]
     return "\n".join(lines)
 
 
 def load_sensors(path: str | Path) -> SensorImportReport:
     """Register or update the detectors in the workbook at path; raise SensorImportError if any row is wrong."""
-    rows, errors = read_sheets(path, {SENSORS: SENSOR_COLUMNS}, optional=OPTIONAL)
+    sheets = {SENSORS: SENSOR_COLUMNS + (GATEWAY,)} | ({GATEWAYS: GATEWAY_COLUMNS} if _has_sheet(path, GATEWAYS) else {})
+    rows, errors = read_sheets(path, sheets, optional=OPTIONAL)
     if errors:
         # Without its sheet and headers no row can be read, so row checks would only add noise.
         raise SensorImportError(errors)
     with transaction():
-        checker = _Checker(Department.select().order_by(Department.id))
+        gateways = _GatewayChecker()
+        listed = gateways.check(rows.get(GATEWAYS, []))
+        checker = _Checker(Department.select().order_by(Department.id),
+                           gateways={g.code for g in Gateway.select()} | {g.code for g in listed})
         checked = checker.check(rows[SENSORS])
-        if checker.errors:
-            raise SensorImportError(checker.errors)
-        return _save(checked)
+        if checker.errors or gateways.errors:
+            raise SensorImportError(gateways.errors + checker.errors)
+        new_gateways, gateways_updated = _save_gateways(listed)
+        report = _save(checked)
+        RegistryVersion.bump()
+        return SensorImportReport(report.updated, report.new, new_gateways, gateways_updated)
 
 
 def rekey_sensor(code: str) -> str:
     """Give the detector a new secret and return it; the old one stops working at once."""
     secret = secrets.token_hex(SECRET_BYTES)
-    if not Sensor.update(secret=secret).where(Sensor.code == code.strip()).execute():
-        raise UnknownSensor(code.strip())
+    with transaction():
+        if not Sensor.update(secret=secret).where(Sensor.code == code.strip()).execute():
+            raise UnknownSensor(code.strip())
+        RegistryVersion.bump()
     return secret
 
 
@@ -112,8 +137,9 @@ class _Checked:
 class _Checker(RowChecker):
     """Check the detector rows against each other and against the org in the database."""
 
-    def __init__(self, departments):
+    def __init__(self, departments, *, gateways: set[str] = frozenset()):
         super().__init__()
+        self.gateway_codes = gateways
         self.by_code: dict[str, Department] = {}
         self.by_name: dict[str, list[Department]] = {}
         for department in departments:
@@ -144,6 +170,8 @@ class _Checker(RowChecker):
                 fields["unit"] = self.unit(row)
             if ENABLED in row.cells:
                 fields["enabled"] = self.enabled(row)
+            if GATEWAY in row.cells:
+                fields["gateway"] = self.gateway(row)
             result.append(_Checked(code, fields))
         return result
 
@@ -176,6 +204,12 @@ class _Checker(RowChecker):
             self.error(row, UNIT, f"未知单位“{text}”（系统中没有这个部门编码或部门名称，请先导入组织架构表）")
         return named[0] if named else None
 
+    def gateway(self, row: SheetRow) -> str | None:
+        text = row[GATEWAY].upper() if row[GATEWAY] else None
+        if text and text not in self.gateway_codes:
+            self.error(row, GATEWAY, f"未知网关“{text}”（系统和“{GATEWAYS}”表中都没有这个编号）")
+        return text
+
     def enabled(self, row: SheetRow) -> bool:
         text = row[ENABLED] or YES
         if text not in (YES, NO):
@@ -189,6 +223,10 @@ def _save(rows: list[_Checked]) -> SensorImportReport:
     new, updated = [], 0
     for row in rows:
         sensor = known.get(row.code)
+        fields = dict(row.fields)
+        if "gateway" in fields:
+            fields["gateway"] = Gateway.get(Gateway.code == fields["gateway"]) if fields["gateway"] else None
+        row = _Checked(row.code, fields)
         if sensor is None:
             sensor = Sensor.create(code=row.code, secret=secrets.token_hex(SECRET_BYTES), **row.fields)
             new.append(NewSensor(sensor.code, sensor.name, sensor.secret))
@@ -199,3 +237,63 @@ def _save(rows: list[_Checked]) -> SensorImportReport:
             sensor.save()
             updated += 1
     return SensorImportReport(updated, tuple(new))
+
+
+def _has_sheet(path: str | Path, name: str) -> bool:
+    from openpyxl import load_workbook
+    try:
+        book = load_workbook(path, read_only=True)
+    except Exception:  # noqa: BLE001 - read_sheets names what is wrong with the file
+        return False
+    try:
+        return name in book.sheetnames
+    finally:
+        book.close()
+
+
+@dataclass(frozen=True)
+class _GatewayRow:
+    code: str
+    name: str
+    enabled: bool | None
+
+
+class _GatewayChecker(RowChecker):
+    """Check the 网关 sheet's rows."""
+
+    def check(self, rows: list[SheetRow]) -> list[_GatewayRow]:
+        first_row: dict[str, int] = {}
+        result = []
+        for row in rows:
+            self.check_lengths(row, {CODE: 32, NAME: 100})
+            for column in (CODE, NAME):
+                if not row[column]:
+                    self.error(row, column, "不能为空")
+            code = row[CODE].upper()
+            if code in first_row:
+                self.error(row, CODE, f"编号“{code}”与第{first_row[code]}行重复")
+            elif code:
+                first_row[code] = row.row
+            enabled = None
+            if ENABLED in row.cells:
+                text = row[ENABLED] or YES
+                if text not in (YES, NO):
+                    self.error(row, ENABLED, f"应填“{YES}”或“{NO}”，不是“{text}”")
+                enabled = text != NO
+            result.append(_GatewayRow(code, row[NAME], enabled))
+        return result
+
+
+def _save_gateways(rows: list[_GatewayRow]) -> tuple[tuple[NewGateway, ...], int]:
+    """Create or update the sheet's gateways; a registered one keeps its secret."""
+    new, updated = [], 0
+    for row in rows:
+        gateway = Gateway.get_or_none(Gateway.code == row.code)
+        fields = {"name": row.name} | ({} if row.enabled is None else {"enabled": row.enabled})
+        if gateway is None:
+            gateway = Gateway.create(code=row.code, secret=secrets.token_hex(SECRET_BYTES), **fields)
+            new.append(NewGateway(gateway.code, gateway.name, gateway.secret))
+        else:
+            Gateway.update(**fields).where(Gateway.id == gateway.id).execute()
+            updated += 1
+    return tuple(new), updated

@@ -21,6 +21,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from . import exporting, scans
+from . import readings
 from .unique import enqueue_unique
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,15 @@ def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float 
         return False
 
 
+def prune_tick(lock: LeaderLock, *, enqueue: Enqueue, now: float | None = None) -> bool:
+    """Enqueue the readings' retention job once per interval if this scheduler leads."""
+    now = time.time() if now is None else now
+    if not lock.held:
+        return False
+    return enqueue(readings.prune, f"readings-prune-{int(now // readings.PRUNE_EVERY)}",
+                   result_ttl=readings.PRUNE_EVERY, failure_ttl=86400)
+
+
 def _plant_time(now: float, tz: ZoneInfo | None) -> datetime:
     if tz is None:
         import settings
@@ -197,6 +207,8 @@ def run(*, every: float, lock_ttl: float, stop: threading.Event | None = None) -
                       kwargs={"enqueue": enqueue, "every": every, "tz": tz},
                       next_run_time=datetime.now(timezone.utc), coalesce=True, max_instances=1,
                       misfire_grace_time=max(1, int(beat)))
+    scheduler.add_job(prune_tick, "interval", seconds=beat, args=[lock], id="readings-prune",
+                      kwargs={"enqueue": enqueue}, coalesce=True, max_instances=1)
     if stop is not None:
         def watch(_event) -> None:
             # Started once the scheduler runs, so a shutdown cannot come before it.

@@ -7,7 +7,7 @@ from .face import FaceCheck, FaceEnrolment
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
-from .sensor import Alarm, AlarmAck, Sensor, SensorBinding
+from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
 from .tables import MODELS
 from .version import SchemaVersion
 

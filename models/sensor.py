@@ -10,6 +10,15 @@ from .permit import Permit
 PORTABLE, FIXED = "便携", "固定"
 
 
+class Gateway(BaseModel):
+    """A gas-detection controller that signs one post carrying its detectors' readings."""
+    code = CharField(max_length=32, unique=True)
+    name = CharField(max_length=100)
+    secret = CharField(max_length=64)                   # shown to the admin once, like a detector's
+    enabled = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+
 class Sensor(BaseModel):
     """A registered detector; it signs what it posts with its own secret."""
     code = CharField(max_length=32, unique=True)        # 编号, e.g. GD-0012
@@ -26,6 +35,8 @@ class Sensor(BaseModel):
     # Set when the detector was declared offline; its next reading clears it.
     offline_since = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # The controller that may post this detector's readings in its batches; none: only itself.
+    gateway = ForeignKeyField(Gateway, null=True, backref="sensors", on_delete="SET NULL")
 
 
 class SensorBinding(BaseModel):
@@ -68,3 +79,35 @@ class AlarmAck(BaseModel):
 
     class Meta:
         indexes = ((("alarm", "person"), True),)
+
+
+class ReadingRollup(BaseModel):
+    """One detector's readings of one minute, kept where the raw readings were pruned."""
+    device = CharField(max_length=64)
+    minute = DateTimeField()                            # naive UTC, the minute's first second
+    count = IntegerField()
+    last_at = DateTimeField()                           # taken_at of the reading `*_last` comes from
+    o2_min, o2_max, o2_last = FloatField(null=True), FloatField(null=True), FloatField(null=True)
+    ex_min, ex_max, ex_last = FloatField(null=True), FloatField(null=True), FloatField(null=True)
+    h2s_min, h2s_max, h2s_last = FloatField(null=True), FloatField(null=True), FloatField(null=True)
+    co_min, co_max, co_last = FloatField(null=True), FloatField(null=True), FloatField(null=True)
+
+    class Meta:
+        indexes = ((("device", "minute"), True),)
+
+
+class RegistryVersion(BaseModel):
+    """One row whose value grows whenever a detector, gateway or binding changes."""
+    value = IntegerField(default=0)
+
+    @classmethod
+    def bump(cls) -> None:
+        """Tell every process to rebuild its detector map (inside the caller's transaction)."""
+        if not cls.update(value=cls.value + 1).execute():
+            cls.create(value=1)
+
+    @classmethod
+    def current(cls) -> int:
+        """Return the counter's value (0 before the first change)."""
+        row = cls.select(cls.value).first()
+        return row.value if row else 0

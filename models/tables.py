@@ -6,10 +6,10 @@ from .face import FaceCheck, FaceEnrolment
 from .org import Department, Person, PersonRole
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
-from .sensor import Alarm, AlarmAck, Sensor, SensorBinding
+from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
 from .version import SchemaVersion
 
 MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
-          Outbox, CardRecord, Conversation, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
-          Authorisation, FaceEnrolment, FaceCheck, SchemaVersion]
+          Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
+          Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, SchemaVersion]

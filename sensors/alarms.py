@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import settings
-from models import Alarm, AlarmAck, Outbox, Permit, Person, Sensor, transaction, utcnow
+from models import Alarm, AlarmAck, Outbox, Permit, Person, RegistryVersion, Sensor, transaction, utcnow
 from models.db import for_update
 from workflow import audit, machine, template as templates
 from workflow.assign import org_role
@@ -233,6 +233,7 @@ def _offline(sensor_id: int, now: datetime) -> int:
             return 0
         sensor.offline_since = now
         sensor.save()
+        RegistryVersion.bump()   # every process's map must see it offline, so its next reading clears it
         permits = [p for p in watch.watched_permits(sensor) if p.state == IN_PROGRESS]
         silent = round(watch.silent_for(sensor, min(p.started_at for p in permits), now)) if permits else 0
         raise_alarm(sensor=sensor, device=sensor.code, level=levels.OFFLINE, permits=permits,

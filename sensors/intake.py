@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import settings
-from models import GasReading, Permit, Sensor, transaction, utcnow
+from peewee import chunked
+
+from models import Alarm, GasReading, Permit, RegistryVersion, Sensor, transaction, utcnow
 from models.db import for_update
 from workflow import gas, template as templates
 from workflow.states import IN_PROGRESS
 
-from . import alarms, levels, watch
+from . import alarms, levels, registry, watch
 
 MAX_BODY = 64 * 1024
 MAX_BATCH = 100
+INSERT_CHUNK = 500     # rows per INSERT: under every engine's limit on bound parameters
 BACKLOG = timedelta(hours=1)   # a detector may post what it buffered during a network outage
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
 _DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
@@ -31,12 +34,12 @@ _DEVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}")
 class Refused(Exception):
     """The post is refused; status is the HTTP status, code a stable name, message plain Chinese."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, **detail):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.detail = status, code, message, detail
 
     def as_json(self) -> dict:
-        return {"error": self.code, "message": self.message}
+        return {"error": self.code, "message": self.message, **self.detail}
 
 
 @dataclass(frozen=True)
@@ -76,20 +79,21 @@ def _no_duplicates(pairs: list) -> dict:
     return dict(pairs)
 
 
-def _items(body: bytes) -> list[dict]:
+def _items(body: bytes, limit: int = MAX_BATCH, *, over: int = 400) -> list[dict]:
     try:
         data = json.loads(body.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
     except ValueError as exc:  # bad UTF-8, bad JSON, or an integer of more digits than Python parses
         raise Refused(400, "malformed_json", f"请求体不是合法的 JSON：{exc}") from None
     items = data if isinstance(data, list) else [data]
-    if not items or len(items) > MAX_BATCH:
-        raise Refused(400, "bad_batch", f"一次上报 1–{MAX_BATCH} 条读数，收到 {len(items)} 条")
+    if not items or len(items) > limit:
+        raise Refused(over if items else 400, "bad_batch", f"一次上报 1–{limit} 条读数，收到 {len(items)} 条")
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("device"), str) \
                 or not isinstance(item.get("ts"), str) or not isinstance(item.get("values"), dict) \
                 or not item["values"]:
             raise Refused(400, "malformed_reading",
-                          f"第 {index + 1} 条读数须含 device（字符串）、ts（ISO 8601 时间）和非空的 values")
+                          f"第 {index + 1} 条读数须含 device（字符串）、ts（ISO 8601 时间）和非空的 values",
+                          index=index)
     return items
 
 
@@ -107,7 +111,7 @@ def _authenticate(device: str, timestamp: str, signature: str | None, body: byte
     match = _SIGNATURE.fullmatch(signature or "")
     if match is None:
         raise Refused(401, "missing_signature", "缺少或无法识别 X-Signature，应为 sha256=<64 位十六进制>")
-    sensor = Sensor.get_or_none(Sensor.code == device.upper())
+    sensor = registry.sensor(device.upper())
     if sensor is None:
         raise Refused(401, "unknown_device", f"未登记的检测仪 {device}")
     if not hmac.compare_digest(sign(sensor.secret, timestamp, body), f"sha256={match[1]}"):
@@ -117,8 +121,8 @@ def _authenticate(device: str, timestamp: str, signature: str | None, body: byte
     return sensor
 
 
-def _reading(sensor: Sensor, index: int, item: dict, now: datetime) -> Reading:
-    where = f"第 {index + 1} 条读数"
+def _reading(sensor: Sensor, index: int, item: dict, now: datetime, where: str = "") -> Reading:
+    where = where or f"第 {index + 1} 条读数"
     try:
         taken = datetime.fromisoformat(item["ts"])
     except ValueError:
@@ -183,44 +187,118 @@ def _judge(permit: Permit, sensor: Sensor, values: dict[str, float]) -> tuple[bo
 
 
 def ingest(sensor: Sensor, readings: list[Reading], now: datetime | None = None) -> Result:
-    """Store and evaluate the readings in one transaction; raise alarms and suspend work at once."""
+    """Store and evaluate one detector's readings; raise alarms and suspend work at once."""
+    return store(prepare([(sensor, readings)], now=now))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Readings judged against the cached detector map, ready to be written in bulk."""
+    posts: tuple[tuple[Sensor, tuple[Reading, ...]], ...]
+    rows: tuple[dict, ...]
+    eventful: frozenset[int]     # detectors whose readings change something: alarm, clear, back online
+    now: datetime
+
+    @property
+    def urgent(self) -> bool:
+        """True when storing this batch changes something beyond the readings themselves."""
+        return bool(self.eventful)
+
+
+def prepare(posts: list[tuple[Sensor, list[Reading]]], *, now: datetime | None = None) -> Batch:
+    """Judge every reading against the cached map; decide which detectors need the full evaluation."""
     now = now or utcnow()
-    raised, suspended, stored = [], [], 0
-    with transaction():
-        sensor = for_update(Sensor.select().where(Sensor.id == sensor.id)).first()
-        if GasReading.select().where((GasReading.device == sensor.code)
-                                     & GasReading.taken_at.in_([r.taken_at for r in readings])).exists():
-            raise Refused(409, "replayed", "这些读数已受理过（重复上报）")
-        permits = watch.watched_permits(sensor)
-        for reading in sorted(readings, key=lambda r: r.taken_at):
-            # Judged once per permit: storing and alarming both need it, on the webhook's hot path.
+    snap = registry.snapshot()
+    alarmed = {sid for (sid,) in Alarm.select(Alarm.sensor).where(
+        Alarm.cleared_at.is_null() & Alarm.level.in_(alarms.ACTIVE_LEVELS) & Alarm.sensor.is_null(False)).tuples()}
+    rows, eventful = [], set()
+    for sensor, readings in posts:
+        sensor = snap.sensors.get(sensor.code, sensor)
+        permits = snap.watched(sensor)
+        if sensor.id in alarmed or sensor.offline_since is not None:
+            eventful.add(sensor.id)
+        for reading in readings:
             judged = {p.id: _judge(p, sensor, reading.values) for p in permits}
-            stored += _store(sensor, reading, permits, judged, now)
-            alarm = _evaluate(sensor, reading, permits, judged, now)
-            if alarm is not None:
-                raised.append(alarm.id)
-                suspended += alarm.suspended
-        newest = max(r.taken_at for r in readings)
-        if sensor.last_seen_at is None or newest > sensor.last_seen_at:
-            sensor.last_seen_at = newest
-        if sensor.offline_since is not None:
-            sensor.offline_since = None
-            alarms.clear(sensor, now, offline=True)
-        sensor.save()
-    return Result(stored, tuple(raised), tuple(suspended))
+            rows += _rows(sensor, reading, permits, judged, now)
+            if levels.trips(reading.values) or any(p.state == IN_PROGRESS and not judged[p.id][2].passed
+                                                   for p in permits):
+                eventful.add(sensor.id)
+    frozen = tuple((sensor, tuple(readings)) for sensor, readings in posts)
+    return Batch(frozen, tuple(rows), frozenset(eventful), now)
 
 
-def _store(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime) -> int:
+def store(batch: Batch) -> Result:
+    """Write the batch in one transaction; only an eventful detector locks its row and its permits."""
+    raised, suspended = [], []
+    with transaction():
+        _no_replays(batch.posts)
+        for chunk in chunked(batch.rows, INSERT_CHUNK):
+            GasReading.insert_many(chunk).execute()
+        _touch(batch.posts)
+        for sensor, readings in batch.posts:
+            if sensor.id in batch.eventful:
+                alarm_ids, stopped = _follow(sensor, readings, batch.now)
+                raised += alarm_ids
+                suspended += stopped
+    return Result(len(batch.rows), tuple(raised), tuple(suspended))
+
+
+def _no_replays(posts) -> None:
+    codes = [sensor.code for sensor, _ in posts]
+    times = sorted({r.taken_at for _, readings in posts for r in readings})
+    seen = set()
+    for chunk in chunked(codes, INSERT_CHUNK):
+        seen |= set(GasReading.select(GasReading.device, GasReading.taken_at)
+                    .where(GasReading.device.in_(chunk) & GasReading.taken_at.in_(times)).tuples())
+    if not seen:
+        return
+    for sensor, readings in posts:
+        for reading in readings:
+            if (sensor.code, reading.taken_at) in seen:
+                raise Refused(409, "replayed", f"这些读数已受理过（重复上报）：检测仪 {sensor.code} "
+                                               f"{reading.taken_at:%Y-%m-%d %H:%M:%S}（UTC）的读数",
+                              device=sensor.code)
+
+
+def _touch(posts) -> None:
+    """Move each detector's last contact forward, one statement per distinct newest time."""
+    by_time: dict[datetime, list[int]] = {}
+    for sensor, readings in posts:
+        by_time.setdefault(max(r.taken_at for r in readings), []).append(sensor.id)
+    for newest, ids in by_time.items():
+        for chunk in chunked(ids, INSERT_CHUNK):
+            (Sensor.update(last_seen_at=newest)
+             .where(Sensor.id.in_(chunk) & (Sensor.last_seen_at.is_null() | (Sensor.last_seen_at < newest)))
+             .execute())
+
+
+def _follow(sensor: Sensor, readings, now: datetime) -> tuple[list[int], list[str]]:
+    """Evaluate a detector whose readings change something, against fresh rows under lock."""
+    sensor = for_update(Sensor.select().where(Sensor.id == sensor.id)).first()
+    permits = watch.watched_permits(sensor)
+    raised, suspended = [], []
+    for reading in sorted(readings, key=lambda r: r.taken_at):
+        judged = {p.id: _judge(p, sensor, reading.values) for p in permits}
+        alarm = _evaluate(sensor, reading, permits, judged, now)
+        if alarm is not None:
+            raised.append(alarm.id)
+            suspended += alarm.suspended
+    if sensor.offline_since is not None:
+        Sensor.update(offline_since=None).where(Sensor.id == sensor.id).execute()
+        alarms.clear(sensor, now, offline=True)
+        RegistryVersion.bump()
+    return raised, suspended
+
+
+def _rows(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime) -> list[dict]:
     upper = reading.values
     common = dict(device=sensor.code, taken_at=reading.taken_at, recorded_at=now, o2=upper.get("O2"),
-                  ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"), location_note=sensor.area)
+                  ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"), location_note=sensor.area,
+                  tester=None)
     if not permits:
-        GasReading.create(permit=None, passed=None, verdict={}, **common)
-        return 1
-    for permit in permits:
-        passed, full, _ = judged[permit.id]
-        GasReading.create(permit=permit, passed=passed, verdict=full.as_dict(), **common)
-    return len(permits)
+        return [dict(permit=None, passed=None, verdict={}, **common)]
+    return [dict(permit=permit.id, passed=judged[permit.id][0], verdict=judged[permit.id][1].as_dict(), **common)
+            for permit in permits]
 
 
 def _evaluate(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime):

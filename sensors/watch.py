@@ -5,11 +5,12 @@ import unicodedata
 from datetime import datetime, timedelta
 
 import settings
-from models import Permit, Person, Sensor, SensorBinding
+from models import Permit, Person, RegistryVersion, Sensor, SensorBinding
 from models.sensor import FIXED
 from workflow import machine
 from workflow.errors import InvalidPermit, NotAuthorized, NotFound
 from workflow.states import IN_APPROVAL, IN_PROGRESS, ISSUED, SUSPENDED
+
 
 # A detector's readings count for a permit from approval until the work is done.
 WATCHED = (IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED)
@@ -104,6 +105,7 @@ def bind(permit_no: str, code: str, *, by: Person, now: datetime | None = None):
                 raise InvalidPermit(f"检测仪 {sensor.code} 已绑定在本作业票上")
             raise InvalidPermit(f"检测仪 {sensor.code} 正在监测 {binding.permit.no}，请先解绑")
         SensorBinding.create(sensor=sensor, permit=ctx.permit, bound_by=by, bound_at=ctx.now)
+        RegistryVersion.bump()
         ctx.bump, ctx.data = False, {"sensor": sensor.code}
         ctx.detail = f"已绑定检测仪 {sensor.code}（{sensor.name}，每 {sensor.interval_seconds} 秒上报）"
     return machine.run(permit_no, "bind_sensor", body, by=by, now=now)
@@ -119,6 +121,7 @@ def unbind(permit_no: str, code: str, *, by: Person, now: datetime | None = None
                            & SensorBinding.released_at.is_null()).execute())
         if not released:
             raise InvalidPermit(f"检测仪 {sensor.code} 未绑定在本作业票上")
+        RegistryVersion.bump()
         ctx.bump, ctx.data = False, {"sensor": sensor.code}
         ctx.detail = f"已解绑检测仪 {sensor.code}"
     return machine.run(permit_no, "unbind_sensor", body, by=by, now=now)

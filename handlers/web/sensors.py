@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 import settings
 from jobs.delivery import enqueue
 from models import Alarm
-from sensors import alarms, intake
+from sensors import admission, alarms, gateway, intake
 from workflow.clock import local
 
 log = logging.getLogger(__name__)
@@ -18,21 +18,33 @@ bp = Blueprint("sensors", __name__)
 
 @bp.post("/sensors/readings")
 def readings():
-    if (request.content_length or 0) > intake.MAX_BODY:
+    return _receive(intake.MAX_BODY, lambda body: [intake.verify(body, request.headers)[:2]])
+
+
+@bp.post("/sensors/gateway")
+def gateway_batch():
+    """A gas-detection controller's batch: many detectors' readings in one signed post."""
+    return _receive(gateway.MAX_BODY, lambda body: gateway.verify(body, request.headers))
+
+
+def _receive(limit: int, verify):
+    if (request.content_length or 0) > limit:
         # Refused before reading: a detector gateway gone wrong must not fill the worker's memory.
-        return _refused(intake.Refused(413, "body_too_large", f"请求体超过 {intake.MAX_BODY // 1024} KB"))
-    body = request.stream.read(intake.MAX_BODY + 1)
+        return _refused(intake.Refused(413, "body_too_large", f"请求体超过 {limit // 1024} KB"))
+    body = request.stream.read(limit + 1)
     try:
-        sensor, readings, _ = intake.verify(body, request.headers)
-        result = intake.ingest(sensor, readings)
+        result = admission.receive(lambda: verify(body))
     except intake.Refused as exc:
         return _refused(exc)
+    except admission.Overloaded as exc:
+        log.warning("sensor post shed (503): %s", exc.message)
+        return jsonify(exc.as_json()), 503, {"Retry-After": str(exc.retry_after)}
     # Delivery is the worker's: alarm cards fan out as one job per person, and the sweep brings
     # back any row whose job was lost with Redis.
     try:
         enqueue(alarms.outbox_rows(result.alarms))
     except Exception as exc:  # noqa: BLE001 - stored and committed; the worker's sweep delivers
-        log.error("alarm cards of %s not enqueued (%s); the sweep will send them", sensor.code, exc)
+        log.error("alarm cards of alarms %s not enqueued (%s); the sweep will send them", result.alarms, exc)
     return jsonify(result.as_json())
 
 
