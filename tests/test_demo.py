@@ -48,3 +48,14 @@ def test_the_scripted_demo_runs_on_dingtalk_and_on_both_apps_at_once(db, tmp_pat
     mixed = run_demo(db, tmp_path / "mixed", "--platform", "mixed")
     ways = {way for way, _ in re.findall(r"点击“[^”]+” → (ACK|HTTP) (\d+)", mixed.stdout)}
     assert ways == {"ACK", "HTTP"} and "chain intact" in mixed.stdout
+
+
+def test_the_gas_story_runs_a_controller_of_100_detectors_on_both_apps(db, tmp_path):
+    for platform in ("wecom", "dingtalk"):
+        done = run_demo(db, tmp_path / platform, "--story", "gas", "--platform", platform)
+        assert "连续 5 次 → 入库 500 条，无报警" in done.stdout
+        assert re.search(r"GD-1042 上报 H2S=25 mg/m³ → 二级报警，卡片发给 \S+", done.stdout)
+        assert "点击“确认收到”" in done.stdout
+        assert "→ 403 foreign_device；签名不符 → 401；均未入库" in done.stdout
+        assert "报警已解除" in done.stdout and "chain intact" in done.stdout
+        assert re.search(r"读数原样保留 7 条，其余 693 条折叠为 99 条每分钟汇总", done.stdout)

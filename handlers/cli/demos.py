@@ -1,6 +1,8 @@
 """The demo commands: the sample plant walked through in-process, or the whole product on this machine."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from workflow import template as templates
@@ -28,24 +30,34 @@ def walkthrough():
 
 
 @click.command("demo")
-@click.option("--scripted", is_flag=True, help="click a 一级 hot-work permit through, then exit")
+@click.option("--scripted", is_flag=True, help="tell a story through the sandbox (see --story), then exit")
+@click.option("--story", type=click.Choice(["permit", "gas"]), default="permit",
+              help="with --scripted: permit (a 一级 hot-work permit to close), gas (a controller of 100 detectors)")
 @click.option("--platform", type=click.Choice(["wecom", "dingtalk", "mixed"]), default="wecom",
               help="where people's cards go: WeCom, DingTalk, or alternating people between the two")
+@click.option("--instance", "instance", type=click.Path(file_okay=False),
+              help="with --scripted: keep the story's database and Redis here (default: INSTANCE_PATH, else a fresh "
+                   "temporary folder, so the interactive demo's data is left alone)")
 @click.option("--port", default=5000, type=int)
 @click.option("--sandbox-port", default=5001, type=int, help="the WeCom sandbox; DingTalk's is the next port")
-def demo(scripted, platform, port, sandbox_port):
+def demo(scripted, story, platform, instance, port, sandbox_port):
     """Run the app, a worker and both platform sandboxes; open a phone view to act as anyone."""
     import time
     from workflow.audit import verify
-    from handlers.demo.demo import running, scripted as run_script
+    from handlers.demo.demo import running
+    from handlers.demo.stories import STORIES, StoryFailed
     from handlers.demo.demo import SCRIPTED_TIMERS
     timers = SCRIPTED_TIMERS if scripted else None
     if scripted:
         port, sandbox_port = 0, 0
+        _own_instance(instance)
     with running(app_factory(), port=port, sandbox_port=sandbox_port, timers=timers, platform=platform) as world:
         if scripted:
-            permit = run_script(world, click.echo, platform)
-            click.echo(f"{permit.no} → 已关闭")
+            try:
+                STORIES[story](world, click.echo, platform)
+            except StoryFailed as exc:
+                click.echo(f"未完成：{exc}")
+                raise SystemExit(1)
             report = verify()
             click.echo(report.text())
             if not report.ok:
@@ -62,3 +74,16 @@ def demo(scripted, platform, port, sandbox_port):
                 time.sleep(3600)
         except KeyboardInterrupt:
             click.echo("已停止")
+
+
+def _own_instance(folder: str | None) -> None:
+    """Give a scripted story an instance of its own, so one run's people and choices never leak into the next."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+    folder = folder or os.environ.get("INSTANCE_PATH")
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="permit-story-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["INSTANCE_PATH"] = str(Path(folder).resolve())

@@ -1,0 +1,22 @@
+"""The scripted stories `python app.py demo --scripted --story NAME` can tell, each a day through the sandbox."""
+from __future__ import annotations
+
+from typing import Callable
+
+from models.permit import Permit
+from workflow.states import CLOSED
+
+from .demo import Demo, scripted
+from .gas_story import StoryFailed, expect, gas
+
+
+def permit(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> None:
+    """Apply for a 一级 hot-work permit in chat and click it through every step to close."""
+    closed = scripted(demo, say, platform)
+    expect(Permit.get_by_id(closed.id).state == CLOSED, f"{closed.no} 没有关闭")
+    say(f"{closed.no} → 已关闭")
+
+
+STORIES: dict[str, Callable[..., None]] = {"permit": permit, "gas": gas}
+
+__all__ = ["STORIES", "StoryFailed"]
