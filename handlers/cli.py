@@ -391,13 +391,17 @@ def serve(host, port):
 @click.option("--burst", is_flag=True, help="stop when the queues are empty")
 @click.option("--sweep-every", default=15.0, help="seconds between outbox sweeps")
 @click.option("--quiet", is_flag=True, help="log only warnings and errors")
-def worker(burst, sweep_every, quiet):
-    """Run an rq worker for the delivery and default queues, sweeping the outbox as it goes."""
-    import logging
+@click.option("--queues", default=None, help="comma separated, of alarm, deliver, default (default: all)")
+def worker(burst, sweep_every, quiet, queues):
+    """Run rq workers, sweeping the outbox as they go; the alarm lane runs in a process of its own."""
     import threading
-    from rq import Worker
-    from jobs.connection import QUEUES, queue, redis
+    from jobs import lanes
+    from jobs.connection import ALARM, QUEUES
     from jobs.delivery import sweep
+    names = [n.strip() for n in (queues or ",".join(QUEUES)).split(",") if n.strip()]
+    unknown = [n for n in names if n not in QUEUES]
+    if unknown or not names:
+        raise click.ClickException(f"没有队列 {'、'.join(unknown) or '（空）'}，可选：{'、'.join(QUEUES)}")
     app = current_app._get_current_object()
 
     def sweeper():
@@ -409,23 +413,31 @@ def worker(burst, sweep_every, quiet):
                     sweep()
                 except Exception:  # a sweep that fails now is retried at the next tick
                     app.logger.exception("outbox sweep failed")
+                finally:
+                    models.database.close()   # back to the pool between ticks
                 stop.wait(sweep_every)
 
     stop = threading.Event()
-    if not burst:
-        threading.Thread(target=sweeper, daemon=True).start()
-    else:
+    if burst:
         sweep()
-    # rq forks a work horse per job: import what jobs use once here, or every fork pays for
-    # importing wechatpy and the card builders again (about 150 ms a job).
-    import bot.registry, bot.wecom, cards.alarm, cards.build, cards.wecom, jobs.media, jobs.scans  # noqa: E401,F401
-    if _settings().dingtalk:
-        import bot.dingtalk, bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
-    # The fork must open its own database connection, not share ours.
-    models.database.close()
-    Worker([queue(name) for name in QUEUES], connection=redis()).work(
-        burst=burst, logging_level=logging.WARNING if quiet else logging.INFO)
-    stop.set()
+        # One process: the alarm lane drains first, then the rest.
+        rest = [n for n in names if n != ALARM]
+        if ALARM in names:
+            lanes.work([ALARM], burst=True, quiet=quiet)
+        if rest:
+            lanes.work(rest, burst=True, quiet=quiet)
+        return
+    threading.Thread(target=sweeper, daemon=True).start()
+    alarm_lane = None
+    if ALARM in names and len(names) > 1:
+        alarm_lane = lanes.AlarmLane(quiet=quiet, sweep_every=sweep_every).start()
+        names = [n for n in names if n != ALARM]
+    try:
+        lanes.work(names, burst=False, quiet=quiet)
+    finally:
+        stop.set()
+        if alarm_lane is not None:
+            alarm_lane.stop()
 
 
 @click.command("scheduler")
