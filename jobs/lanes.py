@@ -43,7 +43,11 @@ def warm() -> None:
     """Build the configured channels and fetch their tokens now, not when the first alarm comes."""
     import settings
     from bot import registry
+    # What the first alarm would otherwise import: the card builders and the channels' renderers.
+    import cards.alarm, cards.build, cards.wecom  # noqa: E401,F401
     conf = settings.current()
+    if conf.dingtalk:
+        import bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
     for platform, configured in (("wecom", conf.wecom), ("dingtalk", conf.dingtalk)):
         if configured is None:
             continue
