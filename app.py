@@ -17,7 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(conf.instance_path))
     app.config["SETTINGS"] = conf
     app.json.ensure_ascii = False   # JSON errors name the problem in Chinese a person can read in a log
-    models.connect(conf.database_url)
+    models.connect(conf.database_url, pool_size=conf.db_pool_size, wait=conf.db_pool_wait)
     from bot.registry import reset as forget_channels
     forget_channels()  # adapters are built from the settings just loaded
     from certs.stats import register as count_certificates
@@ -32,6 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
         if not models.database.is_closed():
             models.database.close()
 
+    from handlers.busy import register as answer_busy
+    answer_busy(app)
     from handlers.board import bp as board
     from handlers.downloads import bp as downloads
     from handlers.sensors import bp as sensors

@@ -378,13 +378,26 @@ def demo(scripted, platform, port, sandbox_port):
 @click.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
-def serve(host, port):
-    """Serve the web app (callbacks, board pages) with a threaded development server.
-
-    Deployments run gunicorn instead: gunicorn 'app:create_app()'.
-    """
-    from werkzeug.serving import run_simple
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+@click.option("--workers", type=int, default=None, help="gunicorn processes (WEB_CONCURRENCY, default 2)")
+@click.option("--threads", type=int, default=None, help="request threads per process (WEB_THREADS, default 8)")
+@click.option("--timeout", type=int, default=None, help="seconds a request may take (WEB_TIMEOUT, default 30)")
+@click.option("--dev", is_flag=True, help="the threaded development server instead of gunicorn")
+def serve(host, port, workers, threads, timeout, dev):
+    """Serve the web app (callbacks, sensor webhook, board pages) with gunicorn."""
+    conf = _settings()
+    workers, threads = workers or conf.web_concurrency, threads or conf.web_threads
+    timeout = timeout or conf.web_timeout
+    if min(workers, threads, timeout) < 1:
+        raise click.ClickException("--workers、--threads、--timeout 须为正整数")
+    if threads > conf.db_pool_size:
+        raise click.ClickException(f"每个进程 {threads} 个线程多于数据库连接池的 {conf.db_pool_size} 个连接："
+                                   "请调大 DB_POOL_SIZE 或调小 WEB_THREADS")
+    if dev:
+        from werkzeug.serving import run_simple
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
+        return
+    from .serving import serve as run_gunicorn
+    run_gunicorn(host=host, port=port, workers=workers, threads=threads, timeout=timeout)
 
 
 @click.command("worker")

@@ -100,9 +100,21 @@ class _Bounded:
         try:
             return super().execute_sql(sql, params, *args, **kwargs)
         except OperationalError as exc:
-            if _busy(exc) and not isinstance(exc, Busy):
-                raise Busy(f"数据库繁忙（{exc}）") from exc
+            _raise_busy(exc)
             raise
+
+    def begin(self, *args, **kwargs):
+        # SQLite's BEGIN IMMEDIATE is where a second writer meets the lock.
+        try:
+            return super().begin(*args, **kwargs)
+        except OperationalError as exc:
+            _raise_busy(exc)
+            raise
+
+
+def _raise_busy(exc: OperationalError) -> None:
+    if _busy(exc) and not isinstance(exc, Busy):
+        raise Busy(f"数据库繁忙（{exc}）") from exc
 
 
 # Named Sqlite*/Postgres*/MySQL* like peewee's own classes: callers tell the engine by the name.
@@ -122,7 +134,8 @@ def connect(url: str, *, pool_size: int = POOL_SIZE, wait: float = POOL_WAIT):
     """Open the database named by url through a bounded pool and bind it to every model."""
     scheme = urlparse(url).scheme.split("+")[0]
     kwargs = parse_url(url)
-    pool = {"max_connections": pool_size, "timeout": wait, "stale_timeout": 3600}
+    # peewee reads a wait of 0 as "for ever"; None is "not at all".
+    pool = {"max_connections": pool_size, "timeout": wait if wait > 0 else None, "stale_timeout": 3600}
     if scheme.startswith("sqlite"):
         # WAL lets readers work while a command writes; busy_timeout makes a second writer wait
         # its turn, and past it the caller gets Busy rather than a hung request.
