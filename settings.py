@@ -31,6 +31,7 @@ class Settings:
     web_concurrency: int = 2       # gunicorn processes of `python app.py serve`
     web_threads: int = 8           # request threads in each
     web_timeout: int = 30          # seconds before gunicorn restarts a process stuck in one request
+    alarm_workers: int = 2         # alarm-lane processes each `python app.py worker` runs beside the others
     public_base_url: str = "http://127.0.0.1:5000"
     outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
     scan_every_seconds: int = 30      # how often the active scheduler enqueues the deadline scans
@@ -221,6 +222,7 @@ def load(overrides: dict | None = None) -> Settings:
         web_concurrency=_positive(env, "WEB_CONCURRENCY", 2),
         web_threads=_positive(env, "WEB_THREADS", 8),
         web_timeout=_positive(env, "WEB_TIMEOUT", 30),
+        alarm_workers=_positive(env, "ALARM_WORKERS", 2),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
         scan_every_seconds=_int(env, "SCAN_EVERY_SECONDS", 30),

@@ -290,7 +290,7 @@ def _serve(instance: Path, args) -> tuple[subprocess.Popen, str]:
 
 
 def _start_workers(count: int, instance: Path) -> list[subprocess.Popen]:
-    """Start count `python app.py worker` processes; wait until each and its alarm lane registered with rq."""
+    """Start count `python app.py worker` processes; wait until each and its alarm lanes registered with rq."""
     from rq import Worker
     from jobs.connection import redis
     workers = []
@@ -299,7 +299,9 @@ def _start_workers(count: int, instance: Path) -> list[subprocess.Popen]:
         workers.append(subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--quiet"],
                                         env={**os.environ}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
     deadline = time.monotonic() + 60
-    while len(Worker.all(connection=redis())) < 2 * count:
+    import settings
+    lanes = settings.current().alarm_workers
+    while len(Worker.all(connection=redis())) < (1 + lanes) * count:
         if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
             logs = "\n".join((instance / f"worker-{k}.log").read_text(errors="replace")[-2000:] for k in range(count))
             sys.exit(f"the workers did not start:\n{logs}")
@@ -423,6 +425,8 @@ def main() -> int:
     parser.add_argument("--alarm-share", type=float, default=0.1,
                         help="share of each detector's readings that alarm (default 0.1: one in ten)")
     parser.add_argument("--workers", type=int, default=1, help="`python app.py worker` processes (default 1)")
+    parser.add_argument("--alarm-workers", type=int, default=2,
+                        help="alarm-lane processes of each worker (ALARM_WORKERS, default 2)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes of serve (default 2)")
     parser.add_argument("--web-threads", type=int, default=8, help="threads in each (default 8)")
     parser.add_argument("--platform", choices=("wecom", "dingtalk"), default="wecom")
@@ -443,7 +447,8 @@ def main() -> int:
     redis_url, redis_shown, own_redis = support.redis_url()
     os.environ.update({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                        "QUIET_HOURS": "off", "DEFAULT_PLATFORM": args.platform,
-                       "DB_POOL_SIZE": str(max(10, args.web_threads + 2))})
+                       "DB_POOL_SIZE": str(max(10, args.web_threads + 2)),
+                       "ALARM_WORKERS": str(args.alarm_workers)})
     if args.platform == "wecom":
         os.environ.update({"WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": str(AGENT), "WECOM_SECRET": SECRET,
                            "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY})
@@ -543,7 +548,8 @@ def _run(args, period: int, instance: Path, database_url: str, redis_shown: str,
     print(f"bench/alarm_relay.py: gas alarms relayed from the detectors' posts to the {args.platform} sandbox, "
           "beside direct sends to the sandbox")
     print(f"processes: `python app.py serve` (gunicorn, {args.web_workers} x {args.web_threads} threads), "
-          f"{args.workers} x `python app.py worker` (ordinary lane forking, alarm lane a warm process of its own), "
+          f"{args.workers} x `python app.py worker` (ordinary lane forking; alarm lane {args.alarm_workers} warm "
+          f"processes that never fork), "
           f"sandbox and sampler in the bench's; clients: {len(senders)} threads in another")
     print(f"database: {engine}{' (temporary file)' if engine == 'sqlite' else ''}; redis: {redis_shown}; "
           f"{n} detectors, each in a unit of its own with one 安全员 (one card per alarm)"

@@ -405,7 +405,9 @@ def serve(host, port, workers, threads, timeout, dev):
 @click.option("--sweep-every", default=15.0, help="seconds between outbox sweeps")
 @click.option("--quiet", is_flag=True, help="log only warnings and errors")
 @click.option("--queues", default=None, help="comma separated, of alarm, deliver, default (default: all)")
-def worker(burst, sweep_every, quiet, queues):
+@click.option("--alarm-workers", type=int, default=None,
+              help="processes serving the alarm lane beside the others (ALARM_WORKERS, default 2)")
+def worker(burst, sweep_every, quiet, queues, alarm_workers):
     """Run rq workers, sweeping the outbox as they go; the alarm lane runs in a process of its own."""
     import threading
     from jobs import lanes
@@ -415,6 +417,9 @@ def worker(burst, sweep_every, quiet, queues):
     unknown = [n for n in names if n not in QUEUES]
     if unknown or not names:
         raise click.ClickException(f"没有队列 {'、'.join(unknown) or '（空）'}，可选：{'、'.join(QUEUES)}")
+    alarm_workers = _settings().alarm_workers if alarm_workers is None else alarm_workers
+    if alarm_workers < 1:
+        raise click.ClickException("--alarm-workers 须为正整数：报警通道不能没有进程")
     app = current_app._get_current_object()
 
     def sweeper():
@@ -443,7 +448,7 @@ def worker(burst, sweep_every, quiet, queues):
     threading.Thread(target=sweeper, daemon=True).start()
     alarm_lane = None
     if ALARM in names and len(names) > 1:
-        alarm_lane = lanes.AlarmLane(quiet=quiet, sweep_every=sweep_every).start()
+        alarm_lane = lanes.AlarmLane(count=alarm_workers, quiet=quiet, sweep_every=sweep_every).start()
         names = [n for n in names if n != ALARM]
     try:
         lanes.work(names, burst=False, quiet=quiet)

@@ -79,45 +79,53 @@ def work(names: list[str], *, burst: bool, quiet: bool) -> None:
 
 
 class AlarmLane:
-    """A child `python app.py worker --queues alarm`, restarted whenever it dies until stop() is called."""
+    """count child `python app.py worker --queues alarm` processes, each restarted whenever it dies until stop().
 
-    def __init__(self, *, quiet: bool, sweep_every: float):
+    Several, because one alarm's delivery mostly waits (on the database, on the platform): while one
+    process waits for WeCom to answer, the next alarm is already being sent by another.
+    """
+
+    def __init__(self, *, count: int, quiet: bool, sweep_every: float):
         self.argv = [sys.executable, str(APP), "worker", "--queues", ALARM, "--sweep-every", str(sweep_every)]
         if quiet:
             self.argv.append("--quiet")
-        self.process: subprocess.Popen | None = None
+        self.processes: list[subprocess.Popen | None] = [None] * count
         self.stopping = threading.Event()
-        self.watcher = threading.Thread(target=self._watch, name="alarm-lane", daemon=True)
+        self.watchers = [threading.Thread(target=self._watch, args=(k,), name=f"alarm-lane-{k}", daemon=True)
+                         for k in range(count)]
 
     def start(self) -> "AlarmLane":
-        """Start the child and keep it running."""
-        self._spawn()
-        self.watcher.start()
+        """Start the children and keep them running."""
+        for k, watcher in enumerate(self.watchers):
+            self._spawn(k)
+            watcher.start()
         return self
 
-    def _spawn(self) -> None:
-        self.process = subprocess.Popen(self.argv, env={**os.environ}, preexec_fn=_die_with_parent)
+    def _spawn(self, k: int) -> None:
+        self.processes[k] = subprocess.Popen(self.argv, env={**os.environ}, preexec_fn=_die_with_parent)
 
-    def _watch(self) -> None:
+    def _watch(self, k: int) -> None:
         while not self.stopping.is_set():
-            code = self.process.wait()
+            code = self.processes[k].wait()
             if self.stopping.is_set():
                 return
-            log.error("the alarm lane exited with %s; starting it again", code)
+            log.error("alarm lane %s exited with %s; starting it again", k, code)
             self.stopping.wait(1)   # a child that cannot start must not spin
             if not self.stopping.is_set():
-                self._spawn()
+                self._spawn(k)
 
     def stop(self) -> None:
-        """Stop the child (rq finishes the job in hand first) and wait for it."""
+        """Stop the children (rq finishes the job in hand first) and wait for them."""
         self.stopping.set()
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        running = [p for p in self.processes if p is not None and p.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
             try:
-                self.process.wait(30)
+                process.wait(30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
 
 
 def _die_with_parent() -> None:
