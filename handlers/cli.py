@@ -412,7 +412,6 @@ def worker(burst, sweep_every, quiet, queues, alarm_workers):
     import threading
     from jobs import lanes
     from jobs.connection import ALARM, QUEUES
-    from jobs.delivery import sweep
     names = [n.strip() for n in (queues or ",".join(QUEUES)).split(",") if n.strip()]
     unknown = [n for n in names if n not in QUEUES]
     if unknown or not names:
@@ -428,7 +427,7 @@ def worker(burst, sweep_every, quiet, queues, alarm_workers):
         with app.app_context():
             while True:
                 try:
-                    sweep()
+                    lanes.tick(names)
                 except Exception:  # a sweep that fails now is retried at the next tick
                     app.logger.exception("outbox sweep failed")
                 finally:
@@ -437,7 +436,7 @@ def worker(burst, sweep_every, quiet, queues, alarm_workers):
 
     stop = threading.Event()
     if burst:
-        sweep()
+        lanes.tick(names)
         # One process: the alarm lane drains first, then the rest.
         rest = [n for n in names if n != ALARM]
         if ALARM in names:
@@ -445,11 +444,11 @@ def worker(burst, sweep_every, quiet, queues, alarm_workers):
         if rest:
             lanes.work(rest, burst=True, quiet=quiet)
         return
-    threading.Thread(target=sweeper, daemon=True).start()
     alarm_lane = None
     if ALARM in names and len(names) > 1:
         alarm_lane = lanes.AlarmLane(count=alarm_workers, quiet=quiet, sweep_every=sweep_every).start()
-        names = [n for n in names if n != ALARM]
+        names = [n for n in names if n != ALARM]   # the children serve it (and re-send due alarms)
+    threading.Thread(target=sweeper, daemon=True).start()
     try:
         lanes.work(names, burst=False, quiet=quiet)
     finally:

@@ -61,6 +61,21 @@ def warm() -> None:
             log.warning("could not warm the %s channel: %s", platform, exc)
 
 
+def tick(names: list[str]) -> None:
+    """Do a worker's periodic share: the alarm lane re-sends due alarms itself, then every lane sweeps the outbox.
+
+    The re-sends are the alarm lane's own so that no scan waiting in the ordinary queue behind an
+    export can hold them back; two processes doing it at once re-send once, as each alarm is locked
+    and its due time checked again.
+    """
+    from models import utcnow
+    from sensors import alarms
+    from .delivery import sweep
+    if ALARM in names:
+        alarms.resend_due(utcnow())
+    sweep()
+
+
 def work(names: list[str], *, burst: bool, quiet: bool) -> None:
     """Serve the named queues in this process: the alarm lane alone without forking, else rq's forking worker."""
     level = logging.WARNING if quiet else logging.INFO

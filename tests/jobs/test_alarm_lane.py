@@ -121,3 +121,31 @@ def test_the_alarm_worker_killed_between_the_send_and_the_mark_delivers_the_card
     cards = cards_of(world, alarm)
     assert set(cards) == {Person.get_by_id(i).wecom_userid for i in alarm.recipients}
     assert all(len(c) == 1 for c in cards.values()), cards
+
+
+def test_the_alarm_lane_resends_an_unacknowledged_alarm_with_no_other_worker_or_scheduler(world):
+    from datetime import datetime
+    device = detector(world)
+    answer = device.post(ALARMING)
+    alarm = Alarm.get_by_id(answer.json()["alarms"][0])
+    # Its re-send is due; nothing serves the ordinary queues, where the scheduler's scan would wait.
+    Alarm.update(resend_at=datetime(2000, 1, 1)).where(Alarm.id == alarm.id).execute()
+    lane = start_worker("--queues", "alarm", "--sweep-every", "0.5")
+    try:
+        wait_for(lambda: Outbox.select().where((Outbox.kind == "alarm") & Outbox.dedupe_key.startswith(
+            f"alarm:{alarm.id}:2:") & (Outbox.state == "sent")).count() >= len(alarm.recipients),
+                 "the second round was never sent")
+    finally:
+        stop(lane)
+    assert Alarm.get_by_id(alarm.id).rounds == 2
+    for user, cards in cards_of(world, Alarm.get_by_id(alarm.id)).items():
+        assert [c["task_id"].split("-")[2] for c in cards if c["task_id"].split("-")[2] in ("r1", "r2")].count("r2") == 1
+
+
+def test_a_worker_asked_for_an_unknown_queue_is_refused_by_name(db, instance):
+    answer = subprocess.run([sys.executable, str(ROOT / "app.py"), "worker", "--queues", "alarm,bogus"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DATABASE_URL": f"sqlite:///{db.database}"}
+                            if db.__class__.__name__.startswith("Sqlite") else None)
+    assert answer.returncode == 1
+    assert "没有队列 bogus" in answer.stderr and "Traceback" not in answer.stderr
