@@ -19,6 +19,7 @@ from certs.stats import register as count_certificates
 from faces.gate import problems as face_problems
 from handlers.cli import COMMANDS
 from handlers.cli.common import APP_FACTORY
+from handlers.web.busy import register as answer_busy
 from handlers.web.board import bp as board
 from handlers.web.callbacks import bp as callbacks
 from handlers.web.downloads import bp as downloads
@@ -44,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(conf.instance_path))
     app.config["SETTINGS"] = conf
     app.json.ensure_ascii = False   # JSON errors name the problem in Chinese a person can read in a log
-    models.connect(conf.database_url)
+    models.connect(conf.database_url, pool_size=conf.db_pool_size, wait=conf.db_pool_wait)
     forget_channels()  # adapters are built from the settings just loaded
     count_certificates()  # exports may not import certs, so the registry hands 持证情况统计表 its rows here
     wire_gates()   # every process that runs the engine (web, worker, scheduler, CLI) passes here
@@ -58,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
         if not models.database.is_closed():
             models.database.close()
 
+    answer_busy(app)   # a full pool or a locked database is a 503 with Retry-After, never a 500
     app.register_blueprint(callbacks)
     app.register_blueprint(board)
     app.register_blueprint(sensors)

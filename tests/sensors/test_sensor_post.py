@@ -189,9 +189,10 @@ def test_a_second_alarm_posted_over_http_suspends_the_running_permit_and_queues_
     assert reload(permit).state == "suspended"
     cards = [row.id for row in Outbox.select().where(Outbox.kind == "alarm").order_by(Outbox.id)]
     assert len(cards) == Outbox.select().count() - before == len(alarm.recipients)
-    # One delivery job per card, on the real Redis, for the worker to send.
-    queued = [job.args[0] for job in Queue("deliver", connection=redis_conn).get_jobs()]
+    # One delivery job per card, on the real Redis, in the alarm lane: none waits behind ordinary mail.
+    queued = [job.args[0] for job in Queue("alarm", connection=redis_conn).get_jobs()]
     assert queued == cards
+    assert Queue("deliver", connection=redis_conn).count == 0
 
 
 def test_the_alarm_page_shows_an_alarm_with_no_permit(client, gd):

@@ -1,0 +1,152 @@
+"""The worker processes: the alarm lane, long-lived and warm, beside the ordinary forking lane.
+
+An alarm card must not wait for a fork, an import, a token fetch or a TLS handshake, so the alarm
+lane runs its jobs in the worker process itself (rq's SimpleWorker), whose channel adapters keep
+their platform token and HTTP sessions from one job to the next. The ordinary lane forks a work
+horse per job as rq does by default: an export that leaks memory or crashes takes only its horse
+with it. The two lanes are separate processes, so no backlog in one can delay the other.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from rq import SimpleWorker, Worker
+
+import models
+from models.db import after_fork
+
+from .connection import ALARM, queue, redis
+
+log = logging.getLogger(__name__)
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+class OrdinaryWorker(Worker):
+    """rq's forking worker, whose horse drops the database connections it inherited."""
+
+    def main_work_horse(self, job, queue):
+        after_fork()
+        return super().main_work_horse(job, queue)
+
+
+class AlarmWorker(SimpleWorker):
+    """Run alarm deliveries in this process: no fork, the adapters stay built and their sessions open."""
+
+
+def warm() -> None:
+    """Build the configured channels and fetch their tokens now, not when the first alarm comes."""
+    import settings
+    from bot import registry
+    # What the first alarm would otherwise import: the card builders and the channels' renderers.
+    import cards.alarm, cards.build, cards.wecom  # noqa: E401,F401
+    conf = settings.current()
+    if conf.dingtalk:
+        import bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
+    for platform, configured in (("wecom", conf.wecom), ("dingtalk", conf.dingtalk)):
+        if configured is None:
+            continue
+        try:
+            adapter = registry.adapter_for(platform)
+            # WeCom's client and DingTalk's oapi client each read their token through Redis.
+            for client in (getattr(adapter, "client", None), getattr(adapter, "oapi", None)):
+                if client is not None:
+                    client.access_token  # noqa: B018 - fetched for its side effect
+        except Exception as exc:  # noqa: BLE001 - the first job fetches it again, and reports then
+            log.warning("could not warm the %s channel: %s", platform, exc)
+
+
+def tick(names: list[str]) -> None:
+    """Do a worker's periodic share: the alarm lane re-sends due alarms itself, then every lane sweeps the outbox.
+
+    The re-sends are the alarm lane's own so that no scan waiting in the ordinary queue behind an
+    export can hold them back; two processes doing it at once re-send once, as each alarm is locked
+    and its due time checked again.
+    """
+    from models import utcnow
+    from sensors import alarms
+    from .delivery import sweep
+    if ALARM in names:
+        alarms.resend_due(utcnow())
+    sweep()
+
+
+def work(names: list[str], *, burst: bool, quiet: bool) -> None:
+    """Serve the named queues in this process: the alarm lane alone without forking, else rq's forking worker."""
+    level = logging.WARNING if quiet else logging.INFO
+    if names == [ALARM]:
+        warm()
+        AlarmWorker([queue(ALARM)], connection=redis()).work(burst=burst, logging_level=level)
+        return
+    # rq forks a work horse per job: import what jobs use once here, or every fork pays for
+    # importing the SDKs and the card builders again (about 150 ms a job).
+    import bot.registry, bot.wecom, cards.alarm, cards.build, cards.wecom, jobs.media, jobs.scans  # noqa: E401,F401
+    import settings
+    if settings.current().dingtalk:
+        import bot.dingtalk, bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
+    models.db.release()
+    OrdinaryWorker([queue(name) for name in names], connection=redis()).work(burst=burst, logging_level=level)
+
+
+class AlarmLane:
+    """count child `python app.py worker --queues alarm` processes, each restarted whenever it dies until stop().
+
+    Several, because one alarm's delivery mostly waits (on the database, on the platform): while one
+    process waits for WeCom to answer, the next alarm is already being sent by another.
+    """
+
+    def __init__(self, *, count: int, quiet: bool, sweep_every: float):
+        self.argv = [sys.executable, str(APP), "worker", "--queues", ALARM, "--sweep-every", str(sweep_every)]
+        if quiet:
+            self.argv.append("--quiet")
+        self.processes: list[subprocess.Popen | None] = [None] * count
+        self.stopping = threading.Event()
+        self.watchers = [threading.Thread(target=self._watch, args=(k,), name=f"alarm-lane-{k}", daemon=True)
+                         for k in range(count)]
+
+    def start(self) -> "AlarmLane":
+        """Start the children and keep them running."""
+        for k, watcher in enumerate(self.watchers):
+            self._spawn(k)
+            watcher.start()
+        return self
+
+    def _spawn(self, k: int) -> None:
+        self.processes[k] = subprocess.Popen(self.argv, env={**os.environ}, preexec_fn=_die_with_parent)
+
+    def _watch(self, k: int) -> None:
+        while not self.stopping.is_set():
+            code = self.processes[k].wait()
+            if self.stopping.is_set():
+                return
+            log.error("alarm lane %s exited with %s; starting it again", k, code)
+            self.stopping.wait(1)   # a child that cannot start must not spin
+            if not self.stopping.is_set():
+                self._spawn(k)
+
+    def stop(self) -> None:
+        """Stop the children (rq finishes the job in hand first) and wait for them."""
+        self.stopping.set()
+        running = [p for p in self.processes if p is not None and p.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _die_with_parent() -> None:
+    # A worker killed outright must not leave its alarm lane running unsupervised beside the next one.
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except OSError:
+        pass

@@ -1,0 +1,158 @@
+"""The alarm lane through real worker processes: a detector's post -> the app -> Redis -> `python app.py worker`
+-> the real SDK client -> the sandbox, with the ordinary queue stuffed or the worker killed mid-send."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from rq import Queue
+
+from handlers.demo.scripted import Detector
+from jobs import delivery
+from models import Alarm, Outbox, Person, Sensor
+
+from tests.worlds import world as a_world
+
+ROOT = Path(__file__).resolve().parents[2]
+ALARMING = {"O2": 20.9, "EX": 0, "H2S": 12.0, "CO": 0}   # past the 一级 set point of 10 mg/m³
+FAULT_API = {"wecom": "message/send", "dingtalk": "createAndDeliver"}
+
+
+@pytest.fixture(params=["wecom", "dingtalk"])
+def world(request, plant, monkeypatch, redis_conn):
+    with a_world(request.param, plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+        yield w
+
+
+def detector(world) -> Detector:
+    sensor = Sensor.create(code="GD-0099", name="固定式检测仪", area="常减压装置", kind="固定",
+                           gases=list(ALARMING), interval_seconds=1, secret="s3cret-lane")
+    return Detector(world.app, sensor.code, sensor.secret, gases=list(ALARMING))
+
+
+def cards_of(world, alarm: Alarm) -> dict[str, list[dict]]:
+    """Each recipient's cards of the alarm, as the sandbox recorded them."""
+    found = {}
+    for person in Person.select().where(Person.id.in_(alarm.recipients)):
+        found[person.wecom_userid] = [m for m in world.phone.messages(person.wecom_userid)
+                                      if (m.get("task_id") or "").startswith(f"alarm-{alarm.id}-")]
+    return found
+
+
+def start_worker(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--quiet", *args], cwd=ROOT)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_for(condition, what: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return found
+
+
+def test_an_alarm_overtakes_a_thousand_ordinary_deliveries(world, redis_conn):
+    device = detector(world)
+    # 1 000 ordinary deliveries waiting before the alarm (rows the sweep already saw sent: each job
+    # still takes its turn, a fork and a claim, in the ordinary lane).
+    somebody = Person.get(Person.wecom_userid == "zhuyan")
+    ids = [Outbox.insert(person=somebody, kind="info", payload={"kind": "info", "text": "积压"},
+                         dedupe_key=f"stuffing:{i}", state="sent").execute() for i in range(1000)]
+    delivery.enqueue(ids)
+    ordinary = Queue("deliver", connection=redis_conn)
+    assert ordinary.count == 1000
+
+    answer = device.post(ALARMING)
+    assert answer.status_code == 200, answer.text
+    alarm = Alarm.get_by_id(answer.json()["alarms"][0])
+    assert Queue("alarm", connection=redis_conn).count == len(alarm.recipients) > 0
+    worker = start_worker()   # the default layout: every lane
+    try:
+        wait_for(lambda: all(cards_of(world, alarm).values()), "the alarm's cards never arrived")
+        left = ordinary.count
+    finally:
+        stop(worker)
+    assert left > 0, "the alarm waited until the ordinary backlog was through"
+    assert all(len(cards) == 1 for cards in cards_of(world, alarm).values())
+
+
+def test_the_alarm_worker_killed_between_the_send_and_the_mark_delivers_the_card_once_on_restart(
+        world, monkeypatch):
+    monkeypatch.setenv("OUTBOX_LEASE_SECONDS", "2")
+    device = detector(world)
+    # The platform takes 2 s to answer: the card is in, the worker has not yet recorded it.
+    requests.post(f"{world.sandbox}/sandbox/faults", json={"api": FAULT_API[world.platform], "delay": 2.0,
+                                                           "times": 1})
+    first = start_worker("--queues", "alarm", "--sweep-every", "0.5")
+    answer = device.post(ALARMING)
+    alarm = Alarm.get_by_id(answer.json()["alarms"][0])
+    victim = wait_for(lambda: Outbox.get_or_none((Outbox.kind == "alarm") & (Outbox.state == "sending")),
+                      "the alarm worker never started sending")
+    # The delay rule is used up when the platform has the request in hand: kill the worker then.
+    wait_for(lambda: not requests.get(f"{world.sandbox}/sandbox/faults").json()["faults"],
+             "the card never reached the platform")
+    os.kill(first.pid, signal.SIGKILL)   # no fork: the one process is the whole worker
+    first.wait()
+    user = victim.person.wecom_userid
+    wait_for(lambda: [m for m in world.phone.messages(user) if (m.get("task_id") or "").endswith(f"-n{victim.id}")],
+             "the platform never took the card the worker was sending")
+    assert Outbox.get_by_id(victim.id).state == "sending"   # sent, never marked
+    second = start_worker("--queues", "alarm", "--sweep-every", "0.5")
+    try:
+        wait_for(lambda: not Outbox.select().where((Outbox.kind == "alarm") & (Outbox.state != "sent")).exists(),
+                 "the restarted alarm worker did not deliver every card", seconds=60)
+    finally:
+        stop(second)
+    cards = cards_of(world, alarm)
+    assert set(cards) == {Person.get_by_id(i).wecom_userid for i in alarm.recipients}
+    assert all(len(c) == 1 for c in cards.values()), cards
+
+
+def test_the_alarm_lane_resends_an_unacknowledged_alarm_with_no_other_worker_or_scheduler(world):
+    from datetime import datetime
+    device = detector(world)
+    answer = device.post(ALARMING)
+    alarm = Alarm.get_by_id(answer.json()["alarms"][0])
+    # Its re-send is due; nothing serves the ordinary queues, where the scheduler's scan would wait.
+    Alarm.update(resend_at=datetime(2000, 1, 1)).where(Alarm.id == alarm.id).execute()
+    lane = start_worker("--queues", "alarm", "--sweep-every", "0.5")
+    try:
+        def second_round_sent() -> bool:
+            states = [r.state for r in Outbox.select().where(Outbox.dedupe_key.startswith(f"alarm:{alarm.id}:2:"))]
+            return bool(states) and set(states) == {"sent"}
+
+        wait_for(second_round_sent, "the second round was never sent")
+    finally:
+        stop(lane)
+    alarm = Alarm.get_by_id(alarm.id)
+    assert alarm.rounds == 2
+    second = Outbox.select().where(Outbox.dedupe_key.startswith(f"alarm:{alarm.id}:2:"))
+    assert {row.person_id for row in second} == set(alarm.recipients)
+    assert {row.state for row in second} == {"sent"}
+    for user, cards in cards_of(world, alarm).items():
+        assert cards, f"{user} has no card of the alarm"
+        assert len({c["task_id"] for c in cards}) == len(cards), f"{user} got a card twice"
+
+
+def test_a_worker_asked_for_an_unknown_queue_is_refused_by_name(db, instance):
+    answer = subprocess.run([sys.executable, str(ROOT / "app.py"), "worker", "--queues", "alarm,bogus"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DATABASE_URL": f"sqlite:///{db.database}"}
+                            if db.__class__.__name__.startswith("Sqlite") else None)
+    assert answer.returncode == 1
+    assert "没有队列 bogus" in answer.stderr and "Traceback" not in answer.stderr
