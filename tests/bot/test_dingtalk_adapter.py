@@ -160,10 +160,11 @@ def test_an_http_card_callback_retried_is_recognised_and_a_different_click_is_no
     body = json.dumps(click_data(selected='["opt0"]')).encode()
     first = adapter.http_callback(signed(int(NOW * 1000)), body, topic="card")
     retry = adapter.http_callback(signed(int(NOW * 1000) + 3000), body, topic="card")   # re-signed, same body
-    ticked = adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data(selected='["opt1"]')).encode(),
+    # Each request carries a sign of its own (a pair is used once), all within the same second.
+    ticked = adapter.http_callback(signed(int(NOW * 1000) + 1), json.dumps(click_data(selected='["opt1"]')).encode(),
                                    topic="card")
-    other = adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data(action="permit.return:HW-1:s3"))
-                                  .encode(), topic="card")
+    other = adapter.http_callback(signed(int(NOW * 1000) + 2),
+                                  json.dumps(click_data(action="permit.return:HW-1:s3")).encode(), topic="card")
     assert first.created_at == ticked.created_at == other.created_at   # all in the same second
     assert first.dedupe_key == retry.dedupe_key
     assert len({first.dedupe_key, ticked.dedupe_key, other.dedupe_key}) == 3
