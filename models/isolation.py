@@ -7,6 +7,8 @@ from .db import BaseModel, utcnow
 from .org import Department, Person
 from .permit import Attachment, Permit
 
+STATE_LABELS = {"isolated": "已隔离待确认", "verified": "已确认", "releasing": "待解除", "released": "已解除"}
+
 
 class IsolationPoint(BaseModel):
     """One valve, breaker or blind held in a safe state for as long as any permit needs it.
