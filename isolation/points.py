@@ -48,7 +48,8 @@ def _purpose(permit: Permit) -> str:
 
 
 def _may_act(person: Person, permit: Permit) -> bool:
-    return person.id in machine.involved(permit) or bool(set(UNIT_SAFETY) & person.role_names())
+    return person.id in machine.involved(permit) or (
+        person.department_id == permit.unit_id and bool(set(UNIT_SAFETY) & person.role_names()))
 
 
 def _ask(point: IsolationPoint, people: list[Person], ask: str, permit_no: str | None) -> None:
@@ -115,7 +116,7 @@ def register(permit_no: str, *, tag: str, method: str, lock_no: str, tag_no: str
             _ask(point, checkers, "verify", ctx.permit.no)
         state = STATE_LABELS[point.state]
         ctx.detail = (f"点位 {tag} 已列入隔离清单（与 {'、'.join(p.no for p in permits_of(point) if p.id != ctx.permit.id)}"
-                      f" 共用，{state}）" if joined else f"点位 {label(point)} 已隔离，待第二人确认")
+                      f" 共用，{state}）" if joined else f"点位 {label(point)}已隔离，待第二人确认")
     return run(permit_no, "isolate", body, by=by, now=now)
 
 
