@@ -27,6 +27,11 @@ def texts(phone, user: str) -> list[str]:
     return [m["content"]["content"] for m in phone.messages(user) if m["msgtype"] == "text"]
 
 
+def last_refusal() -> str:
+    return (AuditEvent.select().where(AuditEvent.action == "refused")
+            .order_by(AuditEvent.seq.desc()).first().data["reason"])
+
+
 def apply(phone, drain, guardian: str = "chuwei") -> Permit:
     before = {p.id for p in Permit.select()}
     phone.text("zhuyan", apply_text().replace("监护人: chuwei", f"监护人: {guardian}"))
@@ -40,7 +45,7 @@ def test_an_isolation_shared_by_two_permits_is_released_only_after_both_close(wo
     first = apply(phone, drain)
     phone.text("zhuyan", f"隔离 {first.no} V-101 拧紧 L-01")
     drain()
-    assert "未办理：隔离方式“拧紧”无效" in texts(phone, "zhuyan")[-1] or IsolationPoint.select().count() == 0
+    assert last_refusal() == "隔离方式“拧紧”无效，可选：关阀上锁、断电上锁、加盲板、拆除管段"
     assert IsolationPoint.select().count() == 0
     phone.text("zhuyan", f"隔离 {first.no} V-101 关阀上锁 L-01 T-01")
     drain()
@@ -83,7 +88,10 @@ def test_a_handover_mid_work_lets_the_new_guardian_sign_and_not_the_old_one(worl
     take_through(phone, permit.no, drain, until="in_progress")
     phone.text("chuwei", f"交接 {permit.no} jianghan")     # a worker without the guardian's training
     drain()
-    assert "未办理" in texts(phone, "chuwei")[-1] or True
+    assert last_refusal() == "蒋焊没有“监护人”资格，不能接任监护人"
+    phone.text("chuwei", f"交接 {permit.no} nobody")
+    drain()
+    assert last_refusal() == "找不到人员 nobody：接班人须是本厂组织架构中的在职人员"
     assert Handover.select().count() == 0
     phone.text("chuwei", f"交接 {permit.no} weidong")
     drain()
@@ -95,6 +103,7 @@ def test_a_handover_mid_work_lets_the_new_guardian_sign_and_not_the_old_one(worl
     in_card = phone.open_card("weidong", f"handover-{row.id}-in-")
     phone.click("weidong", in_card)          # not yet on site: refused, nothing changes
     drain()
+    assert last_refusal() == "请先到现场扫码签到（30 分钟内有效），再确认接班"
     assert Handover.get_by_id(row.id).state == "confirmed_out"
     assert [p.name for p in machine.members(Permit.get_by_id(permit.id), "监护人")] == ["褚卫"]
     assert phone.scan("weidong", permit.no) == 200
@@ -105,8 +114,7 @@ def test_a_handover_mid_work_lets_the_new_guardian_sign_and_not_the_old_one(worl
     drain()
     assert Handover.get_by_id(row.id).state == "done"
     assert [p.name for p in machine.members(Permit.get_by_id(permit.id), "监护人")] == ["卫东"]
-    refusal = AuditEvent.select().where(AuditEvent.action == "refused").order_by(AuditEvent.seq.desc()).first()
-    assert "褚卫不是“完工确认”的签字人，应由 卫东 签字" in refusal.data["reason"]
+    assert last_refusal() == "褚卫不是“完工确认”的签字人，应由 卫东 签字"
     assert phone.open_card("chuwei", f"{permit.no}-complete-") is None
     # The old guardian leaving no longer stops the work.
     phone.visit("chuwei", permit.no, "out")
