@@ -18,6 +18,7 @@ from certs.expiry import warn_expiring
 from certs.stats import register as count_certificates
 from faces.gate import problems as face_problems
 from handlers.cli import COMMANDS
+from isolation.gate import release_problems as isolation_release, start_problems as isolation_start
 from handlers.cli.common import APP_FACTORY
 from handlers.web.busy import register as answer_busy
 from handlers.web.board import bp as board
@@ -36,6 +37,8 @@ def wire_gates() -> None:
     hooks.register("monitoring", monitoring_problems)
     hooks.register("gas_reading", manual_reading)
     hooks.register("face_check", face_problems)
+    hooks.register("isolation", isolation_start)
+    hooks.register("isolation_release", isolation_release)
 
 
 def create_app(config: dict | None = None) -> Flask:

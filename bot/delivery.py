@@ -18,7 +18,8 @@ from .channel import Channel
 
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
-OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done")
+OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
+               "handover")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -130,6 +131,36 @@ class _Delivery:
             self._update(record, card)
         if not records:
             self._text(text)
+
+    def _isolation(self) -> None:
+        """Send a point's 确认隔离 / 解除隔离 card, or turn the person's open ones into the outcome."""
+        from cards import isolation
+        point, ask = self.payload["point"], self.payload["ask"]
+        self._ask_or_settle(f"isolation-{point}", ask, self.payload.get("settles"),
+                            lambda: isolation.ask_card(point, ask, person_id=self.row.person_id, serial=self.row.id),
+                            lambda side, task: isolation.settled_card(point, side, task_id=task))
+
+    def _handover(self) -> None:
+        """Send a handover's 确认交班 / 确认接班 card, or turn the person's open one into the outcome."""
+        from cards import handover
+        number, side = self.payload["handover"], self.payload["side"]
+        base = settings.current().public_base_url
+        self._ask_or_settle(f"handover-{number}", side, side.removeprefix("settle-") if side.startswith("settle-")
+                            else None,
+                            lambda: handover.ask_card(number, side, person_id=self.row.person_id, base_url=base,
+                                                      serial=self.row.id),
+                            lambda which, task: handover.settled_card(number, which, task_id=task))
+
+    def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
+        if settles is None:
+            with _building(self.row):
+                card = build()
+            self._send(card, step_key=f"{prefix}-{ask}")
+            return
+        for record in self._cards(f"{prefix}-{settles}", permit=False):
+            with _building(self.row):
+                card = settled(settles, record.task_id)
+            self._update(record, card)
 
     def _file(self) -> None:
         try:

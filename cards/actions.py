@@ -119,3 +119,38 @@ def ticked(items: tuple[str, ...] | list[str], option_ids) -> list[str]:
             raise ValueError(f"unknown checklist option {raw!r}")
         chosen.add(int(match.group(1)) - 1)
     return [item for i, item in enumerate(items) if i in chosen]
+
+
+# Isolation and handover cards: one button each, whose click is the signature.
+ISOLATION_PREFIX, HANDOVER_PREFIX = "isolation.", "handover.confirm:"
+ISOLATION_ASKS = ("verify", "release")
+_ISOLATION = re.compile(r"(verify|release):([1-9][0-9]{0,9})")
+
+
+def isolation_key(ask: str, point_id: int) -> str:
+    """Build the key of an isolation card's 确认隔离 (verify) or 解除隔离 (release) button."""
+    if ask not in ISOLATION_ASKS or isinstance(point_id, bool) or not isinstance(point_id, int) or point_id < 1:
+        raise ValueError(f"not an isolation button: {ask!r} {point_id!r}")
+    return f"{ISOLATION_PREFIX}{ask}:{point_id}"
+
+
+def parse_isolation(text: str) -> tuple[str, int] | None:
+    """Return (ask, point id) of an isolation button key, None for any other key."""
+    found = _after_prefix(text, ISOLATION_PREFIX, _ISOLATION, "isolation")
+    if found is None:
+        return None
+    ask, point_id = found.split(":")
+    return ask, int(point_id)
+
+
+def handover_key(handover_id: int) -> str:
+    """Build the key of a handover card's 确认 button (交班确认 and 接班确认 alike)."""
+    if isinstance(handover_id, bool) or not isinstance(handover_id, int) or handover_id < 1:
+        raise ValueError(f"not a handover id: {handover_id!r}")
+    return f"{HANDOVER_PREFIX}{handover_id}"
+
+
+def parse_handover(text: str) -> int | None:
+    """Return the handover id of a handover button key, None for any other key."""
+    found = _after_prefix(text, HANDOVER_PREFIX, _VERSION, "handover")
+    return int(found) if found else None

@@ -4,6 +4,8 @@ from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow
 from .delivery import CardRecord, Conversation
 from .face import FaceCheck, FaceEnrolment
+from .handover import Handover
+from .isolation import IsolationLink, IsolationPoint
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)

@@ -3,6 +3,8 @@ from .audit import AuditEvent, AuditHead, Outbox
 from .certificate import Authorisation, Certificate
 from .delivery import CardRecord, Conversation
 from .face import FaceCheck, FaceEnrolment
+from .handover import Handover
+from .isolation import IsolationLink, IsolationPoint
 from .org import Department, Person, PersonRole
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
@@ -12,4 +14,5 @@ from .version import SchemaVersion
 MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
-          Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, SchemaVersion]
+          Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
+          IsolationLink, Handover, SchemaVersion]

@@ -10,9 +10,9 @@ from models import ChangeRequest, Person, Signature, Step, StepAssignee, transac
 from models.db import for_update
 from models.permit import Permit, PermitMember
 
-from . import assign, audit, states, template as templates
+from . import assign, audit, hooks, states, template as templates
 from .clock import local
-from .errors import InvalidPermit, NotFound, StaleVersion
+from .errors import GateNotMet, InvalidPermit, NotFound, StaleVersion
 from .notify import Notification, queue
 from .states import CLOSED, PHASE_STATE
 from .template import Template
@@ -89,6 +89,12 @@ def finish(ctx: Ctx) -> Outcome:
     event = audit.append(permit_no=permit.no, actor=actor(ctx.by), action=ctx.command,
                          data={**ctx.data, "snapshot": audit.snapshot(permit)}, at=ctx.now)
     queue(permit.no, event.seq, ctx.notes)
+    if permit.state in states.FINAL:
+        # No command starts from a final state, so this one just ended the permit: the isolations
+        # it held may now be due for release.
+        found = hooks.problems("isolation_release", permit, at=ctx.now)
+        if found:
+            raise GateNotMet("；".join(found))
     return Outcome(permit.no, permit.state, permit.version, tuple(ctx.notes), ctx.detail)
 
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from models import CheckIn, Person, Step, StepAssignee, transaction, utcnow
+from models.handover import Handover
 from models.permit import Permit
 
 from . import assign, machine, template as templates
@@ -40,6 +41,9 @@ def roles_on(permit: Permit, person: Person) -> list[str]:
         roles.append(CREW)
     if person.id in {p.id for p in machine.members(permit, GUARDIAN)}:
         roles.append(GUARDIAN)
+    if Handover.select().where((Handover.permit == permit) & (Handover.incoming == person)
+                               & Handover.state.in_(["pending", "confirmed_out"])).exists():
+        roles.append("接班人")   # their scan is the on-site half of taking over
     t = templates.get(permit.work_type)
     assigned = {a.step_id for a in StepAssignee.select(StepAssignee.step).join(Step).where(
         (Step.permit == permit) & (StepAssignee.person == person))}

@@ -100,6 +100,11 @@ class Template:
     checkin_minutes: int = 30
     unique_open: tuple[str, ...] = ()
     validity_special_hours: float | None = None
+    # Energy isolation before the start: true for every grade, or the grades that need it.
+    isolation: bool | tuple[str, ...] = False
+
+    def needs_isolation(self, grade: str | None) -> bool:
+        return self.isolation is True or (grade or UNGRADED) in (self.isolation or ())
 
     @property
     def grades(self) -> tuple[str, ...]:

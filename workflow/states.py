@@ -49,6 +49,7 @@ COMMAND_LABELS = {
     "rectified": "整改完成", "request_change": "变更申请", "expire": "过期", "remind": "催办",
     "escalate": "超时上报", "retest": "提醒复测",
     "bind_sensor": "绑定检测仪", "unbind_sensor": "解绑检测仪",
+    "isolate": "登记能量隔离", "handover": "交接班", "handover_confirm": "确认交接班",
 }
 
 # How the diagram tells apart the moves one command makes from one state.
@@ -118,6 +119,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(SUSPENDED, "retest", None, "retest_due"),
     *_each(LIVE, "bind_sensor", None, "detector_free"),
     *_each(LIVE, "unbind_sensor", None, "detector_bound"),
+    # Isolation comes before the permit is issued to work: points are added until the start.
+    *_each((DRAFT, IN_APPROVAL, ISSUED), "isolate", None, "involved"),
+    # A guardian or work leader hands over only while the job is under way or about to be.
+    *_each((ISSUED, IN_PROGRESS, SUSPENDED), "handover", None, "leader_or_guardian"),
+    *_each((ISSUED, IN_PROGRESS, SUSPENDED), "handover_confirm", None, "outgoing_then_incoming_on_site"),
 )
 
 

@@ -58,6 +58,9 @@ def _structure(t: Template) -> list[str]:
         problems.append(f"grading.attribute = {g.attribute!r}: not one of the template's fields")
     problems += [f"unique_open: {k!r} is not one of the template's fields"
                  for k in t.unique_open if k not in keys]
+    if not isinstance(t.isolation, bool):
+        problems += [f"isolation: {g!r} is not one of the template's grades {t.grades}"
+                     for g in t.isolation if g not in t.grades]
     if not 1 <= t.checkin_minutes <= MAX_CHECKIN_MINUTES:
         problems.append(f"checkin_minutes = {t.checkin_minutes}: must be 1–{MAX_CHECKIN_MINUTES} "
                         "(an older check-in no longer shows that anyone is on site)")

@@ -9,6 +9,7 @@ from workflow import WorkflowError, engine, template as templates
 from workflow.machine import record_refusal
 
 from .exporting import refresh_click
+from .lockout import handle_click as lockout_click
 from .replies import Replier
 
 
@@ -55,6 +56,9 @@ def handle_click(event: Event, person: Person) -> str:
     if alarm_id:
         _remember_response_code(event)
         return _alarm_click(alarm_id, event, person)
+    if (done := lockout_click(event, person)) is not None:
+        _remember_response_code(event)
+        return done
     try:
         action = actions.parse(event.key)
     except ValueError:

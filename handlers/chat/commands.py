@@ -17,6 +17,7 @@ from workflow.gas import parse_values
 from workflow.machine import record_refusal
 
 from . import forms
+from . import lockout
 from .exporting import export_command
 from .replies import Replier
 from .show import describe, todo_lines
@@ -47,6 +48,8 @@ HELP = """可用命令：
 撤销 编号 理由 —— 撤销未开工的作业票
 取消 —— 放弃正在填写的申请
 采集人脸 账号 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
+隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
+交接 编号 接班人账号 —— 作业负责人或监护人交接班
 导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
@@ -326,4 +329,4 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
-            "导出": export_command, "采集人脸": _enrol_face}
+            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS}

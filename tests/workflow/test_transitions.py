@@ -1,6 +1,10 @@
 """The state machine: every command in every state, and each side path a permit can take."""
 from __future__ import annotations
 
+from isolation import points
+from models.handover import Handover
+from workflow import handover
+
 import hashlib
 from datetime import datetime, timedelta
 
@@ -161,6 +165,12 @@ def attempt(command: str, no: str, clock: Clock):
         "retest": lambda: deadlines.retest(no, now=now + 6 * HOUR),
         "bind_sensor": lambda: watch.bind(no, "GD-0012", by=who("chenjian"), now=now),
         "unbind_sensor": lambda: watch.unbind(no, "GD-0012", by=who("chenjian"), now=now),
+        "isolate": lambda: points.register(no, tag="V-101", method="关阀上锁", lock_no="L-01",
+                                           by=who("zhuyan"), now=now),
+        "handover": lambda: handover.request(no, "weidong", by=who("chuwei"), now=now),
+        "handover_confirm": lambda: handover.confirm(
+            Handover.create(permit=load(no), role="监护人", outgoing=who("chuwei"), incoming=who("weidong"),
+                            requested_at=now).id, by=who("chuwei"), now=now),
     }
     return calls[command]()
 

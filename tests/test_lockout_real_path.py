@@ -1,0 +1,129 @@
+"""Energy isolation and shift handover end to end, on WeCom and DingTalk: chat commands and card clicks
+through the sandbox → app → engine → database → rq worker on a real Redis → real SDK → sandbox."""
+from __future__ import annotations
+
+import pytest
+
+from handlers.demo.scripted import take_through
+from models import AuditEvent, Signature, Step
+from models.handover import Handover
+from models.isolation import IsolationLink, IsolationPoint
+from models.permit import Permit
+from workflow import audit, machine
+
+from tests.test_wecom_real_path import apply_text
+from tests.worlds import world as a_world
+
+BOTH = pytest.mark.parametrize("world", ["wecom", "dingtalk"], indirect=True)
+
+
+@pytest.fixture
+def world(request, plant, monkeypatch, redis_conn):
+    with a_world(request.param, plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+        yield w.phone, w.drain
+
+
+def texts(phone, user: str) -> list[str]:
+    return [m["content"]["content"] for m in phone.messages(user) if m["msgtype"] == "text"]
+
+
+def last_refusal() -> str:
+    return (AuditEvent.select().where(AuditEvent.action == "refused")
+            .order_by(AuditEvent.seq.desc()).first().data["reason"])
+
+
+def apply(phone, drain, guardian: str = "chuwei") -> Permit:
+    before = {p.id for p in Permit.select()}
+    phone.text("zhuyan", apply_text().replace("监护人: chuwei", f"监护人: {guardian}"))
+    drain()
+    return next(p for p in Permit.select() if p.id not in before)
+
+
+@BOTH
+def test_an_isolation_shared_by_two_permits_is_released_only_after_both_close(world):
+    phone, drain = world
+    first = apply(phone, drain)
+    phone.text("zhuyan", f"隔离 {first.no} V-101 拧紧 L-01")
+    drain()
+    assert last_refusal() == "隔离方式“拧紧”无效，可选：关阀上锁、断电上锁、加盲板、拆除管段"
+    assert IsolationPoint.select().count() == 0
+    phone.text("zhuyan", f"隔离 {first.no} V-101 关阀上锁 L-01 T-01")
+    drain()
+    point = IsolationPoint.get()
+    card = phone.open_card("chuwei", f"isolation-{point.id}-verify-")
+    assert phone.buttons(card) == ["确认隔离"]
+    phone.click("chuwei", card)
+    drain()
+    point = IsolationPoint.get_by_id(point.id)
+    assert (point.state, point.verified_by.wecom_userid) == ("verified", "chuwei")
+    assert phone.open_card("chuwei", f"isolation-{point.id}-verify-") is None   # settled in place
+    second = apply(phone, drain, guardian="weidong")
+    phone.text("zhuyan", f"隔离 {second.no} V-101 关阀上锁 L-01")
+    drain()
+    assert f"与 {first.no} 共用" in texts(phone, "zhuyan")[-1]
+    assert IsolationPoint.select().count() == 1 and IsolationLink.select().count() == 2
+    assert take_through(phone, first.no, drain).state == "closed"
+    phone.text("zhuyan", "解除隔离 V-101")
+    drain()
+    assert texts(phone, "zhuyan")[-1] == f"未办理：点位 V-101 不能解除隔离：作业票 {second.no} 尚未关闭"
+    assert IsolationPoint.get_by_id(point.id).state == "verified"
+    assert take_through(phone, second.no, drain).state == "closed"
+    assert IsolationPoint.get_by_id(point.id).state == "releasing"
+    release = phone.open_card("zhuyan", f"isolation-{point.id}-release-")
+    assert phone.buttons(release) == ["解除隔离"]
+    phone.click("zhuyan", release)
+    drain()
+    point = IsolationPoint.get_by_id(point.id)
+    assert (point.state, point.released_by.wecom_userid) == ("released", "zhuyan")
+    for no in (first.no, second.no):
+        actions = [e.action for e in AuditEvent.select().where(AuditEvent.permit_no == no).order_by(AuditEvent.seq)]
+        assert "isolate" in actions and actions[-2:] == ["release_assigned", "release_isolation"]
+    assert audit.verify().ok
+
+
+@BOTH
+def test_a_handover_mid_work_lets_the_new_guardian_sign_and_not_the_old_one(world):
+    phone, drain = world
+    permit = apply(phone, drain)
+    take_through(phone, permit.no, drain, until="in_progress")
+    phone.text("chuwei", f"交接 {permit.no} jianghan")     # a worker without the guardian's training
+    drain()
+    assert last_refusal() == "蒋焊没有“监护人”资格，不能接任监护人"
+    phone.text("chuwei", f"交接 {permit.no} nobody")
+    drain()
+    assert last_refusal() == "找不到人员 nobody：接班人须是本厂组织架构中的在职人员"
+    assert Handover.select().count() == 0
+    phone.text("chuwei", f"交接 {permit.no} weidong")
+    drain()
+    row = Handover.get()
+    out_card = phone.open_card("chuwei", f"handover-{row.id}-out-")
+    assert phone.buttons(out_card) == ["确认交班"]
+    phone.click("chuwei", out_card)
+    drain()
+    in_card = phone.open_card("weidong", f"handover-{row.id}-in-")
+    phone.click("weidong", in_card)          # not yet on site: refused, nothing changes
+    drain()
+    assert last_refusal() == "请先到现场扫码签到（30 分钟内有效），再确认接班"
+    assert Handover.get_by_id(row.id).state == "confirmed_out"
+    assert [p.name for p in machine.members(Permit.get_by_id(permit.id), "监护人")] == ["褚卫"]
+    assert phone.scan("weidong", permit.no) == 200
+    old_card = phone.open_card("chuwei", f"{permit.no}-complete-")
+    phone.click("weidong", phone.open_card("weidong", f"handover-{row.id}-in-"))
+    # The old guardian clicks the card he still holds before its update reaches him: refused.
+    phone.click("chuwei", old_card)
+    drain()
+    assert Handover.get_by_id(row.id).state == "done"
+    assert [p.name for p in machine.members(Permit.get_by_id(permit.id), "监护人")] == ["卫东"]
+    assert last_refusal() == "褚卫不是“完工确认”的签字人，应由 卫东 签字"
+    assert phone.open_card("chuwei", f"{permit.no}-complete-") is None
+    # The old guardian leaving no longer stops the work.
+    phone.visit("chuwei", permit.no, "out")
+    drain()
+    assert Permit.get_by_id(permit.id).state == "in_progress"
+    new_card = phone.open_card("weidong", f"{permit.no}-complete-")
+    phone.click("weidong", new_card)
+    drain()
+    assert Permit.get_by_id(permit.id).state == "completed"
+    step = Step.get((Step.permit == permit.id) & (Step.key == "complete"))
+    assert [s.person.wecom_userid for s in Signature.select().where(Signature.step == step)] == ["weidong"]
+    assert audit.verify().ok
