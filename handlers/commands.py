@@ -169,7 +169,9 @@ def _draft_fields(answers: dict) -> dict:
     for key in ("crew", "guardians"):
         if key in answers:
             fields[key] = [find_person(a) for a in answers[key]]
-    extra = {k: v for k, v in answers.items() if k not in COLUMNS and k not in ("crew", "guardians")}
+    if "coordinator" in answers:
+        fields["coordinator"] = find_person(answers["coordinator"])
+    extra = {k: v for k, v in answers.items() if k not in COLUMNS and k not in ("crew", "guardians", "coordinator")}
     if extra:
         fields["attributes"] = extra
     return fields

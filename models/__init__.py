@@ -1,4 +1,5 @@
 """Peewee models: the single source of truth."""
+from .area import Area
 from .audit import AuditEvent, AuditHead, Outbox
 from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow
@@ -10,7 +11,7 @@ from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, Per
 from .schema import SchemaVersion
 from .sensor import Alarm, AlarmAck, Sensor, SensorBinding
 
-MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
+MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, StepAssignee, Signature,
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, SchemaVersion]

@@ -41,10 +41,12 @@ CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
 
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import (Alarm, AlarmAck, Authorisation, CardRecord, Certificate, Conversation, FaceCheck,
+    from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, FaceCheck,
                         FaceEnrolment, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
+    migrate(m.drop_column("permit", "area_id"), m.drop_column("permit", "coordinator_id"))
+    database.drop_tables([Area])
     database.drop_tables([FaceCheck, FaceEnrolment, Authorisation, Certificate, AlarmAck, Alarm, SensorBinding, Sensor, CardRecord, Conversation])
     migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
     migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
@@ -67,6 +69,8 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "gas_reading_device_taken_at" in {i.name for i in database.get_indexes("gas_reading")}
     assert set(CHECKIN_SITE_COLUMNS) <= {c.name for c in database.get_columns("check_in")}
     assert all(database.table_exists(t) for t in ("certificate", "authorisation", "face_enrolment", "face_check"))
+    assert database.table_exists("area")
+    assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert current_version() == discover()[-1].version
 
 
