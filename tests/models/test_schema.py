@@ -1,6 +1,6 @@
 """Schema creation and numbered migrations on a real database."""
 from peewee import CharField
-from playhouse.migrate import migrate
+from playhouse.migrate import SqliteMigrator, migrate
 
 from models import Permit, SchemaVersion, database
 from models.schema import Migration, current_version, discover, upgrade
@@ -45,7 +45,9 @@ def _back_to_version_1() -> None:
                         FaceEnrolment, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
-    migrate(m.drop_column("permit", "area_id"), m.drop_column("permit", "coordinator_id"))
+    # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
+    legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
+    migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
     database.drop_tables([FaceCheck, FaceEnrolment, Authorisation, Certificate, AlarmAck, Alarm, SensorBinding, Sensor, CardRecord, Conversation])
     migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
