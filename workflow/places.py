@@ -4,7 +4,8 @@ from __future__ import annotations
 import difflib
 import unicodedata
 
-from models.area import Area, parents, within
+from models.area import Area, nearest, parents, within
+from models.org import Person
 from models.permit import Permit
 
 from .errors import InvalidPermit
@@ -118,3 +119,11 @@ def meets(a: Permit, b: Permit, parent_of: dict[int, int | None] | None = None) 
         return bool(fold(a.location)) and fold(a.location) == fold(b.location)
     parent_of = parents() if parent_of is None else parent_of
     return within(first.id, second.id, parent_of) or within(second.id, first.id, parent_of)
+
+
+def coordinator_of(permit: Permit) -> Person | None:
+    """Return who coordinates overlapping work for permit: the one the applicant named, else the area's."""
+    if permit.coordinator_id is not None:
+        return permit.coordinator
+    area = area_of(permit)
+    return nearest(area, "coordinator") if area is not None else None

@@ -54,7 +54,7 @@ def test_sample_loads(db):
 
     assert report == ImportReport(7, 0, 23, 0, 0)
     assert format_report(report) == ("部门：新增 7，更新 0；人员：新增 23，更新 0，停用 0；"
-                                      "区域：新增 14，更新 0，停用 0；证书：新增 24，更新 0，注销 0")
+                                      "区域：新增 18，更新 0，停用 0；证书：新增 24，更新 0，注销 0")
     tree = {d.code: (d.parent.code if d.parent else None, d.kind) for d in Department.select()}
     assert tree == {"PLANT": (None, "厂领导"), "SAFE": ("PLANT", "安全管理部门"),
                     "PROD": ("PLANT", "专业部门"), "EQUIP": ("PLANT", "专业部门"),
