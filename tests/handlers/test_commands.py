@@ -110,3 +110,19 @@ def test_an_unknown_event_type_is_logged_and_stores_nothing(plant, redis_conn, c
         assert dispatch(event, redis=redis_conn, enqueue=lambda ids: None) == "ignored"
     assert "enter_agent" in caplog.text
     assert AuditEvent.select().count() == 0 and Outbox.select().count() == 0
+
+
+def test_a_place_not_in_the_area_tree_is_refused_in_chat_naming_the_nearest(say):
+    start, end = _window()
+    replies = say("zhuyan", FORM.format(start=start, end=end).replace("3#罐区东侧管廊", "5#罐区 北侧"))
+    assert replies == ["申请未提交：\n地点：作业地点“5#罐区 北侧”不在本厂区域表中。最接近的是：3#罐区、2#罐区、1#罐区。"
+                       "请以区域名称开头填写，具体部位写在其后，例如“3#罐区 东侧管廊”"]
+    assert Permit.select().count() == 0
+
+
+def test_a_guided_answer_naming_no_place_is_asked_again(say):
+    say("zhuyan", "申请动火作业")
+    reply = say("zhuyan", "东区空地")[0]
+    assert reply.startswith("地点：作业地点“东区空地”不在本厂区域表中") and reply.endswith("请重新填写")
+    assert "请填写内容" in say("zhuyan", "11#罐区 东侧")[0]
+    assert Conversation.get().data["answers"]["location"] == "11#罐区 东侧"
