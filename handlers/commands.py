@@ -7,10 +7,10 @@ from datetime import datetime
 import settings
 from bot.base import Event
 from cards import links
-from models import Conversation, Outbox, Person, find_person, utcnow
+from models import Conversation, Outbox, Person, find_person, transaction, utcnow
 from models.permit import Permit
 from sensors import watch
-from workflow import NotCertified, WorkflowError, engine, template as templates, work
+from workflow import NotCertified, WorkflowError, audit, engine, template as templates, work
 from workflow.clock import parse_local
 from workflow.drafts import create_permit
 from workflow.gas import parse_values
@@ -237,10 +237,18 @@ def _apply(t, answers: dict, person: Person, reply, *, draft_no: str | None = No
         _ask_next(t, kept, reply)
         return
     except WorkflowError as exc:
+        _audit_refusal(permit.no, person, exc.message, platform)
         reply(f"草稿 {permit.no} 已保存，但未能提交：{exc.message}\n"
               f"请发送“修改 {permit.no}”并换行写“字段: 值”，再发送“提交 {permit.no}”", permit_no=permit.no)
         return
     reply(f"{permit.no} {t.name} {out.detail}{_site_code(permit.no)}", permit_no=permit.no)
+
+
+def _audit_refusal(permit_no: str, person: Person, reason: str, platform: str) -> None:
+    """Put a refused submit into the audit chain, as a refused 提交 command is (交叉作业 names the other permits)."""
+    with transaction():
+        audit.append(permit_no=permit_no, actor=person.label(), action="refused",
+                     data={"command": "submit", "reason": reason, "channel": platform}, at=utcnow())
 
 
 def _enrol_face(head, _lines, person, reply, _event) -> None:
