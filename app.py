@@ -22,6 +22,8 @@ def create_app(config: dict | None = None) -> Flask:
     forget_channels()  # adapters are built from the settings just loaded
     from certs.stats import register as count_certificates
     count_certificates()  # exports may not import certs, so the registry hands 持证情况统计表 its rows here
+    from workflow.simops import matrix
+    matrix()  # a malformed conflict matrix stops the app at start, naming the entry, not at a submit
 
     @app.before_request
     def _open_db() -> None:
