@@ -17,6 +17,7 @@ from workflow.gas import parse_values
 from workflow.machine import record_refusal
 
 from . import forms
+from .emergency_commands import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
 from .replies import Replier
 from .show import describe, todo_lines
@@ -46,6 +47,8 @@ HELP = """可用命令：
 延期 编号 新结束时间 理由 —— 例如：延期 DH-20261124-0001 2026-11-24 20:00 焊口返修
 撤销 编号 理由 —— 撤销未开工的作业票
 取消 —— 放弃正在填写的申请
+应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
+清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复
 采集人脸 账号 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
 导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
 帮助"""
@@ -336,4 +339,4 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
-            "导出": export_command, "采集人脸": _enrol_face}
+            "导出": export_command, "采集人脸": _enrol_face, **EMERGENCY_COMMANDS}

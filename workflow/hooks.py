@@ -10,14 +10,15 @@ import threading
 from typing import Callable
 
 CHECKS: dict[str, list[Callable]] = {"certificates": [], "monitoring": [], "certificate_expiry": [],
-                                     "gas_reading": [], "face_check": []}
+                                     "gas_reading": [], "face_check": [], "resume": []}
 # Checks the product ships with, named rather than imported: the engine must not depend on the
 # registries, yet a gate must never pass merely because nobody imported the module behind it.
 BUILTIN = {"monitoring": ("sensors.watch", "monitoring_problems"),
            "gas_reading": ("sensors.alarms", "manual_reading"),
            "certificates": ("certs.check", "permit_problems"),
            "certificate_expiry": ("certs.expiry", "warn_expiring"),
-           "face_check": ("faces.gate", "problems")}
+           "face_check": ("faces.gate", "problems"),
+           "resume": ("emergency.stop", "resume_problems")}
 # The permit roles named by the applicant, whose certificates are checked at every assignment.
 MEMBER_ROLES = ("作业人", "监护人")
 _loaded: set[str] = set()

@@ -33,10 +33,10 @@ PEOPLE_HEADERS = (NAME, WECOM, DINGTALK, MOBILE, DEPARTMENT, ROLE)
 PEOPLE_ROWS = (
     ("赵建国", "zhaojianguo", "dt_zhaojianguo", "13800000001", "PLANT", "主管领导"),
     ("钱安平", "qiananping", "dt_qiananping", "13800000002", "SAFE", "安全管理部门负责人"),
-    ("孙立", "sunli", "", "13800000003", "SAFE", "安全员"),
+    ("孙立", "sunli", "", "13800000003", "SAFE", "安全员、应急救援人员"),
     ("吕明", "lvming", "", "13800000004", "SAFE", "系统管理员"),
     ("李正", "lizheng", "dt_lizheng", "13800000005", "PROD", "专业部门负责人"),
-    ("周强", "zhouqiang", "", "13800000006", "EQUIP", "专业部门负责人"),
+    ("周强", "zhouqiang", "", "13800000006", "EQUIP", "专业部门负责人、应急救援人员"),
     ("吴海", "wuhai", "dt_wuhai", "13800000007", "U1", "基层单位负责人"),
     ("施文", "shiwen", "", "13800000008", "U1", "基层单位负责人"),
     ("郑计", "zhengji", "", "13800000009", "U1", "计划员"),

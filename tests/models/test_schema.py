@@ -41,12 +41,13 @@ CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
 
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, FaceCheck,
-                        FaceEnrolment, Sensor, SensorBinding)
+    from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, Emergency,
+                        FaceCheck, FaceEnrolment, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
+    database.drop_tables([Emergency])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
     database.drop_tables([FaceCheck, FaceEnrolment, Authorisation, Certificate, AlarmAck, Alarm, SensorBinding, Sensor, CardRecord, Conversation])
@@ -71,7 +72,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "gas_reading_device_taken_at" in {i.name for i in database.get_indexes("gas_reading")}
     assert set(CHECKIN_SITE_COLUMNS) <= {c.name for c in database.get_columns("check_in")}
     assert all(database.table_exists(t) for t in ("certificate", "authorisation", "face_enrolment", "face_check"))
-    assert database.table_exists("area")
+    assert database.table_exists("area") and database.table_exists("emergency")
     assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert current_version() == discover()[-1].version
 
