@@ -36,12 +36,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     from handlers.board import bp as board
     from handlers.downloads import bp as downloads
+    from handlers.muster_page import bp as muster
     from handlers.sensors import bp as sensors
     from handlers.web import bp as callbacks
     app.register_blueprint(callbacks)
     app.register_blueprint(board)
     app.register_blueprint(sensors)
     app.register_blueprint(downloads)
+    app.register_blueprint(muster)
 
     @app.get("/healthz")
     def healthz():

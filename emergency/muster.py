@@ -59,3 +59,16 @@ def summary(m: Muster) -> str:
     if e.closed_at:
         lines.append(f"已于 {local(e.closed_at, tz):%m-%d %H:%M} 解除：{e.handling}")
     return "\n".join(lines)
+
+
+def token(emergency: Emergency) -> str:
+    """Return the token that opens the emergency's muster page (anyone with the link may look)."""
+    import hashlib
+    import hmac
+    return hmac.new(settings.signing_key().encode(), f"muster:{emergency.id}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def url(emergency: Emergency) -> str:
+    """Return the absolute address of the emergency's muster page."""
+    return f"{settings.current().public_base_url.rstrip('/')}/muster/{emergency.id}?t={token(emergency)}"

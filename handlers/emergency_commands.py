@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from emergency import stop
-from emergency.muster import muster, summary
+from emergency.muster import muster, summary, url
 from models import Person
 from workflow import WorkflowError
 
@@ -25,7 +25,7 @@ def _raise(drill: bool):
                   f"新暂停：{'、'.join(raised.suspended) or '无'}")
             return
         reply(f"{stop.tag(drill)}已发起：{e.area.name}。已暂停：{'、'.join(raised.suspended) or '无'}；"
-              f"已通知 {len(e.alarm.recipients)} 人撤离。发送“清点 {e.area.name}”查看人员清点")
+              f"已通知 {len(e.alarm.recipients)} 人撤离。人员清点：{url(e)}（或发送“清点 {e.area.name}”）")
     return handle
 
 
@@ -34,7 +34,7 @@ def _muster(head, _lines, person: Person, reply, _event) -> None:
     current = stop.open_for(area)
     if current is None:
         raise WorkflowError(f"{area.name}没有未解除的应急")
-    reply(summary(muster(current)))
+    reply(f"{summary(muster(current))}\n清点页面：{url(current)}")
 
 
 def _close(head, _lines, person: Person, reply, _event) -> None:

@@ -19,7 +19,7 @@ ON_PERMITS = ("jianghan", "shenli", "chuwei", "weidong", "heliang")
 
 @pytest.fixture
 def world(request, plant, monkeypatch, redis_conn):
-    with a_world(request.param, plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+    with a_world(getattr(request, "param", "wecom"), plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
         yield w
 
 
@@ -66,3 +66,19 @@ def test_an_emergency_raised_in_chat_stops_the_area_and_the_muster_fills_with_ta
     assert "须经气体复测、监护人确认后方可恢复" in said(phone, "jianghan")
     assert {Permit.get_by_id(p.id).state for p in (hot, roof)} == {"suspended"}
     assert Person.get(Person.wecom_userid == "lvming").id not in Emergency.get().alarm.recipients
+
+
+def test_the_muster_page_shows_who_is_safe_and_refuses_a_wrong_token(world):
+    import requests
+    from emergency import stop
+    from emergency.muster import url
+    from models import find_person
+    from sensors.alarms import acknowledge
+    clock = Clock(MORNING - timedelta(hours=2))
+    running_at("hot_work", "3#罐区 东侧管廊", clock)
+    e = stop.raise_emergency("3#罐区 泄漏", by=find_person("sunli"), now=clock.tick()).emergency
+    acknowledge(e.alarm_id, by=find_person("jianghan"), channel="cli", now=clock.tick())
+    page = requests.get(url(e), timeout=10)
+    assert page.status_code == 200
+    assert 'data-safe="1" data-total="3"' in page.text and "蒋焊" in page.text and "未确认" in page.text
+    assert requests.get(url(e)[:-4] + "0000", timeout=10).status_code == 404
