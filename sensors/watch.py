@@ -26,8 +26,9 @@ def watched_permits(sensor: Sensor) -> list[Permit]:
                     & Permit.state.in_(WATCHED)))
     found = {p.id: p for p in bound}
     if sensor.kind == FIXED:
+        inside = places.coverage(sensor.area)
         for permit in Permit.select().where(Permit.state.in_(WATCHED)):
-            if covers(sensor, permit):
+            if inside(permit):
                 found.setdefault(permit.id, permit)
     return sorted(found.values(), key=lambda p: p.id)
 

@@ -100,16 +100,29 @@ def area_of(permit: Permit) -> Area | None:
     return split(permit.location)[0] if has_tree() else None
 
 
-def covers(place: str, permit: Permit) -> bool:
-    """True when the place named (a detector's area, an authorised area) includes the permit's place.
+def coverage(place: str):
+    """Return a test of whether the place named (a detector's area, an authorised area) includes a permit's.
 
-    A node covers itself and everything under it. Without a tree, only the very same name
-    counts: a name contained in another ("1#罐区" in "11#罐区") never does.
+    A node covers itself and everything under it. Without a node of that name, only the very same
+    text counts: a name contained in another ("1#罐区" in "11#罐区") never does. The tree is read
+    once, so testing many permits costs no more queries.
     """
-    node, target = node_named(place), area_of(permit)
-    if node is not None and target is not None:
-        return within(target.id, node.id)
-    return bool(fold(place)) and fold(place) == fold(permit.location)
+    node, parent_of = node_named(place), parents()
+
+    def test(permit: Permit) -> bool:
+        target_id = permit.area_id
+        if target_id is None:
+            target = area_of(permit)
+            target_id = target.id if target is not None else None
+        if node is not None and target_id is not None:
+            return within(target_id, node.id, parent_of)
+        return bool(fold(place)) and fold(place) == fold(permit.location)
+    return test
+
+
+def covers(place: str, permit: Permit) -> bool:
+    """True when the place named includes the permit's place (see coverage)."""
+    return coverage(place)(permit)
 
 
 def meets(a: Permit, b: Permit, parent_of: dict[int, int | None] | None = None) -> bool:
