@@ -66,9 +66,13 @@ def _fields(alarm: Alarm) -> tuple[Field, ...]:
 
 
 def _emergency_fields(alarm: Alarm, tz) -> tuple[Field, ...]:
-    area = Area.get_or_none(Area.name == alarm.area)
-    where = (f"{area.latitude:.5f}, {area.longitude:.5f}" if area is not None and area.latitude is not None
-             else "—")
+    area, where = Area.get_or_none(Area.name == alarm.area), "—"
+    # A place without its own position is shown at the nearest place above it that has one.
+    while area is not None:
+        if area.latitude is not None:
+            where = f"{area.latitude:.5f}, {area.longitude:.5f}" + ("" if area.name == alarm.area else f"（{area.name}）")
+            break
+        area = area.parent
     return (Field("区域", alarm.area or "—"), Field("坐标", where), Field("类别", alarm.level),
             Field("时间", f"{local(alarm.reading_at, tz):%m-%d %H:%M:%S}"),
             Field("作业票", "、".join(alarm.permit_nos) or "无进行中的作业票"))

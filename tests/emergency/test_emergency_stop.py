@@ -123,3 +123,13 @@ def test_a_bad_emergency_is_refused_and_changes_nothing(tank_farm, clock, words,
     with pytest.raises(error, match=message):
         stop.raise_emergency(words, by=find_person(by), now=clock.tick())
     assert Emergency.select().count() == 0 and Permit.get_by_id(tank_farm["hot"].id).state == "in_progress"
+
+
+def test_the_card_names_the_place_its_position_and_what_was_said(tank_farm, clock):
+    from cards.alarm import alarm_card
+    e = stop.raise_emergency("2#罐区 泄漏", by=find_person("sunli"), now=clock.tick()).emergency
+    card = alarm_card(e.alarm_id, person_id=find_person("sunli").id, round=1, public_base_url="http://plant")
+    assert card.title == "【应急】立即停止作业，撤离到安全区" and card.subtitle == "【应急】2#罐区：泄漏"
+    assert [b.label for b in card.buttons] == ["已撤离到安全区"]
+    # 2#罐区 has no position of its own: 储运罐区's is shown, named.
+    assert card.field("坐标") == "30.27320, 120.15620（储运罐区）"
