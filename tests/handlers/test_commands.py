@@ -126,3 +126,18 @@ def test_a_guided_answer_naming_no_place_is_asked_again(say):
     assert reply.startswith("地点：作业地点“东区空地”不在本厂区域表中") and reply.endswith("请重新填写")
     assert "请填写内容" in say("zhuyan", "11#罐区 东侧")[0]
     assert Conversation.get().data["answers"]["location"] == "11#罐区 东侧"
+
+
+def test_the_applicant_names_a_coordinator_in_the_form(say):
+    from workflow import machine
+    from workflow.template import COORDINATE
+    start, end = _window()
+    say("zhuyan", FORM.format(start=start, end=end))
+    entry = (FORM.format(start=start, end=end).replace("申请动火作业", "申请受限空间作业")
+             .replace("级别: 二级", "受限空间名称: T-301 储罐").replace("3#罐区东侧管廊", "3#罐区 T-301")
+             + "\n协调人: sunli")
+    assert "已提交" in say("zhuyan", entry)[0]
+    permit = Permit.select().order_by(Permit.id.desc()).first()
+    assert permit.coordinator.account == "sunli"
+    assert COORDINATE in [s.key for s in machine.steps(permit) if s.state == "pending"]
+    assert "协调人：找不到人员 nobody" in say("zhuyan", entry.replace("sunli", "nobody"))[0]
