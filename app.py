@@ -17,17 +17,20 @@ from certs.check import permit_problems
 from certs.expiry import warn_expiring
 from certs.stats import register as count_certificates
 from faces.gate import problems as face_problems
+from emergency.stop import resume_problems
 from handlers.cli import COMMANDS
-from isolation.gate import release_problems as isolation_release, start_problems as isolation_start
 from handlers.cli.common import APP_FACTORY
-from handlers.web.busy import register as answer_busy
 from handlers.web.board import bp as board
+from handlers.web.busy import register as answer_busy
 from handlers.web.callbacks import bp as callbacks
 from handlers.web.downloads import bp as downloads
+from handlers.web.muster import bp as muster
 from handlers.web.sensors import bp as sensors
+from isolation.gate import release_problems as isolation_release, start_problems as isolation_start
 from sensors.alarms import manual_reading
 from sensors.watch import monitoring_problems
 from workflow import hooks
+from workflow.simops import matrix as conflict_matrix
 
 
 def wire_gates() -> None:
@@ -39,6 +42,7 @@ def wire_gates() -> None:
     hooks.register("face_check", face_problems)
     hooks.register("isolation", isolation_start)
     hooks.register("isolation_release", isolation_release)
+    hooks.register("resume", resume_problems)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -52,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     forget_channels()  # adapters are built from the settings just loaded
     count_certificates()  # exports may not import certs, so the registry hands 持证情况统计表 its rows here
     wire_gates()   # every process that runs the engine (web, worker, scheduler, CLI) passes here
+    conflict_matrix()  # a malformed conflict matrix stops the app at start, naming the entry, not at a submit
 
     @app.before_request
     def _open_db() -> None:
@@ -67,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(board)
     app.register_blueprint(sensors)
     app.register_blueprint(downloads)
+    app.register_blueprint(muster)
 
     @app.get("/healthz")
     def healthz():

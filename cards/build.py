@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import settings
 from models import Signature, Step, utcnow
 from models.permit import Permit
-from workflow import machine, template as templates
+from workflow import machine, simops, template as templates
 from workflow.clock import local
 from workflow.errors import NotFound
 from workflow.rules import UNGRADED
@@ -192,7 +192,8 @@ class _View:
 
     def _hints(self, step: Step, d: StepDef) -> str:
         """Say what the step demands before a click counts, so nobody learns it from a refusal."""
-        hints = []
+        # First: an approver must know what else works in the same place at the same time.
+        hints = [f"交叉作业 {line}" for line in simops.overlapping_lines(self.permit)] if d.phase == "approve" else []
         if d.onsite:
             hints.append(f"请先到现场扫码签到（{self.t.checkin_minutes} 分钟内有效）")
         elif d.phase == "approve":

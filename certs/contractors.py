@@ -8,8 +8,7 @@ from exports.org_workbook import split_roles as split_list
 from exports.workbook import RowError, SheetRow, read_sheets
 from models import Authorisation, Person, utcnow
 from models.permit import Permit
-from sensors.watch import _fold as fold
-from workflow import template as templates
+from workflow import places, template as templates
 from workflow.errors import NotFound
 
 from .days import local_day
@@ -77,7 +76,7 @@ def save(good: list[dict]) -> int:
 def _covers(auth: Authorisation, permit: Permit) -> tuple[bool, bool, bool]:
     """Return whether auth covers permit's work type, its location, and its planned days."""
     kind = ANY in auth.work_types or permit.work_type in auth.work_types
-    area = ANY in auth.areas or any(fold(a) and fold(a) in fold(permit.location) for a in auth.areas)
+    area = ANY in auth.areas or any(places.covers(a, permit) for a in auth.areas)
     days = auth.valid_from <= local_day(permit.planned_start) and local_day(permit.planned_end) <= auth.valid_to
     return kind, area, days
 

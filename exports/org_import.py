@@ -7,6 +7,7 @@ from pathlib import Path
 from models.db import transaction
 from models.org import DEPARTMENT_KINDS, ROLES, Department, Person, PersonRole
 
+from . import area_sheet
 from .org_workbook import (ACCOUNTS, CODE, DEPARTMENT, DEPARTMENT_COLUMNS, DEPT_NAME,
                            DINGTALK, KIND, MOBILE, NAME, PARENT, PEOPLE, PEOPLE_COLUMNS, PHOTO, ROLE,
                            WECOM, read_workbook, split_roles)
@@ -31,6 +32,8 @@ class ImportReport:
     people_created: int
     people_updated: int
     people_deactivated: int
+    # (created, updated, retired) when the workbook has a 区域 sheet.
+    areas: tuple[int, int, int] | None = dataclass_field(default=None, compare=False)
     # certs.sheet.CertificateReport when the workbook has a 证书 sheet; the org's counts alone compare.
     certificates: object | None = dataclass_field(default=None, compare=False)
 
@@ -40,6 +43,8 @@ def format_report(report: ImportReport) -> str:
     return (f"部门：新增 {report.departments_created}，更新 {report.departments_updated}；"
             f"人员：新增 {report.people_created}，更新 {report.people_updated}，"
             f"停用 {report.people_deactivated}"
+            + (f"；区域：新增 {report.areas[0]}，更新 {report.areas[1]}，停用 {report.areas[2]}"
+               if report.areas is not None else "")
             + (f"；{report.certificates}" if report.certificates is not None else ""))
 
 
@@ -52,7 +57,8 @@ def load_org(path: str | Path, *, photos: Path | None = None) -> ImportReport:
     department_rows, people_rows, errors = read_workbook(path)
     certificate_rows, certificate_errors = certificate_sheet.read(path)
     contractor_rows, contractor_errors = contractors.read(path)
-    errors += certificate_errors + contractor_errors
+    area_rows, area_errors = area_sheet.read(path)
+    errors += certificate_errors + contractor_errors + area_errors
     if errors:
         # Without its sheets and headers no row can be read, so row checks would only add noise.
         raise OrgImportError(errors)
@@ -66,10 +72,12 @@ def load_org(path: str | Path, *, photos: Path | None = None) -> ImportReport:
         created, updated = _save_departments(departments, known)
         people_counts = _save_people(people, known)
         _enrol_faces(people_rows, photos or Path(path).parent)
+        # Areas name their safety officer and coordinator, so they follow the people.
+        areas = _load_areas(area_rows)
         # Certificates name people, so they are checked against the org this import just wrote;
         # an error raised here still rolls the whole import back.
-        return ImportReport(created, updated, *people_counts,
-                            _load_registry(certificate_rows, contractor_rows))
+        return ImportReport(created, updated, *people_counts, areas=areas,
+                            certificates=_load_registry(certificate_rows, contractor_rows))
 
 
 def _enrol_faces(rows: list[SheetRow], folder: Path) -> None:
@@ -79,6 +87,15 @@ def _enrol_faces(rows: list[SheetRow], folder: Path) -> None:
     _, errors = enrol_rows(rows, folder)
     if errors:
         raise OrgImportError(errors)
+
+
+def _load_areas(rows: list[SheetRow] | None) -> tuple[int, int, int] | None:
+    if rows is None:
+        return None
+    nodes, errors = area_sheet.check(rows)
+    if errors:
+        raise OrgImportError(errors)
+    return area_sheet.save(nodes)
 
 
 def _load_registry(certificate_rows: list[SheetRow] | None, contractor_rows: list[SheetRow] | None):

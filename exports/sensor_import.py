@@ -164,6 +164,8 @@ class _Checker(RowChecker):
                 first_row[code] = row.row
             if row[KIND] and row[KIND] not in KINDS:
                 self.error(row, KIND, f"未知类型“{row[KIND]}”，可选：{'、'.join(KINDS)}")
+            if row[KIND] == FIXED and row[AREA]:
+                self.place(row)
             fields = dict(name=row[NAME], area=row[AREA], kind=row[KIND], gases=self.gases(row),
                           interval_seconds=self.interval(row))
             if UNIT in row.cells:
@@ -174,6 +176,13 @@ class _Checker(RowChecker):
                 fields["gateway"] = self.gateway(row)
             result.append(_Checked(code, fields))
         return result
+
+    def place(self, row: SheetRow) -> None:
+        """A fixed detector covers a node of the area tree and what lies under it: its area must be one."""
+        from workflow import places
+        if places.has_tree() and places.node_named(row[AREA]) is None:
+            near = places.suggestions(row[AREA])
+            self.error(row, AREA, f"“{row[AREA]}”不是区域表中的区域" + (f"，最接近的是：{'、'.join(near)}" if near else ""))
 
     def gases(self, row: SheetRow) -> list[str]:
         codes = split_gases(row[GAS])

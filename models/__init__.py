@@ -1,8 +1,10 @@
 """Peewee models: the single source of truth."""
+from .area import Area
 from .audit import AuditEvent, AuditHead, Outbox
 from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow
 from .delivery import CardRecord, Conversation
+from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .isolation import IsolationLink, IsolationPoint

@@ -4,6 +4,7 @@ from __future__ import annotations
 from peewee import (BigIntegerField, BooleanField, CharField, DateTimeField, DoubleField, FloatField,
                     ForeignKeyField, IntegerField, TextField)
 
+from .area import Area
 from .db import BaseModel, JSONField, utcnow
 from .org import Department, Person
 
@@ -17,7 +18,12 @@ class Permit(BaseModel):
     version = IntegerField(default=1)
     unit = ForeignKeyField(Department, backref="permits", on_delete="RESTRICT")
     applicant = ForeignKeyField(Person, backref="applied_permits", on_delete="RESTRICT")
+    # The place as the applicant wrote it: a node's name, then the exact spot within it.
     location = CharField(max_length=200)
+    # The node of the area tree the location names; empty only where the plant has no tree.
+    area = ForeignKeyField(Area, null=True, backref="permits", on_delete="RESTRICT")
+    # Someone the applicant named to coordinate overlapping work, instead of the area's coordinator.
+    coordinator = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
     content = TextField()
     medium = CharField(max_length=50, null=True)
     planned_start = DateTimeField()

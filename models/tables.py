@@ -1,7 +1,9 @@
 """Every table, in the order they are created on an empty database."""
 from .audit import AuditEvent, AuditHead, Outbox
+from .area import Area
 from .certificate import Authorisation, Certificate
 from .delivery import CardRecord, Conversation
+from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .isolation import IsolationLink, IsolationPoint
@@ -11,8 +13,8 @@ from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, Per
 from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
 from .version import SchemaVersion
 
-MODELS = [Department, Person, PersonRole, Permit, PermitMember, Step, StepAssignee, Signature,
+MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, StepAssignee, Signature,
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
-          IsolationLink, Handover, SchemaVersion]
+          IsolationLink, Handover, Emergency, SchemaVersion]

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import settings
 from models import Alarm, AlarmAck, Outbox, Permit, Person, RegistryVersion, Sensor, transaction, utcnow
 from models.db import for_update
+from models.emergency import MUSTER_LEVELS
 from workflow import audit, machine, template as templates
 from workflow.assign import org_role
 from workflow.errors import NotAuthorized, NotFound
@@ -175,11 +176,13 @@ def acknowledge(alarm_id: int, *, by: Person, channel: str, now: datetime | None
         audit.append(permit_no=(alarm.permit_nos or [None])[0], actor=by.label(), action="alarm_ack",
                      data={"alarm": alarm.id, "first": first, "response_seconds": seconds,
                            "channel": channel}, at=now)
+        # An emergency's card asks each person to report being safe; a gas alarm's, to confirm it was heard.
+        said = "已撤离到安全区" if alarm.level in MUSTER_LEVELS else "已确认收到"
         (Outbox.insert(permit_no=(alarm.permit_nos or [None])[0], person=by, kind="alarm_ack",
-                       payload={"kind": "alarm_ack", "alarm": alarm.id, "text": f"已确认收到（{_hm(now)}）"},
+                       payload={"kind": "alarm_ack", "alarm": alarm.id, "text": f"{said}（{_hm(now)}）"},
                        dedupe_key=f"alarm-ack:{alarm.id}:{by.id}")
          .on_conflict_ignore().execute())
-    return f"已确认收到报警，响应用时 {seconds} 秒"
+    return f"{said}，用时 {seconds} 秒" if alarm.level in MUSTER_LEVELS else f"已确认收到报警，响应用时 {seconds} 秒"
 
 
 def _hm(moment: datetime) -> str:

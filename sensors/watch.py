@@ -1,13 +1,12 @@
 """Which detectors watch which permits: portable ones bound by number, fixed ones by location."""
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 
 import settings
 from models import Permit, Person, RegistryVersion, Sensor, SensorBinding
 from models.sensor import FIXED
-from workflow import machine
+from workflow import machine, places
 from workflow.errors import InvalidPermit, NotAuthorized, NotFound
 from workflow.states import IN_APPROVAL, IN_PROGRESS, ISSUED, SUSPENDED
 
@@ -16,13 +15,9 @@ from workflow.states import IN_APPROVAL, IN_PROGRESS, ISSUED, SUSPENDED
 WATCHED = (IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED)
 
 
-def _fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text or "").split()).casefold()
-
-
 def covers(sensor: Sensor, permit: Permit) -> bool:
-    """A fixed detector covers every permit whose location names its area."""
-    return sensor.kind == FIXED and bool(_fold(sensor.area)) and _fold(sensor.area) in _fold(permit.location)
+    """A fixed detector covers the permits in its area and in the places under it."""
+    return sensor.kind == FIXED and places.covers(sensor.area, permit)
 
 
 def watched_permits(sensor: Sensor) -> list[Permit]:
@@ -32,8 +27,9 @@ def watched_permits(sensor: Sensor) -> list[Permit]:
                     & Permit.state.in_(WATCHED)))
     found = {p.id: p for p in bound}
     if sensor.kind == FIXED:
+        inside = places.coverage(sensor.area)
         for permit in Permit.select().where(Permit.state.in_(WATCHED)):
-            if covers(sensor, permit):
+            if inside(permit):
                 found.setdefault(permit.id, permit)
     return sorted(found.values(), key=lambda p: p.id)
 

@@ -48,7 +48,9 @@ def test_dingtalk_http_mode_is_chosen_explicitly_and_warned_about_at_start(db, i
 def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db, instance, tmp_path, monkeypatch):
     from certs.check import permit_problems
     from certs.expiry import warn_expiring
+    from emergency.stop import resume_problems
     from faces.gate import problems as face_problems
+    from isolation.gate import release_problems, start_problems
     from sensors.alarms import manual_reading
     from sensors.watch import monitoring_problems
     from workflow import hooks
@@ -60,4 +62,5 @@ def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db
     create_app()
     assert hooks.CHECKS == {"certificates": [permit_problems], "monitoring": [monitoring_problems],
                            "certificate_expiry": [warn_expiring], "gas_reading": [manual_reading],
-                           "face_check": [face_problems]}
+                           "face_check": [face_problems], "isolation": [start_problems],
+                           "isolation_release": [release_problems], "resume": [resume_problems]}

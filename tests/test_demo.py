@@ -58,4 +58,6 @@ def test_the_gas_story_runs_a_controller_of_100_detectors_on_both_apps(db, tmp_p
         assert "点击“确认收到”" in done.stdout
         assert "→ 403 foreign_device；签名不符 → 401；均未入库" in done.stdout
         assert "报警已解除" in done.stdout and "chain intact" in done.stdout
-        assert re.search(r"读数原样保留 7 条，其余 693 条折叠为 99 条每分钟汇总", done.stdout)
+        # 99 detectors' readings of five-odd seconds fall into one minute, or two when a minute turns.
+        folded = re.search(r"读数原样保留 7 条，其余 693 条折叠为 (\d+) 条每分钟汇总", done.stdout)
+        assert folded and int(folded[1]) in (99, 198)

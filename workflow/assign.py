@@ -4,7 +4,8 @@ from __future__ import annotations
 from models import Department, Person, PersonRole
 from models.permit import Permit, PermitMember
 
-from .template import StepDef
+from . import places
+from .template import COORDINATOR_ROLE, StepDef
 
 # Roles that belong to the owning unit itself; climbing the tree would find another unit's head.
 UNIT_ROLES = {"基层单位负责人"}
@@ -52,6 +53,8 @@ def resolve(step: StepDef, permit: Permit) -> list[Person]:
     for role in step.roles:
         if role == "申请人":
             people.append(permit.applicant)
+        elif role == COORDINATOR_ROLE:
+            people += [p for p in [places.coordinator_of(permit)] if p is not None and p.active]
         elif role in ("作业人", "监护人"):
             people += [m.person for m in (PermitMember.select().where(
                 (PermitMember.permit == permit) & (PermitMember.role == role))

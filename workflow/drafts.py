@@ -8,13 +8,13 @@ from models import Department, Person, Step, transaction, utcnow
 from models.org import UNIT
 from models.permit import Permit, PermitMember
 
-from . import audit, gas, grading, hooks, template as templates
+from . import audit, gas, grading, hooks, places, template as templates
 from .errors import InvalidPermit, NotCertified
 from .rules import SERVED_BY_TEMP_POWER, UNGRADED
 from .states import DRAFT, FINAL
 from .template import Template
 
-CONTENT_FIELDS = ("location", "content", "medium", "planned_start", "planned_end", "attributes")
+CONTENT_FIELDS = ("location", "content", "medium", "planned_start", "planned_end", "attributes", "coordinator")
 
 
 def coerce_attributes(t: Template, raw: dict) -> dict:
@@ -57,7 +57,7 @@ def create_permit(work_type: str, *, applicant: Person, location: str, content: 
                   planned_start: datetime, planned_end: datetime, attributes: dict | None = None,
                   crew: list[Person] = (), guardians: list[Person] = (), medium: str | None = None,
                   unit: Department | None = None, now: datetime | None = None,
-                  copied_from: str | None = None) -> Permit:
+                  copied_from: str | None = None, coordinator: Person | None = None) -> Permit:
     """Create a draft permit with a fresh number; nothing is checked against the rules until submit."""
     t = templates.get(work_type)
     now = now or utcnow()
@@ -65,14 +65,16 @@ def create_permit(work_type: str, *, applicant: Person, location: str, content: 
     if unit.kind != UNIT:
         raise InvalidPermit(f"{unit.name}不是基层单位，请指定作业所在的基层单位")
     attributes = coerce_attributes(t, attributes)
+    area = places.place_of(location)
     from .numbering import next_number
     with transaction():
         day = grading.local(now, settings.current().plant_tz).date()
         permit = Permit.create(
             no=next_number(t.prefix, day), work_type=t.code, state=DRAFT, unit=unit,
-            applicant=applicant, location=location.strip(), content=content.strip(),
+            applicant=applicant, location=location.strip(), area=area, content=content.strip(),
             medium=(medium or "").strip() or None, planned_start=planned_start,
-            planned_end=planned_end, attributes=attributes, copied_from=copied_from, created_at=now)
+            planned_end=planned_end, attributes=attributes, copied_from=copied_from, created_at=now,
+            coordinator=coordinator)
         set_members(permit, "作业人", list(crew))
         set_members(permit, "监护人", list(guardians))
         audit.append(permit_no=permit.no, actor=applicant.label(), action="create",
@@ -141,6 +143,8 @@ def check_content(t: Template, permit: Permit, now: datetime) -> tuple[str | Non
     """Check everything a submit needs; return the grade and why it was raised."""
     if not permit.location or not permit.content:
         raise InvalidPermit("请填写作业地点和作业内容")
+    # Again at submit: a draft's location may have been edited, or the tree reloaded since.
+    permit.area = places.place_of(permit.location)
     for f in t.fields:
         if f.required and permit.attributes.get(f.key) in (None, "", []):
             raise InvalidPermit(f"请填写{f.label}")

@@ -5,14 +5,14 @@ from datetime import datetime
 
 from models import Person, Step
 
-from . import drafts, gates, machine, states
+from . import drafts, gates, machine, simops, states
 from .assign import resolve
 from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                      StaleVersion)
 from .machine import Ctx, Outcome, record_signature, run
 from .onsite import check_in, check_out  # noqa: F401  (engine.check_in is the command's home)
 from .states import COMMAND_LABELS
-from .template import StepDef
+from .template import COORDINATE, StepDef
 from .work import revert_pending_change
 
 
@@ -29,13 +29,15 @@ def submit(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
         ctx.permit.grade = grade
         ctx.permit.attributes = {**ctx.permit.attributes, "grade_reasons": reasons}
         ctx.permit.submitted_at = ctx.now
-        laid = drafts.lay_out_steps(ctx.template, ctx.permit, grade)
+        drafts.lay_out_steps(ctx.template, ctx.permit, grade)
+        overlap = simops.on_submit(ctx)
+        laid = machine.steps(ctx.permit)
         for step in laid:  # refuse now rather than strand the permit at a step nobody can sign
             if step.state == "pending" and not _resolvable(ctx, step):
                 d = ctx.template.step(step.key)
                 raise InvalidPermit(f"“{step.name}”无人可签：组织架构中没有可用的{'/'.join(d.roles)}")
         machine.activate(ctx, next(s for s in laid if s.state == "pending"))
-        ctx.data = {"grade": grade, "grade_reasons": reasons}
+        ctx.data = {"grade": grade, "grade_reasons": reasons, **({"simops": overlap} if overlap else {})}
         ctx.detail = f"已提交，级别：{grade or '—'}" + (f"（因{'、'.join(reasons)}升级）" if reasons else "")
     return run(permit_no, "submit", body, by=by, now=now)
 
@@ -94,6 +96,11 @@ def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = No
             if missing:
                 raise GateNotMet(f"以下项目未勾选：{'；'.join(missing)}")
         gates.check(d, ctx.permit, ctx.template, ctx.by, ctx.now)
+        overlap = {}
+        if d.phase == "approve" and step.key != COORDINATE:
+            rerouted, overlap = simops.on_approve(ctx, step)
+            if rerouted:
+                return
         proof = {**(evidence or {}), **({"ticks": list(ticks)} if ticks else {})}
         if d.phase == "approve" and not d.onsite:
             # The template's reason for approving off site goes on the signature it excused.
@@ -102,6 +109,8 @@ def sign(permit_no: str, step_key: str, *, by: Person, decision: str | None = No
         settles = d.mode == "any" or signed >= {p.id for p in machine.assignees(step)}
         record_signature(ctx, step, decision=chosen, comment=comment, evidence=proof,
                          channel=channel, settles=settles)
+        if overlap:
+            ctx.data["simops"] = overlap
         if settles:
             machine.complete(ctx, step)
     return run(permit_no, "sign", body, by=by, now=now)

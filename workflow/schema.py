@@ -61,6 +61,17 @@ class StepDef:
         return not self.grades or (grade or UNGRADED) in self.grades
 
 
+# Steps the engine inserts into a permit of any type when its situation asks for them.
+COORDINATE = "coordinate"
+COORDINATOR_ROLE = "协调人"
+INSERTED_STEPS = {
+    COORDINATE: StepDef(key=COORDINATE, name="交叉作业协调", phase="approve", kind="approve",
+                        roles=(COORDINATOR_ROLE,), scope="permit", limit_minutes=60,
+                        escalate=("安全管理部门负责人",), actions=("approve", "reject", "return"),
+                        onsite_waiver="协调人统筹同一区域、同一时段的各方作业，可不到现场签字"),
+}
+
+
 @dataclass(frozen=True)
 class Grading:
     by: str = "none"                  # none | declared | bands
@@ -118,6 +129,8 @@ class Template:
         for step in self.steps:
             if step.key == key:
                 return step
+        if key in INSERTED_STEPS:
+            return INSERTED_STEPS[key]
         raise KeyError(key)
 
     def field(self, key: str) -> FieldDef | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import NotFound, TemplateError
 from .rules import Band
-from .schema import FieldDef, GasRules, Gates, Grading, StepDef, Template
+from .schema import COORDINATE, COORDINATOR_ROLE, INSERTED_STEPS, FieldDef, GasRules, Gates, Grading, StepDef, Template
 from .validate import validate
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"

@@ -86,6 +86,9 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
             raise NotAuthorized("恢复作业须由本作业票的监护人确认")
         if onsite.last_mark(permit, by, ctx.now) == "out":
             raise GateNotMet("您已离开现场，请回到现场扫码签到后再恢复作业")
+        held = hooks.problems("resume", permit, at=ctx.now)   # e.g. the area's emergency is still open
+        if held:
+            raise GateNotMet("；".join(held))
         gates.window(permit, t, ctx.now)
         if t.gas.fresh_minutes:
             paused = (ctx.now - permit.suspended_at).total_seconds() / 60

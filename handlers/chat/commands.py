@@ -7,10 +7,10 @@ from datetime import datetime
 import settings
 from bot.base import Event
 from cards import links
-from models import Conversation, Outbox, Person, find_person, utcnow
+from models import Conversation, Outbox, Person, find_person, transaction, utcnow
 from models.permit import Permit
 from sensors import watch
-from workflow import NotCertified, WorkflowError, engine, template as templates, work
+from workflow import NotCertified, WorkflowError, audit, engine, template as templates, work
 from workflow.clock import parse_local
 from workflow.drafts import create_permit
 from workflow.gas import parse_values
@@ -18,6 +18,7 @@ from workflow.machine import record_refusal
 
 from . import forms
 from . import lockout
+from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
 from .replies import Replier
 from .show import describe, todo_lines
@@ -47,6 +48,8 @@ HELP = """可用命令：
 延期 编号 新结束时间 理由 —— 例如：延期 DH-20261124-0001 2026-11-24 20:00 焊口返修
 撤销 编号 理由 —— 撤销未开工的作业票
 取消 —— 放弃正在填写的申请
+应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
+清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复
 采集人脸 账号 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
 隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
 交接 编号 接班人账号 —— 作业负责人或监护人交接班
@@ -172,7 +175,9 @@ def _draft_fields(answers: dict) -> dict:
     for key in ("crew", "guardians"):
         if key in answers:
             fields[key] = [find_person(a) for a in answers[key]]
-    extra = {k: v for k, v in answers.items() if k not in COLUMNS and k not in ("crew", "guardians")}
+    if "coordinator" in answers:
+        fields["coordinator"] = find_person(answers["coordinator"])
+    extra = {k: v for k, v in answers.items() if k not in COLUMNS and k not in ("crew", "guardians", "coordinator")}
     if extra:
         fields["attributes"] = extra
     return fields
@@ -238,10 +243,18 @@ def _apply(t, answers: dict, person: Person, reply, *, draft_no: str | None = No
         _ask_next(t, kept, reply)
         return
     except WorkflowError as exc:
+        _audit_refusal(permit.no, person, exc.message, platform)
         reply(f"草稿 {permit.no} 已保存，但未能提交：{exc.message}\n"
               f"请发送“修改 {permit.no}”并换行写“字段: 值”，再发送“提交 {permit.no}”", permit_no=permit.no)
         return
     reply(f"{permit.no} {t.name} {out.detail}{_site_code(permit.no)}", permit_no=permit.no)
+
+
+def _audit_refusal(permit_no: str, person: Person, reason: str, platform: str) -> None:
+    """Put a refused submit into the audit chain, as a refused 提交 command is (交叉作业 names the other permits)."""
+    with transaction():
+        audit.append(permit_no=permit_no, actor=person.label(), action="refused",
+                     data={"command": "submit", "reason": reason, "channel": platform}, at=utcnow())
 
 
 def _enrol_face(head, _lines, person, reply, _event) -> None:
@@ -329,4 +342,4 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
-            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS}
+            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS}

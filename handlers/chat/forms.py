@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 import settings
 from models import find_person
-from workflow import gas
+from workflow import gas, places
 from workflow.clock import parse_local
 from workflow.template import Template
 
 SPLIT = re.compile(r"[,，、\s]+")
 LINE = re.compile(r"([^:：]+)[:：](.*)")
+# Whom the applicant names to coordinate overlapping work, instead of the area's coordinator.
+COORDINATOR = "协调人"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ def questions(t: Template) -> list[Question]:
 
 def optional_labels(t: Template) -> dict[str, str]:
     """Return label → key for the type's optional fields (accepted in the one-message form)."""
-    return {f.label: f.key for f in t.fields if not f.required and f.key != t.grading.attribute}
+    optional = {f.label: f.key for f in t.fields if not f.required and f.key != t.grading.attribute}
+    return optional | {COORDINATOR: "coordinator"}
 
 
 def check(t: Template, key: str, raw: str):
@@ -49,6 +52,17 @@ def check(t: Template, key: str, raw: str):
     text = raw.strip()
     if not text:
         raise ValueError("不能为空")
+    if key == "location":
+        try:
+            places.place_of(text)
+        except places.UnknownPlace as exc:
+            raise ValueError(exc.message) from None
+        return text
+    if key == "coordinator":
+        person = find_person(text)
+        if person is None or not person.active:
+            raise ValueError(f"找不到人员 {text}")
+        return text
     if key in ("planned_start", "planned_end"):
         return parse_local(text, settings.current().plant_tz).isoformat()
     if key in ("crew", "guardians"):

@@ -13,7 +13,7 @@ from peewee import Value
 import settings
 from models import Alarm, CheckIn, GasReading, Person, Signature, Step
 from models.permit import Permit
-from workflow import machine, onsite, template as templates
+from workflow import machine, onsite, simops, template as templates
 from workflow.clock import local
 from workflow.gas import GAS_LABELS, GASES, UNITS
 from workflow.rules import UNGRADED
@@ -142,8 +142,14 @@ class BoardView:
             found.append({"name": step.name, "items": [(item, item in ticked) for item in d.checklist]})
         return found
 
+    def overlaps(self) -> list[dict]:
+        """Return the other live permits working in the same place at the same time (交叉作业)."""
+        return [{"rule": simops.LABELS[m.rule], "text": simops.describe(m.other), "state": LABELS[m.other.state]}
+                for m in simops.meetings(self.permit)]
+
     def live(self) -> dict:
         """Return everything the self-refreshing part of the board shows."""
         return {"head": self.head(), "people": self.people(), "signatures": self.signatures(),
+                "overlaps": self.overlaps(),
                 "readings": self.readings(), "limits": self.limits(), "alarms": self.alarms(),
                 "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": GASES}

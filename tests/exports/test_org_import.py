@@ -54,7 +54,7 @@ def test_sample_loads(db):
 
     assert report == ImportReport(7, 0, 23, 0, 0)
     assert format_report(report) == ("部门：新增 7，更新 0；人员：新增 23，更新 0，停用 0；"
-                                      "证书：新增 24，更新 0，注销 0")
+                                      "区域：新增 18，更新 0，停用 0；证书：新增 24，更新 0，注销 0")
     tree = {d.code: (d.parent.code if d.parent else None, d.kind) for d in Department.select()}
     assert tree == {"PLANT": (None, "厂领导"), "SAFE": ("PLANT", "安全管理部门"),
                     "PROD": ("PLANT", "专业部门"), "EQUIP": ("PLANT", "专业部门"),
@@ -262,7 +262,7 @@ def test_every_error_is_reported_together(db, tmp_path):
         ("人员", _people_row("蒋焊"), "角色")]
     assert str(caught.value.errors[2]) == (
         f"人员 第{_people_row('蒋焊')}行 角色: 未知角色“焊工”，可选：计划员、作业评估人、交底人、气体检测人、"
-        "监护人、作业人、基层单位负责人、专业部门负责人、安全管理部门负责人、主管领导、配送电单位负责人、验收人、安全员、系统管理员")
+        "监护人、作业人、基层单位负责人、专业部门负责人、安全管理部门负责人、主管领导、配送电单位负责人、验收人、安全员、系统管理员、应急救援人员")
     assert str(caught.value).startswith("组织架构表有 3 处错误，未导入任何内容：\n部门 第9行 类型: ")
 
 

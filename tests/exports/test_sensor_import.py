@@ -82,7 +82,7 @@ def test_reimport_updates_in_place_and_keeps_secrets(plant, tmp_path):
     load_sensors(OUT)
     before = {s.code: s for s in Sensor.select()}
     rows = [r for r in replace("GD-0012", 名称="四合一 12 号", 上报间隔秒=5, 区域_位置="3#罐区", 所属单位="U2")
-            if r[0] != "GD-0001"] + [("GD-0099", "新探测器", "3#罐区东侧管廊", "固定", "EX", 60, "", "")]
+            if r[0] != "GD-0001"] + [("GD-0099", "新探测器", "11#罐区", "固定", "EX", 60, "", "")]
 
     report = load_sensors(write_book(tmp_path / "v2.xlsx", rows))
 
@@ -162,6 +162,9 @@ BAD_BOOKS = {
     "unknown unit": (dict(rows=replace("GD-0012", 所属单位="U7")), (row_of("GD-0012"), "所属单位"),
                      "未知单位“U7”"),
     "bad enabled": (dict(rows=replace("GD-0012", 启用="停用")), (row_of("GD-0012"), "启用"), "应填“是”或“否”"),
+    # A fixed detector watches a node of the area tree: 1#罐 is none (and never "the start of 1#罐区").
+    "fixed detector off the tree": (dict(rows=replace("GD-0001", 区域_位置="1#罐")), (row_of("GD-0001"), "区域/位置"),
+                                    "“1#罐”不是区域表中的区域，最接近的是：1#罐区"),
     "too long": (dict(rows=replace("GD-0012", 编号="GD-" + "0" * 30)), (row_of("GD-0012"), "编号"), "内容过长"),
     **{f"missing {header}": (dict(rows=replace("GD-0012", **{header.replace("/", "_"): None})),
                              (row_of("GD-0012"), header), "不能为空")

@@ -1,6 +1,6 @@
 """Schema creation and numbered migrations on a real database."""
 from peewee import CharField
-from playhouse.migrate import migrate
+from playhouse.migrate import SqliteMigrator, migrate
 
 from models import Permit, SchemaVersion, database
 from models.schema import Migration, current_version, discover, upgrade
@@ -41,11 +41,19 @@ CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
 
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import (Alarm, AlarmAck, Authorisation, CardRecord, Certificate, Conversation, FaceCheck,
-                        FaceEnrolment, Sensor, SensorBinding)
+    from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, Emergency,
+                        FaceCheck, FaceEnrolment, Gateway, Handover, IsolationLink, IsolationPoint, ReadingRollup,
+                        RegistryVersion, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
-    database.drop_tables([FaceCheck, FaceEnrolment, Authorisation, Certificate, AlarmAck, Alarm, SensorBinding, Sensor, CardRecord, Conversation])
+    # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
+    legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
+    database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
+    migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
+    database.drop_tables([Area])
+    database.drop_tables([ReadingRollup, RegistryVersion])
+    database.drop_tables([FaceCheck, FaceEnrolment, Authorisation, Certificate, AlarmAck, Alarm, SensorBinding, Sensor,
+                          Gateway, CardRecord, Conversation])
     migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
     migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
             m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
@@ -67,6 +75,10 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "gas_reading_device_taken_at" in {i.name for i in database.get_indexes("gas_reading")}
     assert set(CHECKIN_SITE_COLUMNS) <= {c.name for c in database.get_columns("check_in")}
     assert all(database.table_exists(t) for t in ("certificate", "authorisation", "face_enrolment", "face_check"))
+    assert all(database.table_exists(t) for t in ("area", "emergency", "gateway", "reading_rollup",
+                                                   "isolation_point", "isolation_link", "handover"))
+    assert "gateway_id" in {c.name for c in database.get_columns("sensor")}
+    assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert current_version() == discover()[-1].version
 
 

@@ -121,3 +121,34 @@ def test_an_unknown_event_type_is_logged_and_stores_nothing(plant, redis_conn, c
         assert dispatch(event, redis=redis_conn, enqueue=lambda ids: None) == "ignored"
     assert "enter_agent" in caplog.text
     assert AuditEvent.select().count() == 0 and Outbox.select().count() == 0
+
+
+def test_a_place_not_in_the_area_tree_is_refused_in_chat_naming_the_nearest(say):
+    start, end = _window()
+    replies = say("zhuyan", FORM.format(start=start, end=end).replace("3#罐区东侧管廊", "5#罐区 北侧"))
+    assert replies == ["申请未提交：\n地点：作业地点“5#罐区 北侧”不在本厂区域表中。最接近的是：3#罐区、2#罐区、1#罐区。"
+                       "请以区域名称开头填写，具体部位写在其后，例如“3#罐区 东侧管廊”"]
+    assert Permit.select().count() == 0
+
+
+def test_a_guided_answer_naming_no_place_is_asked_again(say):
+    say("zhuyan", "申请动火作业")
+    reply = say("zhuyan", "东区空地")[0]
+    assert reply.startswith("地点：作业地点“东区空地”不在本厂区域表中") and reply.endswith("请重新填写")
+    assert "请填写内容" in say("zhuyan", "11#罐区 东侧")[0]
+    assert Conversation.get().data["answers"]["location"] == "11#罐区 东侧"
+
+
+def test_the_applicant_names_a_coordinator_in_the_form(say):
+    from workflow import machine
+    from workflow.template import COORDINATE
+    start, end = _window()
+    say("zhuyan", FORM.format(start=start, end=end))
+    entry = (FORM.format(start=start, end=end).replace("申请动火作业", "申请受限空间作业")
+             .replace("级别: 二级", "受限空间名称: T-301 储罐").replace("3#罐区东侧管廊", "3#罐区 T-301")
+             + "\n协调人: sunli")
+    assert "已提交" in say("zhuyan", entry)[0]
+    permit = Permit.select().order_by(Permit.id.desc()).first()
+    assert permit.coordinator.account == "sunli"
+    assert COORDINATE in [s.key for s in machine.steps(permit) if s.state == "pending"]
+    assert "协调人：找不到人员 nobody" in say("zhuyan", entry.replace("sunli", "nobody"))[0]
