@@ -72,7 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-SCHEMA_FREE = {"init-db", "demo", "walkthrough", "template", "states"}
+SCHEMA_FREE = {"init-db", "demo", "walkthrough", "template", "states", "restore"}
 
 
 def _require_schema() -> None:
