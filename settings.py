@@ -55,6 +55,8 @@ class Settings:
     # Someone with accounts on both platforms gets cards where they last wrote or clicked; until
     # then, here.
     default_platform: str = "wecom"
+    # Long-connection sockets /readyz requires a fresh heartbeat of; None: DingTalk's in Stream mode.
+    ready_sockets: frozenset[str] | None = None
     wecom: "WeComSettings | None" = None
     dingtalk: "DingTalkSettings | None" = None
 
@@ -204,6 +206,16 @@ def _dingtalk(env: dict) -> DingTalkSettings | None:
         login_base=(env.get("DINGTALK_LOGIN_BASE") or "https://login.dingtalk.com").rstrip("/"))
 
 
+def _sockets(raw: str | None) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    names = frozenset(s.strip().lower() for s in raw.split(",") if s.strip())
+    unknown = names - {"wecom", "dingtalk"}
+    if unknown:
+        raise SettingsError(f"READY_SOCKETS={raw!r}: choose from wecom, dingtalk (comma separated)")
+    return names
+
+
 def load(overrides: dict | None = None) -> Settings:
     """Build Settings from the environment, a .env file and explicit overrides."""
     load_dotenv(ROOT / ".env", override=False)
@@ -250,6 +262,7 @@ def load(overrides: dict | None = None) -> Settings:
         face_max_bytes=_int(env, "FACE_MAX_BYTES", 8 * 1024 * 1024),
         face_check_steps=frozenset(k.strip() for k in env.get("FACE_CHECK_STEPS", "").split(",") if k.strip()),
         default_platform=_platform(env.get("DEFAULT_PLATFORM") or "wecom"),
+        ready_sockets=_sockets(env.get("READY_SOCKETS")),
         wecom=_wecom(env),
         dingtalk=_dingtalk(env),
     )

@@ -7,13 +7,16 @@ out. A resend after a crash reuses the card's task id, which the platform refuse
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import settings
 from models import Outbox, transaction, utcnow
 from models.db import for_update
 
 from bot.base import PlatformError, RateLimited
+from monitoring import metrics
+
+from .connection import ALARM_KINDS
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -48,7 +51,7 @@ def deliver(outbox_id: int) -> str:
     if row is None:
         return "skipped"
     try:
-        _send(row)
+        platform = _send(row)
     except RateLimited as exc:
         _release(row, state="pending", wait=timedelta(seconds=exc.retry_after), error=str(exc))
         return "rate limited"
@@ -59,6 +62,7 @@ def deliver(outbox_id: int) -> str:
             return "retry later"
         log.error("outbox %s to %s failed for good: %s", row.id, row.person_id, exc)
         _release(row, state="failed", error=str(exc))
+        metrics.delivery_failed(row.kind)
         return "failed"
     except Exception as exc:
         # Unnamed trouble (a network error the SDK did not wrap): back off and count the attempt, so
@@ -69,16 +73,29 @@ def deliver(outbox_id: int) -> str:
             _release(row, state="pending", wait=timedelta(seconds=min(300, 2 ** row.attempts)), error=error)
             return "retry later"
         _release(row, state="failed", error=error)
+        metrics.delivery_failed(row.kind)
         return "failed"
     _release(row, state="sent")
+    if row.kind in ALARM_KINDS:
+        _observe_relay(row, platform)
     return "sent"
 
 
-def _send(row: Outbox) -> None:
+def _send(row: Outbox) -> str:
     from bot.delivery import deliver as send
     from bot.registry import address
     channel, user = address(row.person)
     send(channel, row, user)
+    return channel.platform
+
+
+def _observe_relay(row: Outbox, platform: str) -> None:
+    # Only the first round measures the relay; a re-send's delay is the escalation's, not the lane's.
+    from models import Alarm
+    alarm = Alarm.get_or_none(Alarm.id == row.payload.get("alarm"))
+    if alarm is not None and row.payload.get("round", 1) == 1:
+        metrics.observe_relay(platform, reading_at=alarm.reading_at,
+                              sent_at=datetime.now(timezone.utc).replace(tzinfo=None))
 
 
 def due_rows(limit: int = 500) -> list[int]:

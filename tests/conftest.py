@@ -7,9 +7,18 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis
 
 from models import MODELS, connect, database
 from models.schema import upgrade
+
+# Fuzzing: a bounded, repeatable run by default (CI); FUZZ_EXAMPLES=N tries N fresh random inputs per test.
+_MORE = os.environ.get("FUZZ_EXAMPLES")
+hypothesis.register_profile(
+    "fuzz", max_examples=int(_MORE or 50), deadline=None, derandomize=not _MORE, database=None,
+    # Examples share the test's database and app on purpose: each one is checked against what it found.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+hypothesis.load_profile("fuzz")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLE_ORG = Path(__file__).resolve().parents[1] / "exports" / "samples" / "示例工厂组织架构.xlsx"

@@ -1,4 +1,5 @@
 """The command-line door: click commands grouped by topic; the composition root adds COMMANDS to its group."""
+from .backup import backup, restore
 from .database import enrol_face, init_db, load_org_command, load_sensors_command, sensor_rekey, verify_audit
 from .demos import demo, walkthrough
 from .exports import COMMANDS as EXPORT_COMMANDS
@@ -7,4 +8,4 @@ from .processes import dingtalk_stream, scheduler, serve, worker
 from .states import states
 
 COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, walkthrough,
-            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, *EXPORT_COMMANDS)
+            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, backup, restore, *EXPORT_COMMANDS)

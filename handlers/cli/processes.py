@@ -53,6 +53,9 @@ def worker(burst, sweep_every, quiet, queues, alarm_workers):
     alarm_workers = _settings().alarm_workers if alarm_workers is None else alarm_workers
     if alarm_workers < 1:
         raise click.ClickException("--alarm-workers 须为正整数：报警通道不能没有进程")
+    # The relay latency is observed here; serve's /metrics reads it from the shared directory.
+    from monitoring.metrics import use_directory
+    use_directory(_settings().instance_path / "metrics")
     app = current_app._get_current_object()
 
     def sweeper():

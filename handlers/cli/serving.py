@@ -6,6 +6,11 @@ from gunicorn.app.base import BaseApplication
 import models
 
 
+def _child_exit(server, worker) -> None:
+    from monitoring.metrics import process_ended
+    process_ended(worker.pid)
+
+
 def _post_fork(server, worker) -> None:
     # The master released its connections before forking; forget anything a later change leaves behind
     # rather than share a socket with the master.
@@ -21,6 +26,7 @@ class WebServer(BaseApplication):
                         # Above the number of detectors a process may hear from at once: a burst waits
                         # in the kernel's queue instead of being refused.
                         "backlog": 2048, "preload_app": False, "post_fork": _post_fork,
+                        "child_exit": _child_exit,
                         "accesslog": None, "errorlog": "-", "loglevel": "warning",
                         "proc_name": "permit-web"}
         super().__init__()
@@ -43,5 +49,8 @@ def serve(*, host: str, port: int, workers: int, threads: int, timeout: int) -> 
         # The embedded server is started once here; each worker's client reconnects after the fork.
         from jobs.connection import redis
         redis().ping()
+    # Every gunicorn process writes its metrics there, so a scrape of any one of them counts them all.
+    from monitoring.metrics import use_directory
+    use_directory(settings.current().instance_path / "metrics")
     models.db.release()
     WebServer(bind=f"{host}:{port}", workers=workers, threads=threads, timeout=timeout).run()

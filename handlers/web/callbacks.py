@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from functools import wraps
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -10,11 +12,26 @@ from bot.base import CallbackRejected, Event
 from bot.registry import dingtalk_adapter, wecom_adapter
 from jobs.connection import redis
 from jobs.delivery import enqueue
+from monitoring.metrics import observe_callback
 
 from handlers.chat.dispatch import dispatch
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
+
+
+def _timed(platform: str):
+    """Observe how long the wrapped callback takes to answer, refused or not."""
+    def wrap(view):
+        @wraps(view)
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return view(*args, **kwargs)
+            finally:
+                observe_callback(platform, time.perf_counter() - start)
+        return timed
+    return wrap
 
 
 def _wecom():
@@ -33,6 +50,7 @@ def wecom_verify():
 
 
 @bp.post("/wecom/callback")
+@_timed("wecom")
 def wecom_event():
     try:
         event = _wecom().parse_callback(request.args, request.get_data(cache=False))
@@ -81,11 +99,13 @@ def _warn_about_http_mode(state) -> None:
 
 
 @bp.post("/dingtalk/card")
+@_timed("dingtalk")
 def dingtalk_card():
     return _dingtalk_callback("card")
 
 
 @bp.post("/dingtalk/robot")
+@_timed("dingtalk")
 def dingtalk_robot():
     return _dingtalk_callback("robot")
 
@@ -103,6 +123,7 @@ def dingtalk_events():
     return jsonify(reply)
 
 
+@_timed("dingtalk")
 def handle_stream_event(event: Event) -> dict:
     """Handle one event from the Stream connection; return the ACK's response (no card change).
 

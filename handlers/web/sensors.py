@@ -62,7 +62,8 @@ PAGE = """<!doctype html><html lang="zh"><meta charset="utf-8">
 @bp.get("/alarms/<int:alarm_id>")
 def alarm_page(alarm_id: int):
     """What an alarm card opens when no permit (and so no board) is attached to it."""
-    alarm = Alarm.get_or_none(Alarm.id == alarm_id)
+    # An id past a 64-bit integer cannot be bound as a query parameter: it names no alarm.
+    alarm = Alarm.get_or_none(Alarm.id == alarm_id) if 0 < alarm_id < 2 ** 63 else None
     if alarm is None:
         return Response("not found", status=404)
     tz = settings.current().plant_tz

@@ -103,7 +103,8 @@ def test_the_web_tier_answers_503_with_retry_after_when_every_connection_is_take
     client = app.test_client()
     threads, release = hold(2)
     try:
-        answer = client.get("/healthz")
+        answer = client.get("/alarms/1")
+        alive = client.get("/healthz")   # the process itself is fine: no connection is needed to say so
     finally:
         release.set()
         for t in threads:
@@ -111,6 +112,7 @@ def test_the_web_tier_answers_503_with_retry_after_when_every_connection_is_take
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "1"
     assert answer.get_json() == {"error": "busy", "message": "服务繁忙，请稍后重试"}
+    assert alive.status_code == 200 and alive.get_json() == {"status": "ok"}
     assert client.get("/healthz").status_code == 200   # the process is still serving
 
 

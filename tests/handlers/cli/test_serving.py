@@ -71,13 +71,21 @@ def served(db, instance, redis_url, monkeypatch):
 def test_serve_runs_gunicorn_processes_that_answer_in_parallel_and_share_no_connection(served):
     master, base, path = served
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda _: requests.get(f"{base}/healthz", timeout=30).status_code, range(64)))
-    assert answers == [200] * 64
+        # A page that reads the database (an alarm that does not exist), so the workers open it.
+        answers = list(pool.map(lambda _: requests.get(f"{base}/alarms/1", timeout=30).status_code, range(64)))
+    assert answers == [404] * 64
     workers = children(master.pid)
     assert len(workers) == 2
     # The database file is open in the workers, which opened it after the fork, never in the master.
     assert not any(name.startswith(str(path)) for name in open_files(master.pid))
     assert any(any(name.startswith(str(path)) for name in open_files(w)) for w in workers)
+
+
+def test_serve_shares_metrics_between_its_processes_through_a_folder(served, instance):
+    master, base, _ = served
+    answer = requests.get(f"{base}/metrics", timeout=30)
+    assert answer.status_code == 200 and 'permit_queue_depth{queue="alarm"} 0.0' in answer.text
+    assert (instance / "metrics").is_dir()
 
 
 def test_serve_refuses_more_threads_than_database_connections(db, instance, monkeypatch):

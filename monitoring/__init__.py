@@ -1,0 +1,1 @@
+"""Watching the running product: Prometheus metrics and the readiness checks behind /readyz."""
