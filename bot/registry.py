@@ -83,7 +83,10 @@ def dingtalk_adapter():
 def platforms_of(person: Person) -> list[str]:
     """The configured platforms person has an account on, the default one first."""
     found = [p for p in configured() if getattr(person, _entries[p].account, None)]
-    return sorted(found, key=lambda p: p != settings.current().default_platform)
+    conf = settings.current()
+    # WeCom reached through the robot's long connection is still "wecom" to whoever picked the default.
+    default = "wecom_ws" if conf.default_platform == "wecom" and conf.wecom_ws else conf.default_platform
+    return sorted(found, key=lambda p: p != default)
 
 
 def _preference_key(person: Person) -> str:
@@ -128,9 +131,13 @@ def reset() -> None:
 
 
 def _register_shipped() -> None:
-    from . import dingtalk_channel, wecom_channel
+    from . import dingtalk_channel, wecom_channel, wecom_ws_channel
+    # WECOM_MODE=ws: the robot's long connection replaces the callback app for chat; the app's
+    # settings, when given, still serve OAuth for pages opened in WeCom.
     register("wecom", wecom_channel.build, account="wecom_userid",
-             configured=lambda: bool(settings.current().wecom))
+             configured=lambda: bool(settings.current().wecom) and not settings.current().wecom_ws)
+    register("wecom_ws", wecom_ws_channel.build, account="wecom_userid",
+             configured=lambda: bool(settings.current().wecom_ws))
     register("dingtalk", dingtalk_channel.build, account="dingtalk_userid",
              configured=lambda: bool(settings.current().dingtalk))
 
