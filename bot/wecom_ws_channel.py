@@ -156,6 +156,6 @@ def build() -> WeComWsChannel:
     conf = settings.current()
     oauth = None
     if conf.wecom is not None:
-        from .registry import channel
-        oauth = channel("wecom").adapter
+        from . import wecom_channel
+        oauth = wecom_channel.build().adapter
     return WeComWsChannel(Bridge(redis(), conf.wecom_ws.bot_id), public_base_url=conf.public_base_url, oauth=oauth)
