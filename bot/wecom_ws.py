@@ -98,6 +98,8 @@ class WsConnection:
         self._sending: dict[str, asyncio.Lock] = {}
         self.connections = 0
         self.last_close: str = ""
+        self.handled: set[str] = set()   # msgids whose handling has finished (for tests and the demo)
+        self._handled = threading.Condition()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -246,6 +248,15 @@ class WsConnection:
             log.info("wecom-ws %s from %s: %s", event.kind, event.user_id, result)
         except Exception:   # noqa: BLE001 - one failing event must not end the connection
             log.exception("wecom-ws: handling %s %s failed", event.kind, event.msg_id)
+        finally:
+            with self._handled:
+                self.handled.add(event.msg_id)
+                self._handled.notify_all()
+
+    def wait_handled(self, msgids, timeout: float = 10.0) -> bool:
+        """Block until every msgid in msgids has been handled; return False on timeout."""
+        with self._handled:
+            return self._handled.wait_for(lambda: set(msgids) <= self.handled, timeout)
 
     async def _pinger(self, ws) -> None:
         self._last_frame = time.monotonic()
