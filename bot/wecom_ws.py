@@ -28,7 +28,7 @@ from .base import Event
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "ws:wecom:heartbeat"   # the last frame's time (unix seconds), for the health check
-STATUS_KEY = "ws:wecom:status"         # hash: state, bot_id, reason, at
+STATUS_KEY = "ws:wecom:status"         # hash: state, bot_id, reason, at, last_close
 PLATFORM = "wecom_ws"
 HEALTHY_AFTER = 60.0
 OnEvent = Callable[[Event], str]
@@ -329,7 +329,9 @@ class WsConnection:
 
     def _status(self, state: str, *, reason: str = "") -> None:
         try:
-            self.redis.hset(STATUS_KEY, mapping={"state": state, "bot_id": self.bot_id,
-                                                 "reason": reason or self.last_close, "at": f"{time.time():.3f}"})
+            fields = {"state": state, "bot_id": self.bot_id, "reason": reason, "at": f"{time.time():.3f}"}
+            if self.last_close:   # kept across reconnects: why the socket last went away
+                fields["last_close"] = self.last_close
+            self.redis.hset(STATUS_KEY, mapping=fields)
         except Exception:   # noqa: BLE001 - the status is advisory; Redis being away must not end the loop
             log.warning("wecom-ws: could not write %s", STATUS_KEY)

@@ -20,6 +20,10 @@ def ws_world(request, plant, monkeypatch, redis_conn):
 
 
 def applied(w) -> tuple[Permit, dict]:
+    from models import Person
+    for person in Person.select():   # a mixed phone learns where each person's account lives
+        if person.wecom_userid:
+            w.phone.account(person)
     w.phone.text("zhuyan", apply_text())
     w.drain()
     permit = Permit.get()
@@ -77,7 +81,7 @@ def test_a_socket_dropped_mid_card_loses_nothing_and_doubles_nothing(ws_world):
         time.sleep(0.05)
     from jobs.delivery import due_rows
     from models import Outbox
-    Outbox.update(next_attempt_at=None).where(Outbox.state == "pending").execute()
+    Outbox.update(lease_until=None).where(Outbox.state.in_(["pending", "sending"])).execute()   # backoff over
     w.drain()
     assert Signature.select().where(Signature.decision == "confirm").count() == 1
     permit = Permit.get()
@@ -129,7 +133,7 @@ def test_a_socket_closed_by_the_server_with_a_reason_is_reported_and_reconnected
     assert w.ws.connections == 2
     from jobs.connection import redis
     status = redis().hgetall("ws:wecom:status")
-    assert b"4001" in status[b"reason"] and "维护中".encode() in status[b"reason"]
+    assert b"4001" in status[b"last_close"] and "维护中".encode() in status[b"last_close"]
     assert float(redis().get("ws:wecom:heartbeat")) > 0
 
 
