@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, time
@@ -59,6 +60,15 @@ class Settings:
     ready_sockets: frozenset[str] | None = None
     wecom: "WeComSettings | None" = None
     dingtalk: "DingTalkSettings | None" = None
+    wecom_ws: "WeComWsSettings | None" = None   # WECOM_MODE=ws: the smart robot's long connection
+
+
+@dataclass(frozen=True)
+class WeComWsSettings:
+    bot_id: str
+    secret: str
+    ws_url: str = "wss://openws.work.weixin.qq.com"
+    ping_seconds: float = 30.0     # WeCom asks for a ping every 30 s
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,27 @@ def _wecom(env: dict) -> WeComSettings | None:
                          oauth_base=(env.get("WECOM_OAUTH_BASE") or "https://open.weixin.qq.com").rstrip("/"))
 
 
+WS_ID = re.compile(r"[A-Za-z0-9_\-@.]{1,128}")
+
+
+def _wecom_ws(env: dict) -> WeComWsSettings | None:
+    mode = (env.get("WECOM_MODE") or "callback").lower()
+    if mode not in ("callback", "ws"):
+        raise SettingsError(f"WECOM_MODE={mode!r}: choose callback or ws")
+    if mode != "ws":
+        return None
+    for name in ("WECOM_BOT_ID", "WECOM_BOT_SECRET"):
+        if not env.get(name):
+            raise SettingsError(f"WECOM_MODE=ws needs {name}")
+    if not WS_ID.fullmatch(env["WECOM_BOT_ID"]):
+        raise SettingsError("WECOM_BOT_ID must be the robot's id: letters, digits and _-@. only")
+    url = (env.get("WECOM_WS_URL") or "wss://openws.work.weixin.qq.com").rstrip("/")
+    if not url.startswith(("ws://", "wss://")):
+        raise SettingsError(f"WECOM_WS_URL={url!r} must start with wss:// (or ws:// on loopback)")
+    return WeComWsSettings(bot_id=env["WECOM_BOT_ID"], secret=env["WECOM_BOT_SECRET"], ws_url=url,
+                           ping_seconds=_float(env, "WECOM_WS_PING_SECONDS", 30.0, low=0.05, high=300.0))
+
+
 def _platform(raw: str) -> str:
     if raw.lower() not in ("wecom", "dingtalk"):
         raise SettingsError(f"DEFAULT_PLATFORM={raw!r}: choose wecom or dingtalk")
@@ -265,6 +296,7 @@ def load(overrides: dict | None = None) -> Settings:
         ready_sockets=_sockets(env.get("READY_SOCKETS")),
         wecom=_wecom(env),
         dingtalk=_dingtalk(env),
+        wecom_ws=_wecom_ws(env),
     )
 
 

@@ -23,6 +23,7 @@ class _Entry:
     build: Callable[[], Channel]
     account: str                       # the Person column holding the account id on this platform
     configured: Callable[[], bool]
+    delivers: Callable[[], bool] = lambda: True   # False: kept for OAuth while another channel carries chat
 
 
 _entries: dict[str, _Entry] = {}
@@ -32,10 +33,10 @@ ACCOUNT: dict[str, str] = {}           # platform -> Person column, kept in step
 
 
 def register(platform: str, build: Callable[[], Channel], *, account: str,
-             configured: Callable[[], bool] = lambda: True) -> None:
+             configured: Callable[[], bool] = lambda: True, delivers: Callable[[], bool] = lambda: True) -> None:
     """Make platform a channel: build makes it on first use, account names the Person column it reaches."""
     with _building:
-        _entries[platform] = _Entry(build, account, configured)
+        _entries[platform] = _Entry(build, account, configured, delivers)
         ACCOUNT[platform] = account
         _built.pop(platform, None)
 
@@ -82,8 +83,11 @@ def dingtalk_adapter():
 
 def platforms_of(person: Person) -> list[str]:
     """The configured platforms person has an account on, the default one first."""
-    found = [p for p in configured() if getattr(person, _entries[p].account, None)]
-    return sorted(found, key=lambda p: p != settings.current().default_platform)
+    found = [p for p in configured() if _entries[p].delivers() and getattr(person, _entries[p].account, None)]
+    conf = settings.current()
+    # WeCom reached through the robot's long connection is still "wecom" to whoever picked the default.
+    default = "wecom_ws" if conf.default_platform == "wecom" and conf.wecom_ws else conf.default_platform
+    return sorted(found, key=lambda p: p != default)
 
 
 def _preference_key(person: Person) -> str:
@@ -128,9 +132,13 @@ def reset() -> None:
 
 
 def _register_shipped() -> None:
-    from . import dingtalk_channel, wecom_channel
+    from . import dingtalk_channel, wecom_channel, wecom_ws_channel
+    # WECOM_MODE=ws: the robot's long connection replaces the callback app for chat; the app's
+    # settings, when given, still serve OAuth for pages opened in WeCom.
     register("wecom", wecom_channel.build, account="wecom_userid",
-             configured=lambda: bool(settings.current().wecom))
+             configured=lambda: bool(settings.current().wecom), delivers=lambda: not settings.current().wecom_ws)
+    register("wecom_ws", wecom_ws_channel.build, account="wecom_userid",
+             configured=lambda: bool(settings.current().wecom_ws))
     register("dingtalk", dingtalk_channel.build, account="dingtalk_userid",
              configured=lambda: bool(settings.current().dingtalk))
 

@@ -53,8 +53,13 @@ __all__ = ["create_wecom_sandbox", "run_in_thread", "verify_callback_url", "sand
 
 
 def create_wecom_sandbox(*, corp_id: str, corp_secret: str, agent_id: int, token: str, aes_key: str,
-                         callback_url: str | None = None, users: list[str] = ()) -> Flask:
-    """Build a WeCom stand-in for one corp and one app; its state lives in the returned app."""
+                         callback_url: str | None = None, users: list[str] = (), bot_id: str | None = None,
+                         bot_secret: str | None = None) -> Flask:
+    """Build a WeCom stand-in for one corp and one app; its state lives in the returned app.
+
+    With bot_id and bot_secret it also runs the robot's long-connection gateway (sandbox/wecom_ws.py);
+    POST /sandbox/config {"mode": "ws"} then sends members' clicks, texts and photos over it.
+    """
     app = Flask("sandbox.wecom")
     app.config["SANDBOX_NOW"] = time.time
     state = WecomState(corp_id=corp_id, corp_secret=corp_secret, agent_id=agent_id, token=token,
@@ -62,6 +67,11 @@ def create_wecom_sandbox(*, corp_id: str, corp_secret: str, agent_id: int, token
                        now=lambda: app.config["SANDBOX_NOW"]())
     callbacks = Callbacks(token=token, aes_key=aes_key, corp_id=corp_id, agent_id=state.agent_id)
     app.extensions["wecom_sandbox"] = state
+    state.mode, state.gateway = "callback", None
+    if bot_id and bot_secret:
+        from sandbox.wecom_ws import WsGateway
+        state.gateway = WsGateway(state, bot_id=bot_id, secret=bot_secret)
+        _ws_routes(app, state)
     _api_routes(app, state)
     _admin_routes(app, state)
     _user_routes(app, state, callbacks)
@@ -188,7 +198,13 @@ def _admin_routes(app: Flask, state: WecomState) -> None:
     def config():
         if request.method == "POST" and "callback_url" in _admin_body():
             state.callback_url = _admin_body()["callback_url"] or None
-        return jsonify({"corp_id": state.corp_id, "agent_id": state.agent_id, "callback_url": state.callback_url})
+        if request.method == "POST" and "mode" in _admin_body():
+            mode = _admin_body()["mode"]
+            if mode not in ("callback", "ws") or (mode == "ws" and state.gateway is None):
+                return _bad("mode is callback, or ws when the sandbox was built with bot_id and bot_secret")
+            state.mode = mode
+        return jsonify({"corp_id": state.corp_id, "agent_id": state.agent_id, "callback_url": state.callback_url,
+                        "mode": state.mode, "ws_url": state.gateway.url if state.gateway else None})
 
     @app.post("/sandbox/oauth/code")
     def oauth_code():
@@ -262,6 +278,11 @@ def _user_routes(app: Flask, state: WecomState, callbacks: Callbacks) -> None:
         return jsonify(outcome)
 
     def acting_user(userid) -> str:
+        if state.mode == "ws":
+            member = state.member(userid) if isinstance(userid, str) else None
+            if member is None:
+                raise ClickRefused(f"{userid!r} is not a member")
+            return member
         if not state.callback_url:
             raise ClickRefused("the app has no callback_url configured")
         member = state.member(userid) if isinstance(userid, str) else None
@@ -283,6 +304,9 @@ def _user_routes(app: Flask, state: WecomState, callbacks: Callbacks) -> None:
         if not isinstance(selected, dict) or not all(
                 isinstance(v, list) and all(isinstance(i, str) for i in v) for v in selected.values()):
             return _bad("selected must map question_key to a list of option ids")
+        if state.mode == "ws":
+            frame = state.gateway.click(user, task_id, key, selected, repeat=int(body.get("repeat", 1)))
+            return jsonify({"frame": frame, "req_id": frame["headers"]["req_id"]})
         fields = state.prepare_click(user, task_id, key, selected)
         return post_event(user, click_xml(state.corp_id, state.agent_id, fields), msgid=fields["msgid"],
                           repeat=int(body.get("repeat", 1)), response_code=fields["response_code"])
@@ -293,6 +317,9 @@ def _user_routes(app: Flask, state: WecomState, callbacks: Callbacks) -> None:
         user = acting_user(body.get("user"))
         if not isinstance(body.get("content"), str) or not body["content"]:
             return _bad("content required")
+        if state.mode == "ws":
+            frame = state.gateway.message(user, "text", {"content": body["content"]}, repeat=int(body.get("repeat", 1)))
+            return jsonify({"frame": frame, "msgid_sent": frame["body"]["msgid"]})
         entry = state.record_from_user(user, "text", {"content": body["content"]})
         return post_event(user, message_xml(state.corp_id, state.agent_id, entry), msgid=None,
                           repeat=int(body.get("repeat", 1)), msgid_sent=entry["msgid"])
@@ -308,8 +335,45 @@ def _user_routes(app: Flask, state: WecomState, callbacks: Callbacks) -> None:
                                         upload.mimetype or "image/jpeg", upload.read())
         except ApiError as exc:
             return _bad(exc.body()["errmsg"])
+        if state.mode == "ws":
+            frame = state.gateway.message(user, "image", {"media_id": stored["media_id"], "base": request.host_url},
+                                          repeat=int(request.form.get("repeat", 1)))
+            return jsonify({"frame": frame, "msgid_sent": frame["body"]["msgid"], "media_id": stored["media_id"]})
         pic_url = f"{request.host_url}sandbox/media/{stored['media_id']}"
         entry = state.record_from_user(user, "image", {"media_id": stored["media_id"], "pic_url": pic_url})
         return post_event(user, message_xml(state.corp_id, state.agent_id, entry), msgid=None,
                           repeat=int(request.form.get("repeat", 1)), msgid_sent=entry["msgid"],
                           media_id=stored["media_id"])
+
+
+def _ws_routes(app: Flask, state: WecomState) -> None:
+    gateway = state.gateway
+
+    @app.get("/sandbox/ws")
+    def ws_snapshot():
+        return jsonify(gateway.snapshot())
+
+    @app.post("/sandbox/ws/faults")
+    def ws_faults():
+        body = _admin_body()
+        with gateway.lock:
+            gateway.faults["drop_on"] = body.get("drop_on") or None
+        return jsonify(gateway.faults)
+
+    @app.post("/sandbox/ws/drop")
+    def ws_drop():
+        body = _admin_body()
+        return jsonify({"dropped": gateway.drop(code=int(body.get("code", 1011)),
+                                                reason=str(body.get("reason") or "sandbox fault: dropped"))})
+
+    @app.post("/sandbox/ws/raw")
+    def ws_raw():
+        gateway.raw(_admin_body())
+        return jsonify({"sent": True})
+
+    @app.get("/sandbox/ws-media/<media_id>")
+    def ws_media(media_id):
+        data = gateway.encrypted.get(media_id)
+        if data is None:
+            return jsonify({"errcode": 40007, "errmsg": "invalid media_id"}), 404
+        return Response(data, mimetype="application/octet-stream")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_PRODUCT = {"tests", "bench", "scripts", "docs", ".venv", "instance"}
-CHAT_SDKS = {"wechatpy", "dingtalk", "alibabacloud_dingtalk", "dingtalk_stream"}
+CHAT_SDKS = {"wechatpy", "dingtalk", "alibabacloud_dingtalk", "dingtalk_stream", "wecom_aibot_sdk"}
 
 
 def _module_name(path: Path) -> str:

@@ -4,8 +4,9 @@ from .database import enrol_face, init_db, load_org_command, load_sensors_comman
 from .demos import demo, walkthrough
 from .exports import COMMANDS as EXPORT_COMMANDS
 from .permits import permit_cli
-from .processes import dingtalk_stream, scheduler, serve, worker
+from .processes import dingtalk_stream, scheduler, serve, wecom_ws, worker
 from .states import states
 
 COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, walkthrough,
-            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, backup, restore, *EXPORT_COMMANDS)
+            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws, backup, restore,
+            *EXPORT_COMMANDS)

@@ -143,3 +143,31 @@ def dingtalk_stream():
         connection.run()
     except KeyboardInterrupt:
         click.echo("已停止")
+
+
+@click.command("wecom-ws")
+@click.option("--lock-seconds", type=float, default=20.0, help="a holder silent this long loses the robot")
+def wecom_ws(lock_seconds):
+    """Hold WeCom's robot long connection (WECOM_MODE=ws); a second process for the same robot waits."""
+    import logging
+    import signal
+    from bot.wecom_ws import WsConnection
+    from handlers.chat.longconn import handle_ws_event
+    from jobs.connection import redis
+    from jobs.scheduler import LeaderLock
+    conf = _settings()
+    if conf.wecom_ws is None:
+        raise click.ClickException("未启用企业微信长连接：请设置 WECOM_MODE=ws、WECOM_BOT_ID、WECOM_BOT_SECRET")
+    if lock_seconds <= 0:
+        raise click.ClickException("--lock-seconds 须大于 0")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    models.database.close()   # the connection's threads open their own database connections
+    ws = conf.wecom_ws
+    connection = WsConnection(bot_id=ws.bot_id, secret=ws.secret, url=ws.ws_url, redis=redis(),
+                              lock=LeaderLock(redis(), key=f"ws:wecom:leader:{ws.bot_id}", ttl=lock_seconds),
+                              on_event=handle_ws_event, ping=ws.ping_seconds)
+    signal.signal(signal.SIGTERM, lambda *_: connection.stop())
+    try:
+        connection.run()
+    except KeyboardInterrupt:
+        click.echo("已停止")

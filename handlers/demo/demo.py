@@ -129,11 +129,11 @@ def _everyone_on_dingtalk() -> None:
         person.save()
 
 
-def _alternate_platforms() -> None:
-    """--platform mixed: every other person gets their cards on DingTalk."""
+def _alternate_platforms(*, wecom: str = "wecom") -> None:
+    """--platform mixed: every other person gets their cards on DingTalk (the rest on wecom, its channel name)."""
     from bot.registry import remember_platform
     for i, person in enumerate(Person.select().order_by(Person.id)):
-        remember_platform(person, "dingtalk" if i % 2 else "wecom")
+        remember_platform(person, "dingtalk" if i % 2 else wecom)
 
 
 def stream_connection(sandbox_url: str, api_base: str | None = None):
@@ -153,6 +153,26 @@ def stream_connection(sandbox_url: str, api_base: str | None = None):
         if time.monotonic() > deadline:
             connection.stop()
             raise RuntimeError("the Stream connection did not reach the sandbox's gateway")
+        time.sleep(0.05)
+    return connection
+
+
+def ws_connection(sandbox_url: str):
+    """Open the robot's long connection, as `python app.py wecom-ws` does; return once the gateway has it."""
+    from bot.wecom_ws import WsConnection
+    from handlers.chat.longconn import handle_ws_event
+    from jobs.connection import redis
+    from jobs.scheduler import LeaderLock
+    conf = settings.current().wecom_ws
+    connection = WsConnection(bot_id=conf.bot_id, secret=conf.secret, url=conf.ws_url, redis=redis(),
+                              lock=LeaderLock(redis(), key=f"ws:wecom:leader:{conf.bot_id}", ttl=20.0),
+                              on_event=handle_ws_event, ping=conf.ping_seconds, backoff=(0.05, 0.5))
+    connection.start()
+    deadline = time.monotonic() + 10
+    while not requests.get(f"{sandbox_url}/sandbox/ws", timeout=5).json().get("connected"):
+        if time.monotonic() > deadline:
+            connection.stop()
+            raise RuntimeError("the long connection did not reach the sandbox's gateway")
         time.sleep(0.05)
     return connection
 

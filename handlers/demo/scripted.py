@@ -208,6 +208,12 @@ class DingTalkPhone(Phone):
         return [b["text"] for b in message["state"]["card"]["buttons"]]
 
 
+class WsPhone(Phone):
+    """The WeCom sandbox when the app holds the robot's long connection: the same chats, clicks go as frames."""
+
+    platform = "wecom_ws"
+
+
 class MixedPhone:
     """Both sandboxes at once: each person acts on the platform their cards go to."""
 
@@ -227,7 +233,9 @@ class MixedPhone:
         return self._by_account[user]
 
     def _reading(self, message: dict) -> Phone:
-        return self.phones["dingtalk" if message["msgtype"] == "interactive_card" else "wecom"]
+        if message["msgtype"] == "interactive_card":
+            return self.phones["dingtalk"]
+        return next(phone for name, phone in self.phones.items() if name.startswith("wecom"))
 
     def label(self, message: dict) -> str:
         return self._reading(message).label(message)
@@ -308,4 +316,6 @@ def _arrive(phone: Phone, permit_no: str, people: list, say: Callable[[str], Non
 
 def _answer(answer: dict) -> str:
     """How the click reached the app: an HTTP callback's status, or the Stream ACK's code."""
+    if "frame" in answer:   # the long connection: the click went out as a frame on the robot's socket
+        return "WS frame"
     return f"{'ACK' if 'message_id' in answer else 'HTTP'} {answer['status']}"
