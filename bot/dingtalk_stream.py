@@ -29,6 +29,9 @@ from dingtalk_stream.version import VERSION_STRING
 
 from bot.base import CallbackRejected, Event
 
+# Read by /readyz: the time this process last held its socket, refreshed while it is open.
+HEARTBEAT_KEY, HEARTBEAT_EVERY, HEARTBEAT_TTL = "ws:dingtalk:heartbeat", 10, 45
+
 log = logging.getLogger(__name__)
 
 CARD_TOPIC = CallbackHandler.TOPIC_CARD_CALLBACK     # /v1.0/card/instances/callback
@@ -128,6 +131,7 @@ class StreamConnection:
         self._wake: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._redis = getattr(adapter, "_redis", None)
         self.connections = 0   # how many websockets were opened (for the demo and tests)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -222,12 +226,25 @@ class StreamConnection:
                                       max_size=4 * 1024 * 1024) as ws:
             self.connections += 1
             self._log.info("dingtalk stream connected to %s", connection["endpoint"])
-            async for raw in ws:
-                if await self._receive(ws, raw) == DingTalkStreamClient.TAG_DISCONNECT:
-                    self._log.info("dingtalk stream: gateway asked to reconnect")
-                    await self._drain()
-                    return
+            beating = asyncio.create_task(self._heartbeat())
+            try:
+                async for raw in ws:
+                    if await self._receive(ws, raw) == DingTalkStreamClient.TAG_DISCONNECT:
+                        self._log.info("dingtalk stream: gateway asked to reconnect")
+                        await self._drain()
+                        return
+            finally:
+                beating.cancel()
         self._log.warning("dingtalk stream closed by the gateway (code %s)", ws.close_code)
+
+    async def _heartbeat(self) -> None:
+        """Say in Redis, while the socket is open, that this process holds it (what /readyz reads)."""
+        while self._redis is not None:
+            try:
+                await asyncio.to_thread(self._redis.set, HEARTBEAT_KEY, f"{time.time():.3f}", ex=HEARTBEAT_TTL)
+            except Exception as exc:  # noqa: BLE001 - Redis away: readiness says so, the socket stays up
+                self._log.warning("dingtalk stream: heartbeat not written (%s)", exc)
+            await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _drain(self) -> None:
         """Give in-flight handlers a moment to ACK on this connection before it is closed."""

@@ -28,6 +28,7 @@ from .base import Event
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "ws:wecom:heartbeat"   # the last frame's time (unix seconds), for the health check
+HEARTBEAT_TTL = 90   # pongs come every ping interval (30 s); a key gone means no socket for a while
 STATUS_KEY = "ws:wecom:status"         # hash: state, bot_id, reason, at, last_close
 PLATFORM = "wecom_ws"
 HEALTHY_AFTER = 60.0
@@ -201,7 +202,7 @@ class WsConnection:
         async for raw in ws:
             now = time.time()
             self._last_frame = time.monotonic()
-            await asyncio.to_thread(self.redis.set, HEARTBEAT_KEY, f"{now:.3f}")
+            await asyncio.to_thread(self.redis.set, HEARTBEAT_KEY, f"{now:.3f}", ex=HEARTBEAT_TTL)
             try:
                 frame = json.loads(raw)
             except (TypeError, ValueError, RecursionError):

@@ -205,3 +205,17 @@ def test_wrong_credentials_keep_retrying_with_backoff_until_stopped(redis_conn, 
                "several refused attempts to open a connection")
     connection.stop()
     assert not connection.running and connection.connections == 0
+
+
+def test_an_open_connection_keeps_its_heartbeat_in_redis_and_a_closed_one_lets_it_lapse(adapter, sandbox, redis_conn):
+    from bot.dingtalk_stream import HEARTBEAT_KEY, HEARTBEAT_TTL
+    redis_conn.delete(HEARTBEAT_KEY)
+    connection = StreamConnection(adapter, on_event=Recorder(), api_base=sandbox, backoff=(0.01, 0.05))
+    connection.start()
+    try:
+        wait_until(lambda: redis_conn.get(HEARTBEAT_KEY) is not None, "a heartbeat once connected")
+        beat = float(redis_conn.get(HEARTBEAT_KEY))
+        assert abs(beat - time.time()) < HEARTBEAT_TTL
+        assert 0 < redis_conn.ttl(HEARTBEAT_KEY) <= HEARTBEAT_TTL   # it lapses unless the socket renews it
+    finally:
+        connection.stop()
