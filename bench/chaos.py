@@ -1,6 +1,6 @@
 """The chaos run: permits move and alarms fire in the production layout while its parts are killed.
 
-    python bench/chaos.py [--seed S] [--permits 8] [--parallel 4] [--detectors 4] [--force]
+    python bench/chaos.py [--seed S] [--permits 8]  (at least; more while faults remain) [--parallel 4] [--detectors 4] [--force]
     make chaos
 
 The plant (bench/plant.py): a private redis-server, `python app.py serve` (gunicorn), two
@@ -396,22 +396,30 @@ def run(plant, args, seed: int) -> int:
 
     def inject():
         for fault in schedule:
-            time.sleep(rng.uniform(5, 12))
+            time.sleep(rng.uniform(3, 8))
             try:
                 fault()
             except Exception:  # noqa: BLE001 - a fault that cannot be injected is reported, not fatal
                 say("  fault injection failed: " + traceback.format_exc(limit=2).replace("\n", " "))
     injector = threading.Thread(target=inject, daemon=True)
     injector.start()
-    failures = []
-    with ThreadPoolExecutor(args.parallel) as pool:
-        futures = [pool.submit(run_permit, n + 1, phone, plant, apply_lock, say) for n in range(args.permits)]
-        for future in futures:
+    failures, serials, serial_lock = [], iter(range(1, 10 ** 6)), threading.Lock()
+
+    def phones() -> None:
+        # Permits keep moving until every fault has been injected, and at least --permits are taken through.
+        while True:
+            with serial_lock:
+                serial = next(serials)
+            if serial > args.permits and not injector.is_alive():
+                return
             try:
-                say(f"{future.result()} closed")
+                say(f"{run_permit(serial, phone, plant, apply_lock, say)} closed")
             except Exception as exc:  # noqa: BLE001 - named in the books
                 failures.append(str(exc))
                 say(f"FAILED: {exc}")
+    with ThreadPoolExecutor(args.parallel) as pool:
+        for future in [pool.submit(phones) for _ in range(args.parallel)]:
+            future.result()
     injector.join()
     noise_stop.set()
     plant.wecom_state().faults.clear()

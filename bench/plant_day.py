@@ -86,7 +86,8 @@ def _floor_post(url: str) -> float | None:
     (params, body), = callback._seal([("FLOOR-0001", f"floor-{time.time_ns()}", 1)])
     began = time.perf_counter()
     try:
-        answer = requests.post(url, params=params, data=body, timeout=30)
+        answer = requests.post(url, params=params, data=body, timeout=30,
+                               headers={"Content-Type": "text/xml; charset=utf-8"})
     except requests.RequestException:
         return None
     return time.perf_counter() - began if answer.status_code == 200 else None
