@@ -243,8 +243,17 @@ def run(plant, args) -> int:
             database.close()
         if found is None:
             raise RuntimeError(f"no permit for {location}")
-        take_through(phone, found.no, lambda: plants.settled(found.no))
-        database.close()
+        plants.settled(found.no)
+        for attempt in range(3):
+            try:
+                take_through(phone, found.no, lambda: plants.settled(found.no))
+                break
+            except RuntimeError:   # a card still on its way: resume from the permit's state
+                if attempt == 2:
+                    raise
+                time.sleep(1)
+            finally:
+                database.close()
 
     load_began = time.monotonic()
     with ThreadPoolExecutor(args.parallel) as pool:
