@@ -271,12 +271,20 @@ def books(plant, phone: Recorder, alarms: dict) -> dict:
         if n > 1:
             doubled += n - 1
             problems.append(f"signed {n} times: {key}")
+    # An approval that meets a permit submitted since goes to the area's coordinator first (交叉作业):
+    # the click is answered, audited with the overlap, and signs nothing. Those are accounted for.
+    rerouted = Counter((e.permit_no, e.data.get("step")) for e in events if e.action != "refused"
+                       and isinstance(e.data, dict) and "simops" in e.data and "decision" not in e.data)
     accepted = {TASK.match(task) for task, _user, status, _r in phone.clicks if status == 200}
     for m in filter(None, accepted):
         key = (m["no"], m["step"], int(m["round"]), int(m["person"]))
-        if key not in signed:
-            lost += 1
-            problems.append(f"a click answered 200 left no signature: {key}")
+        if key in signed:
+            continue
+        if rerouted[(m["no"], m["step"])] > 0:
+            rerouted[(m["no"], m["step"])] -= 1
+            continue
+        lost += 1
+        problems.append(f"a click answered 200 left no signature: {key}")
     transitions = sum(1 for e in events if e.action != "refused")
     refusals = sum(1 for e in events if e.action == "refused")
 
