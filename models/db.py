@@ -11,6 +11,8 @@ from playhouse.db_url import parse as parse_url
 from playhouse.pool import (MaxConnectionsExceeded, PooledMySQLDatabase, PooledPostgresqlDatabase,
                             PooledSqliteDatabase)
 
+from .written import note_commit
+
 database = DatabaseProxy()
 POOL_SIZE = 10       # connections one process may hold at once
 POOL_WAIT = 5.0      # seconds a caller waits for a free connection before Busy
@@ -202,9 +204,25 @@ def transaction():
     SQLite takes the write lock up front (BEGIN IMMEDIATE): a deferred transaction that reads and
     then writes would fail with "database is locked" instead of waiting its turn.
     """
-    if isinstance(database.obj, SqliteDatabase):
-        return database.atomic("IMMEDIATE")
-    return database.atomic()
+    atomic = database.atomic("IMMEDIATE") if isinstance(database.obj, SqliteDatabase) else database.atomic()
+    return _Noted(atomic)
+
+
+class _Noted:
+    """A transaction that tells the collecting request when its outermost level commits."""
+
+    def __init__(self, atomic):
+        self._atomic = atomic
+
+    def __enter__(self):
+        self._outermost = not database.in_transaction()
+        return self._atomic.__enter__()
+
+    def __exit__(self, kind, value, tb):
+        swallowed = self._atomic.__exit__(kind, value, tb)
+        if kind is None and self._outermost:
+            note_commit()
+        return swallowed
 
 
 def for_update(query):

@@ -11,7 +11,7 @@ from bot.registry import dingtalk_adapter, wecom_adapter
 from jobs.connection import redis
 from jobs.delivery import enqueue
 
-from handlers.chat.dispatch import dispatch
+from handlers.chat.dispatch import FAILED, dispatch
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
@@ -67,6 +67,8 @@ def _dingtalk_callback(topic: str):
     except Exception:
         adapter.forget_message(event)   # nothing was committed: DingTalk's retry must get through
         raise
+    if result == FAILED:
+        adapter.forget_message(event)
     log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
     return jsonify({})
 
