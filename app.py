@@ -20,6 +20,7 @@ from faces.gate import problems as face_problems
 from handlers.cli import COMMANDS
 from handlers.cli.common import APP_FACTORY
 from handlers.web.busy import register as answer_busy
+from handlers.web.limits import register as limit_bodies
 from handlers.web.board import bp as board
 from handlers.web.callbacks import bp as callbacks
 from handlers.web.downloads import bp as downloads
@@ -60,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
             models.database.close()
 
     answer_busy(app)   # a full pool or a locked database is a 503 with Retry-After, never a 500
+    limit_bodies(app, limit=conf.max_content_length)
     app.register_blueprint(callbacks)
     app.register_blueprint(board)
     app.register_blueprint(sensors)

@@ -33,6 +33,8 @@ class Settings:
     web_timeout: int = 30          # seconds before gunicorn restarts a process stuck in one request
     alarm_workers: int = 2         # alarm-lane processes each `python app.py worker` runs beside the others
     public_base_url: str = "http://127.0.0.1:5000"
+    # Largest request body any route reads; the callbacks and webhooks refuse far less on their own.
+    max_content_length: int = 1024 * 1024
     outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
     scan_every_seconds: int = 30      # how often the active scheduler enqueues the deadline scans
     scheduler_lock_seconds: int = 20  # a scheduler silent this long loses the lead to a standby
@@ -232,6 +234,7 @@ def load(overrides: dict | None = None) -> Settings:
         web_timeout=_positive(env, "WEB_TIMEOUT", 30),
         alarm_workers=_positive(env, "ALARM_WORKERS", 2),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        max_content_length=_positive(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
         scan_every_seconds=_int(env, "SCAN_EVERY_SECONDS", 30),
         scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 20),

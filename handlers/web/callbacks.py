@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 import models
 from bot.base import CallbackRejected, Event
 from bot.registry import dingtalk_adapter, wecom_adapter
+from bot.wecom_callback import MAX_BODY
 from jobs.connection import redis
 from jobs.delivery import enqueue
 
@@ -34,8 +35,12 @@ def wecom_verify():
 
 @bp.post("/wecom/callback")
 def wecom_event():
+    adapter = _wecom()
+    if (request.content_length or 0) > MAX_BODY:
+        # Refused from the header, before reading: a large body must not be buffered to be measured.
+        return Response(f"body of {request.content_length} bytes exceeds {MAX_BODY}", status=413)
     try:
-        event = _wecom().parse_callback(request.args, request.get_data(cache=False))
+        event = adapter.parse_callback(request.args, request.stream.read(MAX_BODY + 1))
     except CallbackRejected as exc:
         log.warning("wecom callback refused (%s): %s", exc.status, exc.reason)
         return Response(exc.reason, status=exc.status)
