@@ -273,7 +273,7 @@ def main() -> int:
 def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: bool, clients) -> int:
     from importlib.metadata import version
     import settings
-    from app import create_app
+    from app import create_app, wire_gates
     from exports.org_import import load_org
     from jobs.connection import redis
     from models import Outbox, Signature, Step, database
@@ -289,6 +289,7 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
     if own_redis:
         redis().flushdb()
     load_org(ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx")
+    wire_gates()   # the permits are submitted before the app is built, and submit runs the gates
     began = time.perf_counter()
     made = _permits(args.warmup + args.clicks)
     setup_s = time.perf_counter() - began
