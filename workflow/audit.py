@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterator
 
 from peewee import MySQLDatabase
@@ -14,55 +12,15 @@ import settings
 from models import AuditEvent, AuditHead, Department, Permit, PermitMember, database
 from models.db import for_update
 
+from . import checkpoints, signed
+from .canonical import canonical as _canonical, plain as _plain, whole_seconds as _whole_seconds
+from .verdict import AuditReport, Broken
+
 GENESIS = "0" * 64
 HEAD_ID = 1
 PAGE = 1000  # rows per keyset page in verify(): the table is never loaded whole
 _ABSENT = object()
 HASHED = ("seq", "permit_no", "actor", "action", "data", "created_at", "prev_hash")
-
-
-@dataclass(frozen=True)
-class Broken:
-    """The first problem verify() found; event_id is None when no stored event can be named."""
-    seq: int | None
-    event_id: int | None
-    permit_no: str | None
-    action: str | None
-    what: str
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    ok: bool
-    checked: int
-    broken: Broken | None = None
-
-    def text(self) -> str:
-        """Return the report as one line for the CLI."""
-        if self.broken is None:
-            return f"OK: {self.checked} events, chain intact"
-        b = self.broken
-        where = f" [event id {b.event_id}, action {b.action}, permit {b.permit_no or '-'}]" if b.event_id else ""
-        return f"BROKEN: {b.what}{where}; {self.checked} events verified before it"
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _plain(value: Any) -> Any:
-    """Return value as it will read back from a JSON column, so it hashes the same before and after."""
-    try:
-        return json.loads(_canonical(value))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"audit data must be plain JSON (pass datetimes as strings): {exc}") from None
-
-
-def _whole_seconds(at: datetime) -> datetime:
-    """Return at as naive UTC in whole seconds, the form every database stores unchanged."""
-    if at.tzinfo is not None:
-        at = at.astimezone(timezone.utc).replace(tzinfo=None)
-    return at.replace(microsecond=0)
 
 
 def _sha(value: Any) -> str:
@@ -255,7 +213,6 @@ def verify(*, keyed: bool = True) -> AuditReport:
 
     keyed=False checks only what chains written before the audit key can show: links, hashes, permits.
     """
-    from . import checkpoints, signed
     head = AuditHead.get_or_none(AuditHead.id == HEAD_ID)
     checked, prev, recorded, signatures = 0, None, {}, {}
     for event in _events(upto=head.seq if head else None):

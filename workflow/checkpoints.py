@@ -17,6 +17,8 @@ from pathlib import Path
 import settings
 from models import AuditEvent, AuditHead, utcnow
 
+from .verdict import Broken
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -71,7 +73,6 @@ def read(path: Path | None = None) -> tuple[list[Checkpoint], str | None]:
 
 def check(upto: int):
     """Return how the chain (verified up to event #upto) departs from the checkpoints, or None."""
-    from .audit import Broken
     found, problem = read()
     if problem:
         return Broken(None, None, None, None, problem)

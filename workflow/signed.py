@@ -12,6 +12,9 @@ from typing import Iterator
 from models import AuditEvent, Person, Signature
 from models.permit import Permit
 
+from .canonical import plain, whole_seconds
+from .verdict import Broken
+
 PAGE = 1000
 FIELDS = ("id", "permit", "step", "round", "person", "decision", "comment", "evidence", "channel", "signed_at")
 
@@ -27,13 +30,12 @@ class Recorded:
 
 def record(signature: Signature) -> dict:
     """Return the audited content of a signature row as plain JSON."""
-    from .audit import _plain, _whole_seconds
     at = signature.signed_at
-    return _plain({
+    return plain({
         "id": signature.id, "permit": signature.permit_id, "step": signature.step_id, "round": signature.round,
         "person": signature.person_id, "decision": signature.decision, "comment": signature.comment,
         "evidence": signature.evidence, "channel": signature.channel,
-        "signed_at": _whole_seconds(at).isoformat() if isinstance(at, datetime) else at})
+        "signed_at": whole_seconds(at).isoformat() if isinstance(at, datetime) else at})
 
 
 def collect(event: AuditEvent, into: dict[int, Recorded]) -> None:
@@ -77,7 +79,6 @@ def _permit_no(permit_id) -> str:
 
 def check(recorded: dict[int, Recorded], *, upto: int):
     """Return the first signature that differs from its record, has none, or was deleted; else None."""
-    from .audit import Broken
     for signature in _rows():
         then = recorded.pop(signature.id, None) or _recorded_later(signature.id, after=upto)
         now = record(signature)
