@@ -25,6 +25,7 @@ from handlers.web.busy import register as answer_busy
 from handlers.web.callbacks import bp as callbacks
 from handlers.web.downloads import bp as downloads
 from handlers.web.health import bp as health
+from handlers.web.limits import register as limit_bodies
 from handlers.web.muster import bp as muster
 from handlers.web.sensors import bp as sensors
 from isolation.gate import release_problems as isolation_release, start_problems as isolation_start
@@ -71,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
             models.database.close()
 
     answer_busy(app)   # a full pool or a locked database is a 503 with Retry-After, never a 500
+    limit_bodies(app, limit=conf.max_content_length)
     app.register_blueprint(callbacks)
     app.register_blueprint(board)
     app.register_blueprint(sensors)

@@ -34,6 +34,8 @@ class Settings:
     web_timeout: int = 30          # seconds before gunicorn restarts a process stuck in one request
     alarm_workers: int = 2         # alarm-lane processes each `python app.py worker` runs beside the others
     public_base_url: str = "http://127.0.0.1:5000"
+    # Largest request body any route reads; the callbacks and webhooks refuse far less on their own.
+    max_content_length: int = 1024 * 1024
     outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
     scan_every_seconds: int = 30      # how often the active scheduler enqueues the deadline scans
     scheduler_lock_seconds: int = 20  # a scheduler silent this long loses the lead to a standby
@@ -48,6 +50,10 @@ class Settings:
     # Signs the board links and QR codes; empty: a random key kept in the instance folder, which
     # every process of one machine shares (several machines must be given the same SECRET_KEY).
     secret_key: str = ""
+    # Keys the audit chain's MACs and checkpoints; empty: a random key kept in the instance folder.
+    # Never stored in the database: whoever can write the database alone cannot forge a link.
+    audit_key: str = ""
+    audit_checkpoints: Path | None = None   # None: audit_checkpoints.jsonl in the instance folder
     board_grace_hours: int = 24       # a board link keeps working this long after its permit ended
     face_tolerance: float = 0.6       # a selfie matches its enrolment at this face distance or closer
     face_keep_photos: bool = False    # keep enrolment photos, not only their encodings
@@ -154,9 +160,9 @@ def _holidays(raw: str) -> frozenset[date]:
     return frozenset(days)
 
 
-def _secret(raw: str) -> str:
+def _secret(raw: str, *, name: str = "SECRET_KEY") -> str:
     if raw and len(raw) < 16:
-        raise SettingsError("SECRET_KEY must be at least 16 characters "
+        raise SettingsError(f"{name} must be at least 16 characters "
                             "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
     return raw
 
@@ -275,6 +281,7 @@ def load(overrides: dict | None = None) -> Settings:
         web_timeout=_positive(env, "WEB_TIMEOUT", 30),
         alarm_workers=_positive(env, "ALARM_WORKERS", 2),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        max_content_length=_positive(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
         scan_every_seconds=_int(env, "SCAN_EVERY_SECONDS", 30),
         scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 20),
@@ -287,6 +294,8 @@ def load(overrides: dict | None = None) -> Settings:
         readings_alarm_window_minutes=_int(env, "READINGS_ALARM_WINDOW_MINUTES", 10),
         readings_raw_minutes=_int(env, "READINGS_RAW_MINUTES", 60),
         secret_key=_secret(env.get("SECRET_KEY", "")),
+        audit_key=_secret(env.get("AUDIT_KEY", ""), name="AUDIT_KEY"),
+        audit_checkpoints=Path(env["AUDIT_CHECKPOINTS"]).resolve() if env.get("AUDIT_CHECKPOINTS") else None,
         board_grace_hours=_int(env, "BOARD_GRACE_HOURS", 24),
         face_tolerance=_float(env, "FACE_TOLERANCE", 0.6, low=0.1, high=1.0),
         face_keep_photos=env.get("FACE_KEEP_PHOTOS", "").lower() in ("1", "true", "yes", "是"),
@@ -322,6 +331,18 @@ def signing_key(conf: Settings | None = None) -> str:
     """Return SECRET_KEY, or the instance folder's own random key, made once and then kept."""
     conf = conf or current()
     return conf.secret_key or _kept_key(conf.instance_path / "secret_key")
+
+
+def audit_key(conf: Settings | None = None) -> bytes:
+    """Return AUDIT_KEY, or the instance folder's own random audit key, made once and then kept."""
+    conf = conf or current()
+    return (conf.audit_key or _kept_key(conf.instance_path / "audit_key")).encode("utf-8")
+
+
+def audit_checkpoints(conf: Settings | None = None) -> Path:
+    """Return the file the audit chain's signed checkpoints are appended to."""
+    conf = conf or current()
+    return conf.audit_checkpoints or conf.instance_path / "audit_checkpoints.jsonl"
 
 
 @lru_cache(maxsize=8)

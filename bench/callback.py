@@ -237,10 +237,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=600, help="measured clicks per endpoint")
     # Two by default, one per core of the 2-core box the defaults are sized for: both endpoints are
-    # already saturated (throughput is at its peak), yet the median still tracks the mean. Beyond that,
-    # on SQLite, writers that lose the race for BEGIN IMMEDIATE sleep in SQLite's busy handler (up to
-    # 100 ms a turn) while others take the lock, so a few clicks wait hundreds of ms, the p99 climbs and
-    # the median ratio flatters our path; run with --concurrency 4 or 8 to see that tail.
+    # already saturated (throughput is at its peak). Beyond that clicks queue for SQLite's one writer:
+    # writers of the process take turns on a lock of the process (models/db.py), so with
+    # --concurrency 8 the median rises to about 8 / throughput and the p99 stays near it. (Before that
+    # lock, losers of the race slept in SQLite's busy handler, in naps growing to 100 ms, and a few
+    # clicks waited a second while the median flattered the path.)
     parser.add_argument("--concurrency", type=int, default=2, help="client threads (default 2)")
     parser.add_argument("--warmup", type=int, default=40, help="unmeasured clicks per endpoint first")
     parser.add_argument("--force", action="store_true", help="allow a DATABASE_URL not named test/bench")
@@ -273,7 +274,7 @@ def main() -> int:
 def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: bool, clients) -> int:
     from importlib.metadata import version
     import settings
-    from app import create_app
+    from app import create_app, wire_gates
     from exports.org_import import load_org
     from jobs.connection import redis
     from models import Outbox, Signature, Step, database
@@ -289,6 +290,7 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
     if own_redis:
         redis().flushdb()
     load_org(ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx")
+    wire_gates()   # the permits are submitted before the app is built, and submit runs the gates
     began = time.perf_counter()
     made = _permits(args.warmup + args.clicks)
     setup_s = time.perf_counter() - began

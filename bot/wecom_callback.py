@@ -25,6 +25,8 @@ def parse_xml(data: bytes) -> Element:
         return fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (DefusedXmlException, ParseError) as exc:
         raise CallbackRejected(400, f"malformed or forbidden XML: {type(exc).__name__}") from exc
+    except (ValueError, LookupError) as exc:   # expat refuses a declared multi-byte or unknown encoding
+        raise CallbackRejected(400, f"unsupported XML encoding: {exc}") from None
 
 
 def xml_to_dict(root: Element) -> dict:

@@ -14,7 +14,10 @@ from .days import local_day
 
 def needed_until(permit: Permit) -> date:
     """Return the day a certificate must last to: the permit's planned end plus the plant's margin."""
-    return local_day(permit.planned_end) + timedelta(days=settings.current().cert_margin_days)
+    try:
+        return local_day(permit.planned_end) + timedelta(days=settings.current().cert_margin_days)
+    except OverflowError:   # an end near date.max: no certificate lasts that long anyway
+        return date.max
 
 
 def person_problems(person: Person, role: str, work_type: str, *, at: datetime, until: date) -> list[str]:

@@ -20,13 +20,15 @@ from zoneinfo import ZoneInfo
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
-from . import exporting, scans
+from . import checkpoints, exporting, scans
 from . import readings
 from .unique import enqueue_unique
 
 log = logging.getLogger(__name__)
 
 CERT_DAY_KEY = "scheduler:cert-day"
+CHECKPOINT_DAY_KEY = "scheduler:audit-checkpoint-day"
+CHECKPOINT_HOUR = 23   # late enough to cover the day's work
 # Certificate warnings reach people at the start of the working day, not at midnight.
 CERT_SCAN_HOUR = 8
 # The monthly report goes out on the 1st, at the start of the working day, for the month just ended.
@@ -116,6 +118,7 @@ def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float 
                 failure_ttl=86400)
         _enqueue_certificate_scan(lock.redis, enqueue=enqueue, now=now, tz=tz)
         _enqueue_monthly_report(lock.redis, enqueue=enqueue, now=now, tz=tz)
+        _enqueue_audit_checkpoint(lock.redis, enqueue=enqueue, now=now, tz=tz)
         return True
     except (RedisConnectionError, RedisTimeoutError) as exc:
         lock.held = False
@@ -148,6 +151,17 @@ def _enqueue_certificate_scan(redis: Redis, *, enqueue: Enqueue, now: float, tz:
     # Recorded after the enqueue, so a crash in between retries (and the job id refuses a second copy).
     enqueue(scans.certificate_scan, f"certificates-{day}", result_ttl=2 * 86400, failure_ttl=7 * 86400)
     redis.set(CERT_DAY_KEY, day, ex=7 * 86400)
+
+
+def _enqueue_audit_checkpoint(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:
+    """Enqueue the day's audit checkpoint on the first leader tick from 23:00 (plant time)."""
+    local = _plant_time(now, tz)
+    day = local.date().isoformat()
+    if local.hour < CHECKPOINT_HOUR or _text(redis.get(CHECKPOINT_DAY_KEY)) == day:
+        return
+    enqueue(checkpoints.daily_checkpoint, f"audit-checkpoint-{day}", kwargs={"day": day},
+            result_ttl=2 * 86400, failure_ttl=7 * 86400)
+    redis.set(CHECKPOINT_DAY_KEY, day, ex=7 * 86400)
 
 
 def _enqueue_monthly_report(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:

@@ -17,6 +17,8 @@ class AuditEvent(BaseModel):
     created_at = DateTimeField()
     prev_hash = CharField(max_length=64)
     hash = CharField(max_length=64)
+    # HMAC of seq and hash under a key the database does not hold; empty on events not yet sealed.
+    mac = CharField(max_length=64, null=True)
 
 
 class AuditHead(BaseModel):

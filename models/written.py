@@ -13,13 +13,13 @@ class Written:
 
     def __init__(self):
         self.keys: list[str] = []
-
+        self.commits = 0   # outermost transactions committed while collecting
 
 
 @contextmanager
-def collecting() -> Iterator[Written]:
+def collecting(written: Written | None = None) -> Iterator[Written]:
     """Collect the outbox rows written in this context (a thread or task of its own sees its own)."""
-    written = Written()
+    written = written if written is not None else Written()
     token = _current.set(written)
     try:
         yield written
@@ -32,3 +32,10 @@ def note(dedupe_key: str | None) -> None:
     written = _current.get()
     if written is not None and dedupe_key:
         written.keys.append(dedupe_key)
+
+
+def note_commit() -> None:
+    """Record that a transaction committed, if someone collects."""
+    written = _current.get()
+    if written is not None:
+        written.commits += 1

@@ -84,6 +84,8 @@ def _items(body: bytes, limit: int = MAX_BATCH, *, over: int = 400) -> list[dict
         data = json.loads(body.decode("utf-8"), parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
     except ValueError as exc:  # bad UTF-8, bad JSON, or an integer of more digits than Python parses
         raise Refused(400, "malformed_json", f"请求体不是合法的 JSON：{exc}") from None
+    except RecursionError:     # arrays or objects nested thousands deep
+        raise Refused(400, "malformed_json", "请求体不是合法的读数：JSON 嵌套过深") from None
     items = data if isinstance(data, list) else [data]
     if not items or len(items) > limit:
         raise Refused(over if items else 400, "bad_batch", f"一次上报 1–{limit} 条读数，收到 {len(items)} 条")

@@ -40,6 +40,17 @@ def _loopback_only(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _own_audit_checkpoints(tmp_path, monkeypatch):
+    """Give every test a checkpoint file of its own: one test's checkpoints must not judge another's chain."""
+    import settings
+    monkeypatch.setenv("AUDIT_CHECKPOINTS", str(tmp_path / "audit_checkpoints.jsonl"))
+    settings.configure()
+    yield
+    monkeypatch.undo()
+    settings.configure()
+
+
+@pytest.fixture(autouse=True)
 def wired_gates():
     """Wire the engine's gates as create_app() does, for tests that drive the engine without an app.
 

@@ -193,7 +193,8 @@ def test_a_worker_that_dies_after_sending_does_not_send_twice(world, monkeypatch
     (b"<xml><Encrypt>AAAA</Encrypt></xml>", 403),
     (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'><!ENTITY b '&a;&a;&a;'>]><xml>&b;</xml>", 400),
     (b"not xml at all", 400),
-    (b"<xml>" + b"A" * 70000 + b"</xml>", 400),
+    (b"<xml>" + b"A" * 70000 + b"</xml>", 413),   # refused from Content-Length, before it is read
+    ('<?xml version="1.0" encoding="GBK"?><xml><Encrypt>密文</Encrypt></xml>'.encode("gbk"), 400),
 ])
 def test_bad_callbacks_are_refused_and_nothing_is_stored(world, body, status):
     _, _, base = world

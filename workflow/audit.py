@@ -2,65 +2,25 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
-from datetime import datetime, timezone
+import hmac
+from datetime import datetime
 from typing import Any, Iterator
 
 from peewee import MySQLDatabase
 
+import settings
 from models import AuditEvent, AuditHead, Department, Permit, PermitMember, database
 from models.db import for_update
+
+from . import checkpoints, signed
+from .canonical import canonical as _canonical, plain as _plain, whole_seconds as _whole_seconds
+from .verdict import AuditReport, Broken
 
 GENESIS = "0" * 64
 HEAD_ID = 1
 PAGE = 1000  # rows per keyset page in verify(): the table is never loaded whole
 _ABSENT = object()
 HASHED = ("seq", "permit_no", "actor", "action", "data", "created_at", "prev_hash")
-
-
-@dataclass(frozen=True)
-class Broken:
-    """The first problem verify() found; event_id is None when no stored event can be named."""
-    seq: int | None
-    event_id: int | None
-    permit_no: str | None
-    action: str | None
-    what: str
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    ok: bool
-    checked: int
-    broken: Broken | None = None
-
-    def text(self) -> str:
-        """Return the report as one line for the CLI."""
-        if self.broken is None:
-            return f"OK: {self.checked} events, chain intact"
-        b = self.broken
-        where = f" [event id {b.event_id}, action {b.action}, permit {b.permit_no or '-'}]" if b.event_id else ""
-        return f"BROKEN: {b.what}{where}; {self.checked} events verified before it"
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _plain(value: Any) -> Any:
-    """Return value as it will read back from a JSON column, so it hashes the same before and after."""
-    try:
-        return json.loads(_canonical(value))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"audit data must be plain JSON (pass datetimes as strings): {exc}") from None
-
-
-def _whole_seconds(at: datetime) -> datetime:
-    """Return at as naive UTC in whole seconds, the form every database stores unchanged."""
-    if at.tzinfo is not None:
-        at = at.astimezone(timezone.utc).replace(tzinfo=None)
-    return at.replace(microsecond=0)
 
 
 def _sha(value: Any) -> str:
@@ -72,6 +32,11 @@ def _digest(event: AuditEvent) -> str:
     if isinstance(event.created_at, datetime):
         body["created_at"] = event.created_at.isoformat()
     return _sha(body)
+
+
+def mac(seq: int, digest: str) -> str:
+    """Return the keyed MAC of link seq with hash digest; without the audit key nobody can make one."""
+    return hmac.new(settings.audit_key(), f"audit-link:{seq}:{digest}".encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def intact(event: AuditEvent) -> bool:
@@ -106,6 +71,7 @@ def append(*, permit_no: str | None, actor: str, action: str, data: dict, at: da
     event = AuditEvent(seq=head.seq + 1, permit_no=permit_no, actor=actor, action=action, data=data,
                        created_at=_whole_seconds(at), prev_hash=head.hash)
     event.hash = _digest(event)
+    event.mac = mac(event.seq, event.hash)
     event.save(force_insert=True)
     AuditHead.update(seq=event.seq, hash=event.hash).where(AuditHead.id == HEAD_ID).execute()
     return event
@@ -164,7 +130,7 @@ def _broken(event: AuditEvent, what: str) -> Broken:
     return Broken(event.seq, event.id, event.permit_no, event.action, what)
 
 
-def _check_link(event: AuditEvent, prev: AuditEvent | None) -> Broken | None:
+def _check_link(event: AuditEvent, prev: AuditEvent | None, *, keyed: bool = True) -> Broken | None:
     expected = prev.seq + 1 if prev else 1
     if event.seq > expected:
         return Broken(expected, None, None, None,
@@ -177,6 +143,12 @@ def _check_link(event: AuditEvent, prev: AuditEvent | None) -> Broken | None:
     if _digest(event) != event.hash:
         return _broken(event, f"event #{event.seq}: content changed: the stored row no longer matches its "
                               f"hash (hashed columns: {', '.join(HASHED)}; or the hash itself was edited)")
+    if keyed and not event.mac:
+        return _broken(event, f"event #{event.seq} carries no MAC: written before the audit key existed "
+                              f"(run `python app.py seal-audit` once) or its MAC was erased")
+    if keyed and not hmac.compare_digest(event.mac, mac(event.seq, event.hash)):
+        return _broken(event, f"event #{event.seq}: MAC does not match: the event and its hash were "
+                              f"rewritten by someone without the audit key (or AUDIT_KEY changed)")
     return None
 
 
@@ -236,16 +208,22 @@ def _check_permits(recorded: dict[str, tuple[int, str]], *, upto: int) -> Broken
     return None
 
 
-def verify() -> AuditReport:
-    """Check the chain link by link, then every permit against its last audited snapshot."""
+def verify(*, keyed: bool = True) -> AuditReport:
+    """Check the chain link by link (and its MACs), the checkpoints, every signature and permit.
+
+    keyed=False checks only what chains written before the audit key can show: links, hashes, permits.
+    """
     head = AuditHead.get_or_none(AuditHead.id == HEAD_ID)
-    checked, prev, recorded = 0, None, {}
+    checked, prev, recorded, signatures = 0, None, {}, {}
     for event in _events(upto=head.seq if head else None):
-        broken = _check_link(event, prev)
+        broken = _check_link(event, prev, keyed=keyed)
         if broken:
             return AuditReport(ok=False, checked=checked, broken=broken)
         checked, prev = checked + 1, event
         if event.permit_no and isinstance(event.data, dict) and "snapshot" in event.data:
             recorded[event.permit_no] = (event.seq, _sha(event.data["snapshot"]))
-    broken = _check_head(head, prev) or _check_permits(recorded, upto=prev.seq if prev else 0)
+        signed.collect(event, signatures)
+    upto = prev.seq if prev else 0
+    broken = (_check_head(head, prev) or (checkpoints.check(upto) if keyed else None)
+              or _check_permits(recorded, upto=upto) or (signed.check(signatures, upto=upto) if keyed else None))
     return AuditReport(ok=broken is None, checked=checked, broken=broken)

@@ -17,4 +17,7 @@ def parse_local(text: str, tz: ZoneInfo) -> datetime:
         moment = datetime.strptime(cleaned, "%Y-%m-%d %H:%M")
     except ValueError:
         raise ValueError(f"时间“{text}”格式不对，应为 2026-11-24 08:00") from None
-    return moment.replace(tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        return moment.replace(tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError:   # year 1 or 9999 shifted across midnight UTC
+        raise ValueError(f"时间“{text}”超出可用范围") from None

@@ -10,7 +10,7 @@ from models import ChangeRequest, Person, Signature, Step, StepAssignee, transac
 from models.db import for_update
 from models.permit import Permit, PermitMember
 
-from . import assign, audit, hooks, states, template as templates
+from . import assign, audit, hooks, signed, states, template as templates
 from .clock import local
 from .errors import GateNotMet, InvalidPermit, NotFound, StaleVersion
 from .notify import Notification, queue
@@ -32,6 +32,7 @@ class Ctx:
     data: dict = field(default_factory=dict)
     notes: list[Notification] = field(default_factory=list)
     bump: bool = True      # False for commands that record facts without changing the permit
+    signed: list[Signature] = field(default_factory=list)   # recorded in the command's audit event
     detail: str = ""
 
     def tell(self, people, kind: str, text: str, step: str | None = None) -> None:
@@ -86,8 +87,10 @@ def finish(ctx: Ctx) -> Outcome:
     if ctx.bump:
         permit.version += 1
     permit.save()
-    event = audit.append(permit_no=permit.no, actor=actor(ctx.by), action=ctx.command,
-                         data={**ctx.data, "snapshot": audit.snapshot(permit)}, at=ctx.now)
+    data = {**ctx.data, "snapshot": audit.snapshot(permit)}
+    if ctx.signed:
+        data["signatures"] = [signed.record(s) for s in ctx.signed]
+    event = audit.append(permit_no=permit.no, actor=actor(ctx.by), action=ctx.command, data=data, at=ctx.now)
     queue(permit.no, event.seq, ctx.notes)
     if permit.state in states.FINAL:
         # No command starts from a final state, so this one just ended the permit: the isolations
@@ -207,6 +210,7 @@ def record_signature(ctx: Ctx, step: Step, *, decision: str, comment: str = "",
     signature = Signature.create(permit=ctx.permit, step=step, round=step.round, person=ctx.by,
                                  decision=decision, comment=comment, evidence=evidence or {},
                                  channel=channel, signed_at=ctx.now)
+    ctx.signed.append(signature)
     told = assignees(step) if settles else []
     ctx.tell([ctx.by] + [p for p in told if p.id != ctx.by.id], "outcome",
              outcome_text(step, signature), step.key)

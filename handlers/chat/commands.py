@@ -213,6 +213,9 @@ def _answer(text: str, person: Person, reply) -> None:
     except ValueError as exc:
         reply(f"{question.label}：{exc}，请重新填写")
         return
+    if (problem := forms.window_problem(t, answers)) is not None:
+        reply(f"{problem}，请重新填写")
+        return
     if forms.missing(t, answers):
         conversation.data, conversation.updated_at = {**conversation.data, "answers": answers}, utcnow()
         conversation.save()

@@ -5,13 +5,17 @@ import logging
 
 from bot.base import Event
 from models import Outbox, Person
-from models.written import collecting
+from models.db import Busy
+from models.written import Written, collecting
 from workflow.machine import record_refusal
 
 from .clicks import handle_click
 from .commands import handle_text
 
 log = logging.getLogger(__name__)
+
+FAILED = "failed"                    # nothing of it was stored: a retry is handled afresh
+FAILED_KEPT = "failed after commit"  # part of it was stored: a retry is a duplicate
 
 
 def _person(event: Event) -> Person | None:
@@ -29,15 +33,48 @@ def dispatch(event: Event, *, redis, enqueue) -> str:
         return "ignored"
     if not redis.set(f"seen:{event.dedupe_key}", 1, nx=True, ex=event.dedupe_seconds):
         return "duplicate"
+    written = Written()
     try:
-        with collecting() as written:
+        with collecting(written):
             result = _route(event)
-        enqueue(Outbox.ids_written(written))
-        return result
+    except Exception as exc:
+        return _failed(event, written, exc, redis=redis, enqueue=enqueue)
+    enqueue(Outbox.ids_written(written))
+    return result
+
+
+def _failed(event: Event, written: Written, exc: Exception, *, redis, enqueue) -> str:
+    """Settle an event whose handling raised: keep it seen if anything of it was committed."""
+    kept = Outbox.ids_written(written)
+    if written.commits or kept:
+        # Part of its work is stored: a retry must find the event seen, or it would be done twice.
+        log.exception("%s event %s failed after a commit; kept as seen", event.platform, event.dedupe_key)
+        enqueue(kept + _tell(event, "处理时出错，部分内容可能已保存。请发送“待办”或“查询 编号”查看后再操作"))
+        return FAILED_KEPT
+    redis.delete(f"seen:{event.dedupe_key}")
+    if isinstance(exc, Busy):
+        raise exc   # answered 503: the platform's retry finds the event unseen and gets through
+    log.exception("%s event %s failed before any commit; forgotten", event.platform, event.dedupe_key)
+    enqueue(_tell(event, "系统出错，本条消息未办理，请稍后重试"))
+    return FAILED
+
+
+def _tell(event: Event, text: str) -> list[int]:
+    """Queue a generic refusal to the event's sender; return its outbox ids (none if that fails too)."""
+    try:
+        person = _person(event)
+        if person is None:
+            return []
+        with collecting() as written:
+            # A key of its own: the real answer of a successful retry must not collide with it.
+            (Outbox.insert(permit_no=None, person=person, kind="reply",
+                           payload={"kind": "reply", "text": text, "permit_no": None},
+                           dedupe_key=f"reply:{event.dedupe_key}:failed"[:191])
+             .on_conflict_ignore().execute())
+        return Outbox.ids_written(written)
     except Exception:
-        # Let the platform's retry find the event unseen: nothing was committed for it.
-        redis.delete(f"seen:{event.dedupe_key}")
-        raise
+        log.exception("could not tell %s that event %s failed", event.user_id, event.dedupe_key)
+        return []
 
 
 def _selfie(event: Event, person: Person) -> int | None:

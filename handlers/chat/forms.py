@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import settings
-from models import find_person
+from models import find_person, utcnow
 from workflow import gas, places
-from workflow.clock import parse_local
+from workflow.clock import local, parse_local
 from workflow.template import Template
 
 SPLIT = re.compile(r"[,，、\s]+")
@@ -47,6 +48,41 @@ def optional_labels(t: Template) -> dict[str, str]:
     return optional | {COORDINATOR: "coordinator"}
 
 
+PAST = timedelta(days=1)        # a permit written up just after the work began may start a little back
+HORIZON = timedelta(days=366)   # nobody plans hazardous work further ahead than this
+
+
+def _shown(moment: datetime) -> str:
+    return f"{local(moment, settings.current().plant_tz):%Y-%m-%d %H:%M}"
+
+
+def _moment(text: str) -> datetime:
+    """Read a start or end time and refuse one outside the span a permit can be planned in."""
+    moment = parse_local(text, settings.current().plant_tz)
+    now = utcnow()
+    low, high = now - PAST, now + HORIZON
+    if not low <= moment <= high:
+        raise ValueError(f"“{text.strip()}”超出范围，须在 {_shown(low)} 至 {_shown(high)} 之间")
+    return moment
+
+
+def longest_hours(t: Template) -> float:
+    """Return the longest validity any permit of type t can have, in hours."""
+    return max([*t.validity_hours.values(), t.validity_special_hours or 0])
+
+
+def window_problem(t: Template, answers: dict) -> str | None:
+    """Return why the answered end lies too far after the answered start, or None."""
+    if "planned_start" not in answers or "planned_end" not in answers:
+        return None
+    start, end = (datetime.fromisoformat(answers[k]) for k in ("planned_start", "planned_end"))
+    hours = longest_hours(t)
+    if end - start > timedelta(hours=hours):
+        return (f"结束：须在开始后 {hours:g} 小时以内（{t.name}最长有效期），"
+                f"即不晚于 {_shown(start + timedelta(hours=hours))}")
+    return None
+
+
 def check(t: Template, key: str, raw: str):
     """Turn one answer into its value, or raise ValueError with a message naming what is wrong."""
     text = raw.strip()
@@ -64,7 +100,7 @@ def check(t: Template, key: str, raw: str):
             raise ValueError(f"找不到人员 {text}")
         return text
     if key in ("planned_start", "planned_end"):
-        return parse_local(text, settings.current().plant_tz).isoformat()
+        return _moment(text).isoformat()
     if key in ("crew", "guardians"):
         role = "作业人" if key == "crew" else "监护人"
         accounts = [a for a in SPLIT.split(text) if a]
@@ -108,6 +144,8 @@ def parse_form(t: Template, lines: list[str]) -> tuple[dict, list[str]]:
             answers[by_label[label]] = check(t, by_label[label], value)
         except ValueError as exc:
             problems.append(f"{label}：{exc}")
+    if (problem := window_problem(t, answers)) is not None:
+        problems.append(problem)
     return answers, problems
 
 

@@ -1,12 +1,13 @@
 """The command-line door: click commands grouped by topic; the composition root adds COMMANDS to its group."""
 from .backup import backup, restore
-from .database import enrol_face, init_db, load_org_command, load_sensors_command, sensor_rekey, verify_audit
+from .database import (audit_checkpoint, enrol_face, init_db, load_org_command, load_sensors_command, seal_audit,
+                       sensor_rekey, verify_audit)
 from .demos import demo, walkthrough
 from .exports import COMMANDS as EXPORT_COMMANDS
 from .permits import permit_cli
 from .processes import dingtalk_stream, scheduler, serve, wecom_ws, worker
 from .states import states
 
-COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, walkthrough,
-            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws, backup, restore,
-            *EXPORT_COMMANDS)
+COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, seal_audit,
+            audit_checkpoint, walkthrough, demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws,
+            backup, restore, *EXPORT_COMMANDS)

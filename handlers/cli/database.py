@@ -83,3 +83,23 @@ def verify_audit():
     click.echo(report.text())
     if not report.ok:
         raise SystemExit(1)
+
+
+@click.command("seal-audit")
+def seal_audit():
+    """Bring a chain written before the audit key under it, once; then checkpoint its head."""
+    from workflow.sealing import NotSealed, seal
+    try:
+        for line in seal():
+            click.echo(line)
+    except NotSealed as exc:
+        click.echo(f"NOT SEALED: {exc.message}", err=True)
+        raise SystemExit(1) from None
+
+
+@click.command("audit-checkpoint")
+def audit_checkpoint():
+    """Append a signed checkpoint of the audit chain's head to the checkpoint file."""
+    from workflow.checkpoints import write
+    point = write()
+    click.echo(f"checkpoint of event #{point.seq} ({point.hash[:16]}…)" if point else "the chain is empty")

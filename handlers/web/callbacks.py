@@ -10,11 +10,12 @@ from flask import Blueprint, Response, abort, jsonify, request
 import models
 from bot.base import CallbackRejected, Event
 from bot.registry import dingtalk_adapter, wecom_adapter
+from bot.wecom_callback import MAX_BODY
 from jobs.connection import redis
 from jobs.delivery import enqueue
 from monitoring.metrics import observe_callback
 
-from handlers.chat.dispatch import dispatch
+from handlers.chat.dispatch import FAILED, dispatch
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
@@ -52,8 +53,12 @@ def wecom_verify():
 @bp.post("/wecom/callback")
 @_timed("wecom")
 def wecom_event():
+    adapter = _wecom()
+    if (request.content_length or 0) > MAX_BODY:
+        # Refused from the header, before reading: a large body must not be buffered to be measured.
+        return Response(f"body of {request.content_length} bytes exceeds {MAX_BODY}", status=413)
     try:
-        event = _wecom().parse_callback(request.args, request.get_data(cache=False))
+        event = adapter.parse_callback(request.args, request.stream.read(MAX_BODY + 1))
     except CallbackRejected as exc:
         log.warning("wecom callback refused (%s): %s", exc.status, exc.reason)
         return Response(exc.reason, status=exc.status)
@@ -85,6 +90,8 @@ def _dingtalk_callback(topic: str):
     except Exception:
         adapter.forget_message(event)   # nothing was committed: DingTalk's retry must get through
         raise
+    if result == FAILED:
+        adapter.forget_message(event)
     log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
     return jsonify({})
 

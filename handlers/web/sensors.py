@@ -14,6 +14,7 @@ from workflow.clock import local
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sensors", __name__)
+MAX_ID = 2 ** 63 - 1
 
 
 @bp.post("/sensors/readings")
@@ -62,8 +63,8 @@ PAGE = """<!doctype html><html lang="zh"><meta charset="utf-8">
 @bp.get("/alarms/<int:alarm_id>")
 def alarm_page(alarm_id: int):
     """What an alarm card opens when no permit (and so no board) is attached to it."""
-    # An id past a 64-bit integer cannot be bound as a query parameter: it names no alarm.
-    alarm = Alarm.get_or_none(Alarm.id == alarm_id) if 0 < alarm_id < 2 ** 63 else None
+    # An id past the databases' 64-bit integers cannot name an alarm, and would not bind as a parameter.
+    alarm = Alarm.get_or_none(Alarm.id == alarm_id) if 0 < alarm_id <= MAX_ID else None
     if alarm is None:
         return Response("not found", status=404)
     tz = settings.current().plant_tz

@@ -228,3 +228,16 @@ def test_run_enqueues_scans_until_stopped_and_hands_the_lock_over(redis_conn, re
     assert not runner.is_alive()
     assert len(set(scan_ids())) == len(scan_ids())
     assert not redis_conn.exists("scheduler:leader")   # released on the way out: a standby needs no wait
+
+
+def test_the_audit_checkpoint_is_enqueued_once_a_day_from_23_00(redis_conn, clock, queue):
+    a, b = locks(redis_conn, clock)
+    recorder = Recorder(queue)
+    clock.now = _at("2026-11-24 22:59")
+    assert tick(a, enqueue=recorder, every=30, now=clock(), tz=TZ)
+    assert "daily_checkpoint" not in recorder.names()
+    for when, lock in (("2026-11-24 23:00", a), ("2026-11-24 23:30", a), ("2026-11-25 23:00:30", b)):
+        clock.now = _at(when)
+        assert tick(lock, enqueue=recorder, every=30, now=clock(), tz=TZ) or lock is b
+    assert [j for j in queue.job_ids if j.startswith("audit-")] == ["audit-checkpoint-2026-11-24",
+                                                                      "audit-checkpoint-2026-11-25"]

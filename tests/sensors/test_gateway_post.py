@@ -164,3 +164,10 @@ def test_binding_a_detector_counts_from_its_next_reading(client, site, fleet):
     assert answer.status_code == 200 and answer.get_json()["stored"] == 12
     newest = GasReading.get((GasReading.device == "FD-004") & (GasReading.taken_at == second))
     assert newest.permit_id == permit.id and newest.passed is not None
+
+
+def test_a_batch_nested_thousands_deep_is_refused_not_a_server_error(client, fleet):
+    _codes, secret, _ = fleet
+    body = b"[" * 5000 + b"]" * 5000
+    error = refused(client, body, headers_for("GW-01", secret, body), 400, "malformed_json")
+    assert error["message"] == "请求体不是合法的读数：JSON 嵌套过深"

@@ -205,3 +205,18 @@ def test_the_alarm_page_shows_an_alarm_with_no_permit(client, gd):
     text = page.get_data(as_text=True)
     assert "二级报警" in text and "GD-0001" in text and "尚无人确认" in text
     assert client.get(f"/alarms/{alarm.id + 1}").status_code == 404
+
+
+def test_json_nested_thousands_deep_is_refused_not_a_server_error(client, gd):
+    body = b"[" * 5000 + b"]" * 5000
+    message = refused(client, body, signed(body, gd.secret, utcnow()), 400, "malformed_json")
+    assert message == "请求体不是合法的读数：JSON 嵌套过深"
+    # Unsigned, as an attacker would send it: the body is read before the signature is looked up.
+    unsigned = {"X-Timestamp": signed(body, gd.secret, utcnow())["X-Timestamp"]}
+    assert refused(client, body, unsigned, 400, "malformed_json") == message
+
+
+def test_an_alarm_id_past_64_bits_is_not_found_rather_than_a_server_error(client):
+    answer = client.get("/alarms/99999999999999999999999")
+    assert (answer.status_code, answer.get_data(as_text=True)) == (404, "not found")
+

@@ -152,3 +152,28 @@ def test_the_applicant_names_a_coordinator_in_the_form(say):
     assert permit.coordinator.account == "sunli"
     assert COORDINATE in [s.key for s in machine.steps(permit) if s.state == "pending"]
     assert "协调人：找不到人员 nobody" in say("zhuyan", entry.replace("sunli", "nobody"))[0]
+
+
+def test_an_end_date_beyond_the_planning_horizon_is_refused_naming_the_field(say):
+    start, _ = _window()
+    replies = say("zhuyan", FORM.format(start=start, end="9999-12-31 23:59"))
+    assert len(replies) == 1 and replies[0].startswith("申请未提交：\n结束：“9999-12-31 23:59”超出范围，须在 ")
+    assert Permit.select().count() == 0 and AuditEvent.select().count() == 0
+
+
+def test_an_end_beyond_the_longest_validity_of_the_type_is_refused(say):
+    from datetime import date, timedelta
+    start, _ = _window()
+    end = f"{date.fromisoformat(start[:10]) + timedelta(days=5)} 08:00"
+    replies = say("zhuyan", FORM.format(start=start, end=end))
+    assert "结束：须在开始后 72 小时以内（动火作业最长有效期）" in replies[0]
+    assert Permit.select().count() == 0
+
+
+def test_a_guided_end_too_late_is_asked_again(say):
+    start, _ = _window()
+    for answer in ("申请动火作业", "3#罐区东侧管廊", "DN100 管线法兰焊接", "二级", "甲烷", start):
+        say("zhuyan", answer)
+    reply = say("zhuyan", "9999-12-31 23:59")
+    assert reply[0].startswith("结束：“9999-12-31 23:59”超出范围") and reply[0].endswith("请重新填写")
+    assert Conversation.select().count() == 1 and Permit.select().count() == 0

@@ -71,3 +71,54 @@ def test_a_request_whose_transaction_rolled_back_enqueues_nothing_of_it(plant, r
     assert dispatch(_event("zhuyan", "随便", "m-1"), redis=redis_conn, enqueue=enqueued.extend) == "refused"
     assert enqueued == [Outbox.get(Outbox.dedupe_key == "kept").id]
     assert not Outbox.select().where(Outbox.dedupe_key == "rolled-back").exists()
+
+
+def _texts_to(account: str) -> list[str]:
+    return [r.payload["text"] for r in Outbox.select().order_by(Outbox.id) if r.person.wecom_userid == account]
+
+
+def test_a_failure_after_a_commit_keeps_the_event_seen_so_a_retry_does_nothing(plant, redis_conn, monkeypatch):
+    from models import AuditEvent, transaction
+    from workflow import audit
+
+    calls = []
+
+    def handle_text(event, person):
+        calls.append(event.msg_id)
+        with transaction():
+            audit.append(permit_no=None, actor=person.label(), action="probe", data={}, at=Outbox.created_at.default())
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(dispatching, "handle_text", handle_text)
+    enqueued = []
+    event = _event("zhuyan", "申请动火作业", "m-9")
+    assert dispatch(event, redis=redis_conn, enqueue=enqueued.extend) == dispatching.FAILED_KEPT
+    assert dispatch(event, redis=redis_conn, enqueue=enqueued.extend) == "duplicate"
+    assert calls == ["m-9"] and AuditEvent.select().where(AuditEvent.action == "probe").count() == 1
+    assert _texts_to("zhuyan") == ["处理时出错，部分内容可能已保存。请发送“待办”或“查询 编号”查看后再操作"]
+    assert enqueued == [r.id for r in Outbox.select()]
+
+
+def test_a_failure_before_any_commit_forgets_the_event_and_says_so_in_chat(plant, redis_conn, monkeypatch):
+    from models import transaction
+
+    calls = []
+
+    def handle_text(event, person):
+        calls.append(event.msg_id)
+        if len(calls) == 1:
+            with transaction():
+                Outbox.create(person=person, kind="reply", payload={"kind": "reply", "text": "不该发出"},
+                              dedupe_key="rolled-back")
+                raise KeyError("boom")
+        return "帮助"
+
+    monkeypatch.setattr(dispatching, "handle_text", handle_text)
+    enqueued = []
+    event = _event("zhuyan", "帮助", "m-10")
+    assert dispatch(event, redis=redis_conn, enqueue=enqueued.extend) == dispatching.FAILED
+    assert _texts_to("zhuyan") == ["系统出错，本条消息未办理，请稍后重试"]
+    assert enqueued == [r.id for r in Outbox.select()]
+    # The platform's retry is handled afresh, and its own answer does not collide with the refusal.
+    assert dispatch(event, redis=redis_conn, enqueue=enqueued.extend) == "帮助"
+    assert calls == ["m-10", "m-10"]
