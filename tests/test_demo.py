@@ -61,3 +61,15 @@ def test_the_gas_story_runs_a_controller_of_100_detectors_on_both_apps(db, tmp_p
         # 99 detectors' readings of five-odd seconds fall into one minute, or two when a minute turns.
         folded = re.search(r"读数原样保留 7 条，其余 693 条折叠为 (\d+) 条每分钟汇总", done.stdout)
         assert folded and int(folded[1]) in (99, 198)
+
+
+def test_the_plant_story_runs_a_day_of_overlapping_permits_on_both_apps(db, tmp_path):
+    for platform in ("wecom", "dingtalk"):
+        done = run_demo(db, tmp_path / platform, "--story", "plant", "--platform", platform)
+        out = done.stdout
+        assert "插入“交叉作业协调”，协调人 秦川" in out and "与 DH-" in out and "共用一把锁" in out
+        assert "盲板抽堵（3#罐区 进料线）→ 拒绝" in out and "不在本厂区域表中" in out
+        assert "褚卫 交接给 何亮：双方确认、何亮 现场签到 → 监护人变更；褚卫 离场，作业继续" in out
+        assert re.search(r"【演练】3#罐区：DH-\S+、DH-\S+ 已暂停，\d+ 人收到卡片；.*清点 4 / 4", out)
+        assert "两张票均恢复作业" in out and "尚未关闭" in out and "V-101 已解除" in out
+        assert "隔离台账 1 条，交接班记录 1 条" in out and "chain intact" in out

@@ -37,8 +37,8 @@ PLATFORMS = ("wecom", "dingtalk", "mixed")
 # It also shows a face-checked signature at 作业计划 where the shared test photos are beside the project.
 FACES = ROOT.parent / "shared" / "testdata" / "faces"
 SCRIPTED_FACES = {"FACE_CHECK_STEPS": "hot_work.plan"} if (FACES / "obama.jpg").exists() else {}
-SCRIPTED_TIMERS = {"STEP_LIMIT_FACTOR": "0.002", "SCAN_EVERY_SECONDS": "1",
-                   "SCHEDULER_LOCK_SECONDS": "3", "QUIET_HOURS": "off", **SCRIPTED_FACES}
+STORY_TIMERS = {"SCAN_EVERY_SECONDS": "1", "SCHEDULER_LOCK_SECONDS": "3", "QUIET_HOURS": "off"}
+SCRIPTED_TIMERS = {**STORY_TIMERS, "STEP_LIMIT_FACTOR": "0.002", **SCRIPTED_FACES}
 
 
 @dataclass
