@@ -241,18 +241,6 @@ def run_permit(serial: int, phone: Recorder, plant, apply_lock: threading.Lock, 
 
 # -- the books -------------------------------------------------------------------------------------
 
-def wait_drained(seconds: float) -> int:
-    """Wait until no outbox row waits; return how many still do."""
-    from models import Outbox, database
-    deadline = time.monotonic() + seconds
-    while True:
-        waiting = Outbox.select().where(Outbox.state.in_(("pending", "sending"))).count()
-        database.close()
-        if not waiting or time.monotonic() > deadline:
-            return waiting
-        time.sleep(1)
-
-
 def books(plant, phone: Recorder, alarms: dict) -> dict:
     """Check every click, card, text and alarm against the database and the sandboxes' records."""
     from models import Alarm, AuditEvent, CardRecord, Outbox, Person, Signature
@@ -447,13 +435,13 @@ def run(plant, args, seed: int) -> int:
     plant.wecom_state().faults.clear()
     plant.dingtalk_state().faults.clear()
     say("faults over; waiting for the outbox to drain")
-    waiting = wait_drained(DRAIN_SECONDS)
+    waiting = plants.wait_drained(DRAIN_SECONDS)
     stop.set()
     for t in sensors:
         t.join(5)
     database.close_all()
     # The last alarms' cards: the detectors have stopped, so nothing new is raised meanwhile.
-    waiting = wait_drained(30) if waiting else 0
+    waiting = plants.wait_drained(30) if waiting else 0
     found = books(plant, phone, alarms)
     database.close()
     lost = found["lost"] + len(failures)

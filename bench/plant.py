@@ -328,6 +328,18 @@ def apply_text(serial: int, tz) -> str:
             f"开始: {start}\n结束: {end}\n作业人: jianghan,shenli\n监护人: chuwei")
 
 
+def wait_drained(seconds: float) -> int:
+    """Wait until no outbox row waits to be sent; return how many still do."""
+    from models import Outbox, database
+    deadline = time.monotonic() + seconds
+    while True:
+        waiting = Outbox.select().where(Outbox.state.in_(("pending", "sending"))).count()
+        database.close()
+        if not waiting or time.monotonic() > deadline:
+            return waiting
+        time.sleep(1)
+
+
 def settled(permit_no: str, *, seconds: float = 60) -> None:
     """Wait until none of the permit's outbox rows waits to be sent (or seconds pass)."""
     from models import Outbox, database

@@ -266,7 +266,7 @@ def run(plant, args) -> int:
     stop.set()
     for t in threads:
         t.join(10)
-    waiting = _drain(60)
+    waiting = plants.wait_drained(60)
     arrived = plant.card_arrivals()
     first: dict[int, float] = {}
     for task, at in arrived.items():
@@ -297,17 +297,6 @@ def run(plant, args) -> int:
           f"{_pct(floor, .99) * 1000:.0f} ms")
     print(f"ratio={p99 / 1.0:.2f} target<=1")
     return 0 if not failures and not waiting and steady and p99 <= 1.0 else 1
-
-
-def _drain(seconds: float) -> int:
-    from models import Outbox, database
-    deadline = time.monotonic() + seconds
-    while True:
-        waiting = Outbox.select().where(Outbox.state.in_(("pending", "sending"))).count()
-        database.close()
-        if not waiting or time.monotonic() > deadline:
-            return waiting
-        time.sleep(1)
 
 
 def _print_queues(samples: list[tuple]) -> bool:
