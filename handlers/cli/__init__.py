@@ -1,4 +1,5 @@
 """The command-line door: click commands grouped by topic; the composition root adds COMMANDS to its group."""
+from .areas import area_board
 from .backup import backup, restore
 from .database import (audit_checkpoint, enrol_face, init_db, load_org_command, load_sensors_command, seal_audit,
                        sensor_rekey, verify_audit)
@@ -10,4 +11,4 @@ from .states import states
 
 COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, seal_audit,
             audit_checkpoint, walkthrough, demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws,
-            backup, restore, *EXPORT_COMMANDS)
+            backup, restore, area_board, *EXPORT_COMMANDS)

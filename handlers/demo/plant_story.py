@@ -14,7 +14,9 @@ import requests
 from openpyxl import load_workbook
 
 import settings
+from handlers.web.area_board import url as area_url
 from models import AuditEvent, Emergency, Person
+from models.area import Area
 from models.handover import Handover
 from models.isolation import IsolationPoint
 from models.permit import Permit
@@ -129,6 +131,10 @@ def plant(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> No
     for person in recipients:
         if person.id in on_permits:
             p.click(person.wecom_userid, f"alarm-{drill.alarm_id}-", "已撤离到安全区")
+    board = requests.get(area_url(Area.get(Area.name == "3#罐区"), base_url=demo.app), timeout=10)
+    expect(board.status_code == 200 and "【演练】3#罐区" in board.text and board.text.count(">已暂停<") == 2,
+           "区域公示牌没有显示演练和两张已暂停的作业票")
+    say(f"  {'区域公示牌':<12} 3#罐区 入口平板：【演练】，{a.no}、{b.no} 均显示“已暂停”")
     p.text("sunli", "清点 3#罐区")
     tally = p.last_text("sunli")
     expect("全部人员已撤离到安全区" in tally, f"清点未完成：{tally}")
