@@ -7,6 +7,7 @@ does not happen raises StoryFailed, so the demo exits non-zero.
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -172,7 +173,13 @@ def plant(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> No
 def _ledger_sheets(p: Plant, demo: Demo) -> dict[str, int]:
     """Download the ledger the admin was sent and count each sheet's data rows (under its title block)."""
     user = p.user(ADMIN)
-    files = [m for m in p.phone.messages(user) if m["msgtype"] in ("file", "sampleFile")]
+    deadline = time.monotonic() + 60   # the export is a job of its own; its file message comes after it
+    while True:
+        files = [m for m in p.phone.messages(user) if m["msgtype"] in ("file", "sampleFile")]
+        if files or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+        wait_delivered()
     expect(bool(files), "管理员没有收到台账文件")
     content = files[-1]["content"]
     media = content.get("media_id") or content.get("mediaId")
