@@ -14,6 +14,9 @@ def run_demo(db, tmp_path, *options: str) -> subprocess.CompletedProcess:
     env["INSTANCE_PATH"] = str(tmp_path / "instance")
     if db.__class__.__name__.startswith("Sqlite"):
         env.pop("DATABASE_URL", None)   # the demo's own default: a SQLite file in the instance
+    else:
+        from tests.conftest import _truncate
+        _truncate(db)   # a server database is shared: each demo starts on empty tables, as on SQLite
     done = subprocess.run([sys.executable, "app.py", "demo", "--scripted", *options], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
