@@ -20,6 +20,8 @@ from .connection import ALARM_KINDS
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+# A gas alarm's card retried minutes later is as good as lost: it backs off only up to this.
+ALARM_RETRY_CAP = 5
 
 
 def _claim(outbox_id: int) -> Outbox | None:
@@ -45,6 +47,12 @@ def _release(row: Outbox, *, state: str, wait: timedelta = timedelta(0), error: 
                       ).where(Outbox.id == row.id).execute()
 
 
+def _backoff(row: Outbox) -> timedelta:
+    """How long a row waits after a failed attempt: an alarm's card never more than a few seconds."""
+    cap = ALARM_RETRY_CAP if row.kind in ALARM_KINDS else 300
+    return timedelta(seconds=min(cap, 2 ** row.attempts))
+
+
 def deliver(outbox_id: int) -> str:
     """Send one outbox row through its person's channel; return what happened."""
     row = _claim(outbox_id)
@@ -57,8 +65,7 @@ def deliver(outbox_id: int) -> str:
         return "rate limited"
     except PlatformError as exc:
         if exc.retryable and row.attempts < MAX_ATTEMPTS:
-            _release(row, state="pending", wait=timedelta(seconds=min(300, 2 ** row.attempts)),
-                     error=str(exc))
+            _release(row, state="pending", wait=_backoff(row), error=str(exc))
             return "retry later"
         log.error("outbox %s to %s failed for good: %s", row.id, row.person_id, exc)
         _release(row, state="failed", error=str(exc))
@@ -70,7 +77,7 @@ def deliver(outbox_id: int) -> str:
         log.exception("outbox %s to %s: delivery raised", row.id, row.person_id)
         error = f"{type(exc).__name__}: {exc}"
         if row.attempts < MAX_ATTEMPTS:
-            _release(row, state="pending", wait=timedelta(seconds=min(300, 2 ** row.attempts)), error=error)
+            _release(row, state="pending", wait=_backoff(row), error=error)
             return "retry later"
         _release(row, state="failed", error=error)
         metrics.delivery_failed(row.kind)

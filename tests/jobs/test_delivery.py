@@ -57,6 +57,20 @@ def test_a_retryable_refusal_backs_off_and_the_sweep_brings_it_back(rows, channe
     assert delivery.deliver(rows[0]) == "sent"
 
 
+def test_an_alarm_card_backs_off_seconds_where_an_ordinary_card_backs_off_minutes(rows, channel):
+    ordinary = rows[0]
+    first = Outbox.get_by_id(ordinary)
+    alarm = Outbox.create(person=first.person, permit_no=first.permit_no, kind="alarm", dedupe_key="alarm:1:test",
+                          payload={"kind": "alarm", "alarm": 1, "round": 1}).id
+    Outbox.update(attempts=6).where(Outbox.id.in_([ordinary, alarm])).execute()   # the 7th attempt fails
+    for row_id in (ordinary, alarm):
+        channel.errors.append(PlatformError(-1, "system busy", retryable=True))
+        assert delivery.deliver(row_id) == "retry later"
+    waits = {i: Outbox.get_by_id(i).lease_until - utcnow() for i in (ordinary, alarm)}
+    assert waits[alarm] <= timedelta(seconds=delivery.ALARM_RETRY_CAP)
+    assert waits[ordinary] > timedelta(minutes=2)
+
+
 def test_a_rate_limited_row_waits_as_long_as_the_limit_says(rows, channel):
     channel.errors.append(RateLimited(42.0, "30/min per member"))
     assert delivery.deliver(rows[0]) == "rate limited"
