@@ -20,6 +20,7 @@ from faces.gate import problems as face_problems
 from emergency.stop import resume_problems
 from handlers.cli import COMMANDS
 from handlers.cli.common import APP_FACTORY
+from handlers.api import register as open_api
 from handlers.web.area_board import bp as area_board
 from handlers.web.board import bp as board
 from handlers.web.busy import register as answer_busy
@@ -81,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(muster)
     app.register_blueprint(health)
     app.register_blueprint(area_board)
+    open_api(app)
 
     return app
 
