@@ -37,6 +37,7 @@ class Settings:
     # Largest request body any route reads; the callbacks and webhooks refuse far less on their own.
     max_content_length: int = 1024 * 1024
     api_rate_per_minute: int = 600
+    webhook_timeout_seconds: float = 5.0
     outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
     scan_every_seconds: int = 30      # how often the active scheduler enqueues the deadline scans
     scheduler_lock_seconds: int = 20  # a scheduler silent this long loses the lead to a standby
@@ -284,6 +285,7 @@ def load(overrides: dict | None = None) -> Settings:
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         max_content_length=_positive(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
         api_rate_per_minute=_positive(env, "API_RATE_PER_MINUTE", 600),
+        webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 5),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
         scan_every_seconds=_int(env, "SCAN_EVERY_SECONDS", 30),
         scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 20),

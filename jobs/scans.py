@@ -18,6 +18,7 @@ def run_all(now_iso: str | None = None) -> dict:
     from sensors import alarms
     from workflow import deadlines, work
     from .delivery import sweep
+    from .webhooks import enqueue_due as webhooks_due
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     counts = {
         "reminded": len(deadlines.remind_due(now)),
@@ -28,6 +29,7 @@ def run_all(now_iso: str | None = None) -> dict:
         "alarms_resent": alarms.resend_due(now),
     }
     counts["swept"] = sweep()
+    counts["webhooks"] = webhooks_due(now)
     if any(counts.values()):
         log.info("scan at %s: %s", now.isoformat(), counts)
     return counts

@@ -1,5 +1,5 @@
 """Peewee models: the single source of truth."""
-from .api import ApiToken, IdempotentRequest
+from .api import ApiToken, IdempotentRequest, Webhook
 from .area import Area
 from .audit import AuditEvent, AuditHead, Outbox
 from .certificate import Authorisation, Certificate

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .db import BaseModel, utcnow
+from .db import BaseModel, JSONField, utcnow
 
 READ, WRITE = "read", "write"
 SCOPES = (READ, WRITE)
@@ -31,3 +31,24 @@ class IdempotentRequest(BaseModel):
 
     class Meta:
         indexes = ((("token", "key"), True),)
+
+
+class Webhook(BaseModel):
+    """An integration's subscription to events, delivered in the audit chain's order from a cursor.
+
+    The chain is the event log: every change it reports was appended in the change's own transaction,
+    so a delivery can be late but never lost, and `cursor` (the last seq handled) makes it resumable.
+    """
+    name = CharField(max_length=64, unique=True)
+    url = CharField(max_length=500)
+    secret = CharField(max_length=64)
+    events = JSONField(default=list)
+    cursor = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    removed_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)          # failures in a row, for the back-off
+    next_attempt_at = DateTimeField(null=True)
+    last_status = IntegerField(null=True)       # the target's HTTP status, or null when it never answered
+    last_error = CharField(max_length=300, default="")
+    last_attempt_at = DateTimeField(null=True)
+    delivered = IntegerField(default=0)

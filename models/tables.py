@@ -1,5 +1,5 @@
 """Every table, in the order they are created on an empty database."""
-from .api import ApiToken, IdempotentRequest
+from .api import ApiToken, IdempotentRequest, Webhook
 from .audit import AuditEvent, AuditHead, Outbox
 from .area import Area
 from .certificate import Authorisation, Certificate
@@ -18,4 +18,4 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
-          IsolationLink, Handover, Emergency, ApiToken, IdempotentRequest, SchemaVersion]
+          IsolationLink, Handover, Emergency, ApiToken, IdempotentRequest, Webhook, SchemaVersion]

@@ -150,9 +150,17 @@ def active(sensor: Sensor) -> list[Alarm]:
 def clear(sensor: Sensor, now: datetime, *, offline: bool = False) -> int:
     """Mark the detector's active alarms (or its offline alarm) as cleared by a normal reading."""
     which = [levels.OFFLINE] if offline else list(ACTIVE_LEVELS)
-    return (Alarm.update(cleared_at=now)
-            .where((Alarm.sensor == sensor) & Alarm.cleared_at.is_null() & Alarm.level.in_(which))
-            .execute())
+    cleared = list(Alarm.select().where((Alarm.sensor == sensor) & Alarm.cleared_at.is_null()
+                                        & Alarm.level.in_(which)))
+    if not cleared:
+        return 0
+    Alarm.update(cleared_at=now).where(Alarm.id.in_([a.id for a in cleared])).execute()
+    for alarm in cleared:
+        # The chain records the end of each alarm as it records its start: an auditor reads how long it
+        # lasted, and integrations hear of it.
+        audit.append(permit_no=(alarm.permit_nos or [None])[0], actor=_actor(sensor.code), action="alarm_clear",
+                     data={"alarm": alarm.id, "level": alarm.level, "gas": alarm.gas, "offline": offline}, at=now)
+    return len(cleared)
 
 
 def acknowledge(alarm_id: int, *, by: Person, channel: str, now: datetime | None = None) -> str:

@@ -42,3 +42,25 @@ def test_a_revoked_token_is_refused_at_once_over_http(world):
     tokens.revoke("临时")
     refused = requests.get(url, headers={"Authorization": f"Bearer {raw}"}, timeout=10)
     assert refused.status_code == 401 and refused.json()["code"] == "unauthorized"
+
+
+@BOTH
+def test_a_subscriber_hears_of_a_permit_moving_in_chat(world):
+    from jobs import scans
+    from sensors.intake import sign
+    from tests.jobs.receiver import Receiver
+    from jobs import webhooks
+    phone, drain, _ = world
+    target = Receiver()
+    try:
+        secret = webhooks.subscribe("调度系统", target.url, ["permit.state_changed"])
+        permit, card = applied(phone, drain)
+        scans.run_all()    # the scheduler's tick queues the subscription's delivery as a job of its own
+        drain()
+        moves = [(body["permit_no"], body["previous_state"], body["state"]) for _, body in target.received]
+        # Applying in chat creates the draft and submits it at once: two moves, in order.
+        assert moves == [(permit.no, None, "draft"), (permit.no, "draft", permit.state)]
+        headers, body = target.received[-1]
+        assert headers["X-Signature"] == sign(secret, headers["X-Timestamp"], body["_raw"].encode())
+    finally:
+        target.close()

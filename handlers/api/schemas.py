@@ -191,3 +191,19 @@ class AlarmOut(Schema):
 
 class AlarmPage(Page):
     items = fields.List(fields.Nested(AlarmOut), required=True)
+
+
+class WebhookOut(Schema):
+    name = fields.String(required=True)
+    url = fields.String(required=True)
+    events = fields.List(fields.String(), required=True)
+    delivered = fields.Integer(required=True)
+    cursor = fields.Integer(required=True, metadata={"description": "the last audit seq handled"})
+    last_attempt_at = fields.String(allow_none=True, required=True)
+    last_status = fields.Integer(allow_none=True, required=True)
+    last_error = fields.String(required=True)
+    next_attempt_at = fields.String(allow_none=True, required=True)
+
+
+class WebhookPage(Page):
+    items = fields.List(fields.Nested(WebhookOut), required=True)

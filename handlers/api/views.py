@@ -185,6 +185,19 @@ def alarms(args):
 
 
 
+@bp.route("/webhooks")
+@bp.arguments(s.PageArgs, location="query")
+@bp.response(200, s.WebhookPage)
+def webhooks(args):
+    """List webhook subscriptions and how their last delivery went."""
+    from models.api import Webhook
+    return page(Webhook.select().where(Webhook.removed_at.is_null()), Webhook, args,
+                lambda h: {"name": h.name, "url": h.url, "events": list(h.events), "delivered": h.delivered,
+                           "cursor": h.cursor, "last_attempt_at": iso(h.last_attempt_at),
+                           "last_status": h.last_status, "last_error": h.last_error,
+                           "next_attempt_at": iso(h.next_attempt_at)})
+
+
 @bp.route("/people", methods=["POST"])
 @bp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
                      "schema": {"type": "string", "minLength": 1, "maxLength": 128}}])

@@ -1,5 +1,5 @@
 """The command-line door: click commands grouped by topic; the composition root adds COMMANDS to its group."""
-from .api import api_token
+from .api import api_token, webhook
 from .areas import area_board
 from .backup import backup, restore
 from .database import (audit_checkpoint, enrol_face, init_db, load_org_command, load_sensors_command, seal_audit,
@@ -12,4 +12,4 @@ from .states import states
 
 COMMANDS = (init_db, load_org_command, load_sensors_command, sensor_rekey, enrol_face, verify_audit, seal_audit,
             audit_checkpoint, walkthrough, demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws,
-            backup, restore, area_board, api_token, *EXPORT_COMMANDS)
+            backup, restore, area_board, api_token, webhook, *EXPORT_COMMANDS)

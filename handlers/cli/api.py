@@ -46,3 +46,48 @@ def revoke(name):
     except TokenError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"令牌“{name}”已吊销")
+
+
+@click.group("webhook")
+def webhook():
+    """Subscribe an integration's URL to events (permit state, alarms, emergencies), list, remove."""
+
+
+@webhook.command("add")
+@click.option("--name", required=True)
+@click.option("--url", required=True, help="where the signed POSTs go")
+@click.option("--events", required=True, help="comma-separated, e.g. permit.state_changed,alarm.raised")
+def add(name, url, events):
+    """Subscribe URL to EVENTS from now on and print the signing secret once."""
+    from jobs.webhooks import WebhookError, subscribe
+    try:
+        secret = subscribe(name, url, [e.strip() for e in events.split(",") if e.strip()])
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"订阅“{name}”已添加。签名密钥只显示这一次（X-Signature = HMAC-SHA256(密钥, 时间戳.正文)）：")
+    click.echo(secret)
+
+
+@webhook.command("list")
+def hooks():
+    """List subscriptions with their last delivery status."""
+    from models.api import Webhook
+    rows = list(Webhook.select().where(Webhook.removed_at.is_null()).order_by(Webhook.id))
+    if not rows:
+        click.echo("还没有订阅：python app.py webhook add --name NAME --url URL --events EVENTS")
+    for h in rows:
+        last = (f"最近一次 {h.last_attempt_at:%Y-%m-%d %H:%M:%S} "
+                f"{'成功' if not h.last_error else '失败：' + h.last_error}") if h.last_attempt_at else "尚未投递"
+        click.echo(f"{h.name}\t{h.url}\t{','.join(h.events)}\t已投递 {h.delivered}\t游标 {h.cursor}\t{last}")
+
+
+@webhook.command("remove")
+@click.argument("name")
+def unsubscribe(name):
+    """Stop delivering to the subscription called NAME."""
+    from jobs.webhooks import WebhookError, remove
+    try:
+        remove(name)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"订阅“{name}”已移除")

@@ -1,5 +1,7 @@
-"""Tokens of the open API and the stored answers of its idempotent writes."""
+"""Tokens of the open API, the stored answers of its idempotent writes, and its webhook subscriptions."""
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField
+
+from models.db import JSONField
 
 
 class ApiToken(Model):
@@ -30,8 +32,28 @@ class IdempotentRequest(Model):
         indexes = ((("token", "key"), True),)
 
 
+class Webhook(Model):
+    """The webhook table as this migration creates it (frozen)."""
+    name = CharField(max_length=64, unique=True)
+    url = CharField(max_length=500)
+    secret = CharField(max_length=64)
+    events = JSONField(default=list)
+    cursor = IntegerField(default=0)
+    created_at = DateTimeField()
+    removed_at = DateTimeField(null=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    last_status = IntegerField(null=True)
+    last_error = CharField(max_length=300, default="")
+    last_attempt_at = DateTimeField(null=True)
+    delivered = IntegerField(default=0)
+
+    class Meta:
+        table_name = "webhook"
+
+
 def up(migrator) -> None:
-    """Create the API's two tables."""
-    for model in (ApiToken, IdempotentRequest):
+    """Create the API's tables."""
+    for model in (ApiToken, IdempotentRequest, Webhook):
         model._meta.set_database(migrator.database)
-    migrator.database.create_tables([ApiToken, IdempotentRequest])
+    migrator.database.create_tables([ApiToken, IdempotentRequest, Webhook])

@@ -48,8 +48,8 @@ def _back_to_version_1() -> None:
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
-    from models.api import ApiToken, IdempotentRequest
-    database.drop_tables([IdempotentRequest, ApiToken])
+    from models.api import ApiToken, IdempotentRequest, Webhook
+    database.drop_tables([Webhook, IdempotentRequest, ApiToken])
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
