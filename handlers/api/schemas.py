@@ -207,3 +207,28 @@ class WebhookOut(Schema):
 
 class WebhookPage(Page):
     items = fields.List(fields.Nested(WebhookOut), required=True)
+
+
+class IsolationOut(Schema):
+    id = fields.Integer(required=True)
+    tag = fields.String(required=True, metadata={"description": "the valve, breaker or blind"})
+    kind = fields.String(required=True)
+    method = fields.String(required=True)
+    lock_no = fields.String(required=True)
+    tag_no = fields.String(required=True)
+    unit = fields.String(required=True)
+    state = fields.String(required=True)
+    isolated_by = fields.String(required=True)
+    isolated_at = fields.String(required=True)
+    verified_by = fields.String(allow_none=True, required=True)
+    verified_at = fields.String(allow_none=True, required=True)
+    released_at = fields.String(allow_none=True, required=True)
+    permits = fields.List(fields.String(), required=True)
+
+
+class IsolationPage(Page):
+    items = fields.List(fields.Nested(IsolationOut), required=True)
+
+
+class IsolationArgs(PageArgs):
+    state = fields.String(validate=validate.OneOf(["isolated", "verified", "releasing", "released"]))

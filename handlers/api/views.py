@@ -185,6 +185,24 @@ def alarms(args):
 
 
 
+@bp.route("/isolations")
+@bp.arguments(s.IsolationArgs, location="query")
+@bp.response(200, s.IsolationPage)
+def isolations(args):
+    """List energy-isolation points (能量隔离) with who isolated and verified them and the permits they serve."""
+    from models import IsolationPoint
+    query = IsolationPoint.select()
+    if args.get("state"):
+        query = query.where(IsolationPoint.state == args["state"])
+    return page(query, IsolationPoint, args,
+                lambda p: {"id": p.id, "tag": p.tag, "kind": p.kind, "method": p.method, "lock_no": p.lock_no,
+                           "tag_no": p.tag_no, "unit": p.unit.code, "state": p.state,
+                           "isolated_by": p.isolated_by.label(), "isolated_at": iso(p.isolated_at),
+                           "verified_by": p.verified_by.label() if p.verified_by_id else None,
+                           "verified_at": iso(p.verified_at), "released_at": iso(p.released_at),
+                           "permits": [link.permit.no for link in p.links]})
+
+
 @bp.route("/webhooks")
 @bp.arguments(s.PageArgs, location="query")
 @bp.response(200, s.WebhookPage)

@@ -195,3 +195,16 @@ def test_api_token_commands_create_list_and_revoke(api):
     assert runner.invoke(cli, ["api-token", "revoke", "EAM"]).exit_code == 0
     again = runner.invoke(cli, ["api-token", "revoke", "EAM"])
     assert again.exit_code != 0 and "已于" in again.output
+
+
+def test_isolation_points_read_back_with_their_permits(api, reader):
+    from models import IsolationLink, IsolationPoint
+    permit = make_permit("DH-20261124-0001")
+    isolator = Person.get(Person.wecom_userid == "zhuyan")
+    point = IsolationPoint.create(tag="V-101", kind="阀门", method="关阀上锁", lock_no="L-7", tag_no="T-7",
+                                  unit=isolator.department, isolated_by=isolator)
+    IsolationLink.create(point=point, permit=permit, added_by=isolator)
+    [item] = api.get("/api/v1/isolations?state=isolated", headers=reader).get_json()["items"]
+    assert (item["tag"], item["permits"], item["verified_by"]) == ("V-101", ["DH-20261124-0001"], None)
+    assert api.get("/api/v1/isolations?state=released", headers=reader).get_json()["items"] == []
+    assert api.get("/api/v1/isolations?state=melted", headers=reader).status_code == 422
