@@ -9,6 +9,7 @@ from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .isolation import IsolationLink, IsolationPoint
+from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)

@@ -8,6 +8,7 @@ from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .isolation import IsolationLink, IsolationPoint
+from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
@@ -18,4 +19,4 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
-          IsolationLink, Handover, Emergency, ApiToken, IdempotentRequest, Webhook, SchemaVersion]
+          IsolationLink, Handover, Emergency, ApiToken, IdempotentRequest, Webhook, KnowledgeEntry, SchemaVersion]

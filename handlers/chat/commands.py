@@ -7,6 +7,7 @@ from datetime import datetime
 import settings
 from bot.base import Event
 from cards import links
+from exports import knowledge
 from models import Conversation, Outbox, Person, find_person, transaction, utcnow
 from models.permit import Permit
 from sensors import watch
@@ -20,6 +21,7 @@ from . import forms
 from . import lockout
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
+from .knowledge import COMMANDS as KNOWLEDGE_COMMANDS, entry_text
 from .replies import Replier
 from .show import describe, todo_lines
 
@@ -53,6 +55,7 @@ HELP = """可用命令：
 采集人脸 账号 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
 隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
 交接 编号 接班人账号 —— 作业负责人或监护人交接班
+知识 关键词 —— 查安全知识库：规章、事故案例、经验教训（例如：知识 受限空间 硫化氢）
 导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
@@ -105,7 +108,10 @@ def _query(head, _lines, person, reply, _event) -> None:
     if permit is None:
         raise WorkflowError(f"没有编号为 {no} 的作业票")
     board = f"\n现场公示牌：{links.url(permit)}" if permit.state != "draft" else ""
-    reply(describe(permit, settings.current().plant_tz) + board, permit_no=no)
+    entries = knowledge.for_work_type(permit.work_type, limit=3)
+    known = ("\n\n本类作业安全知识（发送“知识 关键词”查更多）：\n" + "\n".join(
+        entry_text(e).splitlines()[0] for e in entries)) if entries else ""
+    reply(describe(permit, settings.current().plant_tz) + board + known, permit_no=no)
 
 
 def _site_code(permit_no: str) -> str:
@@ -345,4 +351,5 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
-            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS}
+            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
+            **KNOWLEDGE_COMMANDS}

@@ -22,6 +22,7 @@ from models.permit import Permit
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
+KNOWLEDGE = ROOT / "exports" / "samples" / "knowledge"
 SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 # Fixed credentials shared by the demo app and the sandbox; nothing real.
 CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
@@ -61,6 +62,7 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
     their cards go first: wecom, dingtalk, or mixed (alternating people between the two).
     """
     from exports.org_import import load_org
+    from exports.knowledge import load as load_knowledge
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
     from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
@@ -78,6 +80,7 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
     upgrade()
     load_org(SAMPLE)
     load_sensors(SENSORS)
+    load_knowledge(KNOWLEDGE)
     _everyone_on_dingtalk()
     for url, column in ((wecom_url, "wecom_userid"), (dingtalk_url, "dingtalk_userid")):
         people = [(getattr(p, column), p.name) for p in Person.select() if getattr(p, column)]

@@ -49,7 +49,8 @@ def _back_to_version_1() -> None:
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
     from models.api import ApiToken, IdempotentRequest, Webhook
-    database.drop_tables([Webhook, IdempotentRequest, ApiToken])
+    from models.knowledge import KnowledgeEntry
+    database.drop_tables([KnowledgeEntry, Webhook, IdempotentRequest, ApiToken])
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
