@@ -38,7 +38,7 @@ class AreaView:
             rows.append({"no": permit.no, "type": templates.get(permit.work_type).name, "grade": permit.grade or "",
                          "location": permit.location, "state": head["state"], "tone": head["tone"],
                          "step": head.get("step") or "", "on_site": sorted(set(on_site)),
-                         "alarms": len(view.alarms())})
+                         "alarms": len(view.alarms()), "handovers": view.handovers()[:2]})
         return rows
 
     def detectors(self) -> list[dict]:
