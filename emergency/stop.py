@@ -14,6 +14,9 @@ from workflow.simops import LIVE
 from workflow.states import IN_PROGRESS
 from workflow.suspension import SAFETY_ROLES, suspend
 
+from .muster import refresh_cards, send_cards
+from .roster import muster_list, tag
+
 RESCUE = "应急救援人员"
 # Who may raise one without being on a permit there: the people whose job is the plant's safety.
 RAISERS = SAFETY_ROLES | {RESCUE}
@@ -24,11 +27,6 @@ class Raised:
     emergency: Emergency
     joined: bool           # an open emergency of the area (or of a place above it) took the report
     suspended: tuple[str, ...]
-
-
-def tag(drill: bool) -> str:
-    """Return how every text marks the flow: 【演练】 for a drill, 【应急】 for the real thing."""
-    return f"【{DRILL if drill else EMERGENCY}】"
 
 
 def area_named(words: str) -> tuple[Area, str]:
@@ -62,15 +60,6 @@ def open_for(area: Area) -> Emergency | None:
     above = lineage(area.id)
     return (Emergency.select().where(Emergency.closed_at.is_null() & Emergency.area.in_(above))
             .order_by(Emergency.id).first())
-
-
-def muster_list(permits: list[Permit]) -> list[Person]:
-    """Return who must report being safe: every worker and guardian of the permits."""
-    people: dict[int, Person] = {}
-    for permit in permits:
-        for person in machine.crew_and_guardians(permit):
-            people.setdefault(person.id, person)
-    return list(people.values())
 
 
 def _callers(area: Area, permits: list[Permit], by: Person) -> list[Person]:
@@ -130,6 +119,7 @@ def raise_emergency(words: str, *, by: Person, drill: bool = False, now: datetim
                            "permits": alarm.permit_nos, "suspended": stopped,
                            "recipients": alarm.recipients}, at=now)
         _send(alarm, people)
+        send_cards(emergency)
     return Raised(emergency, False, tuple(stopped))
 
 
@@ -153,6 +143,7 @@ def _join(current: Emergency, area: Area, said: str, *, by: Person, now: datetim
                  data={"emergency": current.id, "area": area.name, "text": said,
                        "permits": [p.no for p in late], "suspended": stopped}, at=now)
     _send(alarm, newcomers)
+    refresh_cards(current, f"join{len(current.text)}")   # the join grew the text: one update per report
     return Raised(current, True, tuple(stopped))
 
 
@@ -183,6 +174,7 @@ def close(words: str, *, by: Person, now: datetime | None = None) -> Emergency:
                            payload={"kind": "reply", "text": text},
                            dedupe_key=f"emergency-close:{current.id}:{person_id}")
              .on_conflict_ignore().execute())
+            refresh_cards(current, "closed", milestone=True)
     return current
 
 
