@@ -46,7 +46,7 @@ def test_the_ledger_totals_match_the_database_and_cells_are_typed(month, tmp_pat
     rows = list(permits.iter_rows(min_row=4, values_only=True))
     assert [r[0] for r in rows] == [p.no for p in Permit.select().order_by(Permit.id)]
     assert built.rows == {"作业票台账": 4, "签字明细": Signature.select().count(),
-                          "气体检测记录": GasReading.select().count(), "报警记录": 1, "隔离台账": 0,
+                          "气体检测记录": GasReading.select().count(), "报警记录": 1, "隔离台账": 1,
                           "交接班记录": 0, "应急记录": 0}
     hot = dict(zip([c.header for c in ledger.LEDGER_COLUMNS], rows[0]))
     assert hot["作业类型"] == "动火作业" and hot["状态"] == "已关闭"
