@@ -47,6 +47,7 @@ class Settings:
     sensor_skew_seconds: int = 300    # a detector post whose X-Timestamp is further off is refused
     sensor_offline_factor: float = 3.0  # a bound detector silent this many intervals is offline
     alarm_resend_seconds: int = 120   # an unacknowledged alarm is re-sent and escalated after this
+    muster_minutes: int = 10          # after an emergency, someone not yet safe this long is flagged
     readings_alarm_window_minutes: int = 10  # raw readings kept this long before and after an alarm
     readings_raw_minutes: int = 60    # unattached readings younger than this are never rolled up
     # Signs the board links and QR codes; empty: a random key kept in the instance folder, which
@@ -295,6 +296,7 @@ def load(overrides: dict | None = None) -> Settings:
         sensor_skew_seconds=_int(env, "SENSOR_SKEW_SECONDS", 300),
         sensor_offline_factor=_float(env, "SENSOR_OFFLINE_FACTOR", 3.0, low=1.0, high=100.0),
         alarm_resend_seconds=_int(env, "ALARM_RESEND_SECONDS", 120),
+        muster_minutes=_positive(env, "MUSTER_MINUTES", 10),
         readings_alarm_window_minutes=_int(env, "READINGS_ALARM_WINDOW_MINUTES", 10),
         readings_raw_minutes=_int(env, "READINGS_RAW_MINUTES", 60),
         secret_key=_secret(env.get("SECRET_KEY", "")),

@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover")
+               "handover", "muster")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -131,6 +131,23 @@ class _Delivery:
             self._update(record, card)
         if not records:
             self._text(text)
+
+    def _muster(self) -> None:
+        """Send the live muster card, or update in place the person's cards of it.
+
+        Where updates are single-use, a card whose token is spent waits for its 刷新清点 click to be
+        updated again; a milestone (someone late, everyone out, closed) then comes as a fresh card.
+        """
+        from cards.muster import muster_card
+        emergency, why = self.payload["emergency"], self.payload["why"]
+        with _building(self.row):
+            card = muster_card(emergency, person_id=self.row.person_id, serial=self.row.id)
+        step = f"muster-{emergency}"
+        records = [] if why == "card" else self._cards(step, permit=False)
+        for record in records:
+            self._update(record, card, settle=card.kind == "outcome")
+        if why == "card" or (not records and self.payload.get("milestone")):
+            self._send(card, step_key=step)
 
     def _isolation(self) -> None:
         """Send a point's 确认隔离 / 解除隔离 card, or turn the person's open ones into the outcome."""

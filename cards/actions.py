@@ -154,3 +154,19 @@ def parse_handover(text: str) -> int | None:
     """Return the handover id of a handover button key, None for any other key."""
     found = _after_prefix(text, HANDOVER_PREFIX, _VERSION, "handover")
     return int(found) if found else None
+
+
+MUSTER_PREFIX = "muster.refresh:"
+
+
+def muster_key(emergency_id: int) -> str:
+    """Build the key of a muster card's 刷新清点 button."""
+    if isinstance(emergency_id, bool) or not isinstance(emergency_id, int) or emergency_id < 1:
+        raise ValueError(f"not an emergency id: {emergency_id!r}")
+    return f"{MUSTER_PREFIX}{emergency_id}"
+
+
+def parse_muster(text: str) -> int | None:
+    """Return the emergency id of a 刷新清点 button key, None for any other key."""
+    found = _after_prefix(text, MUSTER_PREFIX, _VERSION, "muster")
+    return int(found) if found else None

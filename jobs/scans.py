@@ -15,6 +15,7 @@ def run_all(now_iso: str | None = None) -> dict:
     Each item is acted on in its own transaction and marked done in it, so a scan killed half-way
     leaves the rest due for the next one, and nothing is done twice.
     """
+    from emergency import muster
     from sensors import alarms
     from workflow import deadlines, work
     from .delivery import sweep
@@ -27,6 +28,7 @@ def run_all(now_iso: str | None = None) -> dict:
         "expired": len(work.expire_due(now)),
         "sensors_offline": alarms.offline_due(now),
         "alarms_resent": alarms.resend_due(now),
+        "musters_late": muster.late_due(now),
     }
     counts["swept"] = sweep()
     counts["webhooks"] = webhooks_due(now)

@@ -175,7 +175,7 @@ def acknowledge(alarm_id: int, *, by: Person, channel: str, now: datetime | None
         mine = AlarmAck.get_or_none((AlarmAck.alarm == alarm) & (AlarmAck.person == by))
         if mine is not None:
             return f"您已于 {_hm(mine.at)} 确认收到此报警"
-        AlarmAck.create(alarm=alarm, person=by, at=now, channel=channel)
+        ack = AlarmAck.create(alarm=alarm, person=by, at=now, channel=channel)
         seconds = max(0, round((now - alarm.reading_at).total_seconds()))
         first = alarm.acknowledged_at is None
         if first:
@@ -190,6 +190,12 @@ def acknowledge(alarm_id: int, *, by: Person, channel: str, now: datetime | None
                        payload={"kind": "alarm_ack", "alarm": alarm.id, "text": f"{said}（{_hm(now)}）"},
                        dedupe_key=f"alarm-ack:{alarm.id}:{by.id}")
          .on_conflict_ignore().execute())
+        if alarm.level in MUSTER_LEVELS:
+            from emergency.muster import tapped
+            from models import Emergency
+            emergency = Emergency.get_or_none(Emergency.alarm == alarm)
+            if emergency is not None:
+                tapped(emergency, ack.id, now=now)
     return f"{said}，用时 {seconds} 秒" if alarm.level in MUSTER_LEVELS else f"已确认收到报警，响应用时 {seconds} 秒"
 
 

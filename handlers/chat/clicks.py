@@ -37,6 +37,20 @@ def _alarm_click(alarm_id: int, event: Event, person: Person) -> str:
         return f"refused: {exc.message}"
 
 
+def _muster_click(emergency_id: int, event: Event, person: Person) -> str:
+    """刷新清点: update the clicked muster card (on single-use platforms, with the click's own code)."""
+    from emergency.muster import in_charge, refresh_cards
+    from models import Emergency
+    emergency = Emergency.get_or_none(Emergency.id == emergency_id)
+    if emergency is None or person.id not in {p.id for p in in_charge(emergency)}:
+        record_refusal(None, by=person, command="muster_refresh", reason="不是本人的人员清点卡片",
+                       channel=event.platform)
+        Replier(event, person)("未办理：这不是您负责的人员清点")
+        return "refused: not in charge of this muster"
+    refresh_cards(emergency, f"click-{event.dedupe_key}"[:100], only=person)
+    return "muster shown"
+
+
 def _remember_response_code(event: Event) -> None:
     if event.response_code:
         # The click hands out a fresh single-use code for updating this very card.
@@ -50,6 +64,13 @@ def handle_click(event: Event, person: Person) -> str:
         alarm_id, export = actions.parse_alarm(event.key), actions.parse_export(event.key)
     except ValueError:
         alarm_id = export = None
+    try:
+        emergency_id = actions.parse_muster(event.key)
+    except ValueError:
+        emergency_id = None
+    if emergency_id:
+        _remember_response_code(event)
+        return _muster_click(emergency_id, event, person)
     if export:
         # Not remembered on the card record: that keeps the send's code, reserved for the final state.
         return refresh_click(export, event, person)

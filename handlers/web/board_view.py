@@ -12,6 +12,7 @@ from peewee import Value
 
 import settings
 from models import Alarm, CheckIn, GasReading, Person, Signature, Step
+from models.handover import Handover
 from models.permit import Permit
 from workflow import machine, onsite, simops, template as templates
 from workflow.clock import local
@@ -24,6 +25,8 @@ TONES = {IN_PROGRESS: "go", ISSUED: "ready", SUSPENDED: "stop", EXPIRED: "stop",
          CLOSED: "done", CANCELLED: "done", IN_APPROVAL: "wait", COMPLETED: "wait",
          RECTIFYING: "wait", ACCEPTED: "wait"}
 MARKS = {"in": "签到", "out": "离开现场", "visit": "到访"}
+HANDOVER_STATES = {"pending": "待交班人确认", "confirmed_out": "待接班人现场确认", "done": "已交接",
+                   "cancelled": "已作废"}
 READINGS, MARKS_SHOWN = 5, 12
 
 
@@ -147,9 +150,18 @@ class BoardView:
         return [{"rule": simops.LABELS[m.rule], "text": simops.describe(m.other), "state": LABELS[m.other.state]}
                 for m in simops.meetings(self.permit)]
 
+    def handovers(self) -> list[dict]:
+        """Return the permit's shift handovers, newest first: who to whom, when, and how far confirmed."""
+        rows = Handover.select().where(Handover.permit == self.permit).order_by(Handover.id.desc())
+        return [{"role": h.role, "outgoing": h.outgoing.name, "incoming": h.incoming.name,
+                 "at": self.at(h.requested_at), "state": HANDOVER_STATES.get(h.state, h.state),
+                 "done": h.state == "done", "out_at": self.at(h.out_confirmed_at, "%H:%M") if h.out_confirmed_at else "",
+                 "in_at": self.at(h.in_confirmed_at, "%H:%M") if h.in_confirmed_at else ""}
+                for h in rows]
+
     def live(self) -> dict:
         """Return everything the self-refreshing part of the board shows."""
         return {"head": self.head(), "people": self.people(), "signatures": self.signatures(),
-                "overlaps": self.overlaps(),
+                "overlaps": self.overlaps(), "handovers": self.handovers(),
                 "readings": self.readings(), "limits": self.limits(), "alarms": self.alarms(),
                 "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": GASES}
