@@ -61,12 +61,13 @@ class Overloaded(Exception):
 
 def receive(verify: Callable[[], list], *, now: datetime | None = None) -> Result:
     """Verify a post (verify raises Refused) and admit its readings; raise Overloaded when they must wait."""
-    try:
-        posts = verify()
-    except CAPACITY as exc:
-        log.warning("sensor post not verified, database busy: %s", exc)
-        raise Overloaded() from None
-    return admit(posts, now=now)
+    with registry.pinned():
+        try:
+            posts = verify()
+        except CAPACITY as exc:
+            log.warning("sensor post not verified, database busy: %s", exc)
+            raise Overloaded() from None
+        return admit(posts, now=now)
 
 
 def admit(posts: list[tuple], *, now: datetime | None = None) -> Result:
