@@ -1,10 +1,11 @@
 """The worker processes: the alarm lane, long-lived and warm, beside the ordinary forking lane.
 
-An alarm card must not wait for a fork, an import, a token fetch or a TLS handshake, so the alarm
-lane runs its jobs in the worker process itself (rq's SimpleWorker), whose channel adapters keep
-their platform token and HTTP sessions from one job to the next. The ordinary lane forks a work
-horse per job as rq does by default: an export that leaks memory or crashes takes only its horse
-with it. The two lanes are separate processes, so no backlog in one can delay the other.
+An alarm card must not wait for a fork, an import, a token fetch or a TLS handshake, or for rq's
+bookkeeping, so the alarm lane is a loop in the worker process itself (alarm_queue.serve) that
+pops outbox ids from a plain Redis list; its channel adapters keep their platform token and HTTP
+sessions from one card to the next. The ordinary lane forks a work horse per job as rq does by
+default: an export that leaks memory or crashes takes only its horse with it. The two lanes are
+separate processes, so no backlog in one can delay the other.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
-from rq import SimpleWorker, Worker
+from rq import Worker
 
 import models
 from models.db import after_fork
 
+from . import alarm_queue
 from .connection import ALARM, queue, redis
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,6 @@ class OrdinaryWorker(Worker):
     def main_work_horse(self, job, queue):
         after_fork()
         return super().main_work_horse(job, queue)
-
-
-class AlarmWorker(SimpleWorker):
-    """Run alarm deliveries in this process: no fork, the adapters stay built and their sessions open."""
 
 
 def warm() -> None:
@@ -80,8 +78,9 @@ def work(names: list[str], *, burst: bool, quiet: bool) -> None:
     """Serve the named queues in this process: the alarm lane alone without forking, else rq's forking worker."""
     level = logging.WARNING if quiet else logging.INFO
     if names == [ALARM]:
+        logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         warm()
-        AlarmWorker([queue(ALARM)], connection=redis()).work(burst=burst, logging_level=level)
+        alarm_queue.serve(burst=burst)
         return
     # rq forks a work horse per job: import what jobs use once here, or every fork pays for
     # importing the SDKs and the card builders again (about 150 ms a job).
