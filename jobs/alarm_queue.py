@@ -7,15 +7,14 @@ alarm's transaction), the list only says "look now". The request pushes the ids 
 commit; the loop wakes on BLPOP at once and delivers. Anything the list loses (Redis restarted, a
 loop killed between pop and send) is still pending in the outbox, and the sweep pushes it again.
 
-A row is pushed once while it waits: a marker key per id, set with the push and dropped at the
-pop, stops the sweep and concurrent requests from piling copies of it on the list. A marker
-orphaned by a crash expires after the outbox lease, so the row is pushed again.
+The loop itself is jobs.lanes.serve_alarms. A row is pushed once while it waits: a marker key per
+id, set with the push and dropped at the pop, stops the sweep and concurrent requests from piling
+copies of it on the list. A marker orphaned by a crash expires after the outbox lease, so the row
+is pushed again.
 """
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 
 from .connection import redis
 
@@ -73,51 +72,3 @@ def alive() -> int:
     """How many loops serve the alarm lane now (each says so at least every WAIT seconds)."""
     import time
     return int(redis().zcount(LOOPS, time.time() - ALIVE, "+inf"))
-
-
-def _me() -> str:
-    import os
-    import socket
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def serve(*, burst: bool, stop: threading.Event | None = None) -> int:
-    """Deliver alarm cards as they are pushed (until stop, or until the list is empty when burst)."""
-    from models import database
-    from .delivery import deliver
-    if stop is None and not burst and threading.current_thread() is threading.main_thread():
-        stop = threading.Event()
-        # As rq's warm shutdown: the card in hand is finished, then the loop ends.
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop = stop or threading.Event()
-    import time
-    done = 0
-    while not stop.is_set():
-        try:
-            if not burst:
-                redis().zadd(LOOPS, {_me(): time.time()})
-            outbox_id = pop(block=not burst)
-        except Exception as exc:  # noqa: BLE001 - Redis away: the outbox keeps the rows, retry shortly
-            log.error("alarm lane cannot reach Redis: %s", exc)
-            if burst:
-                raise
-            stop.wait(WAIT)
-            continue
-        if outbox_id is None:
-            if burst:
-                break
-            continue
-        try:
-            log.info("alarm lane: outbox %s %s", outbox_id, deliver(outbox_id))
-            done += 1
-        except Exception:  # noqa: BLE001 - the row stays leased or pending; the sweep brings it back
-            log.exception("alarm lane: outbox %s raised", outbox_id)
-        finally:
-            database.close()   # back to the pool between cards, as rq's job teardown did
-    if not burst:
-        try:
-            redis().zrem(LOOPS, _me())
-        except Exception:  # noqa: BLE001 - its entry ages out anyway
-            pass
-    return done

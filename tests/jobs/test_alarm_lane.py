@@ -177,7 +177,7 @@ def test_the_request_pushes_the_cards_and_one_warm_loop_sends_each_once(world, r
     # A sweep in between adds no second copy of a waiting card.
     delivery.sweep()
     assert alarm_queue.depth() == len(cards)
-    assert alarm_queue.serve(burst=True) == len(cards)
+    assert lanes.serve_alarms(burst=True) == len(cards)
     assert registry.adapter_for(world.platform) is adapter   # the same client, token and session throughout
     for alarm in raised:
         sent = cards_of(world, alarm)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import settings
-from jobs import alarm_queue
+from jobs import alarm_queue, lanes
 from tests.sensors.conftest import redis_url
 
 
@@ -51,6 +51,6 @@ def test_a_serving_loop_counts_as_alive_and_leaves_no_trace_when_it_stops(lane):
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    alarm_queue.serve(burst=False, stop=stop)
+    lanes.serve_alarms(burst=False, stop=stop)
     watcher.join()
     assert seen == [1] and alarm_queue.alive() == 0
