@@ -50,6 +50,13 @@ class Settings:
     muster_minutes: int = 10          # after an emergency, someone not yet safe this long is flagged
     readings_alarm_window_minutes: int = 10  # raw readings kept this long before and after an alarm
     readings_raw_minutes: int = 60    # unattached readings younger than this are never rolled up
+    # Admission of sensor posts under load (per web process): clean batches beyond these limits
+    # are answered 503 with Retry-After; an alarming batch takes no slot and is tried longer.
+    sensor_clean_slots: int = 4              # clean batches writing at once
+    sensor_clean_wait_seconds: float = 2.0   # a clean batch waits this long for a slot
+    sensor_clean_lock_wait_ms: int = 2000    # SQLite: a clean batch waits this long for the write lock
+    sensor_urgent_attempts: int = 6          # an alarming batch is tried this often, backing off
+    sensor_retry_after_seconds: int = 2      # the Retry-After of a 503
     # Signs the board links and QR codes; empty: a random key kept in the instance folder, which
     # every process of one machine shares (several machines must be given the same SECRET_KEY).
     secret_key: str = ""
@@ -299,6 +306,11 @@ def load(overrides: dict | None = None) -> Settings:
         muster_minutes=_positive(env, "MUSTER_MINUTES", 10),
         readings_alarm_window_minutes=_int(env, "READINGS_ALARM_WINDOW_MINUTES", 10),
         readings_raw_minutes=_int(env, "READINGS_RAW_MINUTES", 60),
+        sensor_clean_slots=_positive(env, "SENSOR_CLEAN_SLOTS", 4),
+        sensor_clean_wait_seconds=_float(env, "SENSOR_CLEAN_WAIT_SECONDS", 2.0, low=0.0, high=60.0),
+        sensor_clean_lock_wait_ms=_positive(env, "SENSOR_CLEAN_LOCK_WAIT_MS", 2000),
+        sensor_urgent_attempts=_positive(env, "SENSOR_URGENT_ATTEMPTS", 6),
+        sensor_retry_after_seconds=_positive(env, "SENSOR_RETRY_AFTER_SECONDS", 2),
         secret_key=_secret(env.get("SECRET_KEY", "")),
         audit_key=_secret(env.get("AUDIT_KEY", ""), name="AUDIT_KEY"),
         audit_checkpoints=Path(env["AUDIT_CHECKPOINTS"]).resolve() if env.get("AUDIT_CHECKPOINTS") else None,
