@@ -136,6 +136,13 @@ def dingtalk_stream():
         raise click.ClickException("DINGTALK_MODE=http：回调由 serve 接收，无需 Stream 连接")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The connection's threads open their own database connections; ours would be shared otherwise.
+    from handlers.chat.inbox import sweep
+    from datetime import timedelta
+    with models.database.connection_context():
+        # Whatever a killed predecessor kept but never handled: DingTalk will not send it again.
+        swept = sweep(older_than=timedelta(0))
+    if swept:
+        click.echo(f"收件箱中有 {swept} 条未办理的消息，已重新排队办理")
     models.database.close()
     connection = StreamConnection(dingtalk_adapter(), on_event=handle_stream_event, api_base=conf.dingtalk.api_base)
     signal.signal(signal.SIGTERM, lambda *_: connection.stop())
