@@ -30,6 +30,8 @@ from redis import Redis
 from Tea.exceptions import TeaException
 
 from bot.base import CallbackRejected, Event, PlatformError, RateLimited
+from cards.actions import option_id
+from cards.dingtalk import MAX_OPTIONS
 from bot.dingtalk_sign import DEFAULT_WINDOW, CallbackGuard, SignRefused
 from bot.tokens import TokenStore
 
@@ -39,6 +41,7 @@ OAPI_TOKEN_ERRORS = (40014, 42001, 88)   # invalid / expired token (88: the TOP 
 OAPI_THROTTLED = (90002, 90018, 90019)   # platform / app QPS limits [codes unverified: docs/dingtalk.md]
 NOT_FOUND_USER = 60121                   # getbyunionid: nobody in this corp has that unionid
 API_TOKEN_ERROR = "InvalidAuthentication"
+CHECKLIST_COMPONENT = "checklist"   # the card template's multi-select component (docs/dingtalk.md)
 FLOW_CONTROL_WAIT = 60.0                 # seconds before a flow-controlled person is tried again [unverified]
 MAX_MEDIA = 20 * 1024 * 1024             # oapi media/upload takes files up to 20 MB
 MAX_BODY = 64 * 1024                     # a real callback is a few KiB
@@ -220,7 +223,7 @@ class DingTalkAdapter:
         if not isinstance(params, dict) or not isinstance(params.get("action"), str) or not params["action"]:
             raise CallbackRejected(400, "card callback without content.cardPrivateData.params.action")
         return Event(platform=self.platform, kind="click", user_id=user_id, created_at=int(self._clock()),
-                     key=params["action"], task_id=out_track_id, selected=_selected(params.get("selected")),
+                     key=params["action"], task_id=out_track_id, selected=_selected(params.get(CHECKLIST_COMPONENT)),
                      msg_id=message_id, raw=data)
 
     def robot_event(self, data: dict, *, message_id: str = "") -> Event:
@@ -251,6 +254,8 @@ class DingTalkAdapter:
             if not isinstance(code, str) or not code:
                 raise CallbackRejected(400, "picture message without content.downloadCode")
             return Event(kind="image", media_id=code, **common)
+        if msg_type == "richText":
+            return _rich_text(data, common)
         log.info("dingtalk robot message of unhandled type %s from %s", msg_type, common["user_id"])
         return Event(kind="unknown", **common)
 
@@ -381,6 +386,12 @@ class DingTalkAdapter:
             request, robot_models.BatchSendOTOHeaders(x_acs_dingtalk_access_token=token), self._runtime))
         if user_id in (answer.get("invalidStaffIdList") or []):
             raise PlatformError("invalid_user", f"{user_id} cannot be reached by the robot", retryable=False)
+        if user_id in (answer.get("filteredStaffIdList") or []):
+            # Answered 200, yet nothing reached them: they have not authorised the app, or left it.
+            log.warning("dingtalk batchSend: %s was filtered (not authorised or left); message not delivered",
+                        user_id)
+            raise PlatformError("filtered", f"{user_id} 被钉钉过滤（未授权该应用或已离职），消息未送达",
+                                retryable=False)
         if user_id in (answer.get("flowControlledStaffIdList") or []):
             raise RateLimited(FLOW_CONTROL_WAIT, f"{user_id} is flow-controlled; retry in {FLOW_CONTROL_WAIT:.0f} s")
 
@@ -493,18 +504,45 @@ def _json_field(value, name: str) -> dict:
     return value
 
 
+def _rich_text(data: dict, common: dict) -> Event:
+    """Map a richText message (a photo sent with a caption): the photo with its caption as text.
+
+    content.richText lists {"text": …} items and {"type": "picture", "downloadCode": …} items.
+    """
+    items = _json_field(data.get("content"), "content").get("richText")
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise CallbackRejected(400, "richText message without a content.richText list")
+    caption = "".join(i["text"] for i in items if isinstance(i.get("text"), str)).strip()
+    codes = [i.get("downloadCode") for i in items if i.get("type") == "picture"]
+    if any(not isinstance(c, str) or not c for c in codes):
+        raise CallbackRejected(400, "richText picture without downloadCode")
+    if codes:
+        return Event(kind="image", media_id=codes[0], text=caption, **common)
+    if not caption:
+        raise CallbackRejected(400, "richText message with neither text nor picture")
+    return Event(kind="text", text=caption, **common)
+
+
 def _selected(value) -> tuple[str, ...]:
-    """Parse params.selected: absent, "" or a JSON-encoded list of option ids."""
+    """Parse the multi-select component's params: {"index": [positions of the ticked options]} or absent.
+
+    DingTalk reports which options were ticked by position, not by id; the card lists its options in
+    order, so position i is option_id(i).
+    """
     if value in (None, ""):
         return ()
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except (ValueError, RecursionError):
-            raise CallbackRejected(400, "params.selected is not a JSON list") from None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CallbackRejected(400, "params.selected is not a list of option ids")
-    return tuple(value)
+            raise CallbackRejected(400, f"params.{CHECKLIST_COMPONENT} is not JSON") from None
+    index = value.get("index") if isinstance(value, dict) else None
+    if index is None:
+        return ()
+    if (not isinstance(index, list)
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < MAX_OPTIONS for i in index)):
+        raise CallbackRejected(400, f"params.{CHECKLIST_COMPONENT}.index is not a list of option positions")
+    return tuple(option_id(i) for i in sorted(set(index)))
 
 
 def _tea_code(exc: TeaException) -> str:

@@ -28,7 +28,7 @@ def run_all(now_iso: str | None = None) -> dict:
         "alarms_resent": alarms.resend_due(now),
     }
     counts["swept"] = sweep()
-    from .inbox import sweep_inbox
+    from handlers.chat.inbox import sweep as sweep_inbox
     counts["inbox_swept"] = sweep_inbox()
     if any(counts.values()):
         log.info("scan at %s: %s", now.isoformat(), counts)

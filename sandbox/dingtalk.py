@@ -391,6 +391,11 @@ def _admin_routes(app: Flask, state: DingtalkState) -> None:
 def _configure(state: DingtalkState, body: dict) -> str | None:
     if "mode" in body and body["mode"] not in ("stream", "http"):
         return "mode must be stream or http"
+    if "filtered" in body:
+        if not isinstance(body["filtered"], list) or not all(isinstance(u, str) for u in body["filtered"]):
+            return "filtered must list user ids (members who have not authorised the robot, or left)"
+        with state.lock:
+            state.filtered = set(body["filtered"])
     for key in state.config:
         if key in body:
             state.config[key] = body[key] or (None if key != "mode" else "stream")
@@ -527,8 +532,13 @@ def _user_routes(app: Flask, state: DingtalkState) -> None:
         name, ctype = upload.filename or "image.jpg", upload.mimetype or "image/jpeg"
         code = state.store_media("download", name, ctype, data)
         picture = state.store_media("download", name, ctype, data)
-        entry = state.record_from_user(request.form.get("user"), "picture",
-                                       {"downloadCode": code, "pictureDownloadCode": picture})
+        caption = request.form.get("caption")
+        if caption:   # a photo sent with words arrives as richText, not picture
+            entry = state.record_from_user(request.form.get("user"), "richText", {"richText": [
+                {"text": caption}, {"type": "picture", "downloadCode": code, "pictureDownloadCode": picture}]})
+        else:
+            entry = state.record_from_user(request.form.get("user"), "picture",
+                                           {"downloadCode": code, "pictureDownloadCode": picture})
         message = state.robot_message(entry, request.host_url)
         return jsonify({**_deliver(app, state, ROBOT_TOPIC, message, repeat_of(request.form.get("repeat"))),
                         "msg_id": entry["msgid"], "download_code": code})
@@ -542,6 +552,9 @@ def _deliver(app: Flask, state: DingtalkState, topic: str, data: dict, repeat: i
     if not gateway.has_listener(topic):
         return {"status": "pending", "message_id": mid, "why": f"no Stream connection subscribed to {topic}"}
     frame = gateway.wait(mid, timeout=app.config["SANDBOX_CLICK_WAIT"], acks=repeat)
+    if frame["status"] == "failed":
+        return {"status": "lost", "message_id": mid, "why": "not ACKed with a 2xx-4xx, and DingTalk does not "
+                "send a CALLBACK frame again", "acks": frame["acks"], "attempts": frame["attempts"]}
     if frame["status"] != "delivered":
         return {"status": "pending", "message_id": mid, "why": "no ACK yet", "attempts": frame["attempts"]}
     ack = next(a for a in frame["acks"] if a["code"] < 500)

@@ -18,6 +18,7 @@ from sandbox.dingtalk_faults import DingFaults
 TOKEN_TTL = 7200
 AUTH_CODE_TTL = 300
 MEDIA_MAX = 20 << 20
+CHECKLIST_COMPONENT = "checklist"   # the card template's multi-select component id
 KINDS = ("sign", "checklist", "notice", "stop", "outcome", "alarm", "progress")
 LIST_KEYS = {"fields": ("name", "value"), "buttons": ("id", "text"), "checklist": ("id", "text"),
              "links": ("title", "url")}
@@ -126,6 +127,7 @@ class DingtalkState:
         self.faults = DingFaults()
         self.stats: Counter = Counter()
         self.users: list[str] = []
+        self.filtered: set[str] = set()   # members the robot may not message (not authorised, or left)
         self.names: dict[str, str] = {}
         self.set_users(users, names or {})
         self.tokens: dict[str, dict] = {}        # token -> {kind: classic|new|user, expires_at, revoked, user}
@@ -381,12 +383,16 @@ class DingtalkState:
         if not isinstance(users, list) or not 1 <= len(users) <= 20 or not all(isinstance(u, str) for u in users):
             raise AcsError(400, "invalidParameter.userIds", "userIds must list 1-20 user ids")
         msgtype, content = self._robot_message(body.get("msgKey"), body.get("msgParam"))
-        invalid, limited = [], []
+        invalid, limited, filtered = [], [], []
         with self.lock:
             now = self.now()
             for user in users:
                 if self.member(user) is None:
                     invalid.append(user)
+                elif user in self.filtered:
+                    # A member who has not authorised the robot's app (or left it, or blocked it) is
+                    # listed as filtered and gets nothing; trying again later changes nothing.
+                    filtered.append(user)
                 elif self.faults.flow_controlled(user, now):
                     limited.append(user)
                 else:
@@ -394,7 +400,7 @@ class DingtalkState:
                                              "msgid": secrets.token_hex(12), "msgtype": msgtype, "sent_at": now,
                                              "task_id": None, "content": dict(content), "msgKey": body["msgKey"]})
         return {"processQueryKey": secrets.token_urlsafe(24), "invalidStaffIdList": invalid,
-                "flowControlledStaffIdList": limited}
+                "flowControlledStaffIdList": limited, "filteredStaffIdList": filtered}
 
     def _robot_message(self, key, raw) -> tuple[str, dict]:
         needs = {"sampleText": ("text", ("content",)), "sampleMarkdown": ("markdown", ("title", "text")),
@@ -440,7 +446,11 @@ class DingtalkState:
             if any(o not in options for o in selected):
                 raise ClickRefused(f"card {track} has no checklist option among {selected}")
             entry["clicks"].append({"at": self.now(), "key": key, "selected": list(selected)})
-            params = {"action": key, "selected": json.dumps(list(selected), ensure_ascii=False)}
+            # A multi-select component reports the positions of the ticked options under its own
+            # component id (the template's is "checklist"), never their ids.
+            params = {"action": key}
+            if card["checklist"]:
+                params[CHECKLIST_COMPONENT] = {"index": sorted(options.index(o) for o in set(selected))}
             content = {"cardPrivateData": {"actionIds": [key], "params": params}}
             return {"outTrackId": track, "corpId": self.corp_id, "userId": user, "type": "actionCallback",
                     "spaceType": "IM_ROBOT", "spaceId": user, "userIdType": 1,

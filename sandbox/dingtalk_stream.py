@@ -254,9 +254,11 @@ class StreamGateway:
         self.bad_acks.append({"connectionId": cid, "raw": text[:2000], "why": why, "at": self.now()})
 
     def wait(self, mid: str, *, timeout: float, acks: int = 1) -> dict:
-        """Wait until frame mid is delivered with at least `acks` ACKs (or timeout); return a copy of it."""
+        """Wait until frame mid is delivered with at least `acks` ACKs, or lost (or timeout); return a copy of it."""
         def ready():
             rec = self.frames[mid]
+            if rec["status"] == "failed":   # never sent again: nothing more will come
+                return True
             if rec["status"] != "delivered" or len(rec["acks"]) < acks:
                 return False
             return self.on_ack is None or any(a["applied"] is not None for a in rec["acks"])

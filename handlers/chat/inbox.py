@@ -47,8 +47,8 @@ def keep(event: Event, *, topic: str) -> str:
     return KEPT
 
 
-def handle(row_id: int) -> str:
-    """Handle one kept event unless it was handled already; return what happened."""
+def handle_kept(row_id: int) -> str:
+    """Handle one kept event unless it was handled already; return what happened (an rq job)."""
     from jobs.connection import redis
     from jobs.delivery import enqueue
     from .dispatch import dispatch
@@ -80,7 +80,6 @@ def sweep(*, older_than: timedelta = STALE_AFTER) -> int:
 
 def _enqueue(row_id: int) -> None:
     from jobs.connection import queue
-    from jobs.inbox import handle_kept
     try:
         queue("default").enqueue(handle_kept, row_id, job_id=f"inbox-{row_id}")
     except Exception as exc:  # noqa: BLE001 - the row is stored; the sweep enqueues it once Redis is back

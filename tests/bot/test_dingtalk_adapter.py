@@ -46,7 +46,7 @@ def adapter(make_adapter):
 def click_data(action="permit.approve:HW-1:s3", selected=None, **extra) -> dict:
     params = {"action": action}
     if selected is not None:
-        params["selected"] = selected
+        params["checklist"] = selected
     content = {"cardPrivateData": {"actionIds": [action], "params": params}}
     data = {"outTrackId": "permit42-s3", "corpId": CORP_ID, "userId": "zhangsan", "type": "actionCallback",
             "spaceType": "IM_ROBOT", "spaceId": "zhangsan", "userIdType": 1,
@@ -70,14 +70,14 @@ def robot_data(msgtype="text", **extra) -> dict:
 # -- card clicks ----------------------------------------------------------------------------------
 
 def test_a_card_click_becomes_a_click_event(adapter):
-    event = adapter.card_event(click_data(selected='["opt0", "opt2"]'), message_id="mid-1")
+    event = adapter.card_event(click_data(selected={"index": [2, 0]}), message_id="mid-1")
     assert (event.platform, event.kind, event.user_id, event.task_id) == ("dingtalk", "click", "zhangsan",
                                                                           "permit42-s3")
-    assert event.key == "permit.approve:HW-1:s3" and event.selected == ("opt0", "opt2")
+    assert event.key == "permit.approve:HW-1:s3" and event.selected == ("o1", "o3")
     assert event.msg_id == "mid-1" and event.dedupe_key == "dingtalk:msg:mid-1"
 
 
-@pytest.mark.parametrize("selected", [None, "", "[]"])
+@pytest.mark.parametrize("selected", [None, "", {}, {"index": []}, '{"index": []}'])
 def test_nothing_ticked_is_an_empty_selection(adapter, selected):
     assert adapter.card_event(click_data(selected=selected)).selected == ()
 
@@ -90,8 +90,10 @@ def test_nothing_ticked_is_an_empty_selection(adapter, selected):
     (click_data(content="[" * 60000), "content is not valid JSON"),
     (click_data(content='"a string"'), "content is not a JSON object"),
     (click_data(content=json.dumps({"cardPrivateData": {"params": {}}})), "params.action"),
-    (click_data(selected="opt0"), "params.selected"),
-    (click_data(selected='[1, 2]'), "params.selected"),
+    (click_data(selected="opt0"), "params.checklist is not JSON"),
+    (click_data(selected={"index": ["o1"]}), "params.checklist.index"),
+    (click_data(selected={"index": [99]}), "params.checklist.index"),
+    (click_data(selected={"index": 1}), "params.checklist.index"),
 ])
 def test_a_malformed_card_callback_is_refused_with_400(adapter, data, reason):
     with pytest.raises(CallbackRejected) as refused:
@@ -157,11 +159,11 @@ def test_a_signed_http_robot_callback_is_accepted_with_any_header_case(adapter):
 
 
 def test_an_http_card_callback_retried_is_recognised_and_a_different_click_is_not(adapter):
-    body = json.dumps(click_data(selected='["opt0"]')).encode()
+    body = json.dumps(click_data(selected={"index": [0]})).encode()
     first = adapter.http_callback(signed(int(NOW * 1000)), body, topic="card")
     retry = adapter.http_callback(signed(int(NOW * 1000) + 3000), body, topic="card")   # re-signed, same body
     # Each request carries a sign of its own (a pair is used once), all within the same second.
-    ticked = adapter.http_callback(signed(int(NOW * 1000) + 1), json.dumps(click_data(selected='["opt1"]')).encode(),
+    ticked = adapter.http_callback(signed(int(NOW * 1000) + 1), json.dumps(click_data(selected={"index": [1]})).encode(),
                                    topic="card")
     other = adapter.http_callback(signed(int(NOW * 1000) + 2),
                                   json.dumps(click_data(action="permit.return:HW-1:s3")).encode(), topic="card")

@@ -32,7 +32,7 @@ def signed() -> dict:
 def card_body(draw) -> dict:
     params = {"action": draw(card_key() | ANY)}
     if draw(st.booleans()):
-        params["selected"] = draw(ANY)
+        params["checklist"] = draw(ANY)
     content = {"cardPrivateData": {"params": params}}
     body = {"corpId": draw(st.just(DING_CORP) | ANY), "userId": draw(ANY), "outTrackId": draw(ANY | st.text()),
             "content": json.dumps(content) if draw(st.booleans()) else draw(st.just(content) | ANY)}

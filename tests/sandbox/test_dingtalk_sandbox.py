@@ -327,7 +327,7 @@ def test_click_reaches_the_sdk_and_its_ack_updates_the_card(sandbox, sdk_stream)
     data = message.data
     assert data["outTrackId"] == "DH-0001-plan" and data["userId"] == "zhangsan" and data["type"] == "actionCallback"
     params = json.loads(data["content"])["cardPrivateData"]["params"]
-    assert params == {"action": "permit.approve:DH-0001:plan", "selected": '["o1"]'}
+    assert params == {"action": "permit.approve:DH-0001:plan", "checklist": {"index": [0]}}
     [entry] = cards_of(sandbox, "zhangsan")
     assert entry["state"]["card"]["status"] == "settled" and entry["state"]["interactive"] is False
     assert entry["clicks"][0]["key"] == "permit.approve:DH-0001:plan"
@@ -407,7 +407,12 @@ def test_gateway_refuses_wrong_credentials_and_bad_or_used_tickets(sandbox):
     assert caught.value.rcvd.code == 1008
 
 
-def test_frame_dropped_before_its_ack_comes_again_with_the_same_message_id(sandbox, app):
+def stream_state(sandbox) -> dict:
+    return admin(sandbox, "GET", "/sandbox/stream")[1]
+
+
+def test_a_callback_frame_dropped_before_its_ack_is_never_sent_again(sandbox, app):
+    """DingTalk does not resend CALLBACK frames: the next connection gets nothing, the frame is lost."""
     app.config["SANDBOX_CLICK_WAIT"] = 0
     with open_stream(sandbox) as first:
         sent = post_text(sandbox, "作业 DH-0001")
@@ -419,17 +424,14 @@ def test_frame_dropped_before_its_ack_comes_again_with_the_same_message_id(sandb
     data = json.loads(frame["data"])
     assert data["senderStaffId"] == "zhangsan" and data["text"] == {"content": "作业 DH-0001"}
     assert data["robotCode"] == APP_KEY and data["conversationType"] == "1"
-    with open_stream(sandbox) as second:
-        again = recv(second)
-        assert again["headers"]["messageId"] == sent["message_id"] and again["data"] == frame["data"]
-        ack(second, again)
-        stream = until(lambda: (s := admin(sandbox, "GET", "/sandbox/stream")[1])["delivered"] and s)
-    [delivered] = stream["delivered"]
-    assert delivered["acks"][0]["code"] == 200 and len(delivered["attempts"]) == 2
-    assert stream["pending"] == []
+    with open_stream(sandbox):
+        stream = until(lambda: (s := stream_state(sandbox))["connections"] and s)
+    [lost] = stream["failed"]
+    assert lost["messageId"] == sent["message_id"] and len(lost["attempts"]) == 1
+    assert lost["attempts"][0]["outcome"] == "connection closed before the ACK" and stream["pending"] == []
 
 
-def test_5xx_ack_redelivers_and_malformed_acks_are_ignored(sandbox, app):
+def test_a_5xx_ack_is_final_and_malformed_acks_are_ignored(sandbox, app):
     app.config["SANDBOX_CLICK_WAIT"] = 0
     admin(sandbox, "POST", "/sandbox/config", json={"retry_delay": 0})
     with open_stream(sandbox) as ws:
@@ -438,25 +440,26 @@ def test_5xx_ack_redelivers_and_malformed_acks_are_ignored(sandbox, app):
         ws.send("this is not json")
         ws.send(json.dumps({"code": 200, "headers": {}}))
         ack(ws, frame, code=500)
-        again = recv(ws)
-        assert again["headers"]["messageId"] == frame["headers"]["messageId"] == sent["message_id"]
-        ack(ws, again, code=200)
-        stream = until(lambda: (s := admin(sandbox, "GET", "/sandbox/stream")[1])["delivered"] and s)
+        stream = until(lambda: (s := stream_state(sandbox))["failed"] and len(s["bad_acks"]) == 2 and s)
         assert len(stream["connections"]) == 1   # the malformed ACKs did not cost the connection
-    assert [a["code"] for a in stream["delivered"][0]["acks"]] == [500, 200]
+    [lost] = stream["failed"]
+    assert lost["messageId"] == sent["message_id"] and [a["code"] for a in lost["acks"]] == [500]
+    assert len(lost["attempts"]) == 1 and stream["pending"] == []
     assert [b["why"] for b in stream["bad_acks"]] == ["not a JSON ACK with headers.messageId"] * 2
 
 
-def test_unacked_frame_comes_again_after_the_ack_timeout(sandbox, app):
+def test_an_unacked_callback_frame_is_lost_after_the_ack_timeout_and_a_late_ack_still_counts(sandbox, app):
     app.config["SANDBOX_CLICK_WAIT"] = 0
     admin(sandbox, "POST", "/sandbox/config", json={"ack_timeout": 0.2, "retry_delay": 0})
     with open_stream(sandbox) as ws:
         sent = post_text(sandbox)
-        first, second = recv(ws), recv(ws)
-        assert first["headers"]["messageId"] == second["headers"]["messageId"] == sent["message_id"]
-        ack(ws, second)
-        stream = until(lambda: (s := admin(sandbox, "GET", "/sandbox/stream")[1])["delivered"] and s)
-    assert stream["delivered"][0]["attempts"][0]["outcome"].startswith("no ACK within")
+        frame = recv(ws)
+        stream = until(lambda: (s := stream_state(sandbox))["failed"] and s)
+        assert stream["failed"][0]["attempts"][0]["outcome"].startswith("no ACK within")
+        ack(ws, frame)
+        stream = until(lambda: (s := stream_state(sandbox))["delivered"] and s)
+    [late] = stream["delivered"]
+    assert late["messageId"] == sent["message_id"] and len(late["attempts"]) == 1
 
 
 def test_stream_faults_duplicate_then_drop_after_the_frame(sandbox, app):
@@ -468,8 +471,8 @@ def test_stream_faults_duplicate_then_drop_after_the_frame(sandbox, app):
         assert one == two and one["headers"]["messageId"] == sent["message_id"]
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=5)
-    with open_stream(sandbox) as ws:
-        assert recv(ws)["headers"]["messageId"] == sent["message_id"]
+    [lost] = until(lambda: stream_state(sandbox)["failed"])
+    assert lost["messageId"] == sent["message_id"] and len(lost["attempts"]) == 1
     assert admin(sandbox, "POST", "/sandbox/stream/faults", json={"withhold": -1})[0] == 400
 
 
