@@ -120,7 +120,7 @@ def test_the_frame_id_stands_in_for_a_missing_msg_id(adapter):
     assert adapter.robot_event(data, message_id="frame-9").msg_id == "frame-9"
 
 
-@pytest.mark.parametrize("data", [robot_data(conversationType="2"), robot_data("richText", content={}),
+@pytest.mark.parametrize("data", [robot_data(conversationType="2"), robot_data("audio", content={}),
                                   robot_data(senderStaffId="")])
 def test_group_chats_other_types_and_outsiders_are_unknown(adapter, data):
     assert adapter.robot_event(data).kind == "unknown"
@@ -596,3 +596,19 @@ def test_a_made_up_oauth_code_is_not_a_member(live):
     with pytest.raises(PlatformError) as failed:
         live.user_from_oauth_code("made-up")
     assert (failed.value.code, failed.value.retryable) == ("not_member", False)
+
+
+def test_a_captioned_photo_is_an_image_event_with_its_caption(adapter):
+    content = {"richText": [{"text": "灭火器"}, {"text": "已就位 "},
+                            {"type": "picture", "downloadCode": "dc-9", "pictureDownloadCode": "pdc-9"}]}
+    event = adapter.robot_event(robot_data("richText", content=content))
+    assert (event.kind, event.media_id, event.text) == ("image", "dc-9", "灭火器已就位")
+    words = adapter.robot_event(robot_data("richText", content={"richText": [{"text": " 待办 "}]}))
+    assert (words.kind, words.text) == ("text", "待办")
+
+
+@pytest.mark.parametrize("content", [{}, {"richText": []}, {"richText": [{"type": "picture"}]},
+                                     {"richText": [{"text": "  "}]}, {"richText": "x"}])
+def test_a_malformed_rich_text_is_refused(adapter, content):
+    with pytest.raises(CallbackRejected):
+        adapter.robot_event(robot_data("richText", content=content))
