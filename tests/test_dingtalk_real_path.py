@@ -287,4 +287,6 @@ def test_a_photo_sent_with_a_caption_arrives_as_rich_text_and_is_attached(ding):
     assert sent and sent[0]["msgtype"] == "richText"
     ding.drain()
     assert Attachment.select().where(Attachment.permit == permit.id).exists()
-    assert any("照片已作为" in str(m.get("content")) for m in ding.phone.messages("zhuyan"))
+    assert any("附言“灭火器已就位”已一并记录" in str(m.get("content")) for m in ding.phone.messages("zhuyan"))
+    attached = AuditEvent.select().where(AuditEvent.action == "attach").order_by(AuditEvent.id.desc()).first()
+    assert attached.data.get("caption") == "灭火器已就位"
