@@ -42,6 +42,11 @@ OAPI_THROTTLED = (90002, 90018, 90019)   # platform / app QPS limits [codes unve
 NOT_FOUND_USER = 60121                   # getbyunionid: nobody in this corp has that unionid
 API_TOKEN_ERROR = "InvalidAuthentication"
 CHECKLIST_COMPONENT = "checklist"   # the card template's multi-select component (docs/dingtalk.md)
+# Error codes DingTalk documents for the new API (docs/dingtalk.md, Errors): matched exactly.
+CARD_EXISTS_CODES = frozenset({"param.cardAlreadyExist"})              # 创建卡片: 卡片已经存在
+QPS_LIMIT_CODES = frozenset({"Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",   # per app and API
+                             "Forbidden.AccessDenied.QpsLimitForApi"})           # all apps, one API
+QPS_LIMIT_WAIT = 1.0    # the limit is per second: DingTalk's advice is to wait a second and call again
 FLOW_CONTROL_WAIT = 60.0                 # seconds before a flow-controlled person is tried again [unverified]
 MAX_MEDIA = 20 * 1024 * 1024             # oapi media/upload takes files up to 20 MB
 MAX_BODY = 64 * 1024                     # a real callback is a few KiB
@@ -560,6 +565,8 @@ def _tea_error(exc: TeaException) -> PlatformError:
     code, status = _tea_code(exc), _tea_status(exc)
     data = getattr(exc, "data", None)
     message = str(data.get("message") or "") if isinstance(data, dict) else ""
+    if code in QPS_LIMIT_CODES:
+        return RateLimited(QPS_LIMIT_WAIT, f"HTTP {status} {code}: flow-controlled, retry in {QPS_LIMIT_WAIT:.0f} s")
     if not status:   # no HTTP answer, or one that was not JSON: network trouble or a proxy's error page
         inner = getattr(exc, "inner_exception", None) or exc
         return PlatformError("http", f"{type(inner).__name__}: {str(inner)[:200]}", retryable=True)
@@ -569,11 +576,12 @@ def _tea_error(exc: TeaException) -> PlatformError:
 
 
 def _says_card_exists(exc: PlatformError) -> bool:
-    """Tell whether createAndDeliver refused an outTrackId that is already in use [code unverified]."""
-    return not exc.retryable and _names_used_track_id(f"{exc.code} {exc.message}")
+    """Tell whether createAndDeliver refused an outTrackId that is already in use (by its documented code)."""
+    return not exc.retryable and exc.code in CARD_EXISTS_CODES
 
 
 def _names_used_track_id(text: str) -> bool:
+    """Guess from a deliverResults errorMsg (free text, no code) whether it names a used outTrackId."""
     text = text.lower()
     if "outtrackid" not in text or "notexist" in text or "not exist" in text:
         return False

@@ -258,7 +258,8 @@ class DingtalkState:
         card = decode_card(params)
         with self.lock:
             if track in self.cards:
-                raise AcsError(400, "param.outTrackIdDuplicated", f"outTrackId {track} already used by this app")
+                # DingTalk's documented answer (创建卡片 error table): the code is also the message.
+                raise AcsError(400, "param.cardAlreadyExist", "param.cardAlreadyExist")
             now = self.now()
             self.cards[track] = {"outTrackId": track, "params": dict(params), "recipients": [], "private": {},
                                  "callbackType": body["callbackType"], "created_at": now,

@@ -523,6 +523,23 @@ def test_an_oapi_stuck_on_expired_tokens_fails_after_one_refresh(live, sandbox):
     assert stats(sandbox)["media/upload"] == 2 and stats(sandbox)["gettoken"] == 2
 
 
+@pytest.mark.parametrize("code", ["Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+                                  "Forbidden.AccessDenied.QpsLimitForApi"])
+def test_the_documented_qps_limit_codes_rate_limit_a_card_for_a_second(live, sandbox, code):
+    fault(sandbox, api="createAndDeliver", status=403, code=code, times=1)
+    with pytest.raises(RateLimited) as limited:
+        live.send_card("zhangsan", permit_card())
+    assert limited.value.retry_after == 1.0 and code in limited.value.message
+    assert received(sandbox, "zhangsan") == []
+
+
+def test_an_error_that_only_mentions_out_track_id_is_not_taken_for_card_exists(live, sandbox):
+    fault(sandbox, api="createAndDeliver", status=400, code="param.outTrackIdEmpty", times=1)
+    with pytest.raises(PlatformError) as failed:
+        live.send_card("zhangsan", permit_card())
+    assert failed.value.code == "param.outTrackIdEmpty"
+
+
 @pytest.mark.parametrize("status, code, retryable", [(429, "Throttling", True), (503, "ServiceUnavailable", True),
                                                      (400, "param.invalid", False), (403, "Forbidden", False)])
 def test_new_api_errors_say_whether_a_retry_may_pass(live, sandbox, status, code, retryable):

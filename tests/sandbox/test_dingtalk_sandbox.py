@@ -204,7 +204,7 @@ def test_card_requests_the_platform_would_refuse(sandbox):
     assert error.code == "param.cardParamMapInvalid" and "urgent" in error.message
     assert error.data["statusCode"] == 400
     deliver_card(sandbox, token, track="t-1")
-    assert tea_error(lambda: deliver_card(sandbox, token, track="t-1")).code == "param.outTrackIdDuplicated"
+    assert tea_error(lambda: deliver_card(sandbox, token, track="t-1")).code == "param.cardAlreadyExist"
     assert tea_error(lambda: deliver_card(sandbox, token, track="t-2", robot="other")).code == "param.robotCodeInvalid"
     bad_kind = tea_error(lambda: deliver_card(sandbox, token, track="t-3", params=card_params(kind="poll")))
     assert "kind" in bad_kind.message
