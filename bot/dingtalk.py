@@ -32,7 +32,7 @@ from Tea.exceptions import TeaException
 from bot.base import CallbackRejected, Event, PlatformError, RateLimited
 from cards.actions import option_id
 from cards.dingtalk import MAX_OPTIONS
-from bot.dingtalk_sign import DEFAULT_WINDOW, CallbackGuard, SignRefused
+from bot.dingtalk_sign import CARD_HEADERS, DEFAULT_WINDOW, CallbackGuard, SignRefused, card_api_secret, card_sign
 from bot.tokens import TokenStore
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,10 @@ class DingTalkAdapter:
         # the SDK's clients would pass corp_id, so the crypto object is built here.
         self._crypto = DingTalkCrypto(event_token, event_aes_key, app_key) if event_aes_key else None
         self._guard = CallbackGuard(secret=app_secret, redis=redis, scope=scope, window=replay_window, clock=clock)
+        # Card callbacks are signed otherwise: with the apiSecret registered for the route key.
+        self.card_api_secret = card_api_secret(app_secret)
+        self._card_guard = CallbackGuard(secret=self.card_api_secret, redis=redis, scope=scope, window=replay_window,
+                                         clock=clock, headers=CARD_HEADERS, signer=card_sign)
 
     # -- outbound ----------------------------------------------------------------------------------
 
@@ -270,7 +274,7 @@ class DingTalkAdapter:
             raise CallbackRejected(400, f"unknown callback topic {topic!r}")
         if len(body) > MAX_BODY:
             raise CallbackRejected(400, f"body of {len(body)} bytes exceeds {MAX_BODY}")
-        self._guard.admit(headers)
+        (self._card_guard if topic == CARD_TOPIC else self._guard).admit(headers)
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):   # UnicodeDecodeError is a ValueError
@@ -287,6 +291,23 @@ class DingTalkAdapter:
         event = self.robot_event(data)
         self._guard.admit_message(event.msg_id)
         return event
+
+    def register_card_callback(self, url: str) -> dict:
+        """POST /v1.0/card/callbacks/register: route this app's card clicks (callback_route_key) to url.
+
+        The request carries the apiSecret DingTalk then signs each card callback with; forceUpdate
+        replaces an earlier registration of the key (a new public URL, a rotated AppSecret).
+        """
+        if not self.callback_route_key:
+            raise PlatformError("no_route_key", "cards call back over Stream: there is nothing to register",
+                                retryable=False)
+        request = card_models.RegisterCallbackRequest(callback_route_key=self.callback_route_key, callback_url=url,
+                                                      api_secret=self.card_api_secret, force_update=True)
+        answer = self._api(lambda token: self.cards.register_callback_with_options(
+            request, card_models.RegisterCallbackHeaders(x_acs_dingtalk_access_token=token), self._runtime))
+        if answer.get("success") is False:
+            raise PlatformError("not_registered", f"callbacks/register answered {answer}", retryable=True)
+        return answer
 
     def forget_message(self, event: Event) -> None:
         """Let an HTTP-mode robot message in again after its handling failed."""

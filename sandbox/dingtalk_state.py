@@ -127,7 +127,8 @@ class DingtalkState:
         self.faults = DingFaults()
         self.stats: Counter = Counter()
         self.users: list[str] = []
-        self.filtered: set[str] = set()   # members the robot may not message (not authorised, or left)
+        self.filtered: set[str] = set()
+        self.card_routes: dict[str, dict] = {}   # callbackRouteKey -> {callbackUrl, apiSecret}   # members the robot may not message (not authorised, or left)
         self.names: dict[str, str] = {}
         self.set_users(users, names or {})
         self.tokens: dict[str, dict] = {}        # token -> {kind: classic|new|user, expires_at, revoked, user}
@@ -266,6 +267,38 @@ class DingtalkState:
                                  "callbackRouteKey": body.get("callbackRouteKey")}
             results = [self._deliver_card(track, user, card, now) for user in users]
             return {"success": True, "result": {"outTrackId": track, "deliverResults": results}}
+
+    def register_callback(self, body: dict) -> dict:
+        """Answer POST /v1.0/card/callbacks/register: map a callbackRouteKey to a URL (and its apiSecret)."""
+        if not isinstance(body, dict) or not body:
+            raise AcsError(400, "param.empty", "param.empty")
+        key, url = body.get("callbackRouteKey"), body.get("callbackUrl")
+        if not isinstance(key, str) or not key:
+            raise AcsError(400, "param.callbackRouteKeyEmpty", "param.callbackRouteKeyEmpty")
+        if not isinstance(url, str) or not url:
+            raise AcsError(400, "param.callbackUrlEmpty", "param.callbackUrlEmpty")
+        secret = body.get("apiSecret")
+        entry = {"callbackUrl": url, "apiSecret": secret if isinstance(secret, str) and secret else None}
+        with self.lock:
+            known = self.card_routes.get(key)
+            # Without forceUpdate an existing key is not overwritten (the harsher of the guide's two readings).
+            if known is not None and known != entry and body.get("forceUpdate") is not True:
+                raise AcsError(500, "param.callbackRouteKeyExist", "param.callbackRouteKeyExist")
+            self.card_routes[key] = entry
+        return {"success": True, "result": {"callbackUrl": url, "apiSecret": entry["apiSecret"]}}
+
+    def card_callback_type(self, track: str) -> str | None:
+        """Return the callbackType the card was created with."""
+        with self.lock:
+            card = self.cards.get(track)
+            return card["callbackType"] if card else None
+
+    def card_route(self, track: str) -> dict | None:
+        """Return the registration ({callbackUrl, apiSecret}) of the card's callbackRouteKey, if any."""
+        with self.lock:
+            card = self.cards.get(track) or {}
+            route = self.card_routes.get(card.get("callbackRouteKey") or "")
+            return dict(route) if route else None
 
     def deliver(self, body: dict) -> dict:
         """Answer POST /v1.0/card/instances/deliver: put a card created earlier into more chats."""

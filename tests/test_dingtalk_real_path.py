@@ -21,7 +21,8 @@ from handlers.demo.scripted import take_through
 from models import AuditEvent, CheckIn, Outbox, Person, Signature
 from models.permit import Permit
 from tests.test_wecom_real_path import applied, apply_text, take_one
-from tests.worlds import APP_SECRET, world as a_world
+from bot.dingtalk_sign import card_api_secret, dingtalk_sign
+from tests.worlds import APP_SECRET, DING_CORP, world as a_world
 from workflow import audit, machine
 
 
@@ -135,24 +136,37 @@ def test_tokens_revoked_mid_run_are_fetched_again_and_nothing_is_lost(ding):
 
 # -- HTTP callbacks -------------------------------------------------------------------------------
 
-def test_http_callbacks_take_a_permit_through_and_forged_ones_are_refused(ding_http):
+def card_headers(stamp: str, api_secret: str) -> dict:
+    """Sign a card callback as DingTalk does: x-ddpaas-signature = base64(HmacSHA256(apiSecret, timestamp))."""
+    signature = base64.b64encode(hmac.new(api_secret.encode(), stamp.encode(), hashlib.sha256).digest()).decode()
+    return {"x-ddpaas-signature-timestamp": stamp, "x-ddpaas-signature": signature,
+            "Content-Type": "application/json"}
+
+
+def test_http_card_callbacks_carry_the_card_signature_and_forged_ones_are_refused(ding_http):
     phone, drain = ding_http.phone, ding_http.drain
     permit, card = applied(phone, drain)
     assert card is not None
     stamp = str(int(time.time() * 1000))
-    body = json.dumps({"outTrackId": card["task_id"], "userId": "zhengji", "type": "actionCallback",
-                       "content": json.dumps({"cardPrivateData": {"params": {"action": "x"}}})}).encode()
-    forged = base64.b64encode(hmac.new(b"guess", f"{stamp}\nguess".encode(), hashlib.sha256).digest()).decode()
+    body = json.dumps({"outTrackId": card["task_id"], "corpId": DING_CORP, "userId": "zhengji",
+                       "type": "actionCallback",
+                       "content": json.dumps({"cardPrivateData": {"params": {"action": card["state"]["card"]
+                                                                             ["buttons"][0]["id"]}}})}).encode()
     before = (AuditEvent.select().count(), Outbox.select().count())
-    answer = requests.post(f"{ding_http.app}/dingtalk/card", data=body,
-                           headers={"timestamp": stamp, "sign": forged, "Content-Type": "application/json"})
-    assert answer.status_code == 403 and "Traceback" not in answer.text
-    stale = str(int(time.time() * 1000) - 2 * 3600 * 1000)
-    sign = base64.b64encode(hmac.new(APP_SECRET.encode(), f"{stale}\n{APP_SECRET}".encode(),
-                                     hashlib.sha256).digest()).decode()
-    answer = requests.post(f"{ding_http.app}/dingtalk/card", data=body, headers={"timestamp": stale, "sign": sign})
-    assert answer.status_code in (400, 403)
+    refusals = [
+        card_headers(stamp, "a-guessed-secret"),                                  # forged
+        card_headers(str(int(time.time() * 1000) - 2 * 3600 * 1000), card_api_secret(APP_SECRET)),  # stale
+        {"timestamp": stamp, "sign": dingtalk_sign(stamp, APP_SECRET)},          # the robot's scheme
+        {},                                                                       # unsigned
+    ]
+    for headers in refusals:
+        answer = requests.post(f"{ding_http.app}/dingtalk/card", data=body, headers=headers, timeout=10)
+        assert answer.status_code in (400, 403) and "Traceback" not in answer.text, headers
     assert (AuditEvent.select().count(), Outbox.select().count()) == before
+    clicked = phone.click("zhengji", card)
+    assert clicked["status"] == 200 and set(clicked["attempts"][0]["sent_headers"]) == {
+        "x-ddpaas-signature-timestamp", "x-ddpaas-signature"}
+    drain()
     assert take_through(phone, permit.no, drain).state == "closed"
     assert {s.channel for s in Signature.select()} == {"dingtalk"}
 
@@ -165,10 +179,10 @@ def test_a_captured_sign_replayed_with_an_admins_message_is_refused_and_changes_
     from tests.worlds import APP_KEY, DING_CORP
     phone, drain = ding_http.phone, ding_http.drain
     permit, card = applied(phone, drain)
-    clicked = phone.click("zhengji", card)
-    assert clicked["status"] == 200
+    said = phone.text("zhengji", "待办")
+    assert said["status"] == 200
     drain()
-    captured = clicked["attempts"][0]["sent_headers"]   # what an eavesdropper on the callback URL saw
+    captured = said["attempts"][0]["sent_headers"]   # what an eavesdropper on the callback URL saw
     before, files_before = books(), len(phone.messages("lvming"))
     now_ms = int(time.time() * 1000)
     forged = {"conversationType": "1", "conversationId": "cidforged", "chatbotCorpId": DING_CORP,

@@ -26,12 +26,25 @@ def serve(host, port, workers, threads, timeout, dev):
     if threads > conf.db_pool_size:
         raise click.ClickException(f"每个进程 {threads} 个线程多于数据库连接池的 {conf.db_pool_size} 个连接："
                                    "请调大 DB_POOL_SIZE 或调小 WEB_THREADS")
+    _register_card_route()
     if dev:
         from werkzeug.serving import run_simple
         run_simple(host, port, current_app._get_current_object(), threaded=True)
         return
     from .serving import serve as run_gunicorn
     run_gunicorn(host=host, port=port, workers=workers, threads=threads, timeout=timeout)
+
+
+def _register_card_route() -> None:
+    """In DingTalk HTTP mode, register where card clicks go before serving; a refusal is logged, not fatal."""
+    import logging
+    from bot.base import PlatformError
+    from .dingtalk_setup import register_card_route
+    try:
+        register_card_route()
+    except PlatformError as exc:   # the web app still serves everything else; dingtalk-setup can retry
+        logging.getLogger(__name__).error("dingtalk card callback address not registered: %s "
+                                          "(run python app.py dingtalk-setup)", exc)
 
 
 @click.command("worker")

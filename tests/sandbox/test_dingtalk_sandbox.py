@@ -647,3 +647,75 @@ def test_phone_view_draws_cards_escaped_in_dingtalk_skin(app):
     assert "张三" in web.get("/phone").get_data(as_text=True)
     scanned = web.get("/phone/zhangsan/scan", query_string={"url": "javascript:alert(1)"})
     assert scanned.status_code == 400
+
+
+# -- HTTP-mode card callbacks: the route key, its apiSecret, each card's callbackType -------------------
+
+def register_route(base, token, **fields):
+    req = card_models.RegisterCallbackRequest(**fields)
+    headers = card_models.RegisterCallbackHeaders(x_acs_dingtalk_access_token=token)
+    return card_client.Client(config(base)).register_callback_with_options(
+        req, headers, util_models.RuntimeOptions()).body.to_map()
+
+
+def http_card(base, token, track, route_key):
+    req = card_models.CreateAndDeliverRequest(
+        card_template_id="permit-card.schema", out_track_id=track, callback_type="HTTP",
+        callback_route_key=route_key,
+        card_data=card_models.CreateAndDeliverRequestCardData(card_param_map=card_params()),
+        open_space_id="dtv1.card//IM_ROBOT.zhangsan", user_id_type=1,
+        im_robot_open_deliver_model=card_models.CreateAndDeliverRequestImRobotOpenDeliverModel(
+            space_type="IM_ROBOT", robot_code=APP_KEY))
+    headers = card_models.CreateAndDeliverHeaders(x_acs_dingtalk_access_token=token)
+    return card_client.Client(config(base)).create_and_deliver_with_options(
+        req, headers, util_models.RuntimeOptions()).body.to_map()
+
+
+@pytest.fixture
+def card_receiver():
+    got: list[dict] = []
+    receiver = Flask("card-receiver")
+
+    @receiver.post("/card")
+    def card():
+        got.append({"headers": {k.lower(): v for k, v in request.headers.items()}, "body": request.get_json()})
+        return {}
+    base, stop = run_in_thread(receiver)
+    yield base, got
+    stop()
+
+
+def test_the_register_api_checks_its_fields_and_keeps_a_key_unless_forced(sandbox):
+    token = new_token(sandbox)
+    assert tea_error(lambda: register_route(sandbox, token, callback_route_key="rk")).code == \
+        "param.callbackUrlEmpty"
+    assert tea_error(lambda: register_route(sandbox, token, callback_url="http://127.0.0.1:9/card")).code == \
+        "param.callbackRouteKeyEmpty"
+    answer = register_route(sandbox, token, callback_route_key="rk", callback_url="http://127.0.0.1:9/a",
+                            api_secret="s1")
+    assert answer == {"success": True, "result": {"callbackUrl": "http://127.0.0.1:9/a", "apiSecret": "s1"}}
+    assert tea_error(lambda: register_route(sandbox, token, callback_route_key="rk",
+                                            callback_url="http://127.0.0.1:9/b")).code == "param.callbackRouteKeyExist"
+    assert register_route(sandbox, token, callback_route_key="rk", callback_url="http://127.0.0.1:9/b",
+                          force_update=True)["success"] is True
+
+
+def test_each_card_calls_back_by_its_own_callback_type_and_http_ones_are_signed_with_the_api_secret(
+        sandbox, card_receiver):
+    receiver, got = card_receiver
+    token = new_token(sandbox)
+    register_route(sandbox, token, callback_route_key="rk", callback_url=f"{receiver}/card", api_secret="s3cret")
+    deliver_card(sandbox, token, track="DH-0001-plan")          # STREAM, in a sandbox whose mode is stream
+    http_card(sandbox, token, "DH-0001-jsa", "rk")              # HTTP, to the route key
+    answer = admin(sandbox, "POST", "/sandbox/click", json={
+        "user": "zhangsan", "task_id": "DH-0001-jsa", "key": "permit.approve:DH-0001:plan"})[1]
+    assert answer["status"] == 200
+    [call] = got
+    stamp, signature = call["headers"]["x-ddpaas-signature-timestamp"], call["headers"]["x-ddpaas-signature"]
+    assert signature == base64.b64encode(hmac.new(b"s3cret", stamp.encode(), hashlib.sha256).digest()).decode()
+    assert "sign" not in call["headers"] and call["body"]["outTrackId"] == "DH-0001-jsa"
+    app_config = admin(sandbox, "GET", "/sandbox/config")[1]
+    assert app_config["mode"] == "stream"
+    stream = admin(sandbox, "POST", "/sandbox/click", json={
+        "user": "zhangsan", "task_id": "DH-0001-plan", "key": "permit.approve:DH-0001:plan"})[1]
+    assert stream["status"] == "pending" and "Stream" in stream["why"] and len(got) == 1
