@@ -15,7 +15,7 @@ from dingtalk.crypto import DingTalkCrypto
 
 from bot.base import CallbackRejected, PlatformError, RateLimited
 from bot.dingtalk import DingTalkAdapter
-from bot.dingtalk_sign import SignRefused
+from bot.dingtalk_sign import SignRefused, card_api_secret
 
 APP_KEY, APP_SECRET, CORP_ID = "dingappkey0001", "app-secret-of-dingtalk", "dingcorp0001"
 TEMPLATE = "permit-card.schema"
@@ -143,12 +143,26 @@ def test_a_malformed_robot_message_is_refused_with_400(adapter, data, reason):
 # -- HTTP-mode callbacks --------------------------------------------------------------------------
 
 def signed(timestamp_ms: int, secret: str = APP_SECRET) -> dict:
+    """Sign a robot callback: timestamp and sign = base64(HmacSHA256(AppSecret, ts + "\\n" + AppSecret))."""
     digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return {"timestamp": str(timestamp_ms), "sign": base64.b64encode(digest).decode()}
 
 
+def card_signed(timestamp_ms: int, api_secret: str | None = None) -> dict:
+    """Sign a card callback: x-ddpaas-signature = base64(HmacSHA256(apiSecret, ts)), apiSecret as registered."""
+    api_secret = card_api_secret(APP_SECRET) if api_secret is None else api_secret
+    digest = hmac.new(api_secret.encode(), str(timestamp_ms).encode(), hashlib.sha256).digest()
+    return {"x-ddpaas-signature-timestamp": str(timestamp_ms), "x-ddpaas-signature": base64.b64encode(digest).decode()}
+
+
+def test_a_card_callback_signed_the_robot_way_is_refused(adapter):
+    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data()).encode(),
+                                                            topic="card"))
+    assert (refused.status, refused.code) == (403, "sign_missing")
+
+
 def test_a_signed_http_card_callback_is_accepted(adapter):
-    event = adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data()).encode(), topic="card")
+    event = adapter.http_callback(card_signed(int(NOW * 1000)), json.dumps(click_data()).encode(), topic="card")
     assert event.kind == "click" and event.task_id == "permit42-s3"
 
 
@@ -160,12 +174,12 @@ def test_a_signed_http_robot_callback_is_accepted_with_any_header_case(adapter):
 
 def test_an_http_card_callback_retried_is_recognised_and_a_different_click_is_not(adapter):
     body = json.dumps(click_data(selected={"index": [0]})).encode()
-    first = adapter.http_callback(signed(int(NOW * 1000)), body, topic="card")
-    retry = adapter.http_callback(signed(int(NOW * 1000) + 3000), body, topic="card")   # re-signed, same body
+    first = adapter.http_callback(card_signed(int(NOW * 1000)), body, topic="card")
+    retry = adapter.http_callback(card_signed(int(NOW * 1000) + 3000), body, topic="card")   # re-signed, same body
     # Each request carries a sign of its own (a pair is used once), all within the same second.
-    ticked = adapter.http_callback(signed(int(NOW * 1000) + 1), json.dumps(click_data(selected={"index": [1]})).encode(),
+    ticked = adapter.http_callback(card_signed(int(NOW * 1000) + 1), json.dumps(click_data(selected={"index": [1]})).encode(),
                                    topic="card")
-    other = adapter.http_callback(signed(int(NOW * 1000) + 2),
+    other = adapter.http_callback(card_signed(int(NOW * 1000) + 2),
                                   json.dumps(click_data(action="permit.return:HW-1:s3")).encode(), topic="card")
     assert first.created_at == ticked.created_at == other.created_at   # all in the same second
     assert first.dedupe_key == retry.dedupe_key
@@ -188,13 +202,14 @@ def test_an_http_robot_message_is_keyed_on_its_msg_id(adapter):
 
 
 @pytest.mark.parametrize("headers, status, reason", [
-    (signed(int(NOW * 1000), secret="someone-else"), 403, "bad sign"),
-    ({**signed(int(NOW * 1000)), "timestamp": str(int(NOW * 1000) + 1)}, 403, "bad sign"),
-    (signed(int((NOW - 3601) * 1000)), 403, "stale timestamp"),
-    (signed(int((NOW + 3601) * 1000)), 403, "stale timestamp"),
-    ({"timestamp": str(int(NOW * 1000))}, 403, "missing"),
-    ({"sign": "abc"}, 403, "missing"),
-    ({"timestamp": "soon", "sign": "abc"}, 400, "not an integer"),
+    (card_signed(int(NOW * 1000), api_secret="someone-else"), 403, "bad sign"),
+    (card_signed(int(NOW * 1000), api_secret=APP_SECRET), 403, "bad sign"),   # keyed by the AppSecret itself
+    ({**card_signed(int(NOW * 1000)), "x-ddpaas-signature-timestamp": str(int(NOW * 1000) + 1)}, 403, "bad sign"),
+    (card_signed(int((NOW - 3601) * 1000)), 403, "stale timestamp"),
+    (card_signed(int((NOW + 3601) * 1000)), 403, "stale timestamp"),
+    ({"x-ddpaas-signature-timestamp": str(int(NOW * 1000))}, 403, "missing"),
+    ({"x-ddpaas-signature": "abc"}, 403, "missing"),
+    ({"x-ddpaas-signature-timestamp": "soon", "x-ddpaas-signature": "abc"}, 400, "not an integer"),
 ])
 def test_a_forged_or_stale_http_callback_is_refused(adapter, headers, status, reason):
     with pytest.raises(CallbackRejected) as refused:
@@ -212,7 +227,7 @@ def test_a_forged_or_stale_http_callback_is_refused(adapter, headers, status, re
 ])
 def test_a_genuine_but_malformed_http_callback_is_a_400(adapter, body, topic, reason):
     with pytest.raises(CallbackRejected) as refused:
-        adapter.http_callback(signed(int(NOW * 1000)), body, topic=topic)
+        adapter.http_callback(card_signed(int(NOW * 1000)), body, topic=topic)
     assert refused.value.status == 400 and reason in refused.value.reason
 
 
@@ -223,17 +238,20 @@ def refusal(call) -> SignRefused:
 
 
 def test_a_sign_is_spent_by_its_first_use_whatever_the_body(adapter):
-    headers = signed(int(NOW * 1000))
+    headers = card_signed(int(NOW * 1000))
     assert adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card").user_id == "zhangsan"
-    # The eavesdropper's replay: the same pair with an admin's message, or with the very same click.
+    refused = refusal(lambda: adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card"))
+    assert (refused.status, refused.code) == (401, "sign_replayed")
+    # The eavesdropper's replay of a robot pair with an admin's message.
+    robot = signed(int(NOW * 1000))
+    assert adapter.http_callback(robot, json.dumps(robot_data()).encode(), topic="robot").user_id == "lisi"
     admin = json.dumps(robot_data(senderStaffId="lvming", msgId="msgEVIL", text={"content": "导出 审计 2026-11"}))
-    for topic, body in (("robot", admin.encode()), ("card", json.dumps(click_data()).encode())):
-        refused = refusal(lambda: adapter.http_callback(headers, body, topic=topic))
-        assert (refused.status, refused.code) == (401, "sign_replayed")
+    refused = refusal(lambda: adapter.http_callback(robot, admin.encode(), topic="robot"))
+    assert (refused.status, refused.code) == (401, "sign_replayed")
 
 
 def test_a_pair_spent_on_a_malformed_body_cannot_be_tried_again(adapter):
-    headers = signed(int(NOW * 1000) - 1000)
+    headers = card_signed(int(NOW * 1000) - 1000)
     with pytest.raises(CallbackRejected):
         adapter.http_callback(headers, b"{not json", topic="card")
     refused = refusal(lambda: adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card"))
@@ -242,12 +260,12 @@ def test_a_pair_spent_on_a_malformed_body_cannot_be_tried_again(adapter):
 
 def test_the_window_defaults_to_five_minutes_and_is_a_setting(make_adapter):
     adapter = make_adapter()
-    assert adapter.http_callback(signed(int((NOW - 299) * 1000)), json.dumps(click_data()).encode(), topic="card")
-    refused = refusal(lambda: adapter.http_callback(signed(int((NOW - 301) * 1000)),
+    assert adapter.http_callback(card_signed(int((NOW - 299) * 1000)), json.dumps(click_data()).encode(), topic="card")
+    refused = refusal(lambda: adapter.http_callback(card_signed(int((NOW - 301) * 1000)),
                                                     json.dumps(click_data()).encode(), topic="card"))
     assert (refused.status, refused.code) == (403, "timestamp_stale")
     narrow = make_adapter(replay_window=30)
-    refused = refusal(lambda: narrow.http_callback(signed(int((NOW - 31) * 1000)),
+    refused = refusal(lambda: narrow.http_callback(card_signed(int((NOW - 31) * 1000)),
                                                    json.dumps(click_data()).encode(), topic="card"))
     assert refused.code == "timestamp_stale"
     with pytest.raises(ValueError):
@@ -264,7 +282,8 @@ def test_the_window_defaults_to_five_minutes_and_is_a_setting(make_adapter):
     ("robot", robot_data(createAt="now"), 403, "message_stale"),
 ])
 def test_a_body_that_is_not_from_our_corp_or_not_fresh_is_refused(adapter, topic, data, status, code):
-    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(data).encode(), topic=topic))
+    sign = card_signed if topic == "card" else signed
+    refused = refusal(lambda: adapter.http_callback(sign(int(NOW * 1000)), json.dumps(data).encode(), topic=topic))
     assert (refused.status, refused.code) == (status, code)
 
 
@@ -280,7 +299,7 @@ def test_a_robot_msgid_is_refused_the_second_time_unless_its_handling_failed(ada
 def test_without_redis_no_callback_is_admitted(make_adapter):
     from redis import Redis
     adapter = make_adapter(redis=Redis(host="127.0.0.1", port=9, socket_connect_timeout=1))
-    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data()).encode(),
+    refused = refusal(lambda: adapter.http_callback(card_signed(int(NOW * 1000)), json.dumps(click_data()).encode(),
                                                     topic="card"))
     assert (refused.status, refused.code) == (503, "replay_check_unavailable")
 

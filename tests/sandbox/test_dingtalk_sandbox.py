@@ -523,11 +523,17 @@ class Receiver:
 
         @app.post("/dingtalk/<kind>")
         def callback(kind):
-            timestamp = request.headers["timestamp"]
-            expected = base64.b64encode(hmac.new(SECRET.encode(), f"{timestamp}\n{SECRET}".encode(),
-                                                 hashlib.sha256).digest()).decode()
-            self.received.append({"kind": kind, "sign_ok": request.headers["sign"] == expected,
-                                  "body": request.get_json()})
+            if kind == "card":   # signed with the apiSecret registered for the route key
+                timestamp = request.headers["x-ddpaas-signature-timestamp"]
+                expected = base64.b64encode(hmac.new(ROUTE_SECRET.encode(), timestamp.encode(),
+                                                     hashlib.sha256).digest()).decode()
+                sign = request.headers["x-ddpaas-signature"]
+            else:
+                timestamp = request.headers["timestamp"]
+                expected = base64.b64encode(hmac.new(SECRET.encode(), f"{timestamp}\n{SECRET}".encode(),
+                                                     hashlib.sha256).digest()).decode()
+                sign = request.headers["sign"]
+            self.received.append({"kind": kind, "sign_ok": sign == expected, "body": request.get_json()})
             return self.reply
 
         @app.post("/dingtalk/events")
@@ -551,8 +557,14 @@ def receiver(sandbox):
     r.stop()
 
 
+ROUTE_SECRET = "route-api-secret"
+
+
 def test_http_mode_posts_signed_callbacks_and_applies_the_reply(sandbox, receiver):
-    deliver_card(sandbox, new_token(sandbox))
+    token = new_token(sandbox)
+    register_route(sandbox, token, callback_route_key="permit", callback_url=receiver.base + "/dingtalk/card",
+                   api_secret=ROUTE_SECRET)
+    http_card(sandbox, token, "DH-0001-plan", "permit")
     receiver.reply = {"cardData": {"cardParamMap": {"status": "settled"}}, "cardUpdateOptions": {"updateCardDataByKey": True}}
     status, answer = admin(sandbox, "POST", "/sandbox/click", json={
         "user": "zhangsan", "task_id": "DH-0001-plan", "key": "permit.approve:DH-0001:plan"})
