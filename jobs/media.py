@@ -25,7 +25,7 @@ def _wanted(person: Person) -> tuple[Permit, str] | None:
     return None
 
 
-def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = "wecom") -> str:
+def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = "wecom", caption: str = "") -> str:
     """Fetch the photo (from the platform it was sent on) and attach it where needed; say where it went."""
     from bot.registry import channel
     person = Person.get_by_id(person_id)
@@ -36,8 +36,8 @@ def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = 
         permit, kind = target
         data = channel(platform).fetch_media(media_id)
         try:
-            work.attach(permit.no, by=person, kind=kind, data=data, filename=f"{kind}.jpg")
-            text = f"照片已作为 {permit.no} 的“{kind}”照片保存"
+            work.attach(permit.no, by=person, kind=kind, data=data, filename=f"{kind}.jpg", caption=caption)
+            text = f"照片已作为 {permit.no} 的“{kind}”照片保存" + (f"，附言“{caption}”已一并记录" if caption else "")
         except WorkflowError as exc:
             text = f"照片未保存：{exc.message}"
     (Outbox.insert(permit_no=target[0].no if target else None, person=person, kind="reply",

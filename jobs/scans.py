@@ -32,6 +32,8 @@ def run_all(now_iso: str | None = None) -> dict:
     }
     counts["swept"] = sweep()
     counts["webhooks"] = webhooks_due(now)
+    from handlers.chat.inbox import sweep as sweep_inbox
+    counts["inbox_swept"] = sweep_inbox()
     if any(counts.values()):
         log.info("scan at %s: %s", now.isoformat(), counts)
     return counts

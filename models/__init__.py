@@ -8,6 +8,7 @@ from .delivery import CardRecord, Conversation
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
+from .inbox import InboxEvent
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole, find_person

@@ -7,6 +7,7 @@ from .delivery import CardRecord, Conversation
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
+from .inbox import InboxEvent
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole
@@ -19,4 +20,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
-          IsolationLink, Handover, Emergency, ApiToken, IdempotentRequest, Webhook, KnowledgeEntry, SchemaVersion]
+          IsolationLink, Handover, Emergency, InboxEvent, ApiToken, IdempotentRequest, Webhook, KnowledgeEntry,
+          SchemaVersion]

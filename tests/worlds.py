@@ -99,6 +99,9 @@ def world(platform: str, *, plant, monkeypatch, redis_conn, dingtalk_mode: str =
     app_base, stop_app = run_in_thread(app)
     monkeypatch.setenv("PUBLIC_BASE_URL", app_base)
     settings.configure()   # cards and QR codes name the address the app really listens on
+    if dingtalk_mode == "http":
+        from handlers.cli.dingtalk_setup import register_card_route
+        register_card_route()   # as `python app.py serve` does at start in HTTP mode
     requests.post(f"{wecom_base}/sandbox/config", json={"callback_url": f"{app_base}/wecom/callback",
                                                          "mode": "ws" if on_ws else "callback"})
     requests.post(f"{ding_base}/sandbox/config", json={

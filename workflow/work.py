@@ -266,8 +266,11 @@ def expire_due(now: datetime | None = None) -> list[Outcome]:
 
 
 def attach(permit_no: str, *, by: Person, kind: str, data: bytes, filename: str,
-           step_key: str | None = None, now: datetime | None = None) -> Outcome:
-    """Store a photo or file on the permit, on disk under the instance folder, by its hash."""
+           step_key: str | None = None, caption: str = "", now: datetime | None = None) -> Outcome:
+    """Store a photo or file on the permit, on disk under the instance folder, by its hash.
+
+    caption, the words sent with a photo, is kept in the audit event beside it.
+    """
     def body(ctx: Ctx) -> None:
         if by.id not in machine.involved(ctx.permit):
             raise NotAuthorized(f"{by.name}与本作业票无关，不能上传附件")
@@ -286,4 +289,6 @@ def attach(permit_no: str, *, by: Person, kind: str, data: bytes, filename: str,
                                 uploaded_by=by, created_at=ctx.now)
         ctx.bump = False
         ctx.data = {"attachment": row.id, "kind": row.kind, "sha256": digest}
+        if caption:
+            ctx.data["caption"] = caption[:500]
     return run(permit_no, "attach", body, by=by, now=now)

@@ -112,7 +112,7 @@ def _route(event: Event) -> str:
                                      platform=event.platform, job_timeout=120)
             return "selfie queued"
         queue("default").enqueue(attach_photo, person.id, event.media_id, f"reply:{event.dedupe_key}",
-                                 platform=event.platform)
+                                 platform=event.platform, caption=event.text)
         return "photo queued"
     log.info("unhandled %s event from %s", event.kind, event.user_id)
     return f"ignored {event.kind}"

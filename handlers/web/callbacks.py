@@ -16,6 +16,7 @@ from jobs.delivery import enqueue
 from monitoring.metrics import observe_callback
 
 from handlers.chat.dispatch import FAILED, dispatch
+from handlers.chat.inbox import keep
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
@@ -132,12 +133,12 @@ def dingtalk_events():
 
 @_timed("dingtalk")
 def handle_stream_event(event: Event) -> dict:
-    """Handle one event from the Stream connection; return the ACK's response (no card change).
+    """Keep one event from the Stream connection in the inbox; return the ACK's response (no card change).
 
-    Called in a thread of the Stream connection, outside any request: it opens its own database
-    connection, and returns only once the event's effects are committed, so the ACK means "done".
+    Called in a thread of the Stream connection, outside any request. DingTalk never sends a CALLBACK
+    frame again, so the ACK must follow the event being stored, not handled: the handling runs from the
+    inbox (handlers/chat/inbox.py). Raises when the event cannot be stored, which makes the ACK a 500.
     """
-    with models.database.connection_context():
-        result = dispatch(event, redis=redis(), enqueue=enqueue)
+    result = keep(event, topic="dingtalk-stream")
     log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
     return {}

@@ -42,7 +42,7 @@ CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
     from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, Emergency,
-                        FaceCheck, FaceEnrolment, Gateway, Handover, IsolationLink, IsolationPoint, ReadingRollup,
+                        FaceCheck, FaceEnrolment, Gateway, Handover, InboxEvent, IsolationLink, IsolationPoint, ReadingRollup,
                         RegistryVersion, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
@@ -51,6 +51,7 @@ def _back_to_version_1() -> None:
     from models.api import ApiToken, IdempotentRequest, Webhook
     from models.knowledge import KnowledgeEntry
     database.drop_tables([KnowledgeEntry, Webhook, IdempotentRequest, ApiToken])
+    database.drop_tables([InboxEvent])
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
@@ -80,7 +81,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert set(CHECKIN_SITE_COLUMNS) <= {c.name for c in database.get_columns("check_in")}
     assert all(database.table_exists(t) for t in ("certificate", "authorisation", "face_enrolment", "face_check"))
     assert all(database.table_exists(t) for t in ("area", "emergency", "gateway", "reading_rollup",
-                                                   "isolation_point", "isolation_link", "handover"))
+                                                   "isolation_point", "isolation_link", "handover", "inbox_event"))
     assert "gateway_id" in {c.name for c in database.get_columns("sensor")}
     assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert "mac" in {c.name for c in database.get_columns("audit_event")}
