@@ -64,7 +64,7 @@ def test_the_scripted_demo_runs_over_the_wecom_long_connection(db, tmp_path):
     # Every click went as a frame on the socket that a `python app.py wecom-ws` process held.
     ways = set(re.findall(r"点击“[^”]+” → (WS frame|ACK \d+|HTTP \d+)", done.stdout))
     assert ways == {"WS frame"}
-    assert "人脸核验通过" in done.stdout and "未能提交" in done.stdout
+    assert "未能提交" in done.stdout
 
 
 def test_the_gas_story_runs_a_controller_of_100_detectors_on_both_apps(db, tmp_path):
