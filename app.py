@@ -102,6 +102,13 @@ def _require_schema() -> None:
 class AppGroup(click.Group):
     """Run each command inside a freshly built app; --help needs no database."""
 
+    def parse_args(self, ctx, args):
+        if args[:1] == ["demo"]:
+            # The demo's robot is the sandbox's: its stand-in credentials must be there before any app is built.
+            from handlers.demo.demo import robot_stand_in
+            robot_stand_in()
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         ctx.meta[APP_FACTORY] = create_app   # the demo builds its own app once its sandboxes are up
         with create_app().app_context():

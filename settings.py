@@ -77,6 +77,8 @@ class Settings:
     wecom: "WeComSettings | None" = None
     dingtalk: "DingTalkSettings | None" = None
     wecom_ws: "WeComWsSettings | None" = None   # WECOM_MODE=ws: the smart robot's long connection
+    # Where WeCom group robots' webhooks live (they need no app: the key in the URL is the credential).
+    wecom_webhook_base: str = "https://qyapi.weixin.qq.com"
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,8 @@ def load(overrides: dict | None = None) -> Settings:
         wecom=_wecom(env),
         dingtalk=_dingtalk(env),
         wecom_ws=_wecom_ws(env),
+        wecom_webhook_base=(env.get("WECOM_WEBHOOK_BASE") or env.get("WECOM_API_BASE")
+                            or "https://qyapi.weixin.qq.com").rstrip("/"),
     )
 
 

@@ -405,6 +405,17 @@ class DingTalkAdapter:
         except (ValueError, TypeError, IndexError, struct.error, UnicodeDecodeError) as exc:
             raise CallbackRejected(400, f"cannot decrypt: {type(exc).__name__}") from None
 
+    def send_group(self, open_conversation_id: str, text: str) -> None:
+        """Post text as markdown into the group the robot is in (POST /v1.0/robot/groupMessages/send)."""
+        request = robot_models.OrgGroupSendRequest(
+            robot_code=self.robot_code, open_conversation_id=open_conversation_id, msg_key="sampleMarkdown",
+            msg_param=json.dumps({"title": text.splitlines()[0][:20] if text else "通知", "text": text},
+                                 ensure_ascii=False))
+        answer = self._api(lambda token: self.robot.org_group_send_with_options(
+            request, robot_models.OrgGroupSendHeaders(x_acs_dingtalk_access_token=token), self._runtime))
+        if not answer.get("processQueryKey"):
+            raise PlatformError("bad_answer", "groupMessages/send answered no processQueryKey", retryable=True)
+
     def _batch_send(self, user_id: str, msg_key: str, param: dict) -> None:
         request = robot_models.BatchSendOTORequest(robot_code=self.robot_code, user_ids=[user_id], msg_key=msg_key,
                                                    msg_param=json.dumps(param, ensure_ascii=False))

@@ -125,6 +125,18 @@ def address(person: Person) -> tuple[Channel, str]:
     return channel(platform), getattr(person, _entries[platform].account)
 
 
+def group_sender(system: str):
+    """Return what posts into a group chat of system (wecom: its group robots; dingtalk: the app's robot)."""
+    conf = settings.current()
+    if system == "wecom":
+        from .wecom_group import WeComGroupRobot
+        return WeComGroupRobot(conf.wecom_webhook_base)
+    adapter = adapter_for(system) if system in _entries else None
+    if adapter is None or not hasattr(adapter, "send_group"):
+        raise PlatformError("no_group_channel", f"no configured channel posts to {system!r} groups", retryable=False)
+    return adapter
+
+
 def reset() -> None:
     """Forget built channels (after the settings change)."""
     with _building:

@@ -8,7 +8,7 @@ from models import Alarm, Outbox, Person, PersonRole, transaction, utcnow
 from models.area import Area, lineage, nearest, parents, within
 from models.emergency import DRILL, EMERGENCY, Emergency
 from models.permit import Permit
-from workflow import audit, machine, places
+from workflow import audit, groups, machine, places
 from workflow.errors import InvalidPermit, NotAuthorized
 from workflow.simops import LIVE
 from workflow.states import IN_PROGRESS
@@ -133,6 +133,8 @@ def raise_emergency(words: str, *, by: Person, drill: bool = False, now: datetim
                            "recipients": alarm.recipients}, at=now)
         _send(alarm, people)
         send_cards(emergency)
+        groups.post(area.name, reason, key=f"emergency:{emergency.id}",
+                    permit_no=(alarm.permit_nos or [None])[0])
     return Raised(emergency, False, tuple(stopped))
 
 

@@ -90,7 +90,11 @@ def deliver(outbox_id: int) -> str:
 
 def _send(row: Outbox) -> str:
     from bot.delivery import deliver as send
-    from bot.registry import address
+    from bot.registry import address, group_sender
+    if row.person_id is None:   # a broadcast to a group chat: its payload names the group
+        system = row.payload.get("system", "")
+        group_sender(system).send_group(row.payload["group"], row.payload["text"])
+        return system
     channel, user = address(row.person)
     send(channel, row, user)
     return channel.platform

@@ -13,6 +13,7 @@ New API (as on api.dingtalk.com; header x-acs-dingtalk-access-token; errors HTTP
   POST /v1.0/card/callbacks/register         callbackRouteKey -> callbackUrl (+ apiSecret); a card created with
                                              callbackType HTTP calls back there, signed x-ddpaas-signature
   POST /v1.0/robot/oToMessages/batchSend     sampleText, sampleMarkdown, sampleFile, sampleImageMsg
+  POST /v1.0/robot/groupMessages/send        the robot's post into a group (sandbox/groups.py)
   POST /v1.0/robot/messageFiles/download     {"downloadCode","robotCode"} -> {downloadUrl}
   POST /v1.0/oauth2/userAccessToken          a single-use authCode -> a user token
   GET  /v1.0/contact/users/me                with a user token -> {unionId, nick, openId}
@@ -75,6 +76,7 @@ from flask import Flask, Response, jsonify, redirect, request
 from sandbox.dingtalk_phone import SCANNER_COOKIE, dingtalk_phone
 from sandbox.dingtalk_state import AcsError, ClickRefused, DingtalkState, OapiError
 from sandbox.dingtalk_stream import StreamGateway
+from sandbox.groups import Groups, dingtalk_group_send
 from sandbox.server import admin_body as _admin_body, bad as _bad, run_in_thread
 
 __all__ = ["create_dingtalk_sandbox", "dingtalk_sandbox_state", "run_dingtalk_sandbox", "sign",
@@ -96,6 +98,8 @@ def create_dingtalk_sandbox(*, app_key: str, app_secret: str, corp_id: str, robo
                           card_template_id=card_template_id, users=users, names=names,
                           now=lambda: app.config["SANDBOX_NOW"]())
     app.extensions["dingtalk_sandbox"] = state
+    state.groups = Groups(state.now)
+    state.groups.admin_routes(app)
     _oapi_routes(app, state)
     _acs_routes(app, state)
     _oauth_page(app, state)
@@ -266,6 +270,10 @@ def _acs_routes(app: Flask, state: DingtalkState) -> None:
     @api("batchSend", "/v1.0/robot/oToMessages/batchSend", "POST")
     def batch_send():
         return state.batch_send(_json_body(oapi=False))
+
+    @api("groupMessages/send", "/v1.0/robot/groupMessages/send", "POST")
+    def group_send():
+        return dingtalk_group_send(state.groups, state, _json_body(oapi=False))
 
     @api("messageFiles/download", "/v1.0/robot/messageFiles/download", "POST")
     def message_file():

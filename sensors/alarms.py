@@ -12,7 +12,7 @@ import settings
 from models import Alarm, AlarmAck, Outbox, Permit, Person, RegistryVersion, Sensor, transaction, utcnow
 from models.db import for_update
 from models.emergency import MUSTER_LEVELS
-from workflow import audit, machine, template as templates
+from workflow import audit, groups, machine, template as templates
 from workflow.assign import org_role
 from workflow.errors import NotAuthorized, NotFound
 from workflow.rules import UNGRADED
@@ -74,7 +74,8 @@ def outbox_rows(alarm_ids) -> list[int]:
     ids = []
     for alarm_id in alarm_ids:
         ids += [i for (i,) in Outbox.select(Outbox.id).where(
-            Outbox.dedupe_key.startswith(f"alarm:{alarm_id}:1:")).order_by(Outbox.id).tuples()]
+            Outbox.dedupe_key.startswith(f"alarm:{alarm_id}:1:")
+            | Outbox.dedupe_key.startswith(f"group:alarm:{alarm_id}:")).order_by(Outbox.id).tuples()]
     return ids
 
 
@@ -102,6 +103,8 @@ def raise_alarm(*, sensor: Sensor | None, device: str | None, level: str, text: 
                        "permits": alarm.permit_nos, "suspended": suspended,
                        "recipients": alarm.recipients}, at=now)
     _send(alarm, people)
+    groups.post(alarm.area, f"【报警·{level}】{alarm.text}", key=f"alarm:{alarm.id}",
+                permit_no=(alarm.permit_nos or [None])[0])
     return alarm
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_demo(db, tmp_path, *options: str) -> subprocess.CompletedProcess:
+def run_demo(db, tmp_path, *options: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WECOM_", "DINGTALK_", "DEFAULT_PLATFORM", "REDIS_URL"))}
+    env |= env_extra or {}
     env["INSTANCE_PATH"] = str(tmp_path / "instance")
     if db.__class__.__name__.startswith("Sqlite"):
         env.pop("DATABASE_URL", None)   # the demo's own default: a SQLite file in the instance
@@ -54,6 +55,16 @@ def test_the_scripted_demo_runs_on_dingtalk_and_on_both_apps_at_once(db, tmp_pat
     mixed = run_demo(db, tmp_path / "mixed", "--platform", "mixed")
     ways = {way for way, _ in re.findall(r"点击“[^”]+” → (ACK|HTTP) (\d+)", mixed.stdout)}
     assert ways == {"ACK", "HTTP"} and "chain intact" in mixed.stdout
+
+
+def test_the_scripted_demo_runs_over_the_wecom_long_connection(db, tmp_path):
+    done = run_demo(db, tmp_path, env_extra={"WECOM_MODE": "ws"})
+    assert done.stdout.startswith("朱岩 在企业微信发送动火作业申请")
+    assert "已关闭" in done.stdout and "chain intact" in done.stdout
+    # Every click went as a frame on the socket that a `python app.py wecom-ws` process held.
+    ways = set(re.findall(r"点击“[^”]+” → (WS frame|ACK \d+|HTTP \d+)", done.stdout))
+    assert ways == {"WS frame"}
+    assert "未能提交" in done.stdout
 
 
 def test_the_gas_story_runs_a_controller_of_100_detectors_on_both_apps(db, tmp_path):

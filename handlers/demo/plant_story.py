@@ -55,7 +55,7 @@ class Plant:
         wait_delivered()
 
     def last_text(self, account: str) -> str:
-        texts = [m for m in self.phone.messages(self.user(account)) if m["msgtype"] in ("text", "sampleText")]
+        texts = [m for m in self.phone.messages(self.user(account)) if m["msgtype"] in ("text", "markdown", "sampleText")]
         content = texts[-1]["content"] if texts else {}
         return str(content.get("content") or content.get("text") or "")
 

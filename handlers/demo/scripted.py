@@ -209,9 +209,24 @@ class DingTalkPhone(Phone):
 
 
 class WsPhone(Phone):
-    """The WeCom sandbox when the app holds the robot's long connection: the same chats, clicks go as frames."""
+    """The WeCom sandbox when the app holds the robot's long connection: the same chats, clicks go as frames.
+
+    A frame is handled by whichever process holds the socket, after the sandbox has answered; with
+    settle (msgid -> None), each action returns only once that process has handled its frame.
+    """
 
     platform = "wecom_ws"
+
+    def __init__(self, base_url: str, app_url: str, *, settle: Callable[[str], None] | None = None):
+        super().__init__(base_url, app_url)
+        self.settle = settle
+
+    def _post(self, path: str, **kwargs) -> dict:
+        answer = super()._post(path, **kwargs)
+        msgid = ((answer.get("frame") or {}).get("body") or {}).get("msgid")
+        if self.settle is not None and msgid:
+            self.settle(msgid)
+        return answer
 
 
 class MixedPhone:
@@ -278,8 +293,11 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             continue
         if d.phase == "start":
             for kind in d.gates.photos:
-                phone.photo(phone.account(permit.applicant), tiny_png(), f"{kind}.png")
+                applicant = phone.account(permit.applicant)
+                before = len(phone.messages(applicant))
+                phone.photo(applicant, tiny_png(), f"{kind}.png")
                 drain()
+                _await_answer(phone, applicant, before)
             if d.gates.gas_fresh:
                 tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
                 tester = machine.assignees(tester_step)[0]
@@ -327,6 +345,13 @@ def _isolate(phone: Phone, permit: Permit, drain: Callable[[], None], say: Calla
         phone.text(phone.account(applicant), f"隔离 {permit.no} {blind} 加盲板 B-{permit.id}")
         drain()
     say(f"  {'能量隔离':<12} {applicant.name} 发送“隔离 {permit.no} {valve} 关阀上锁”，{guardian.name} 点击“确认隔离”")
+def _await_answer(phone: Phone, user: str, before: int, timeout: float = 30.0) -> None:
+    """Wait for the answer to a photo: a job fetches it and writes the answer, after the outbox looked empty."""
+    deadline = time.monotonic() + timeout
+    while len(phone.messages(user)) <= before:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{user} got no answer to a photo")
+        time.sleep(0.1)
 
 
 def _arrive(phone: Phone, permit_no: str, people: list, say: Callable[[str], None]) -> None:

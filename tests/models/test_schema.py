@@ -52,6 +52,8 @@ def _back_to_version_1() -> None:
     from models.knowledge import KnowledgeEntry
     database.drop_tables([KnowledgeEntry, Webhook, IdempotentRequest, ApiToken])
     database.drop_tables([InboxEvent])
+    migrate(m.drop_column("area", "wecom_group"), m.drop_column("area", "dingtalk_group"),
+            m.add_not_null("outbox", "person_id"))
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
