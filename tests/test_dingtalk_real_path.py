@@ -257,3 +257,20 @@ def test_a_mixed_permit_reaches_each_person_on_their_own_app(plant, monkeypatch,
         assert {e.data.get("channel") for e in AuditEvent.select().where(AuditEvent.action == "sign")} \
             >= {"wecom", "dingtalk"}
         assert audit.verify().ok
+
+
+def test_a_persons_choice_of_app_survives_a_redis_flush(plant, monkeypatch, redis_conn):
+    with a_world("mixed", plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+        ding_phone, wecom_phone = w.phone.phones["dingtalk"], w.phone.phones["wecom"]
+        ding_phone.text("zhengji", "帮助")      # the planner writes from DingTalk once
+        w.drain()
+        redis_conn.flushdb()                    # Redis's data is lost: queues, locks, caches, nothing more
+        assert Person.get(Person.wecom_userid == "zhengji").platform == "dingtalk"
+        wecom_phone.text("zhuyan", apply_text())
+        w.drain()
+        permit = Permit.get()
+        assert ding_phone.open_card("zhengji", f"{permit.no}-plan-") is not None
+        assert wecom_phone.open_card("zhengji", f"{permit.no}-plan-") is None
+        wecom_phone.text("zhengji", "帮助")     # back in WeCom: the choice follows, in the database
+        w.drain()
+        assert Person.get(Person.wecom_userid == "zhengji").platform == "wecom"
