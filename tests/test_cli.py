@@ -92,7 +92,7 @@ def test_bad_org_workbook_is_reported_by_row_and_nothing_is_loaded(run, tmp_path
 
 def test_unknown_person_and_unknown_permit_get_a_plain_message(run):
     run("init-db")
-    assert "找不到在职人员：nobody" in run("permit", "todo", "--as", "nobody", ok=False)
+    assert "找不到人员 nobody" in run("permit", "todo", "--as", "nobody", ok=False)
     assert "没有编号为 DH-1 的作业票" in run("permit", "show", "DH-1", ok=False)
 
 

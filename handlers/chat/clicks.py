@@ -10,7 +10,6 @@ from workflow.machine import record_refusal
 
 from .exporting import refresh_click
 from .lockout import handle_click as lockout_click
-from .namesakes import handle_click as namesake_click
 from .replies import Replier
 
 
@@ -38,7 +37,7 @@ def _alarm_click(alarm_id: int, event: Event, person: Person) -> str:
         return f"refused: {exc.message}"
 
 
-def _remember_response_code(event: Event) -> None:
+def remember_response_code(event: Event) -> None:
     if event.response_code:
         # The click hands out a fresh single-use code for updating this very card.
         CardRecord.update(response_code=event.response_code, state="open").where(
@@ -55,13 +54,10 @@ def handle_click(event: Event, person: Person) -> str:
         # Not remembered on the card record: that keeps the send's code, reserved for the final state.
         return refresh_click(export, event, person)
     if alarm_id:
-        _remember_response_code(event)
+        remember_response_code(event)
         return _alarm_click(alarm_id, event, person)
     if (done := lockout_click(event, person)) is not None:
-        _remember_response_code(event)
-        return done
-    if (done := namesake_click(event, person)) is not None:
-        _remember_response_code(event)
+        remember_response_code(event)
         return done
     try:
         action = actions.parse(event.key)
@@ -69,7 +65,7 @@ def handle_click(event: Event, person: Person) -> str:
         record_refusal(None, by=person, command="click", reason=f"无法识别的按钮 {event.key[:60]}",
                        channel=event.platform)
         return "unknown button"
-    _remember_response_code(event)
+    remember_response_code(event)
     try:
         command = _command(action, event, person)
     except ValueError as exc:

@@ -32,8 +32,9 @@ def substitute(text: str, token: str, chosen: Person) -> str:
     return re.sub(rf"(?:(?<={_EDGE})|^){re.escape(token)}(?={_EDGE}|$)", handle(chosen), text, flags=re.M)
 
 
-def handle_click(event: Event, person: Person) -> str | None:
-    """Apply a namesake button: handle the held message again with the chosen person; None for other keys."""
+def handle_click(event: Event, person: Person) -> Event | str | None:
+    """Apply a namesake button: return the held message with the chosen person in place (a refusal's
+    one-line result if the click may not choose), None for other keys."""
     try:
         picked = actions.parse_pick(event.key)
     except ValueError:
@@ -62,5 +63,4 @@ def handle_click(event: Event, person: Person) -> str | None:
              .on_conflict_ignore().execute())
     if not taken:
         return "already chosen"
-    from .commands import handle_text
-    return handle_text(replace(event, kind="text", text=substitute(choice.text, choice.token, chosen)), person)
+    return replace(event, kind="text", text=substitute(choice.text, choice.token, chosen))
