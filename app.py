@@ -97,11 +97,18 @@ def _require_schema() -> None:
         raise click.ClickException(f"数据库结构为第 {version} 版，需要第 {head} 版，请运行 python app.py init-db")
 
 
+HELP_ONLY = "help_only"
+
+
 class AppGroup(click.Group):
     """Run each command inside a freshly built app; --help needs no database."""
 
     def invoke(self, ctx):
         ctx.meta[APP_FACTORY] = create_app   # the demo builds its own app once its sandboxes are up
+        # The group's callback runs before a subcommand reads its own --help: it must know beforehand,
+        # or `permit new --help` would ask for a database that a person reading help may not have yet.
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        ctx.meta[HELP_ONLY] = any(a in ctx.help_option_names for a in args)
         with create_app().app_context():
             return super().invoke(ctx)
 
@@ -110,7 +117,7 @@ class AppGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """电子作业票 (electronic work permit): manage the database, the org and permits."""
-    if ctx.invoked_subcommand not in SCHEMA_FREE:
+    if ctx.invoked_subcommand not in SCHEMA_FREE and not ctx.meta.get(HELP_ONLY):
         _require_schema()
 
 
