@@ -20,6 +20,7 @@ from faces.gate import problems as face_problems
 from emergency.stop import resume_problems
 from handlers.cli import COMMANDS
 from handlers.cli.common import APP_FACTORY
+from handlers.cli.progress import FORCED as PROGRESS
 from handlers.web.area_board import bp as area_board
 from handlers.web.board import bp as board
 from handlers.web.busy import register as answer_busy
@@ -114,9 +115,11 @@ class AppGroup(click.Group):
 
 
 @click.group(cls=AppGroup, commands=COMMANDS)
+@click.option("--progress", is_flag=True, help="show long commands' progress on stderr even when it is not a terminal")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, progress: bool) -> None:
     """电子作业票 (electronic work permit): manage the database, the org and permits."""
+    ctx.meta[PROGRESS] = progress
     if ctx.invoked_subcommand not in SCHEMA_FREE and not ctx.meta.get(HELP_ONLY):
         _require_schema()
 

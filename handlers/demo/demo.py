@@ -116,22 +116,18 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
 
 
 def _stop_helper(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """Stop a helper and its children: SIGTERM to its process group, SIGKILL if it outstays grace."""
+    """Stop a helper (it stops what it started), then kill whatever of its process group outstays grace."""
     import signal
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    try:   # an alarm-lane child that outlived its parent is still in the group
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    process.wait()
 
 
 def _sandbox(create, users):
