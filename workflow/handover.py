@@ -104,7 +104,8 @@ def request(permit_no: str, account: str, *, by: Person, now: datetime | None = 
         except Ambiguous:
             raise   # the chat asks which namesake by a card and runs the handover again
         except NameProblem as exc:
-            raise NotFound(f"{exc.message}。接班人须是本厂组织架构中的在职人员") from None
+            joint = "。" if exc.candidates else "："   # after the suggestions, a sentence of its own
+            raise NotFound(f"{exc.message}{joint}接班人须是本厂组织架构中的在职人员") from None
         _check_incoming(permit, role, by, incoming, ctx.now)
         if Handover.select().where((Handover.permit == permit) & (Handover.role == role)
                                    & Handover.state.in_(OPEN)).exists():
