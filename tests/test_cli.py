@@ -183,3 +183,15 @@ def test_every_commands_help_works_before_the_database_exists(tmp_path, monkeypa
         assert refused.exit_code == 1 and "请先运行 python app.py init-db" in refused.output
     finally:
         settings.configure()
+
+
+def test_demo_reset_clears_only_the_instances_own_sqlite(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    (tmp_path / "elsewhere.db").write_bytes(b"someone's data")
+    try:
+        refused = CliRunner().invoke(cli, ["demo", "--reset"])
+    finally:
+        settings.configure()
+    assert refused.exit_code == 1 and "--reset 只清除实例目录" in refused.output
+    assert (tmp_path / "elsewhere.db").read_bytes() == b"someone's data"
