@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover", "muster")
+               "handover", "muster", "pick")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -167,6 +167,14 @@ class _Delivery:
                             lambda: handover.ask_card(number, side, person_id=self.row.person_id, base_url=base,
                                                       serial=self.row.id),
                             lambda which, task: handover.settled_card(number, which, task_id=task))
+
+    def _pick(self) -> None:
+        """Send a namesake choice card, or turn the person's open one into the choice made."""
+        from cards import namesakes
+        number = self.payload["choice"]
+        self._ask_or_settle(f"pick-{number}", "ask", "ask" if self.payload.get("settled") else None,
+                            lambda: namesakes.pick_card(number, person_id=self.row.person_id, serial=self.row.id),
+                            lambda _side, task: namesakes.chosen_card(number, task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

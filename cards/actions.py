@@ -170,3 +170,25 @@ def parse_muster(text: str) -> int | None:
     """Return the emergency id of a 刷新清点 button key, None for any other key."""
     found = _after_prefix(text, MUSTER_PREFIX, _VERSION, "muster")
     return int(found) if found else None
+
+
+# A namesake choice card: one button per person the name could mean.
+PICK_PREFIX = "person.pick:"
+_PICK = re.compile(r"([1-9][0-9]{0,9}):([1-9][0-9]{0,9})")
+
+
+def pick_key(choice_id: int, person_id: int) -> str:
+    """Build the key of the button that picks person_id for a held message's name."""
+    for value in (choice_id, person_id):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"not a namesake choice: {choice_id!r} {person_id!r}")
+    return f"{PICK_PREFIX}{choice_id}:{person_id}"
+
+
+def parse_pick(text: str) -> tuple[int, int] | None:
+    """Return (choice id, person id) of a namesake button key, None for any other key."""
+    found = _after_prefix(text, PICK_PREFIX, _PICK, "namesake")
+    if found is None:
+        return None
+    choice_id, person_id = found.split(":")
+    return int(choice_id), int(person_id)

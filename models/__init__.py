@@ -4,7 +4,7 @@ from .area import Area
 from .audit import AuditEvent, AuditHead, Outbox
 from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow
-from .delivery import CardRecord, Conversation
+from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover

@@ -3,7 +3,7 @@ from .api import ApiToken, IdempotentRequest, Webhook
 from .audit import AuditEvent, AuditHead, Outbox
 from .area import Area
 from .certificate import Authorisation, Certificate
-from .delivery import CardRecord, Conversation
+from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
@@ -20,5 +20,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
-          IsolationLink, Handover, Emergency, InboxEvent, ApiToken, IdempotentRequest, Webhook, KnowledgeEntry,
-          SchemaVersion]
+          IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
+          KnowledgeEntry, SchemaVersion]

@@ -8,14 +8,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_demo(db, tmp_path, *options: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def run_demo(db, tmp_path, *options: str, env_extra: dict | None = None,
+             truncate: bool = True) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WECOM_", "DINGTALK_", "DEFAULT_PLATFORM", "REDIS_URL"))}
     env |= env_extra or {}
     env["INSTANCE_PATH"] = str(tmp_path / "instance")
     if db.__class__.__name__.startswith("Sqlite"):
         env.pop("DATABASE_URL", None)   # the demo's own default: a SQLite file in the instance
-    else:
+    elif truncate:
         from tests.conftest import _truncate
         _truncate(db)   # a server database is shared: each demo starts on empty tables, as on SQLite
     done = subprocess.run([sys.executable, "app.py", "demo", "--scripted", *options], cwd=ROOT, env=env,
@@ -91,3 +92,15 @@ def test_the_plant_story_runs_a_day_of_overlapping_permits_on_both_apps(db, tmp_
         assert re.search(r"3#罐区 入口平板：【演练】，DH-\S+、DH-\S+ 均显示“已暂停”", out)
         assert "两张票均恢复作业" in out and "尚未关闭" in out and "V-101 已解除" in out
         assert "隔离台账 1 条，交接班记录 1 条" in out and "chain intact" in out
+
+
+def test_five_scripted_demos_in_a_row_alternating_apps_all_pass_in_one_instance(db, tmp_path):
+    """The shortest story, five times in the same instance: nobody's app of choice leaks into the next run."""
+    kept, numbers = tmp_path / "kept", set()
+    for i, platform in enumerate(("wecom", "dingtalk", "wecom", "dingtalk", "wecom")):
+        done = run_demo(db, tmp_path, "--story", "names", "--platform", platform, "--instance", str(kept),
+                        truncate=i == 0)
+        app = {"wecom": "企业微信", "dingtalk": "钉钉"}[platform]
+        assert f"郑计 在{app}收到卡片" in done.stdout and "chain intact" in done.stdout, (i, done.stdout)
+        numbers |= set(re.findall(r"(DH-\d{8}-\d{4}) 已提交", done.stdout))
+    assert len(numbers) == 5   # the instance kept each run's permit: the next run numbered on from it

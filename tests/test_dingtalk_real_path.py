@@ -304,3 +304,20 @@ def test_a_photo_sent_with_a_caption_arrives_as_rich_text_and_is_attached(ding):
     assert any("附言“灭火器已就位”已一并记录" in str(m.get("content")) for m in ding.phone.messages("zhuyan"))
     attached = AuditEvent.select().where(AuditEvent.action == "attach").order_by(AuditEvent.id.desc()).first()
     assert attached.data.get("caption") == "灭火器已就位"
+
+
+def test_a_persons_choice_of_app_survives_a_redis_flush(plant, monkeypatch, redis_conn):
+    with a_world("mixed", plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+        ding_phone, wecom_phone = w.phone.phones["dingtalk"], w.phone.phones["wecom"]
+        ding_phone.text("zhengji", "帮助")      # the planner writes from DingTalk once
+        w.drain()
+        redis_conn.flushdb()                    # Redis's data is lost: queues, locks, caches, nothing more
+        assert Person.get(Person.wecom_userid == "zhengji").platform == "dingtalk"
+        wecom_phone.text("zhuyan", apply_text())
+        w.drain()
+        permit = Permit.get()
+        assert ding_phone.open_card("zhengji", f"{permit.no}-plan-") is not None
+        assert wecom_phone.open_card("zhengji", f"{permit.no}-plan-") is None
+        wecom_phone.text("zhengji", "帮助")     # back in WeCom: the choice follows, in the database
+        w.drain()
+        assert Person.get(Person.wecom_userid == "zhengji").platform == "wecom"

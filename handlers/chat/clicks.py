@@ -51,7 +51,7 @@ def _muster_click(emergency_id: int, event: Event, person: Person) -> str:
     return "muster shown"
 
 
-def _remember_response_code(event: Event) -> None:
+def remember_response_code(event: Event) -> None:
     if event.response_code:
         # The click hands out a fresh single-use code for updating this very card.
         CardRecord.update(response_code=event.response_code, state="open").where(
@@ -75,10 +75,10 @@ def handle_click(event: Event, person: Person) -> str:
         # Not remembered on the card record: that keeps the send's code, reserved for the final state.
         return refresh_click(export, event, person)
     if alarm_id:
-        _remember_response_code(event)
+        remember_response_code(event)
         return _alarm_click(alarm_id, event, person)
     if (done := lockout_click(event, person)) is not None:
-        _remember_response_code(event)
+        remember_response_code(event)
         return done
     try:
         action = actions.parse(event.key)
@@ -86,7 +86,7 @@ def handle_click(event: Event, person: Person) -> str:
         record_refusal(None, by=person, command="click", reason=f"无法识别的按钮 {event.key[:60]}",
                        channel=event.platform)
         return "unknown button"
-    _remember_response_code(event)
+    remember_response_code(event)
     try:
         command = _command(action, event, person)
     except ValueError as exc:

@@ -8,7 +8,8 @@ import settings
 from bot.base import Event
 from cards import links
 from exports import knowledge
-from models import Conversation, Outbox, Person, find_person, transaction, utcnow
+from models import Conversation, Outbox, Person, transaction, utcnow
+from models.people import Ambiguous, NameProblem, resolve
 from models.permit import Permit
 from sensors import watch
 from workflow import NotCertified, WorkflowError, audit, engine, template as templates, work
@@ -19,6 +20,7 @@ from workflow.machine import record_refusal
 
 from . import forms
 from . import lockout
+from .namesakes import ask_which
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
 from .knowledge import COMMANDS as KNOWLEDGE_COMMANDS, entry_text
@@ -34,9 +36,9 @@ HELP = """可用命令：
   介质: 甲烷
   开始: 2026-11-24 08:00
   结束: 2026-11-24 16:00
-  作业人: zhangsan,lisi
-  监护人: wangwu
-作业人中第一位为作业负责人：开工前，监护人和作业负责人须扫描现场二维码签到
+  作业人: 张三,李四
+  监护人: 王五
+人员可写姓名、账号、手机号或姓名拼音（如 zhangsan、zs）；作业人中第一位为作业负责人：开工前，监护人和作业负责人须扫描现场二维码签到
 待办 —— 等我办理的事项
 查询 编号 —— 作业票状态和记录
 复制 编号 —— 以旧票为样板新建草稿
@@ -52,9 +54,9 @@ HELP = """可用命令：
 取消 —— 放弃正在填写的申请
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
 清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复
-采集人脸 账号 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
+采集人脸 人员 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
 隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
-交接 编号 接班人账号 —— 作业负责人或监护人交接班
+交接 编号 接班人 —— 作业负责人或监护人交接班
 知识 关键词 —— 查安全知识库：规章、事故案例、经验教训（例如：知识 受限空间 硫化氢）
 导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
 帮助"""
@@ -85,6 +87,8 @@ def handle_text(event: Event, person: Person) -> str:
         else:
             reply("没有听懂。发送“帮助”查看可用命令")
             return "not understood"
+    except Ambiguous as exc:
+        return ask_which(event, person, exc)
     except WorkflowError as exc:
         found = NO.search(head)
         record_refusal(found.group(0) if found else None, by=person, command=word, reason=exc.message,
@@ -180,9 +184,9 @@ def _draft_fields(answers: dict) -> dict:
             fields[key] = datetime.fromisoformat(fields[key])
     for key in ("crew", "guardians"):
         if key in answers:
-            fields[key] = [find_person(a) for a in answers[key]]
+            fields[key] = [resolve(a) for a in answers[key]]
     if "coordinator" in answers:
-        fields["coordinator"] = find_person(answers["coordinator"])
+        fields["coordinator"] = resolve(answers["coordinator"])
     extra = {k: v for k, v in answers.items() if k not in COLUMNS and k not in ("crew", "guardians", "coordinator")}
     if extra:
         fields["attributes"] = extra
@@ -216,6 +220,8 @@ def _answer(text: str, person: Person, reply) -> None:
     question = forms.missing(t, answers)[0]
     try:
         answers[question.key] = forms.check(t, question.key, text)
+    except Ambiguous:
+        raise   # a card asks which namesake; the click answers this question again
     except ValueError as exc:
         reply(f"{question.label}：{exc}，请重新填写")
         return
@@ -272,9 +278,12 @@ def _enrol_face(head, _lines, person, reply, _event) -> None:
     _, account = _words(head, 2, "采集人脸 账号")
     if "系统管理员" not in person.role_names():
         raise WorkflowError("只有系统管理员可以发起人脸采集")
-    target = find_person(account.strip())
-    if target is None or not target.active:
-        raise WorkflowError(f"找不到在职人员：{account}")
+    try:
+        target = resolve(account)
+    except Ambiguous:
+        raise
+    except NameProblem as exc:
+        raise WorkflowError(exc.message) from None
     asked = request(target, by=person)
     (Outbox.insert(person=target, kind="reply", dedupe_key=f"face-request:{asked.id}",
                    payload={"kind": "reply", "text": f"{person.name} 请您在此对话中发送一张本人正面自拍照，"

@@ -9,7 +9,8 @@ from models.db import Busy
 from models.written import Written, collecting
 from workflow.machine import record_refusal
 
-from .clicks import handle_click
+from .clicks import handle_click, remember_response_code
+from .namesakes import handle_click as namesake_click
 from .commands import handle_text
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,11 @@ def _route(event: Event) -> str:
     from bot.registry import remember_platform
     remember_platform(person, event.platform)
     if event.kind == "click":
-        return handle_click(event, person)
+        held = namesake_click(event, person)
+        if held is None:
+            return handle_click(event, person)
+        remember_response_code(event)   # the choice card is settled with the click's fresh code
+        return held if isinstance(held, str) else handle_text(held, person)
     if event.kind == "text":
         return handle_text(event, person)
     if event.kind == "image":

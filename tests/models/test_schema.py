@@ -42,7 +42,8 @@ CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
     from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, Emergency,
-                        FaceCheck, FaceEnrolment, Gateway, Handover, InboxEvent, IsolationLink, IsolationPoint, ReadingRollup,
+                        FaceCheck, FaceEnrolment, Gateway, Handover, InboxEvent, IsolationLink, IsolationPoint,
+                        NameChoice, ReadingRollup,
                         RegistryVersion, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
@@ -62,6 +63,8 @@ def _back_to_version_1() -> None:
                           Gateway, CardRecord, Conversation])
     migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
     migrate(m.drop_column("audit_event", "mac"))
+    database.drop_tables([NameChoice])
+    migrate(m.drop_column("person", "platform"))
     migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
             m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
             m.drop_index("permit", "permit_retest_remind_at"),
@@ -87,6 +90,8 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "gateway_id" in {c.name for c in database.get_columns("sensor")}
     assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert "mac" in {c.name for c in database.get_columns("audit_event")}
+    assert "platform" in {c.name for c in database.get_columns("person")}
+    assert database.table_exists("name_choice")
     assert current_version() == discover()[-1].version
 
 
