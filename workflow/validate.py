@@ -203,6 +203,9 @@ def _gas(t: Template, statute, start) -> list[str]:
     needed = {"EX"} | ({"O2"} if statute.oxygen_range else set())
     if not needed <= set(gr.required):
         problems.append(f"gas.required = {list(gr.required)}: must include {sorted(needed)} ({rule})")
+    if statute.log_every_minutes and not 0 < (gr.log_every_minutes or 0) <= statute.log_every_minutes:
+        problems.append(f"gas.log_every_minutes = {gr.log_every_minutes}: looser than {rule} "
+                        f"(作业中至少每 {statute.log_every_minutes // 60} 小时记录一次气体检测数据)")
     missing = set(statute.continuous_monitoring) - set(gr.continuous)
     if missing:
         problems.append(f"gas.continuous lacks {sorted(missing)}: looser than {rule} (连续监测)")
