@@ -26,13 +26,6 @@ def _overlaps_night(start: datetime, end: datetime, night: tuple[str, str], tz: 
     return False
 
 
-def is_night(moment: datetime, night: tuple[str, str], tz: ZoneInfo) -> bool:
-    """Tell whether a stored naive-UTC moment falls in the plant's night hours."""
-    begin, until = (time.fromisoformat(t) for t in night)
-    at = local(moment, tz).time()
-    return (begin <= at or at < until) if until <= begin else (begin <= at < until)
-
-
 def nightfall_at(day: date, t: Template, seasons: tuple = ()) -> time:
     """Return when day work stops on a plant-local day: the plant's (seasonal) nightfall, else the night's start."""
     chosen = None

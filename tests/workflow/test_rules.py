@@ -736,6 +736,18 @@ def test_a_second_blind_plate_permit_is_refused_while_the_first_is_open(plant, s
         submitted(second)
 
 
+def test_work_does_not_start_at_the_planned_end_itself(plant):
+    permit = hot("一级", hours=2)
+    clock = clock_for(permit)
+    at_start(permit, clock)
+    end = permit.planned_end
+    gas_test(permit, end - minutes(5))
+    on_site(permit, end - minutes(5))
+    with refused(GateNotMet, "作业票已过有效期", permit):
+        start_work(permit, end)
+    assert start_work(permit, end - minutes(1)).state == "in_progress"
+
+
 def test_a_gas_sample_30_and_a_half_minutes_old_is_refused(plant):
     permit = hot("一级")
     clock = clock_for(permit)
