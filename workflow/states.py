@@ -48,6 +48,7 @@ COMMAND_LABELS = {
     "suspend": "暂停作业", "resume": "恢复作业", "reject_acceptance": "验收不通过",
     "rectified": "整改完成", "request_change": "变更申请", "expire": "过期", "remind": "催办",
     "escalate": "超时上报", "retest": "提醒复测",
+    "remind_reading": "提醒气体检测",
     "bind_sensor": "绑定检测仪", "unbind_sensor": "解绑检测仪",
     "isolate": "登记能量隔离", "handover": "交接班", "handover_confirm": "确认交接班",
 }
@@ -117,6 +118,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_each(SIGNING, "remind", None, "reminder_due"),
     *_each(SIGNING, "escalate", None, "escalation_due"),
     Transition(SUSPENDED, "retest", None, "retest_due"),
+    Transition(IN_PROGRESS, "remind_reading", None, "reading_due_soon"),
     *_each(LIVE, "bind_sensor", None, "detector_free"),
     *_each(LIVE, "unbind_sensor", None, "detector_bound"),
     # Isolation comes before the permit is issued to work: points are added until the start.

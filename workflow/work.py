@@ -9,7 +9,7 @@ import settings
 from models import Attachment, ChangeRequest, GasReading, Person, PersonRole, Step, utcnow
 from models.permit import Permit
 
-from . import assign, drafts, gas, gates, grading, hooks, machine, onsite, states
+from . import assign, drafts, gas, gates, grading, hooks, machine, onsite, running, states
 from .errors import GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
 from .machine import Ctx, Outcome, record_signature, run
 from .rules import UNGRADED
@@ -95,7 +95,8 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
             limit = t.gas.retest_minutes.get(permit.grade or UNGRADED, 30)
             tz = settings.current().plant_tz
             new_day = grading.local(permit.suspended_at, tz).date() != grading.local(ctx.now, tz).date()
-            if paused > limit or new_day:
+            # Work held for the new working day, or running since yesterday, is tested again today.
+            if paused > limit or new_day or not running.tested_today(permit, ctx.now):
                 gates.gas_fresh(permit, t, ctx.now, since=permit.suspended_at)
             else:
                 newest = gates.latest_readings(permit, ctx.now)[:1]
