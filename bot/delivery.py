@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover")
+               "handover", "change")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -150,6 +150,17 @@ class _Delivery:
                             lambda: handover.ask_card(number, side, person_id=self.row.person_id, base_url=base,
                                                       serial=self.row.id),
                             lambda which, task: handover.settled_card(number, which, task_id=task))
+
+    def _change(self) -> None:
+        """Send a change's 同意变更 card to an approver, or turn their open one into the outcome."""
+        from cards import change
+        number, side = self.payload["change"], self.payload["side"]
+        base = settings.current().public_base_url
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        self._ask_or_settle(f"change-{number}", side, settles,
+                            lambda: change.ask_card(number, int(side), person_id=self.row.person_id, base_url=base,
+                                                    serial=self.row.id),
+                            lambda which, task: change.settled_card(number, int(which), task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

@@ -157,6 +157,11 @@ class ChangeRequest(BaseModel):
     state = CharField(max_length=12, default="pending")
     created_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField(null=True)
+    # The approval steps whose signers approve the change, in order, and how far it has got; each
+    # decision is {"stage", "person", "decision", "comment", "at"}. Empty on changes made before.
+    route = JSONField(null=True)
+    stage = IntegerField(default=0)
+    decisions = JSONField(null=True)
 
 
 class PermitCounter(BaseModel):

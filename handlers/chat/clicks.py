@@ -8,6 +8,7 @@ from models.permit import Permit
 from workflow import WorkflowError, engine, template as templates
 from workflow.machine import record_refusal
 
+from .changes import handle_click as change_click
 from .exporting import refresh_click
 from .lockout import handle_click as lockout_click
 from .replies import Replier
@@ -57,6 +58,9 @@ def handle_click(event: Event, person: Person) -> str:
         _remember_response_code(event)
         return _alarm_click(alarm_id, event, person)
     if (done := lockout_click(event, person)) is not None:
+        _remember_response_code(event)
+        return done
+    if (done := change_click(event, person)) is not None:
         _remember_response_code(event)
         return done
     try:
