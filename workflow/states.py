@@ -44,7 +44,7 @@ PHASES = tuple(PHASE_STATE)
 
 COMMAND_LABELS = {
     "edit": "修改草稿", "submit": "提交", "sign": "签字", "reject": "驳回", "return": "退回修改",
-    "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "check_out": "离开现场", "attach": "上传照片",
+    "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "check_out": "离开现场", "reissue_code": "重发现场二维码", "attach": "上传照片",
     "suspend": "暂停作业", "resume": "恢复作业", "reject_acceptance": "验收不通过",
     "rectified": "整改完成", "request_change": "变更申请", "decide_change": "审批变更", "expire": "过期", "remind": "催办",
     "escalate": "超时上报", "retest": "提醒复测",
@@ -114,6 +114,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_each(LIVE, "expire", EXPIRED, "past_planned_end"),
     *_each(ON_SITE, "check_in", None, "scan_on_site"),
     *_each(ON_SITE, "check_out", None, "checked_in"),
+    *_each(ON_SITE, "reissue_code", None, "applicant_or_safety_officer"),
     *_each((DRAFT, IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED, COMPLETED, RECTIFYING), "attach", None,
            "involved"),
     *_each(SIGNING, "remind", None, "reminder_due"),

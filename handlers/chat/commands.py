@@ -49,6 +49,7 @@ HELP = """可用命令：
 变更 编号（换行写“作业人/监护人/开始/结束/措施: 值”和“理由: …”）—— 审批通过前按原作业票执行
 不同意变更 编号 理由 —— 审批人不同意变更；原作业票照常有效
 撤销 编号 理由 —— 撤销未开工的作业票
+重发二维码 编号 —— 作废本票张贴的现场二维码并生成新码（申请人、安全员）
 取消 —— 放弃正在填写的申请
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
 清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复
@@ -335,6 +336,12 @@ def _refuse_change(head, lines, person, reply, event) -> None:
     change_commands.refuse(head, lines, person, reply, event, permit_no=_permit_no)
 
 
+def _reissue_code(head, _lines, person, reply, _event) -> None:
+    from workflow.site_code import reissue
+    out = reissue(_permit_no(head), by=person)
+    reply(f"{out.permit_no} {out.detail}{_site_code(out.permit_no)}", permit_no=out.permit_no)
+
+
 def _withdraw(head, _lines, person, reply, _event) -> None:
     _, no, reason = _words(head, 3, "撤销 编号 理由")
     out = engine.cancel(no, by=person, reason=reason)
@@ -353,7 +360,7 @@ def _detector_command(word: str, act):
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
-            "变更": _change, "不同意变更": _refuse_change,
+            "变更": _change, "不同意变更": _refuse_change, "重发二维码": _reissue_code,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
             "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS}

@@ -58,7 +58,7 @@ def _back_to_version_1() -> None:
     migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
     migrate(m.drop_column("audit_event", "mac"))
     migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
-    migrate(m.drop_column("sensor", "set_points"))
+    migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
     migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
             m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
             m.drop_index("permit", "permit_retest_remind_at"),
@@ -86,6 +86,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "mac" in {c.name for c in database.get_columns("audit_event")}
     assert set(CHANGE_ROUTE_COLUMNS) <= {c.name for c in database.get_columns("change_request")}
     assert "set_points" in {c.name for c in database.get_columns("sensor")}
+    assert "site_code_round" in _columns()
     assert current_version() == discover()[-1].version
 
 

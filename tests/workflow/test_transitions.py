@@ -20,6 +20,7 @@ from workflow import (AlreadySigned, GateNotMet, deadlines, InvalidPermit, Inval
                       reject_acceptance, request_change, resume, return_for_revision, sign, submit,
                       suspend, template)
 from workflow.changes import decide
+from workflow.site_code import reissue
 from workflow.deadlines import NothingDue
 from workflow.errors import NotFound
 from workflow.states import COMMAND_LABELS, COMMANDS, LABELS
@@ -163,6 +164,7 @@ def attempt(command: str, no: str, clock: Clock):
             ChangeRequest.create(permit=permit, requested_by=permit.applicant, reason="延期", from_step="approve_unit",
                                  prior_state=permit.state, changes={}, route=["approve_unit"], decisions=[]).id,
             by=who("wuhai"), approve=False, reason="不同意", now=now),
+        "reissue_code": lambda: reissue(no, by=permit.applicant, now=now),
         "expire": lambda: expire(no, now=permit.planned_end),
         # The timers fall due a day later (still inside the permit's validity for these tests).
         "remind": lambda: deadlines.remind(no, step.id if step else 0, now=now + 6 * HOUR),
