@@ -51,3 +51,34 @@ def test_one_revoked_code_is_refused_while_another_permits_still_works(world):
     assert requests.get(links.url(renewed, base_url=phone.app), timeout=10).status_code == 200
     assert AuditEvent.select().where((AuditEvent.permit_no == first.no)
                                      & (AuditEvent.action == "reissue_code")).count() == 1
+
+
+def post_mark(phone, user: str, no: str, **place) -> requests.Response:
+    """Scan the site code with user's phone and tap 现场签到, the page sending place as its position."""
+    from handlers.demo.scripted import MARK_FORM
+    browser, page = phone.open_code(user, phone.site_code(no))
+    action = MARK_FORM.findall(page.text)[0].replace("&amp;", "&")
+    return browser.post(requests.compat.urljoin(page.url, action), data={"action": "in", **place},
+                        headers={"Origin": phone.app}, timeout=10)
+
+
+@BOTH
+def test_a_check_in_from_500_m_away_is_refused_naming_the_distance(world):
+    from models import Area, CheckIn
+    from workflow.places import distance_m
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    site = Area.get(Area.name == "3#罐区")            # the sample's: 60 m around its centre
+    north = site.latitude + 500 / 111_195               # 500 m due north
+    away = distance_m(north, site.longitude, site.latitude, site.longitude)
+    refused = post_mark(phone, "chuwei", permit.no, latitude=north, longitude=site.longitude, accuracy=10)
+    assert refused.status_code == 409
+    assert f"您距作业地点“3#罐区”约 {away:.0f} 米，超出签到范围 60 米" in refused.text
+    assert not CheckIn.select().exists()
+    page = post_mark(phone, "chuwei", permit.no, latitude=site.latitude + 0.0002, longitude=site.longitude,
+                     accuracy=10)
+    assert page.status_code == 200 and "签到成功" in page.text
+    mark = CheckIn.get()
+    assert (mark.person.account, round(mark.latitude, 4)) == ("chuwei", round(site.latitude + 0.0002, 4))

@@ -49,6 +49,9 @@ def _back_to_version_1() -> None:
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
+    # Newest first: m0019's columns, before the tables that hold them go.
+    migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
+    migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
@@ -57,8 +60,6 @@ def _back_to_version_1() -> None:
                           Gateway, CardRecord, Conversation])
     migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
     migrate(m.drop_column("audit_event", "mac"))
-    migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
-    migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
     migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
             m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
             m.drop_index("permit", "permit_retest_remind_at"),
