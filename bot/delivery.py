@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover", "muster", "pick")
+               "handover", "muster", "pick", "change")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -175,6 +175,17 @@ class _Delivery:
         self._ask_or_settle(f"pick-{number}", "ask", "ask" if self.payload.get("settled") else None,
                             lambda: namesakes.pick_card(number, person_id=self.row.person_id, serial=self.row.id),
                             lambda _side, task: namesakes.chosen_card(number, task_id=task))
+
+    def _change(self) -> None:
+        """Send a change's 同意变更 card to an approver, or turn their open one into the outcome."""
+        from cards import change
+        number, side = self.payload["change"], self.payload["side"]
+        base = settings.current().public_base_url
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        self._ask_or_settle(f"change-{number}", side, settles,
+                            lambda: change.ask_card(number, int(side), person_id=self.row.person_id, base_url=base,
+                                                    serial=self.row.id),
+                            lambda which, task: change.settled_card(number, int(which), task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

@@ -192,3 +192,25 @@ def parse_pick(text: str) -> tuple[int, int] | None:
         return None
     choice_id, person_id = found.split(":")
     return int(choice_id), int(person_id)
+
+
+# Change-request cards: 同意变更 settles the signer's part; 不同意 asks for the reason in chat.
+CHANGE_PREFIX = "change."
+CHANGE_ASKS = ("approve", "refuse")
+_CHANGE = re.compile(r"(approve|refuse):([1-9][0-9]{0,9})")
+
+
+def change_key(ask: str, change_id: int) -> str:
+    """Build the key of a change card's 同意变更 (approve) or 不同意 (refuse) button."""
+    if ask not in CHANGE_ASKS or isinstance(change_id, bool) or not isinstance(change_id, int) or change_id < 1:
+        raise ValueError(f"not a change button: {ask!r} {change_id!r}")
+    return f"{CHANGE_PREFIX}{ask}:{change_id}"
+
+
+def parse_change(text: str) -> tuple[str, int] | None:
+    """Return (ask, change id) of a change button key, None for any other key."""
+    found = _after_prefix(text, CHANGE_PREFIX, _CHANGE, "change")
+    if found is None:
+        return None
+    ask, change_id = found.split(":")
+    return ask, int(change_id)

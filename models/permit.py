@@ -31,6 +31,9 @@ class Permit(BaseModel):
     # Type-specific facts: declared grade, height, load, wind force, blind number, ...
     attributes = JSONField(default=dict)
     copied_from = CharField(max_length=32, null=True)
+    # How many times the site QR code was revoked and re-issued: the site and print links sign it,
+    # so bumping it voids this permit's posted code alone.
+    site_code_round = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     submitted_at = DateTimeField(null=True)
     issued_at = DateTimeField(null=True)
@@ -157,6 +160,11 @@ class ChangeRequest(BaseModel):
     state = CharField(max_length=12, default="pending")
     created_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField(null=True)
+    # The approval steps whose signers approve the change, in order, and how far it has got; each
+    # decision is {"stage", "person", "decision", "comment", "at"}. Empty on changes made before.
+    route = JSONField(null=True)
+    stage = IntegerField(default=0)
+    decisions = JSONField(null=True)
 
 
 class PermitCounter(BaseModel):

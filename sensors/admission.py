@@ -95,7 +95,8 @@ def admit(posts: list[tuple], *, now: datetime | None = None) -> Result:
 
 def _alarming(posts: list[tuple[object, list[Reading]]]) -> bool:
     """Judge without the database: a set point passed, or a running permit's limit per the cached map."""
-    if any(levels.trips(r.values) for _, readings in posts for r in readings):
+    if any(levels.trips(r.values, getattr(sensor, "set_points", None)) for sensor, readings in posts
+           for r in readings):
         return True
     snap = registry.cached()
     if snap is None:

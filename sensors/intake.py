@@ -222,7 +222,7 @@ def prepare(posts: list[tuple[Sensor, list[Reading]]], *, now: datetime | None =
         for reading in readings:
             judged = {p.id: _judge(p, sensor, reading.values) for p in permits}
             rows += _rows(sensor, reading, permits, judged, now)
-            if levels.trips(reading.values) or any(p.state == IN_PROGRESS and not judged[p.id][2].passed
+            if levels.trips(reading.values, sensor.set_points) or any(p.state == IN_PROGRESS and not judged[p.id][2].passed
                                                    for p in permits):
                 eventful.add(sensor.id)
     frozen = tuple((sensor, tuple(readings)) for sensor, readings in posts)
@@ -330,7 +330,7 @@ def _rows(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict,
 
 def _evaluate(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime):
     """Raise the reading's alarm if it is worse than what is active; clear alarms when it is normal."""
-    trips = levels.trips(reading.values)
+    trips = levels.trips(reading.values, sensor.set_points)
     worst = trips[0] if trips else None
     off_limits = [p for p in permits
                   if p.state == IN_PROGRESS and not judged[p.id][2].passed]

@@ -13,7 +13,6 @@ from .machine import Ctx, Outcome, record_signature, run
 from .onsite import check_in, check_out  # noqa: F401  (engine.check_in is the command's home)
 from .states import COMMAND_LABELS
 from .template import COORDINATE, StepDef
-from .work import revert_pending_change
 
 
 def _require_applicant(ctx: Ctx) -> None:
@@ -153,10 +152,9 @@ def _refuse_step(permit_no: str, step_key: str, action: str, *, by: Person, reas
         _require_assignee(ctx, step, d)
         if action == "return" and ctx.permit.issued_at:
             # A draft can be edited freely; an issued permit never goes back to being one.
-            raise InvalidTransition("作业票已签发，不能退回修改；不同意本次变更请驳回")
+            raise InvalidTransition("作业票已签发，不能退回修改")
         record_signature(ctx, step, decision=action, comment=reason, channel=channel)
         machine.void_open_steps(ctx.permit)
-        revert_pending_change(ctx)
         states.move(ctx.permit, ctx.command)
         if action == "reject":
             text = f"作业票 {ctx.permit.no} 被 {ctx.by.name} 驳回：{reason}"

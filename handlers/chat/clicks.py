@@ -8,6 +8,7 @@ from models.permit import Permit
 from workflow import WorkflowError, engine, template as templates
 from workflow.machine import record_refusal
 
+from .changes import handle_click as change_click
 from .exporting import refresh_click
 from .lockout import handle_click as lockout_click
 from .replies import Replier
@@ -69,7 +70,7 @@ def handle_click(event: Event, person: Person) -> str:
     except ValueError:
         emergency_id = None
     if emergency_id:
-        _remember_response_code(event)
+        remember_response_code(event)
         return _muster_click(emergency_id, event, person)
     if export:
         # Not remembered on the card record: that keeps the send's code, reserved for the final state.
@@ -78,6 +79,9 @@ def handle_click(event: Event, person: Person) -> str:
         remember_response_code(event)
         return _alarm_click(alarm_id, event, person)
     if (done := lockout_click(event, person)) is not None:
+        remember_response_code(event)
+        return done
+    if (done := change_click(event, person)) is not None:
         remember_response_code(event)
         return done
     try:

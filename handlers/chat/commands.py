@@ -18,7 +18,7 @@ from workflow.drafts import create_permit
 from workflow.gas import parse_values
 from workflow.machine import record_refusal
 
-from . import forms
+from . import changes as change_commands, forms
 from . import lockout
 from .namesakes import ask_which
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
@@ -50,7 +50,10 @@ HELP = """可用命令：
 验收不通过 编号 期限 要求 —— 例如：验收不通过 DH-20261124-0001 2026-11-24 18:00 现场未清理
 整改完成 编号
 延期 编号 新结束时间 理由 —— 例如：延期 DH-20261124-0001 2026-11-24 20:00 焊口返修
+变更 编号（换行写“作业人/监护人/开始/结束/措施: 值”和“理由: …”）—— 审批通过前按原作业票执行
+不同意变更 编号 理由 —— 审批人不同意变更；原作业票照常有效
 撤销 编号 理由 —— 撤销未开工的作业票
+重发二维码 编号 —— 作废本票张贴的现场二维码并生成新码（申请人、安全员）
 取消 —— 放弃正在填写的申请
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
 清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复
@@ -337,7 +340,21 @@ def _rectified(head, _lines, person, reply, _event) -> None:
 def _extend(head, _lines, person, reply, _event) -> None:
     no, new_end, reason = _dated(head, "延期 编号 2026-11-24 20:00 理由")
     out = work.extend(no, by=person, new_end=new_end, reason=reason)
-    reply(f"{no} 延期申请已提交，重新审批", permit_no=out.permit_no)
+    reply(f"{no} 延期{out.detail}", permit_no=out.permit_no)
+
+
+def _change(head, lines, person, reply, event) -> None:
+    change_commands.ask(head, lines, person, reply, event, when=_when, permit_no=_permit_no)
+
+
+def _refuse_change(head, lines, person, reply, event) -> None:
+    change_commands.refuse(head, lines, person, reply, event, permit_no=_permit_no)
+
+
+def _reissue_code(head, _lines, person, reply, _event) -> None:
+    from workflow.site_code import reissue
+    out = reissue(_permit_no(head), by=person)
+    reply(f"{out.permit_no} {out.detail}{_site_code(out.permit_no)}", permit_no=out.permit_no)
 
 
 def _withdraw(head, _lines, person, reply, _event) -> None:
@@ -358,6 +375,7 @@ def _detector_command(word: str, act):
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
             "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
+            "变更": _change, "不同意变更": _refuse_change, "重发二维码": _reissue_code,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
             "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,

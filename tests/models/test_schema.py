@@ -37,6 +37,7 @@ def _migrator_for_cleanup():
 
 
 CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
+CHANGE_ROUTE_COLUMNS = ("route", "stage", "decisions")
 
 
 def _back_to_version_1() -> None:
@@ -49,6 +50,9 @@ def _back_to_version_1() -> None:
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
+    # Newest first: m0019's columns, before the tables that hold them go.
+    migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
+    migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
     from models.api import ApiToken, IdempotentRequest, Webhook
     from models.knowledge import KnowledgeEntry
     database.drop_tables([KnowledgeEntry, Webhook, IdempotentRequest, ApiToken])
@@ -92,6 +96,9 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "mac" in {c.name for c in database.get_columns("audit_event")}
     assert "platform" in {c.name for c in database.get_columns("person")}
     assert database.table_exists("name_choice")
+    assert set(CHANGE_ROUTE_COLUMNS) <= {c.name for c in database.get_columns("change_request")}
+    assert "set_points" in {c.name for c in database.get_columns("sensor")}
+    assert "site_code_round" in _columns()
     assert current_version() == discover()[-1].version
 
 
