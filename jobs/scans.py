@@ -27,6 +27,8 @@ def run_all(now_iso: str | None = None) -> dict:
         "sensors_offline": alarms.offline_due(now),
         "alarms_resent": alarms.resend_due(now),
     }
+    from .hazards import scan as hazard_scan
+    counts |= hazard_scan(now)
     counts["swept"] = sweep()
     if any(counts.values()):
         log.info("scan at %s: %s", now.isoformat(), counts)

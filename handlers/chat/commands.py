@@ -17,6 +17,7 @@ from workflow.gas import parse_values
 from workflow.machine import record_refusal
 
 from . import forms
+from . import hazards
 from . import lockout
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
@@ -54,6 +55,7 @@ HELP = """可用命令：
 隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
 交接 编号 接班人账号 —— 作业负责人或监护人交接班
 导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
+""" + hazards.HELP + """
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
 NO = re.compile(r"[A-Z]{2,4}-\d{8}-\d{4}")
@@ -75,6 +77,9 @@ def handle_text(event: Event, person: Person) -> str:
             reply("已放弃正在填写的申请")
         elif head.startswith("申请"):
             _start_application(head.removeprefix("申请").strip(), lines[1:], event, person, reply)
+        elif word in hazards.ANONYMOUS_COMMANDS:
+            # Handed the words and the address only, so nothing it stores can name the sender.
+            return hazards.ANONYMOUS_COMMANDS[word](event.text.strip()[len(word):].strip(), event)
         elif word in COMMANDS:
             COMMANDS[word](head, lines[1:], person, reply, event)
         elif Conversation.get_or_none(Conversation.person == person):
@@ -342,7 +347,8 @@ def _detector_command(word: str, act):
 
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
-            "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
+            "验收不通过": _fail_acceptance, "整改完成": hazards.rectified_or_permit(_rectified), "延期": _extend, "撤销": _withdraw,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
-            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS}
+            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
+            **hazards.COMMANDS}

@@ -8,7 +8,7 @@ from functools import wraps
 from flask import Blueprint, Response, abort, jsonify, request
 
 import models
-from bot.base import CallbackRejected, Event
+from bot.base import CallbackRejected, Event, sender_for_log
 from bot.registry import dingtalk_adapter, wecom_adapter
 from bot.wecom_callback import MAX_BODY
 from jobs.connection import redis
@@ -63,7 +63,7 @@ def wecom_event():
         log.warning("wecom callback refused (%s): %s", exc.status, exc.reason)
         return Response(exc.reason, status=exc.status)
     result = dispatch(event, redis=redis(), enqueue=enqueue)
-    log.info("wecom %s from %s: %s", event.kind, event.user_id, result)
+    log.info("wecom %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return Response("", status=200)
 
 
@@ -92,7 +92,7 @@ def _dingtalk_callback(topic: str):
         raise
     if result == FAILED:
         adapter.forget_message(event)
-    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    log.info("dingtalk %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return jsonify({})
 
 
@@ -139,5 +139,5 @@ def handle_stream_event(event: Event) -> dict:
     """
     with models.database.connection_context():
         result = dispatch(event, redis=redis(), enqueue=enqueue)
-    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    log.info("dingtalk %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return {}
