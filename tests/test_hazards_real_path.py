@@ -1,0 +1,131 @@
+"""隐患 end to end, on WeCom and on DingTalk: reported in chat with a photo, assigned, rectified with photos,
+refused a re-check by the rectifier, sent back once, closed by the inspector; an overdue one is reminded and
+escalated by the scheduler's scan."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+import settings
+from handlers.demo.scripted import tiny_png
+from jobs.scans import run_all
+from models import AuditEvent, Finding, FindingPhoto, utcnow
+from tests.worlds import world as a_world
+from workflow.clock import local
+
+BOTH = pytest.mark.parametrize("world", ["wecom", "dingtalk"], indirect=True)
+
+
+@pytest.fixture
+def world(request, plant, monkeypatch, redis_conn):
+    with a_world(getattr(request, "param", "wecom"), plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+        yield w
+
+
+def said(phone, user: str) -> str:
+    return str(phone.messages(user)[-1])
+
+
+def everything(phone, user: str) -> str:
+    return "\n".join(map(str, phone.messages(user)))
+
+
+def _in_two_days() -> str:
+    return local(utcnow() + timedelta(days=2), settings.current().plant_tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _found(world) -> Finding:
+    phone, drain = world.phone, world.drain
+    phone.text("chuwei", "隐患 3#罐区 东侧消防通道被杂物堵塞\n类别: 消防")
+    drain()
+    f = Finding.get()
+    assert f"已登记隐患 {f.no}" in said(phone, "chuwei")
+    assert f"请指派整改：指派 {f.no}" in said(phone, "sunli")      # the area's safety officer
+    phone.photo("chuwei", tiny_png(90))
+    drain()
+    assert f"照片已作为 {f.no} 的发现照片保存" in said(phone, "chuwei")
+    phone.text("sunli", f"指派 {f.no} jianghan {_in_two_days()}")
+    drain()
+    assert f"{f.no} 已指派 蒋焊 整改" in said(phone, "sunli")
+    assert f"请整改隐患 {f.no}" in said(phone, "jianghan")
+    phone.text("jianghan", f"开始整改 {f.no}")
+    drain()
+    return Finding.get_by_id(f.id)
+
+
+@BOTH
+def test_a_finding_from_chat_is_rectified_rechecked_and_closed(world):
+    phone, drain = world.phone, world.drain
+    f = _found(world)
+    assert f.state == "rectifying" and f.category == "消防"
+
+    phone.text("jianghan", f"整改完成 {f.no} 已清理")           # no photo yet
+    drain()
+    assert "请先发送整改后的现场照片" in said(phone, "jianghan")
+    phone.photo("jianghan", tiny_png(120))
+    drain()
+    assert f"照片已作为 {f.no} 的整改照片保存" in said(phone, "jianghan")
+    phone.text("jianghan", f"整改完成 {f.no} 已清理")
+    drain()
+    assert "请到现场复查" in said(phone, "chuwei")
+
+    phone.text("jianghan", f"复查 {f.no} 通过")                # the rectifier may not re-check
+    drain()
+    assert "不能复查自己的整改" in said(phone, "jianghan")
+    assert Finding.get_by_id(f.id).state == "rectified"
+
+    phone.text("chuwei", f"复查 {f.no} 不通过 通道内仍有纸箱")
+    drain()
+    assert "复查不通过" in said(phone, "jianghan") and "通道内仍有纸箱" in said(phone, "jianghan")
+    phone.photo("jianghan", tiny_png(150))
+    drain()
+    phone.text("jianghan", f"整改完成 {f.no} 纸箱已清走")
+    drain()
+    phone.text("chuwei", f"复查 {f.no} 通过")
+    drain()
+    assert f"{f.no} 复查通过，已关闭" in said(phone, "chuwei")
+    assert "复查通过，已关闭" in said(phone, "jianghan")
+    f = Finding.get_by_id(f.id)
+    assert (f.state, f.rejections, f.checked_by.name) == ("closed", 1, "褚卫")
+    assert [p.stage for p in f.photos.order_by(FindingPhoto.id)] == ["发现", "整改", "整改"]
+
+    phone.photo("chuwei", tiny_png(30))                       # nothing of it is open any more
+    drain()
+    assert f"{f.no} 已关闭，不能再添加照片" in said(phone, "chuwei")
+    assert FindingPhoto.select().count() == 3
+    refused = [e.data["command"] for e in AuditEvent.select().where(AuditEvent.action == "refused")]
+    assert refused == ["hazard_rectified", "hazard_recheck"]
+
+
+@BOTH
+def test_an_overdue_finding_is_reminded_and_escalated_by_the_scan(world):
+    phone, drain = world.phone, world.drain
+    f = _found(world)
+    run_all((f.deadline + timedelta(minutes=1)).isoformat())
+    drain()
+    assert f"{f.no}" in said(phone, "jianghan") and "已超过整改期限" in said(phone, "jianghan")
+    run_all((f.deadline + timedelta(hours=25)).isoformat())
+    drain()
+    for head in ("wuhai", "shiwen"):   # the heads of 常减压车间, 蒋焊's unit
+        assert "超期上报" in said(phone, head) and f.no in said(phone, head)
+    assert "超期上报" not in everything(phone, "lizheng")
+
+
+@BOTH
+def test_bad_finding_commands_are_refused_in_plain_words(world):
+    phone, drain = world.phone, world.drain
+    for text, answer in [("隐患", "请写明地点和隐患描述"), ("隐患 3#罐区", "请写明隐患描述"),
+                         ("隐患 4#罐区 通道堵塞", "不在本厂区域表中"),
+                         ("隐患 3#罐区 通道堵塞\n等级: 特大", "等级只能是 一般 / 重大")]:
+        phone.text("chuwei", text)
+        drain()
+        assert answer in said(phone, "chuwei"), text
+    assert Finding.select().count() == 0
+    phone.text("chuwei", "隐患 3#罐区 通道堵塞")
+    drain()
+    f = Finding.get()
+    phone.text("sunli", f"指派 {f.no} jianghan 2020-01-01 08:00")
+    drain()
+    assert "整改期限 2020-01-01 08:00 已过" in said(phone, "sunli")
+    assert Finding.get_by_id(f.id).state == "found"
