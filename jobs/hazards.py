@@ -16,7 +16,9 @@ def queue_anonymous_answer(platform: str, user_id: str, text: str) -> None:
     """Enqueue tell_anonymously so that Redis forgets it once done (and soon after a failure)."""
     from rq import Retry
     from .connection import queue
-    queue("deliver").enqueue(tell_anonymously, platform, user_id, text, result_ttl=0, failure_ttl=600,
+    # The description is what rq logs and shows for the job: the default would spell out the arguments.
+    queue("deliver").enqueue(tell_anonymously, platform, user_id, text, description="anonymous answer",
+                             result_ttl=0, failure_ttl=600,
                              retry=Retry(max=3, interval=[5, 30, 120]))
 
 

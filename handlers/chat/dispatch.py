@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.base import Event
+from bot.base import ANONYMOUS, Event
 from models import Outbox, Person
 from models.db import Busy
 from models.written import Written, collecting
@@ -97,11 +97,14 @@ def _route(event: Event) -> str:
                        reason=f"账号 {event.user_id} 不在本厂组织架构中或已停用")
         return "unknown person"
     from bot.registry import remember_platform
+    if event.kind == "text":
+        result = handle_text(event, person)
+        if result != ANONYMOUS:   # even which app an anonymous reporter last used stays unrecorded
+            remember_platform(person, event.platform)
+        return result
     remember_platform(person, event.platform)
     if event.kind == "click":
         return handle_click(event, person)
-    if event.kind == "text":
-        return handle_text(event, person)
     if event.kind == "image":
         # Downloading is slow work: a job fetches the photo and answers.
         from jobs.connection import queue
