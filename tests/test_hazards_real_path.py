@@ -129,3 +129,26 @@ def test_bad_finding_commands_are_refused_in_plain_words(world):
     drain()
     assert "整改期限 2020-01-01 08:00 已过" in said(phone, "sunli")
     assert Finding.get_by_id(f.id).state == "found"
+
+
+@BOTH
+def test_a_failed_acceptances_rectification_deadline_is_chased(world):
+    from models.permit import Permit
+    from tests.workflow.test_transitions import permit_in
+    phone, drain = world.phone, world.drain
+    no, _clock = permit_in("completed")
+    drain()
+    deadline = local(utcnow() + timedelta(hours=2), settings.current().plant_tz)
+    phone.text("yangshou", f"验收不通过 {no} {deadline:%Y-%m-%d %H:%M} 现场未清理")
+    drain()
+    permit = Permit.get(Permit.no == no)
+    assert permit.state == "rectifying" and permit.rectify_chase_at == permit.rectify_deadline
+    run_all((permit.rectify_deadline + timedelta(minutes=1)).isoformat())
+    drain()
+    assert f"催办：{no}" in said(phone, "jianghan") and "整改期限" in said(phone, "jianghan")
+    run_all((permit.rectify_deadline + timedelta(hours=25)).isoformat())
+    drain()
+    assert f"超期上报：{no}" in said(phone, "wuhai")
+    phone.text("jianghan", f"整改完成 {no}")
+    drain()
+    assert Permit.get(Permit.no == no).rectify_chase_at is None

@@ -1,4 +1,5 @@
-"""Hazard findings (隐患) with their photos, and anonymous reports (匿名举报)."""
+"""Hazard findings (隐患) with their photos, anonymous reports (匿名举报), and the chase of a permit's rectification."""
+from playhouse.migrate import migrate
 from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, Model,
                     TextField)
 
@@ -71,8 +72,11 @@ class AnonymousReport(Model):
 
 
 def up(migrator) -> None:
-    """Create the finding, finding_photo and anonymous_report tables."""
+    """Create the finding, finding_photo and anonymous_report tables; add permit's rectification timer."""
     tables = [Finding, FindingPhoto, AnonymousReport]
     for table in tables:
         table._meta.set_database(migrator.database)
     migrator.database.create_tables(tables)
+    migrate(migrator.add_column("permit", "rectify_chase_at", DateTimeField(null=True)),
+            migrator.add_column("permit", "rectify_escalations", IntegerField(default=0)),
+            migrator.add_index("permit", ("rectify_chase_at",), False))

@@ -49,6 +49,8 @@ def _back_to_version_1() -> None:
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
     database.drop_tables([AnonymousReport, FindingPhoto, Finding])
+    migrate(m.drop_index("permit", "permit_rectify_chase_at"), m.drop_column("permit", "rectify_chase_at"),
+            m.drop_column("permit", "rectify_escalations"))
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
@@ -83,6 +85,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert "mac" in {c.name for c in database.get_columns("audit_event")}
     assert all(database.table_exists(t) for t in ("finding", "finding_photo", "anonymous_report"))
+    assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
     assert current_version() == discover()[-1].version
 
 
