@@ -7,7 +7,7 @@ from pathlib import Path
 from models import AuditEvent
 from models.permit import Permit
 
-from . import audit_log, certificates, ledger, lockout, records, report, weights
+from . import audit_log, certificates, hazards, ledger, lockout, records, report, weights
 from .period import Period
 from .run import Run
 from .scope import Scope
@@ -54,6 +54,7 @@ def build_ledger(scope: Scope, out: Path, run: Run) -> Built:
     rows[records.READINGS] = records.write_readings(book, scope, run)
     rows[records.ALARMS] = records.write_alarms(book, scope, run)
     rows.update(lockout.write(book, scope, run))
+    rows.update(hazards.write(book, scope, run))
     book.save(out)
     return Built(out, "ledger", scope.period.label, rows,
                  f"作业票 {rows[ledger.LEDGER]} 张，签字 {rows[ledger.SIGNATURES]} 条，"
