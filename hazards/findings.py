@@ -252,4 +252,7 @@ def photo_from_chat(person: Person, data: bytes) -> str:
         row = add_photo(target.no, by=person, data=data)
     except WorkflowError as exc:
         return f"照片未保存：{exc.message}"
-    return f"照片已作为 {target.no} 的{row.stage}照片保存"
+    # Numbered: WeCom drops a text identical to one sent in the last half hour, so a second photo's
+    # answer must differ from the first's.
+    count = FindingPhoto.select().where((FindingPhoto.finding == target) & (FindingPhoto.stage == row.stage)).count()
+    return f"照片已作为 {target.no} 的{row.stage}照片保存（第 {count} 张）"

@@ -80,3 +80,15 @@ def test_the_plant_story_runs_a_day_of_overlapping_permits_on_both_apps(db, tmp_
         assert re.search(r"3#罐区 入口平板：【演练】，DH-\S+、DH-\S+ 均显示“已暂停”", out)
         assert "两张票均恢复作业" in out and "尚未关闭" in out and "V-101 已解除" in out
         assert "隔离台账 1 条，交接班记录 1 条" in out and "chain intact" in out
+
+
+def test_the_inspection_story_closes_a_hazard_and_takes_an_anonymous_report_on_both_apps(db, tmp_path):
+    for platform in ("wecom", "dingtalk"):
+        done = run_demo(db, tmp_path / platform, "--story", "inspection", "--platform", platform)
+        out = done.stdout
+        assert re.search(r"褚卫 发送“隐患 3#罐区 东侧消防通道被杂物堵塞”和现场照片 → YH-\d{8}-0001，安全员 孙立 收到", out)
+        assert "蒋焊 未附照片报完成 → 拒绝" in out and "褚卫 复查不通过 → 退回" in out
+        assert re.search(r"再次整改后 褚卫 复查通过 → YH-\S+ 已关闭", out)
+        assert re.search(r"查询码 JB-\S+；数据库中没有举报人、没有发给他的记录", out)
+        assert "卫东 查询 → 已立为隐患" in out and "编造的查询码 → 查不到这个举报编号的记录" in out
+        assert "隐患排查治理台账 2 条" in out and "chain intact" in out
