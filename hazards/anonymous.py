@@ -13,7 +13,7 @@ from datetime import datetime
 
 import settings
 from models import Person, transaction, utcnow
-from models.hazard import (ACCEPTED, DISMISSED, GRADES, MAJOR, ORDINARY, PENDING, REPORT_STATE_NAMES,
+from models.hazard import (ACCEPTED, DISMISSED, GRADES, ORDINARY, PENDING, REPORT_STATE_NAMES,
                            SOURCE_REPORT, AnonymousReport, Finding)
 from workflow import audit, places
 from workflow.clock import local

@@ -41,9 +41,9 @@ CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
 
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import (Alarm, AlarmAck, AnonymousReport, Area, Authorisation, CardRecord, Certificate, Conversation, Emergency,
-                        FaceCheck, FaceEnrolment, Finding, FindingPhoto, Gateway, Handover, IsolationLink, IsolationPoint, ReadingRollup,
-                        RegistryVersion, Sensor, SensorBinding)
+    from models import (Alarm, AlarmAck, AnonymousReport, Area, Authorisation, CardRecord, Certificate, Conversation,
+                        Emergency, FaceCheck, FaceEnrolment, Finding, FindingPhoto, Gateway, Handover, IsolationLink,
+                        IsolationPoint, ReadingRollup, RegistryVersion, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
