@@ -25,7 +25,9 @@ from . import notify
 from .findings import Options, report as report_finding
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"   # no 0/O, 1/I/L: read aloud and retyped by hand
-UNKNOWN = "查不到这个举报编号的记录，请核对后重试"   # the same words for a malformed code and an unknown one
+# The same words for a malformed code and an unknown one; the code asked for is echoed so that two such
+# answers differ (WeCom drops a text identical to one sent in the last half hour).
+UNKNOWN = "查不到举报编号“{code}”的记录，请核对后重试"
 
 
 def _hash(code: str) -> str:
@@ -67,7 +69,7 @@ def status(code: str) -> str:
     """Tell the holder of a code how their report stands; an unknown code learns nothing."""
     row = AnonymousReport.get_or_none(AnonymousReport.code_hash == _hash(_normal(code)))
     if row is None:
-        return UNKNOWN
+        return UNKNOWN.format(code=_normal(code)[:20])
     text = f"举报 {_normal(code)}：{REPORT_STATE_NAMES[row.state]}"
     if row.state == ACCEPTED and row.finding is not None:
         from models.hazard import STATE_NAMES
