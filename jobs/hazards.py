@@ -23,8 +23,8 @@ def queue_anonymous_answer(platform: str, user_id: str, text: str) -> None:
 
 
 def scan(now: datetime | None = None) -> dict:
-    """Remind and escalate overdue findings; announce waiting reports on the hour."""
-    from hazards import anonymous, deadlines, rectification
+    """Draw the day's audits; remind and escalate overdue findings; announce waiting reports on the hour."""
+    from hazards import anonymous, audits, deadlines, rectification
     now = now or utcnow()
-    return {"hazards_reminded": deadlines.remind_due(now), "hazards_escalated": deadlines.escalate_due(now),
+    return {"audits_drawn": audits.draw_due(now),"hazards_reminded": deadlines.remind_due(now), "hazards_escalated": deadlines.escalate_due(now),
             "rectifications_chased": rectification.chase_due(now), "reports_announced": anonymous.announce_due(now)}

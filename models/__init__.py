@@ -7,7 +7,7 @@ from .delivery import CardRecord, Conversation
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
-from .hazard import AnonymousReport, Finding, FindingPhoto
+from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
 from .isolation import IsolationLink, IsolationPoint
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,

@@ -1,18 +1,19 @@
 """Hazards found on site (隐患) and their rectification, and anonymous reports (匿名举报)."""
 from __future__ import annotations
 
-from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField,
+from peewee import (BooleanField, CharField, DateField, DateTimeField, FloatField, ForeignKeyField, IntegerField,
                     TextField)
 
 from .area import Area
-from .db import BaseModel, utcnow
+from .db import BaseModel, JSONField, utcnow
 from .org import Department, Person
+from .permit import Permit
 
 # Grades as GB/T 33000-style ledgers name them; 重大 ones reach the safety department at once.
 ORDINARY, MAJOR = "一般", "重大"
 GRADES = (ORDINARY, MAJOR)
 # Where a finding came from (the ledger's 来源 column).
-SOURCE_CHAT, SOURCE_REPORT = "随手拍", "举报"
+SOURCE_CHAT, SOURCE_REPORT, SOURCE_AUDIT = "随手拍", "举报", "抽查"
 
 # The finding's states, in the order of its flow; a failed re-check goes back to rectifying.
 FOUND, ASSIGNED, RECTIFYING, RECTIFIED, CLOSED = "found", "assigned", "rectifying", "rectified", "closed"
@@ -77,3 +78,30 @@ class AnonymousReport(BaseModel):
     finding = ForeignKeyField(Finding, null=True, on_delete="SET NULL")
     triaged_by = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
     triaged_at = DateTimeField(null=True)
+
+
+class AuditDraw(BaseModel):
+    """One day's random draw of permits in progress: the seed and the population make it reproducible."""
+    day = DateField(unique=True)            # the plant-local day drawn for
+    seed = CharField(max_length=32)
+    share = FloatField()
+    population = JSONField(default=list)    # the permits in progress, sorted, that the draw chose from
+    drawn = JSONField(default=list)
+    drawn_at = DateTimeField(default=utcnow)
+
+
+# A permit audit's states.
+AUDIT_PENDING, AUDIT_PASSED, AUDIT_FAILED = "pending", "passed", "failed"
+AUDIT_STATE_NAMES = {AUDIT_PENDING: "待抽查", AUDIT_PASSED: "合格", AUDIT_FAILED: "不合格"}
+
+
+class PermitAudit(BaseModel):
+    draw = ForeignKeyField(AuditDraw, backref="audits", on_delete="CASCADE")
+    permit = ForeignKeyField(Permit, on_delete="CASCADE")
+    officer = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
+    state = CharField(max_length=8, default=AUDIT_PENDING)
+    items = JSONField(default=list)         # the measures checked, as sent to the officer
+    failed = JSONField(default=list)        # the numbers of the items found wanting
+    note = TextField(default="")
+    finding = ForeignKeyField(Finding, null=True, on_delete="SET NULL")
+    done_at = DateTimeField(null=True)

@@ -6,7 +6,7 @@ from .delivery import CardRecord, Conversation
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
-from .hazard import AnonymousReport, Finding, FindingPhoto
+from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
 from .isolation import IsolationLink, IsolationPoint
 from .org import Department, Person, PersonRole
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
@@ -18,4 +18,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
-          IsolationLink, Handover, Emergency, Finding, FindingPhoto, AnonymousReport, SchemaVersion]
+          IsolationLink, Handover, Emergency, Finding, FindingPhoto, AnonymousReport, AuditDraw,
+          PermitAudit, SchemaVersion]

@@ -152,3 +152,32 @@ def test_a_failed_acceptances_rectification_deadline_is_chased(world):
     phone.text("jianghan", f"整改完成 {no}")
     drain()
     assert Permit.get(Permit.no == no).rectify_chase_at is None
+
+
+@BOTH
+def test_a_random_audit_is_drawn_done_on_site_and_a_failed_item_opens_a_finding(world, monkeypatch):
+    from models import AuditDraw, CheckIn, PermitAudit, find_person
+    from tests.conftest import MORNING
+    from tests.emergency.test_emergency_stop import running_at
+    from workflow.walkthrough import Clock
+    phone, drain = world.phone, world.drain
+    hot = running_at("hot_work", "3#罐区 东侧管廊", Clock(MORNING - timedelta(hours=2)))
+    drain()
+    monkeypatch.setenv("AUDIT_SHARE", "1")
+    settings.configure()
+    run_all((MORNING + timedelta(hours=1, minutes=5)).isoformat())   # 09:05 at the plant
+    drain()
+    draw = AuditDraw.get()
+    assert draw.drawn == [hot.no] and draw.share == 1.0 and draw.seed
+    assert f"抽查 {hot.no}" in said(phone, "sunli") and "10. 灭火器材已配备到位" in said(phone, "sunli")
+
+    phone.text("sunli", f"抽查 {hot.no} 不合格 10 灭火器不足")
+    drain()
+    assert "请先到现场扫描" in said(phone, "sunli")
+    assert phone.visit("sunli", hot.no).status_code == 200
+    assert CheckIn.select().where(CheckIn.person == find_person("sunli")).exists()
+    phone.text("sunli", f"抽查 {hot.no} 不合格 10 灭火器不足")
+    drain()
+    f = Finding.get()
+    assert f"抽查不合格，已登记隐患 {f.no}" in said(phone, "sunli")
+    assert (f.source, f.area.name, PermitAudit.get().state) == ("抽查", "3#罐区", "failed")

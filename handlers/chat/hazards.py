@@ -5,7 +5,7 @@ import re
 
 import settings
 from bot.base import ANONYMOUS, Event
-from hazards import anonymous, findings
+from hazards import anonymous, audits, findings
 from models import Person, transaction, utcnow
 from models.hazard import GRADES, MAJOR, ORDINARY
 from workflow import WorkflowError, audit
@@ -19,7 +19,8 @@ HELP = """隐患 区域 描述 —— 随手拍隐患，再发送现场照片；
 复查 隐患编号 通过 / 复查 隐患编号 不通过 原因 —— 发现人现场复查
 举报 [区域] 内容 —— 匿名举报，系统不记录举报人；回复的查询码请自行保存
 举报查询 查询码 —— 查看匿名举报的处理情况
-举报处理 号码 立案 [重大] / 举报处理 号码 不予立案 理由 —— 安全管理部门处理举报"""
+举报处理 号码 立案 [重大] / 举报处理 号码 不予立案 理由 —— 安全管理部门处理举报
+抽查 编号 合格 / 抽查 编号 不合格 项目序号 说明 —— 安全员现场扫码签到后记录每日随机抽查结果"""
 
 
 def _finding_no(text: str) -> str:
@@ -107,6 +108,17 @@ def _recheck(head, _lines, person, reply) -> None:
     reply(f"{f.no} 复查通过，已关闭" if passed else f"{f.no} 复查不通过，已退回 {f.responsible.name} 重新整改")
 
 
+def _audit(head, _lines, person, reply) -> None:
+    parts = head.split(maxsplit=3)
+    if len(parts) < 3 or parts[2] not in ("合格", "不合格"):
+        raise WorkflowError("格式：抽查 编号 合格 / 抽查 编号 不合格 项目序号 说明")
+    row = audits.record(parts[1], parts[2] == "合格", parts[3] if len(parts) > 3 else "", by=person)
+    if row.finding is None:
+        reply(f"{parts[1]} 抽查合格，已记录")
+    else:
+        reply(f"{parts[1]} 抽查不合格，已登记隐患 {row.finding.no}，请指派整改：指派 {row.finding.no} 责任人账号 期限")
+
+
 def rectified_or_permit(permit_command):
     """整改完成 names either a finding (YH-…) or a permit whose acceptance failed."""
     finding = _guarded("hazard_rectified", _rectified)
@@ -155,5 +167,5 @@ def check_report(words: str, event: Event) -> str:
 
 COMMANDS = {"隐患": _guarded("hazard_report", _report), "指派": _guarded("hazard_assign", _assign),
             "开始整改": _guarded("hazard_start", _start), "复查": _guarded("hazard_recheck", _recheck),
-            "举报处理": _guarded("report_triage", _triage)}
+            "举报处理": _guarded("report_triage", _triage), "抽查": _guarded("permit_audit", _audit)}
 ANONYMOUS_COMMANDS = {"举报": report_anonymously, "举报查询": check_report}

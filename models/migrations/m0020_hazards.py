@@ -1,8 +1,10 @@
-"""Hazard findings (隐患) with their photos, anonymous reports (匿名举报), and the chase of a permit's rectification."""
+"""Hazard findings (隐患) with their photos, anonymous reports (匿名举报), random permit audits (抽查), and the
+chase of a permit's rectification."""
 from playhouse.migrate import migrate
-from peewee import (BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, Model,
-                    TextField)
+from peewee import (BooleanField, CharField, DateField, DateTimeField, FloatField, ForeignKeyField, IntegerField,
+                    Model, TextField)
 
+from models.db import JSONField
 from models.org import Department, Person
 
 
@@ -71,9 +73,42 @@ class AnonymousReport(Model):
         table_name = "anonymous_report"
 
 
+class Permit(Model):
+    class Meta:
+        table_name = "permit"
+
+
+class AuditDraw(Model):
+    day = DateField(unique=True)
+    seed = CharField(max_length=32)
+    share = FloatField()
+    population = JSONField(default=list)
+    drawn = JSONField(default=list)
+    drawn_at = DateTimeField()
+
+    class Meta:
+        table_name = "audit_draw"
+
+
+class PermitAudit(Model):
+    draw = ForeignKeyField(AuditDraw, on_delete="CASCADE")
+    permit = ForeignKeyField(Permit, on_delete="CASCADE")
+    officer = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
+    state = CharField(max_length=8, default="pending")
+    items = JSONField(default=list)
+    failed = JSONField(default=list)
+    note = TextField(default="")
+    finding = ForeignKeyField(Finding, null=True, on_delete="SET NULL")
+    done_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "permit_audit"
+
+
 def up(migrator) -> None:
-    """Create the finding, finding_photo and anonymous_report tables; add permit's rectification timer."""
-    tables = [Finding, FindingPhoto, AnonymousReport]
+    """Create the finding, finding_photo, anonymous_report, audit_draw and permit_audit tables; add permit's
+    rectification timer."""
+    tables = [Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit]
     for table in tables:
         table._meta.set_database(migrator.database)
     migrator.database.create_tables(tables)

@@ -43,12 +43,13 @@ def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
     from models import (Alarm, AlarmAck, AnonymousReport, Area, Authorisation, CardRecord, Certificate, Conversation,
                         Emergency, FaceCheck, FaceEnrolment, Finding, FindingPhoto, Gateway, Handover, IsolationLink,
-                        IsolationPoint, ReadingRollup, RegistryVersion, Sensor, SensorBinding)
+                        IsolationPoint, PermitAudit, AuditDraw, ReadingRollup, RegistryVersion, Sensor,
+                        SensorBinding)
     from models.schema import _migrator
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
-    database.drop_tables([AnonymousReport, FindingPhoto, Finding])
+    database.drop_tables([PermitAudit, AuditDraw, AnonymousReport, FindingPhoto, Finding])
     migrate(m.drop_index("permit", "permit_rectify_chase_at"), m.drop_column("permit", "rectify_chase_at"),
             m.drop_column("permit", "rectify_escalations"))
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
@@ -84,7 +85,8 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert "gateway_id" in {c.name for c in database.get_columns("sensor")}
     assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert "mac" in {c.name for c in database.get_columns("audit_event")}
-    assert all(database.table_exists(t) for t in ("finding", "finding_photo", "anonymous_report"))
+    assert all(database.table_exists(t) for t in ("finding", "finding_photo", "anonymous_report",
+                                                   "audit_draw", "permit_audit"))
     assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
     assert current_version() == discover()[-1].version
 
