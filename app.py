@@ -19,6 +19,7 @@ from certs.stats import register as count_certificates
 from faces.gate import problems as face_problems
 from emergency.stop import resume_problems
 from handlers.cli import COMMANDS
+from hazards.deadlines import hold_problems as hazard_hold
 from handlers.cli.common import APP_FACTORY
 from handlers.api import register as open_api
 from handlers.cli.progress import FORCED as PROGRESS
@@ -48,6 +49,7 @@ def wire_gates() -> None:
     hooks.register("isolation", isolation_start)
     hooks.register("isolation_release", isolation_release)
     hooks.register("resume", resume_problems)
+    hooks.register("hazard_hold", hazard_hold)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -47,6 +47,7 @@ class Settings:
     remind_fraction: float = 0.5      # remind a step's signers after this share of its time limit
     quiet_hours: tuple[str, str] | None = ("22:00", "07:00")  # no reminders then; escalation goes on
     step_limit_factor: float = 1.0    # scales every step's time limit (the demo shortens them)
+    audit_share: float = 0.10         # the share of permits in progress drawn each day for a random audit
     sensor_skew_seconds: int = 300    # a detector post whose X-Timestamp is further off is refused
     sensor_offline_factor: float = 3.0  # a bound detector silent this many intervals is offline
     alarm_resend_seconds: int = 120   # an unacknowledged alarm is re-sent and escalated after this
@@ -321,6 +322,7 @@ def load(overrides: dict | None = None) -> Settings:
         remind_fraction=_float(env, "REMIND_FRACTION", 0.5, low=0.0, high=1.0),
         quiet_hours=_quiet(env.get("QUIET_HOURS", "22:00-07:00")),
         step_limit_factor=_float(env, "STEP_LIMIT_FACTOR", 1.0, low=0.0001, high=100.0),
+        audit_share=_float(env, "AUDIT_SHARE", 0.10, low=0.0, high=1.0),
         sensor_skew_seconds=_int(env, "SENSOR_SKEW_SECONDS", 300),
         sensor_offline_factor=_float(env, "SENSOR_OFFLINE_FACTOR", 3.0, low=1.0, high=100.0),
         alarm_resend_seconds=_int(env, "ALARM_RESEND_SECONDS", 120),

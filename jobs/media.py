@@ -31,7 +31,10 @@ def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = 
     person = Person.get_by_id(person_id)
     target = _wanted(person)
     if target is None:
-        text = "收到照片，但您没有需要照片的作业票"
+        from hazards.findings import photo_from_chat, photo_target
+        text = "收到照片，但您没有需要照片的作业票或隐患"
+        if photo_target(person) is not None:
+            text = photo_from_chat(person, channel(platform).fetch_media(media_id))
     else:
         permit, kind = target
         data = channel(platform).fetch_media(media_id)

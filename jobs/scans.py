@@ -31,6 +31,8 @@ def run_all(now_iso: str | None = None) -> dict:
         "alarms_resent": alarms.resend_due(now),
         "musters_late": muster.late_due(now),
     }
+    from .hazards import scan as hazard_scan
+    counts |= hazard_scan(now)
     counts["swept"] = sweep()
     counts["webhooks"] = webhooks_due(now)
     from handlers.chat.inbox import sweep as sweep_inbox

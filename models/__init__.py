@@ -8,6 +8,7 @@ from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
+from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
 from .inbox import InboxEvent
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry

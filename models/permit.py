@@ -44,6 +44,9 @@ class Permit(BaseModel):
     completed_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
     rectify_deadline = DateTimeField(null=True)
+    # The deadline's chase: when it next acts (indexed, scanned often) and how far up the unit it has gone.
+    rectify_chase_at = DateTimeField(null=True, index=True)
+    rectify_escalations = IntegerField(default=0)
 
 
 class PermitMember(BaseModel):

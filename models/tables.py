@@ -7,6 +7,7 @@ from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
+from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
 from .inbox import InboxEvent
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
@@ -21,4 +22,4 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
-          KnowledgeEntry, SchemaVersion]
+          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, SchemaVersion]

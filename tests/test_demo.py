@@ -104,3 +104,15 @@ def test_five_scripted_demos_in_a_row_alternating_apps_all_pass_in_one_instance(
         assert f"郑计 在{app}收到卡片" in done.stdout and "chain intact" in done.stdout, (i, done.stdout)
         numbers |= set(re.findall(r"(DH-\d{8}-\d{4}) 已提交", done.stdout))
     assert len(numbers) == 5   # the instance kept each run's permit: the next run numbered on from it
+
+
+def test_the_inspection_story_closes_a_hazard_and_takes_an_anonymous_report_on_both_apps(db, tmp_path):
+    for platform in ("wecom", "dingtalk"):
+        done = run_demo(db, tmp_path / platform, "--story", "inspection", "--platform", platform)
+        out = done.stdout
+        assert re.search(r"褚卫 发送“隐患 3#罐区 东侧消防通道被杂物堵塞”和现场照片 → YH-\d{8}-0001，安全员 孙立 收到", out)
+        assert "蒋焊 未附照片报完成 → 拒绝" in out and "褚卫 复查不通过 → 退回" in out
+        assert re.search(r"再次整改后 褚卫 复查通过 → YH-\S+ 已关闭", out)
+        assert re.search(r"查询码 JB-\S+；数据库中没有举报人、没有发给他的记录", out)
+        assert "卫东 查询 → 已立为隐患" in out and "编造的查询码 → 查不到举报编号" in out
+        assert "隐患排查治理台账 2 条" in out and "chain intact" in out

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from models import Person, Step
 
-from . import drafts, gates, machine, simops, states
+from . import drafts, gates, hooks, machine, simops, states
 from .assign import resolve
 from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                      StaleVersion)
@@ -24,6 +24,9 @@ def submit(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
     """Check the draft against every rule, fix its grade and open the first step."""
     def body(ctx: Ctx) -> None:
         _require_applicant(ctx)
+        held = hooks.problems("hazard_hold", ctx.permit, at=ctx.now)   # an open 重大 finding holds its area
+        if held:
+            raise GateNotMet("；".join(held))
         grade, reasons = drafts.check_content(ctx.template, ctx.permit, ctx.now)
         ctx.permit.grade = grade
         ctx.permit.attributes = {**ctx.permit.attributes, "grade_reasons": reasons}

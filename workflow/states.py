@@ -47,8 +47,7 @@ COMMAND_LABELS = {
     "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "check_out": "离开现场", "reissue_code": "重发现场二维码", "attach": "上传照片",
     "suspend": "暂停作业", "resume": "恢复作业", "reject_acceptance": "验收不通过",
     "rectified": "整改完成", "request_change": "变更申请", "decide_change": "审批变更", "expire": "过期", "remind": "催办",
-    "escalate": "超时上报", "retest": "提醒复测",
-    "remind_reading": "提醒气体检测",
+    "escalate": "超时上报", "retest": "提醒复测", "remind_reading": "提醒气体检测", "chase_rectification": "整改督办",
     "bind_sensor": "绑定检测仪", "unbind_sensor": "解绑检测仪",
     "isolate": "登记能量隔离", "handover": "交接班", "handover_confirm": "确认交接班",
 }
@@ -122,6 +121,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_each(SIGNING, "escalate", None, "escalation_due"),
     Transition(SUSPENDED, "retest", None, "retest_due"),
     Transition(IN_PROGRESS, "remind_reading", None, "reading_due_soon"),
+    Transition(RECTIFYING, "chase_rectification", None, "rectify_deadline_passed"),
     *_each(LIVE, "bind_sensor", None, "detector_free"),
     *_each(LIVE, "unbind_sensor", None, "detector_bound"),
     # Isolation comes before the permit is issued to work: points are added until the start.

@@ -130,6 +130,7 @@ def reject_acceptance(permit_no: str, *, by: Person, reason: str, deadline: date
         step.save()
         states.move(ctx.permit, "reject_acceptance")
         ctx.permit.rectify_deadline = deadline
+        ctx.permit.rectify_chase_at, ctx.permit.rectify_escalations = deadline, 0
         text = (f"{ctx.permit.no} 验收不通过：{reason}。请于 "
                 f"{grading.local(deadline, settings.current().plant_tz):%m-%d %H:%M} 前整改")
         ctx.tell(machine.crew_and_guardians(ctx.permit) + [ctx.permit.applicant], "info", text)
@@ -143,7 +144,7 @@ def rectified(permit_no: str, *, by: Person, note: str = "", now: datetime | Non
         if by.id not in allowed:
             raise NotAuthorized("整改完成须由作业人、监护人或申请人确认")
         step = Step.get((Step.permit == ctx.permit) & (Step.phase == "accept"))
-        ctx.permit.rectify_deadline = None
+        ctx.permit.rectify_deadline = ctx.permit.rectify_chase_at = None
         ctx.data = {"note": note}
         machine.activate(ctx, step)
     return run(permit_no, "rectified", body, by=by, now=now)

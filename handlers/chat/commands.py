@@ -19,6 +19,7 @@ from workflow.gas import parse_values
 from workflow.machine import record_refusal
 
 from . import changes as change_commands, forms
+from . import hazards
 from . import lockout
 from .namesakes import ask_which
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
@@ -62,6 +63,7 @@ HELP = """可用命令：
 交接 编号 接班人 —— 作业负责人或监护人交接班
 知识 关键词 —— 查安全知识库：规章、事故案例、经验教训（例如：知识 受限空间 硫化氢）
 导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
+""" + hazards.HELP + """
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
 NO = re.compile(r"[A-Z]{2,4}-\d{8}-\d{4}")
@@ -83,6 +85,9 @@ def handle_text(event: Event, person: Person) -> str:
             reply("已放弃正在填写的申请")
         elif head.startswith("申请"):
             _start_application(head.removeprefix("申请").strip(), lines[1:], event, person, reply)
+        elif word in hazards.ANONYMOUS_COMMANDS:
+            # Handed the words and the address only, so nothing it stores can name the sender.
+            return hazards.ANONYMOUS_COMMANDS[word](event.text.strip()[len(word):].strip(), event)
         elif word in COMMANDS:
             COMMANDS[word](head, lines[1:], person, reply, event)
         elif Conversation.get_or_none(Conversation.person == person):
@@ -374,9 +379,9 @@ def _detector_command(word: str, act):
 
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
-            "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
-            "变更": _change, "不同意变更": _refuse_change, "重发二维码": _reissue_code,
+            "验收不通过": _fail_acceptance, "整改完成": hazards.rectified_or_permit(_rectified), "延期": _extend,
+            "撤销": _withdraw, "变更": _change, "不同意变更": _refuse_change, "重发二维码": _reissue_code,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
             "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
-            **KNOWLEDGE_COMMANDS}
+            **KNOWLEDGE_COMMANDS, **hazards.COMMANDS}

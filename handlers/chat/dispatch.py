@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.base import Event
+from bot.base import ANONYMOUS, Event
 from models import Outbox, Person
 from models.db import Busy
 from models.written import Written, collecting
@@ -98,6 +98,11 @@ def _route(event: Event) -> str:
                        reason=f"账号 {event.user_id} 不在本厂组织架构中或已停用")
         return "unknown person"
     from bot.registry import remember_platform
+    if event.kind == "text":
+        result = handle_text(event, person)
+        if result != ANONYMOUS:   # even which app an anonymous reporter last used stays unrecorded
+            remember_platform(person, event.platform)
+        return result
     remember_platform(person, event.platform)
     if event.kind == "click":
         held = namesake_click(event, person)
@@ -105,8 +110,6 @@ def _route(event: Event) -> str:
             return handle_click(event, person)
         remember_response_code(event)   # the choice card is settled with the click's fresh code
         return held if isinstance(held, str) else handle_text(held, person)
-    if event.kind == "text":
-        return handle_text(event, person)
     if event.kind == "image":
         # Downloading is slow work: a job fetches the photo and answers.
         from jobs.connection import queue

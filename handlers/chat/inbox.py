@@ -17,7 +17,7 @@ from datetime import timedelta
 from peewee import IntegrityError
 
 import models
-from bot.base import Event
+from bot.base import ANONYMOUS, Event, sender_for_log
 from models import InboxEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,12 @@ def handle_kept(row_id: int) -> str:
     row = InboxEvent.get_by_id(row_id)
     event = _loads(row.data)
     result = dispatch(event, redis=redis(), enqueue=enqueue)   # Busy propagates: the row stays for the sweep
-    InboxEvent.update(handled_at=utcnow(), result=str(result)[:64]).where(InboxEvent.id == row_id).execute()
-    log.info("%s %s from %s (kept as %s): %s", event.platform, event.kind, event.user_id, row_id, result)
+    # A handled row keeps only its dedupe key: the message itself (who sent what) is in the tables its
+    # handling wrote, or, for an anonymous report, deliberately nowhere.
+    InboxEvent.update(handled_at=utcnow(), data="{}", result="handled" if result == ANONYMOUS else str(result)[:64]
+                      ).where(InboxEvent.id == row_id).execute()
+    log.info("%s %s from %s (kept as %s): %s", event.platform, event.kind, sender_for_log(event, result), row_id,
+             result)
     return result
 
 

@@ -31,7 +31,7 @@ def walkthrough():
 
 @click.command("demo")
 @click.option("--scripted", is_flag=True, help="tell a story through the sandbox (see --story), then exit")
-@click.option("--story", type=click.Choice(["permit", "gas", "plant", "names"]), default="permit",
+@click.option("--story", type=click.Choice(["permit", "gas", "plant", "names", "inspection"]), default="permit",
               help="with --scripted: permit (a 一级 hot-work permit to close), gas (a controller of 100 detectors), "
                    "plant (overlapping permits, a shared isolation, a handover and an emergency drill), "
                    "names (the crew named by name, two of one name told apart by a click)")

@@ -8,6 +8,7 @@ from workflow.states import CLOSED
 
 from .demo import Demo, scripted
 from .gas_story import StoryFailed, expect, gas
+from .inspection_story import inspection
 from .names_story import names
 from .plant_story import plant
 
@@ -19,7 +20,8 @@ def permit(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> N
     say(f"{closed.no} → 已关闭")
 
 
-STORIES: dict[str, Callable[..., None]] = {"permit": permit, "gas": gas, "plant": plant, "names": names}
+STORIES: dict[str, Callable[..., None]] = {"permit": permit, "gas": gas, "plant": plant, "names": names,
+                                           "inspection": inspection}
 # The permit story shortens every time limit so that one step is seen to escalate; the others keep the
 # template's limits, so nobody's card is taken away mid-story.
 SHORT_LIMITS = {"permit"}

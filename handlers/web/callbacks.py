@@ -7,8 +7,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-import models
-from bot.base import CallbackRejected, Event
+from bot.base import CallbackRejected, Event, sender_for_log
 from bot.registry import dingtalk_adapter, wecom_adapter
 from bot.wecom_callback import MAX_BODY
 from jobs.connection import redis
@@ -64,7 +63,7 @@ def wecom_event():
         log.warning("wecom callback refused (%s): %s", exc.status, exc.reason)
         return Response(exc.reason, status=exc.status)
     result = dispatch(event, redis=redis(), enqueue=enqueue)
-    log.info("wecom %s from %s: %s", event.kind, event.user_id, result)
+    log.info("wecom %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return Response("", status=200)
 
 
@@ -93,7 +92,7 @@ def _dingtalk_callback(topic: str):
         raise
     if result == FAILED:
         adapter.forget_message(event)
-    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    log.info("dingtalk %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return jsonify({})
 
 
@@ -140,5 +139,5 @@ def handle_stream_event(event: Event) -> dict:
     inbox (handlers/chat/inbox.py). Raises when the event cannot be stored, which makes the ACK a 500.
     """
     result = keep(event, topic="dingtalk-stream")
-    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    log.info("dingtalk %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return {}

@@ -42,9 +42,9 @@ CHANGE_ROUTE_COLUMNS = ("route", "stage", "decisions")
 
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, Emergency,
-                        FaceCheck, FaceEnrolment, Gateway, Handover, InboxEvent, IsolationLink, IsolationPoint,
-                        NameChoice, ReadingRollup,
+    from models import (Alarm, AlarmAck, AnonymousReport, Area, AuditDraw, Authorisation, CardRecord, Certificate,
+                        Conversation, Emergency, FaceCheck, FaceEnrolment, Finding, FindingPhoto, Gateway, Handover,
+                        InboxEvent, IsolationLink, IsolationPoint, NameChoice, PermitAudit, ReadingRollup,
                         RegistryVersion, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
@@ -59,6 +59,9 @@ def _back_to_version_1() -> None:
     database.drop_tables([InboxEvent])
     migrate(m.drop_column("area", "wecom_group"), m.drop_column("area", "dingtalk_group"),
             m.add_not_null("outbox", "person_id"))
+    database.drop_tables([PermitAudit, AuditDraw, AnonymousReport, FindingPhoto, Finding])
+    migrate(m.drop_index("permit", "permit_rectify_chase_at"), m.drop_column("permit", "rectify_chase_at"),
+            m.drop_column("permit", "rectify_escalations"))
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
@@ -99,6 +102,9 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert set(CHANGE_ROUTE_COLUMNS) <= {c.name for c in database.get_columns("change_request")}
     assert "set_points" in {c.name for c in database.get_columns("sensor")}
     assert "site_code_round" in _columns()
+    assert all(database.table_exists(t) for t in ("finding", "finding_photo", "anonymous_report",
+                                                   "audit_draw", "permit_audit"))
+    assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
     assert current_version() == discover()[-1].version
 
 

@@ -1,6 +1,7 @@
 """The state machine: every command in every state, and each side path a permit can take."""
 from __future__ import annotations
 
+from hazards import rectification
 from isolation import points
 from models.handover import Handover
 from workflow import handover
@@ -170,6 +171,7 @@ def attempt(command: str, no: str, clock: Clock):
         "remind": lambda: deadlines.remind(no, step.id if step else 0, now=now + 6 * HOUR),
         "escalate": lambda: deadlines.escalate(no, step.id if step else 0, now=now + 6 * HOUR),
         "retest": lambda: deadlines.retest(no, now=now + 6 * HOUR),
+        "chase_rectification": lambda: rectification.chase(no, now=now + 6 * HOUR),
         "bind_sensor": lambda: watch.bind(no, "GD-0012", by=who("chenjian"), now=now),
         "unbind_sensor": lambda: watch.unbind(no, "GD-0012", by=who("chenjian"), now=now),
         "isolate": lambda: points.register(no, tag="V-101", method="关阀上锁", lock_no="L-01",
