@@ -89,3 +89,31 @@ def test_the_demo_leaves_no_process_and_no_port_behind(tmp_path, how):
     for port in ports:
         with socket.socket() as free:
             free.bind(("127.0.0.1", port))
+
+
+def test_a_killed_demo_takes_its_helpers_with_it(tmp_path):
+    """SIGKILL leaves the demo no say: Linux ends the worker and the scheduler when their parent dies."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WECOM_", "DINGTALK_", "DEFAULT_PLATFORM", "REDIS_URL", "DATABASE_URL"))}
+    env["INSTANCE_PATH"] = str(tmp_path / "instance")
+    demo = subprocess.Popen([sys.executable, "app.py", "demo", "--port", "0", "--sandbox-port", "0"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        for line in demo.stdout:
+            if "数据保留" in line:
+                break
+        helpers = {pid for pid in _tree(demo.pid) if _processes()[pid][0] == demo.pid}
+        assert len(helpers) == 2
+        demo.kill()
+        demo.wait(timeout=60)
+        import time
+        deadline = time.monotonic() + 60   # a generous bound on the helpers' own shutdown, not a timing
+        while [pid for pid in helpers if _alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in helpers if _alive(pid)] == []
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+        for pid in _serving(tmp_path / "instance"):   # the daemonised Redis is nobody's child: ours to stop
+            os.kill(pid, signal.SIGTERM)

@@ -132,11 +132,21 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
             # each helper and everything the helper started (the worker's alarm lane) in order.
             helper = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
                                       cwd=ROOT, stderr=subprocess.DEVNULL if quiet else None,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=_die_with_parent)
             started.callback(_stop_helper, helper)
         if on_ws:
             _await_socket(wecom_url, helper)
         yield Demo(app_url, wecom_url, dingtalk_url, on_ws)
+
+
+def _die_with_parent() -> None:
+    """In a helper, before it runs: have Linux SIGTERM it when the demo dies, even of a SIGKILL."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass   # not Linux: a SIGKILLed demo leaves its helpers, as any parent would
 
 
 def _stop_helper(process: subprocess.Popen, grace: float = 10.0) -> None:
