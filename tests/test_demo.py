@@ -90,8 +90,9 @@ def test_the_plant_story_runs_a_day_of_overlapping_permits_on_both_apps(db, tmp_
         assert "褚卫 交接给 何亮：双方确认、何亮 现场签到 → 监护人变更；褚卫 离场，作业继续" in out
         assert re.search(r"【演练】3#罐区：DH-\S+、DH-\S+ 已暂停，\d+ 人收到卡片；.*清点 4 / 4", out)
         assert re.search(r"3#罐区 入口平板：【演练】，DH-\S+、DH-\S+ 均显示“已暂停”", out)
+        assert "公示牌显示：监护人 褚卫 → 何亮 · 已交接" in out and "“人员清点”卡片随每次点击更新：已撤离 4 / 4" in out
         assert "两张票均恢复作业" in out and "尚未关闭" in out and "V-101 已解除" in out
-        assert "隔离台账 1 条，交接班记录 1 条" in out and "chain intact" in out
+        assert "隔离台账 1 条，交接班记录 1 条，应急记录 1 条" in out and "chain intact" in out
 
 
 def test_five_scripted_demos_in_a_row_alternating_apps_all_pass_in_one_instance(db, tmp_path):
