@@ -44,6 +44,10 @@ def test_one_revoked_code_is_refused_while_another_permits_still_works(world):
 
     _, page = phone.open_code("chuwei", old_site)
     assert page.status_code == 404
+    # The board says where a check-in is checked, and where it cannot be (no coordinates).
+    assert "签到须在“3#罐区”60 米范围内" in phone.open_code("chuwei", phone.site_code(first.no))[1].text
+    assert "“V-101”未登记坐标，按上级区域核对：签到须在“常减压装置”200 米范围内" in phone.open_code(
+        "chuwei", phone.site_code(second.no))[1].text
     assert requests.get(old_print, timeout=10).status_code == 404
     assert phone.scan("chuwei", second.no) == 200         # the other permit's code still works
     assert phone.scan("chuwei", first.no) == 200          # and so does the new one

@@ -54,6 +54,7 @@ HELP = """可用命令：
 变更 编号（换行写“作业人/监护人/开始/结束/措施: 值”和“理由: …”）—— 审批通过前按原作业票执行
 不同意变更 编号 理由 —— 审批人不同意变更；原作业票照常有效
 撤销 编号 理由 —— 撤销未开工的作业票
+照片 编号 [种类] —— 下一张照片归入该作业票及其当前步骤（不写种类时按所缺照片或“现场”）
 重发二维码 编号 —— 作废本票张贴的现场二维码并生成新码（申请人、安全员）
 取消 —— 放弃正在填写的申请
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
@@ -90,7 +91,7 @@ def handle_text(event: Event, person: Person) -> str:
             return hazards.ANONYMOUS_COMMANDS[word](event.text.strip()[len(word):].strip(), event)
         elif word in COMMANDS:
             COMMANDS[word](head, lines[1:], person, reply, event)
-        elif Conversation.get_or_none(Conversation.person == person):
+        elif Conversation.get_or_none((Conversation.person == person) & (Conversation.intent == "apply")):
             _answer(head, person, reply)
         else:
             reply("没有听懂。发送“帮助”查看可用命令")
@@ -356,6 +357,25 @@ def _refuse_change(head, lines, person, reply, event) -> None:
     change_commands.refuse(head, lines, person, reply, event, permit_no=_permit_no)
 
 
+def _aim_photo(head, _lines, person, reply, event) -> None:
+    """照片 编号 [种类]: the next photo this person sends goes to that permit (and its current step)."""
+    no = _permit_no(head)
+    permit = Permit.get_or_none(Permit.no == no)
+    if permit is None:
+        raise WorkflowError(f"没有编号为 {no} 的作业票")
+    kind = head.split(no, 1)[1].strip()[:32]
+    if permit.state in ("closed", "rejected", "cancelled", "expired"):
+        raise WorkflowError(f"作业票 {no} 已结束，不能再上传照片")
+    from workflow import machine
+    if person.id not in machine.involved(permit):
+        raise WorkflowError(f"{person.name}与作业票 {no} 无关，不能上传照片")
+    if Conversation.get_or_none((Conversation.person == person) & (Conversation.intent == "apply")):
+        raise WorkflowError("您正在填写作业申请：请先填完或发送“取消”，再发送照片")
+    Conversation.delete().where(Conversation.person == person).execute()
+    Conversation.create(person=person, platform=event.platform, intent="photo", data={"permit": no, "kind": kind})
+    reply(f"请发送 {no} 的{('“' + kind + '”') if kind else ''}照片", permit_no=no)
+
+
 def _reissue_code(head, _lines, person, reply, _event) -> None:
     from workflow.site_code import reissue
     out = reissue(_permit_no(head), by=person)
@@ -381,6 +401,7 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
             "验收不通过": _fail_acceptance, "整改完成": hazards.rectified_or_permit(_rectified), "延期": _extend,
             "撤销": _withdraw, "变更": _change, "不同意变更": _refuse_change, "重发二维码": _reissue_code,
+            "照片": _aim_photo,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
             "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,

@@ -55,7 +55,18 @@ class BoardView:
                 "window": f"{self.at(p.planned_start)} 至 {self.at(p.planned_end)}",
                 "started": self.at(p.started_at) if p.started_at else "",
                 "step": step.name if step else "", "waiting": waiting,
-                "leader": getattr(onsite.work_leader(p), "name", "")}
+                "leader": getattr(onsite.work_leader(p), "name", ""), "fence": self.fence()}
+
+    def fence(self) -> str:
+        """Say where a check-in must be made from, or that this site has no coordinates to check."""
+        from workflow import places
+        node, own = places.fence_of(self.permit), places.area_of(self.permit)
+        if node is None:
+            return "本作业地点未登记坐标和范围：签到不核对手机位置"
+        where = f"签到须在“{node.name}”{node.radius:.0f} 米范围内，将核对手机位置"
+        if own is not None and own.id != node.id:
+            return f"“{own.name}”未登记坐标，按上级区域核对：{where}"
+        return where
 
     def people(self) -> list[dict]:
         """Return applicant, work leader, crew and guardians, each with where they stand on site."""
