@@ -84,10 +84,12 @@ def draw(day: date, *, now: datetime | None = None, seed: str | None = None,
 
 
 def draw_due(now: datetime) -> int:
-    """Draw today's audits on the first scan from DRAW_HOUR (plant time); return how many permits were drawn."""
+    """Draw today's audits on the first scan from DRAW_HOUR (plant time) that finds permits in progress."""
     at = local(now, settings.current().plant_tz)
     if at.hour < DRAW_HOUR or AuditDraw.select().where(AuditDraw.day == at.date()).exists():
         return 0
+    if not Permit.select().where(Permit.state == IN_PROGRESS).exists():
+        return 0   # nothing to draw from yet: the first scan that finds work under way draws the day
     return len(draw(at.date(), now=now).drawn)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import settings
 from models import Person, transaction, utcnow
+from models.db import for_update
 from models.hazard import (ASSIGNED, CLOSED, FOUND, GRADES, MAJOR, ORDINARY, RECTIFIED, RECTIFYING,
                            SOURCE_CHAT, STATE_NAMES, Finding, FindingPhoto)
 from workflow import audit, places
@@ -42,9 +43,7 @@ def when(moment: datetime | None) -> str:
 def get(no: str, *, lock: bool = False) -> Finding:
     """Return the finding by number; refuse an unknown one by name."""
     query = Finding.select().where(Finding.no == (no or "").strip().upper())
-    if lock and not settings.current().database_url.startswith("sqlite"):
-        query = query.for_update()
-    found = query.first()
+    found = (for_update(query) if lock else query).first()
     if found is None:
         raise NotFound(f"没有编号为 {no} 的隐患")
     return found

@@ -107,7 +107,7 @@ def test_five_scripted_demos_in_a_row_alternating_apps_all_pass_in_one_instance(
     assert len(numbers) == 5   # the instance kept each run's permit: the next run numbered on from it
 
 
-def test_the_inspection_story_closes_a_hazard_and_takes_an_anonymous_report_on_both_apps(db, tmp_path):
+def test_the_inspection_story_closes_a_hazard_audits_a_permit_and_takes_an_anonymous_report_on_both_apps(db, tmp_path):
     for platform in ("wecom", "dingtalk"):
         done = run_demo(db, tmp_path / platform, "--story", "inspection", "--platform", platform)
         out = done.stdout
@@ -116,4 +116,6 @@ def test_the_inspection_story_closes_a_hazard_and_takes_an_anonymous_report_on_b
         assert re.search(r"再次整改后 褚卫 复查通过 → YH-\S+ 已关闭", out)
         assert re.search(r"查询码 JB-\S+；数据库中没有举报人、没有发给他的记录", out)
         assert "卫东 查询 → 已立为隐患" in out and "编造的查询码 → 查不到举报编号" in out
-        assert "隐患排查治理台账 2 条" in out and "chain intact" in out
+        assert re.search(r"当日抽取（种子 [0-9a-f]{16}，比例 100%）→ 抽中，孙立 收到 10 项检查清单", out)
+        assert re.search(r"孙立 未扫码记录 → 拒绝；扫码签到后记录“第 10 项不合格：灭火器不足” → 隐患 YH-\S+", out)
+        assert "隐患排查治理台账 3 条" in out and "chain intact" in out

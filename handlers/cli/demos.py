@@ -34,7 +34,8 @@ def walkthrough():
 @click.option("--story", type=click.Choice(["permit", "gas", "plant", "names", "inspection"]), default="permit",
               help="with --scripted: permit (a 一级 hot-work permit to close), gas (a controller of 100 detectors), "
                    "plant (overlapping permits, a shared isolation, a handover and an emergency drill), "
-                   "names (the crew named by name, two of one name told apart by a click)")
+                   "names (the crew named by name, two of one name told apart by a click), "
+                   "inspection (a hazard rectified and re-checked, a random audit, an anonymous report)")
 @click.option("--platform", type=click.Choice(["wecom", "dingtalk", "mixed"]), default="wecom",
               help="where people's cards go: WeCom, DingTalk, or alternating people between the two")
 @click.option("--instance", "instance", type=click.Path(file_okay=False),
@@ -49,9 +50,11 @@ def demo(scripted, story, platform, instance, port, sandbox_port, reset):
     import time
     from workflow.audit import verify
     from handlers.demo.demo import running
-    from handlers.demo.stories import SHORT_LIMITS, STORIES, StoryFailed
+    from handlers.demo.stories import SHORT_LIMITS, STORIES, STORY_SETTINGS, StoryFailed
     from handlers.demo.demo import SCRIPTED_TIMERS, STORY_TIMERS
     timers = (SCRIPTED_TIMERS if story in SHORT_LIMITS else STORY_TIMERS) if scripted else None
+    if scripted:
+        timers = {**timers, **STORY_SETTINGS.get(story, {})}
     if scripted:
         port, sandbox_port = 0, 0
         _own_instance(instance)

@@ -1,4 +1,4 @@
-"""The scripted inspection story: a hazard found in chat, rectified, sent back once and closed; an anonymous report.
+"""The scripted inspection story: a hazard rectified, sent back once and closed; a random audit; an anonymous report.
 
 Everything goes through the real doors: chat messages and photos on the phones, the worker delivering
 every answer. A step that does not happen raises StoryFailed, so the demo exits non-zero.
@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 import settings
-from models import AnonymousReport, Finding, Outbox, Person
+from hazards import audits
+from models import AnonymousReport, Finding, Outbox, PermitAudit, Person
 
 from .demo import Demo, wait_delivered
 from .gas_story import expect
 from .plant_story import ADMIN, Plant, _ledger_sheets
-from .scripted import tiny_png
+from .scripted import take_through, tiny_png
 
 CODE = re.compile(r"JB-[2-9A-Z]{4}-[2-9A-Z]{4}")
 
@@ -40,10 +41,32 @@ def _photo(p: Plant, account: str, shade: int) -> None:
     wait_delivered()
 
 
+def _audit(p: Plant, say: Callable[[str], None]) -> None:
+    """A permit under way is drawn for the day's audit; the officer checks it on site and fails one item."""
+    permit = p.apply("3#罐区 东侧管廊", guardian="chuwei")
+    take_through(p.phone, permit.no, wait_delivered, until="in_progress")
+    today = datetime.now(settings.current().plant_tz).date()
+    # The scheduler draws from 09:00; before that the story draws as it would (every permit: AUDIT_SHARE=1).
+    draw = audits.draw(today)
+    expect(permit.no in draw.drawn and draw.drawn == audits.reproduce(draw), f"{permit.no} 没有被抽中")
+    wait_delivered()
+    expect(f"抽查 {permit.no}" in p.last_text("sunli"), "安全员没有收到抽查清单")
+    say(f"  {'随机抽查':<12} {permit.no} 开工；当日抽取（种子 {draw.seed}，比例 {draw.share:.0%}）→ 抽中，"
+        f"孙立 收到 {len(audits.measures(permit))} 项检查清单")
+    p.text("sunli", f"抽查 {permit.no} 不合格 10 灭火器不足")
+    expect("请先到现场扫描" in p.last_text("sunli"), "未到现场也记录了抽查")
+    page = p.phone.visit(p.user("sunli"), permit.no)
+    expect(page.status_code == 200, f"孙立 扫码 → HTTP {page.status_code}")
+    p.text("sunli", f"抽查 {permit.no} 不合格 10 灭火器不足")
+    row = PermitAudit.get(PermitAudit.permit == permit)
+    expect(row.state == "failed" and row.finding is not None, "抽查不合格没有登记隐患")
+    say(f"  {'现场抽查':<12} 孙立 未扫码记录 → 拒绝；扫码签到后记录“第 10 项不合格：灭火器不足” → 隐患 {row.finding.no}")
+
+
 def inspection(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> None:
     """Run a hazard through its whole flow and an anonymous report through the sandbox."""
     p = Plant(demo, platform)
-    say("隐患排查治理：随手拍隐患、指派整改、复查退回、复查关闭；匿名举报与查询")
+    say("隐患排查治理：随手拍隐患、指派整改、复查退回、复查关闭；随机抽查；匿名举报与查询")
 
     p.text("chuwei", "隐患 3#罐区 东侧消防通道被杂物堵塞\n类别: 消防")
     f = Finding.select().order_by(Finding.id.desc()).first()
@@ -94,9 +117,11 @@ def inspection(demo: Demo, say: Callable[[str], None], platform: str = "wecom") 
     unknown = _answered(p, "weidong", "查不到")
     say(f"  {'举报查询':<12} 孙立 立案；卫东 查询 → {status.split('：', 1)[-1]}；编造的查询码 → {unknown}")
 
+    _audit(p, say)
+
     month = f"{datetime.now(settings.current().plant_tz):%Y-%m}"
     p.text(ADMIN, f"导出 台账 {month}")
     sheets = _ledger_sheets(p, demo)
-    expect(sheets.get("隐患排查治理台账", 0) >= 2, "台账没有隐患记录")
+    expect(sheets.get("隐患排查治理台账", 0) >= 3, "台账没有隐患记录")
     say(f"  {'台账':<12} 吕明 导出本月台账：隐患排查治理台账 {sheets['隐患排查治理台账']} 条")
     say(f"{f.no} → 已关闭")

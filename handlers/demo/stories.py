@@ -25,5 +25,7 @@ STORIES: dict[str, Callable[..., None]] = {"permit": permit, "gas": gas, "plant"
 # The permit story shortens every time limit so that one step is seen to escalate; the others keep the
 # template's limits, so nobody's card is taken away mid-story.
 SHORT_LIMITS = {"permit"}
+# Settings a story runs under besides the timers: every permit in progress is drawn for the audit.
+STORY_SETTINGS = {"inspection": {"AUDIT_SHARE": "1"}}
 
-__all__ = ["SHORT_LIMITS", "STORIES", "StoryFailed"]
+__all__ = ["SHORT_LIMITS", "STORIES", "STORY_SETTINGS", "StoryFailed"]
