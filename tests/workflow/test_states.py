@@ -191,7 +191,8 @@ def test_the_diagram_draws_every_move_once_per_pair_of_states():
     edges = [line.split(" : ")[0].strip() for line in lines if " : " in line]
     assert sorted(edges) == sorted({f"{r.source} --> {r.dest}" for r in MOVES})
     assert "现场签到" not in mermaid()
-    staying = "签字（会签未齐） / 气体检测 / 现场签到 / 离开现场 / 上传照片 / 催办 / 超时上报 / 绑定检测仪 / 解绑检测仪 / 交接班 / 确认交接班"
+    staying = ("签字（会签未齐） / 气体检测 / 现场签到 / 离开现场 / 上传照片 / 催办 / 超时上报 / 提醒气体检测 / "
+               "绑定检测仪 / 解绑检测仪 / 交接班 / 确认交接班")
     assert f"    in_progress --> in_progress : {staying}" in mermaid(internal=True).splitlines()
 
 
