@@ -120,9 +120,10 @@ MUTATIONS = (
              "if role not in person.role_names():", "if False:", (R, "-k", "guardian")),
     # workflow/work.py: re-test after a pause, failed readings, changes
     Mutation("no-retest-on-a-new-day", "workflow/work.py",
-             "if paused > limit or new_day:", "if paused > limit:", (R, "-k", "pause or working_day")),
+             " or new_day or not running.tested_today(permit, ctx.now):", ":",
+             (R, "-k", "pause or working_day")),
     Mutation("pause-at-limit-needs-retest", "workflow/work.py",
-             "if paused > limit or new_day:", "if paused >= limit or new_day:",
+             "if paused > limit or new_day or", "if paused >= limit or new_day or",
              (R, "-k", "pause or working_day")),
     Mutation("failed-reading-does-not-suspend", "workflow/work.py",
              "elif (stopping or not verdict.passed) and ctx.permit.state == IN_PROGRESS:",
