@@ -1,6 +1,10 @@
 """Ack latency and throughput of WeCom card clicks through /wecom/callback, beside a floor endpoint.
 
-    python bench/callback.py [--clicks N] [--concurrency C] [--warmup W] [--force]
+    python bench/callback.py [--platform wecom|wecom-ws] [--clicks N] [--concurrency C] [--warmup W] [--force]
+
+--platform wecom (the default) posts encrypted callbacks to /wecom/callback, as below; wecom-ws pushes
+the same clicks as frames on the robot's long connection (bench/callback_socket.py says what its
+"ack" and its floor are).
 
 What it measures. Each click is a genuine, first-seen `template_card_event`: 郑计 (zhengji) presses 确认 on
 the 作业计划 card of one submitted hot-work permit, with the card's real button key, task id and a fresh
@@ -62,6 +66,7 @@ WECOM_ANSWER_WITHIN = 5.0  # seconds: WeCom retries a callback not answered with
 CORP, SECRET, TOKEN, AGENT = "wwbench01", "bench-secret", "bench-token", 1000002
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")  # a 43-character EncodingAESKey
 PLANNER = "zhengji"
+PLATFORMS = ("wecom", "wecom-ws")
 
 
 # -- the client side (runs in its own process) ---------------------------------------------------------
@@ -116,7 +121,7 @@ def _fresh_schema(url: str, floor_model) -> None:
     db.create_tables([floor_model])
 
 
-def _permits(count: int) -> list[tuple[str, str, int]]:
+def _permits(count: int, platform: str = "wecom") -> list[tuple[str, str, int]]:
     """Create and submit count hot-work permits; return (permit no, plan card task id, round) of each.
 
     Each one stops at its plan step, 郑计's to confirm. The card the worker would have delivered to him
@@ -141,7 +146,7 @@ def _permits(count: int) -> list[tuple[str, str, int]]:
         task = task_id(permit.no, step="plan", person_id=planner.id, version=permit.version,
                        round=step.round, serial=row.id)
         with transaction():
-            CardRecord.insert(outbox=row, person=planner, platform="wecom", task_id=task,
+            CardRecord.insert(outbox=row, person=planner, platform=platform, task_id=task,
                               response_code=secrets.token_urlsafe(32), permit_no=permit.no,
                               step_key="plan", round=step.round, state="open").execute()
             Outbox.update(state="sent", sent_at=utcnow()).where(Outbox.id == row.id).execute()
@@ -235,6 +240,8 @@ def _check_statuses(name: str, result: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--platform", choices=PLATFORMS, default="wecom",
+                        help="which door the clicks come through (default wecom)")
     parser.add_argument("--clicks", type=int, default=600, help="measured clicks per endpoint")
     # Two by default, one per core of the 2-core box the defaults are sized for: both endpoints are
     # already saturated (throughput is at its peak). Beyond that clicks queue for SQLite's one writer:
@@ -259,6 +266,9 @@ def main() -> int:
                        # Nothing is delivered during the bench (no worker runs): a loopback base that
                        # nothing listens on keeps any stray outbound call local.
                        "WECOM_API_BASE": "http://127.0.0.1:9"})
+    if args.platform == "wecom-ws":
+        from callback_socket import BOT_ID, BOT_SECRET
+        os.environ.update({"WECOM_MODE": "ws", "WECOM_BOT_ID": BOT_ID, "WECOM_BOT_SECRET": BOT_SECRET})
     # Spawn the client process now, before this process starts threads or opens connections.
     clients = multiprocessing.get_context("spawn").Pool(1)
     import logging
@@ -271,31 +281,13 @@ def main() -> int:
         shutil.rmtree(instance, ignore_errors=True)
 
 
-def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: bool, clients) -> int:
+def _http_run(args, clients, warm, measured, floor_model, setup_s: float, made: int, database_url: str,
+              redis_shown: str) -> tuple[dict, dict]:
+    """Post the clicks to /wecom/callback, then the same to the floor; return both results."""
     from importlib.metadata import version
-    import settings
-    from app import create_app, wire_gates
-    from exports.org_import import load_org
-    from jobs.connection import redis
-    from models import Outbox, Signature, Step, database
+    from app import create_app
+    from models import database
     from sandbox.server import run_in_thread
-    from workflow import audit
-
-    settings.configure()
-    floor_model = _floor_model()
-    _fresh_schema(database_url, floor_model)
-    # Connect once before serving: the first call builds the process's client (for the embedded server,
-    # starts it), and two request threads racing to build it would start two servers.
-    redis().ping()
-    if own_redis:
-        redis().flushdb()
-    load_org(ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx")
-    wire_gates()   # the permits are submitted before the app is built, and submit runs the gates
-    began = time.perf_counter()
-    made = _permits(args.warmup + args.clicks)
-    setup_s = time.perf_counter() - began
-    warm, measured = made[:args.warmup], made[args.warmup:]
-
     app = create_app()
     app.register_blueprint(_floor_blueprint(floor_model))
     database.close()
@@ -307,7 +299,7 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
     print(f"server: werkzeug {version('werkzeug')} make_server(threaded=True) on {base}, app and floor in "
           f"one process; clients: {args.concurrency} threads, a requests.Session each, in another process")
     print(f"database: {engine}{' (temporary file)' if engine == 'sqlite' else ''}; redis: {redis_shown}; "
-          f"{len(made)} permits submitted in {setup_s:.1f} s; warm-up {args.warmup} clicks per endpoint")
+          f"{made} permits submitted in {setup_s:.1f} s; warm-up {args.warmup} clicks per endpoint")
     try:
         # Seal just before posting: the callback refuses timestamps older than 5 minutes.
         warm_jobs = _seal(warm)
@@ -322,9 +314,78 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
     finally:
         stop()
 
+    return ours, floor
+
+
+def _socket_run(args, socket, warm, measured, floor_model, setup_s: float, made: int, database_url: str,
+                redis_shown: str) -> tuple[dict, dict]:
+    """Push the clicks as frames on the robot's long connection, to our handler and then to the floor's."""
+    import callback_socket
+    from handlers.chat.longconn import handle_ws_event
+    from models import database
+    database.close()
+    engine = database_url.split(":", 1)[0]
+    print("bench/callback.py --platform wecom-ws: WeCom card clicks (郑计 confirms a plan step) as "
+          "template_card_event frames on the robot's long connection, beside a floor handler")
+    print(f"gateway: the sandbox's websocket on {socket.url}; connection: bot/wecom_ws.py in the same process; "
+          f"clients: {args.concurrency} closed-loop threads")
+    print(f"database: {engine}{' (temporary file)' if engine == 'sqlite' else ''}; redis: {redis_shown}; "
+          f"{made} permits submitted in {setup_s:.1f} s; warm-up {args.warmup} clicks per endpoint")
+    try:
+        warm_ours, jobs_ours = callback_socket.frames(warm, PLANNER), callback_socket.frames(measured, PLANNER)
+        ours = callback_socket.measure(socket, handle_ws_event, warm_ours, jobs_ours, args.concurrency)
+        _check_statuses("wecom-ws", ours)
+        # The floor gets frames of its own (fresh msgids): the same clicks, stored raw.
+        warm_floor, jobs_floor = callback_socket.frames(warm, PLANNER), callback_socket.frames(measured, PLANNER)
+        floor = callback_socket.measure(socket, callback_socket.floor_handler(floor_model), warm_floor, jobs_floor,
+                                        args.concurrency)
+        _check_statuses("floor", floor)
+    finally:
+        socket.stop()
+    return ours, floor
+
+
+def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: bool, clients) -> int:
+    from importlib.metadata import version
+    import settings
+    from app import create_app, wire_gates
+    from exports.org_import import load_org
+    from jobs.connection import redis
+    from models import Outbox, Signature, Step, database
+    from sandbox.server import run_in_thread
+    from workflow import audit
+
+    socket = None
+    if args.platform == "wecom-ws":
+        import callback_socket
+        socket = callback_socket.gateway(dict(corp_id=CORP, corp_secret=SECRET, agent_id=AGENT, token=TOKEN,
+                                              aes_key=AES_KEY))
+        os.environ["WECOM_WS_URL"] = socket.url
+    settings.configure()
+    floor_model = _floor_model()
+    _fresh_schema(database_url, floor_model)
+    # Connect once before serving: the first call builds the process's client (for the embedded server,
+    # starts it), and two request threads racing to build it would start two servers.
+    redis().ping()
+    if own_redis:
+        redis().flushdb()
+    load_org(ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx")
+    wire_gates()   # the permits are submitted before the app is built, and submit runs the gates
+    began = time.perf_counter()
+    channel = "wecom_ws" if socket is not None else "wecom"
+    made = _permits(args.warmup + args.clicks, channel)
+    setup_s = time.perf_counter() - began
+    warm, measured = made[:args.warmup], made[args.warmup:]
+
+    if socket is not None:
+        ours, floor = _socket_run(args, socket, warm, measured, floor_model, setup_s, len(made), database_url,
+                                  redis_shown)
+    else:
+        ours, floor = _http_run(args, clients, warm, measured, floor_model, setup_s, len(made), database_url, redis_shown)
+
     database.connect(reuse_if_open=True)
     signed = (Signature.select().join(Step)
-              .where((Step.key == "plan") & (Signature.decision == "confirm") & (Signature.channel == "wecom"))
+              .where((Step.key == "plan") & (Signature.decision == "confirm") & (Signature.channel == channel))
               .count())
     still_open = Step.select().where((Step.key == "plan") & (Step.state == "active")).count()
     floor_rows = floor_model.select().count()
@@ -341,11 +402,13 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
         print("check FAILED: the figures below do not describe correct clicks", file=sys.stderr)
         return 1
 
-    rows = {"/wecom/callback": _figures(ours), "floor (decrypt + 1 row)": _figures(floor)}
+    names = (("wecom-ws frame -> handled", "floor (parse + 1 row)") if socket is not None
+             else ("/wecom/callback", "floor (decrypt + 1 row)"))
+    rows = {names[0]: _figures(ours), names[1]: _figures(floor)}
     print(f"{'endpoint':<26}{'clicks':>7}{'median ms':>11}{'p99 ms':>9}{'clicks/s':>10}")
     for name, f in rows.items():
         print(f"{name:<26}{f['count']:>7}{f['median']:>11.2f}{f['p99']:>9.2f}{f['rate']:>10.1f}")
-    o, fl = rows["/wecom/callback"], rows["floor (decrypt + 1 row)"]
+    o, fl = rows[names[0]], rows[names[1]]
     ratio = o["median"] / fl["median"]
     print(f"ours/floor: median {ratio:.2f}x, p99 {o['p99'] / fl['p99']:.2f}x, throughput "
           f"{fl['rate'] / o['rate']:.2f}x lower; ours p99 is {o['p99'] / 1000 / WECOM_ANSWER_WITHIN:.1%} "

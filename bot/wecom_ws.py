@@ -23,16 +23,21 @@ from wecom_aibot_sdk.types import WsCmd
 from wecom_aibot_sdk.utils import generate_req_id
 
 from . import wecom_ws_bridge as bridge
-from .base import Event
+from .base import Event, sender_for_log
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "ws:wecom:heartbeat"   # the last frame's time (unix seconds), for the health check
 HEARTBEAT_TTL = 90   # pongs come every ping interval (30 s); a key gone means no socket for a while
 STATUS_KEY = "ws:wecom:status"         # hash: state, bot_id, reason, at, last_close
+HANDLED_TTL = 600   # seconds a handled msgid stays marked in Redis, for whoever waits on another process
 PLATFORM = "wecom_ws"
 HEALTHY_AFTER = 60.0
 OnEvent = Callable[[Event], str]
+
+
+def handled_key(msgid: str) -> str:
+    return f"ws:wecom:handled:{msgid}"
 
 
 class Refused(Exception):
@@ -246,10 +251,14 @@ class WsConnection:
             return
         try:
             result = await asyncio.to_thread(self.on_event, event)
-            log.info("wecom-ws %s from %s: %s", event.kind, event.user_id, result)
+            log.info("wecom-ws %s from %s: %s", event.kind, sender_for_log(event, result), result)
         except Exception:   # noqa: BLE001 - one failing event must not end the connection
             log.exception("wecom-ws: handling %s %s failed", event.kind, event.msg_id)
         finally:
+            try:   # another process (the demo's phone) may wait for this frame's effects
+                await asyncio.to_thread(self.redis.set, handled_key(event.msg_id), "1", ex=HANDLED_TTL)
+            except Exception:   # noqa: BLE001 - advisory, like the status; the event itself is handled
+                log.warning("wecom-ws: could not mark %s handled", event.msg_id[:60])
             with self._handled:
                 self.handled.add(event.msg_id)
                 self._handled.notify_all()

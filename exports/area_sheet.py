@@ -1,6 +1,7 @@
 """The org workbook's 区域 sheet: the plant's places as a tree, checked whole and written whole."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from models.area import AREA_KINDS, Area
@@ -9,12 +10,15 @@ from models.org import Person, find_person
 from .workbook import RowChecker, RowError, SheetRow, read_sheets
 
 AREAS = "区域"
-NAME, PARENT, KIND, LATITUDE, LONGITUDE, RADIUS, OFFICER, COORDINATOR = (
-    "区域名称", "上级区域", "类型", "纬度", "经度", "半径（米）", "安全员", "协调人")
-# Header -> longest text its field holds.
+NAME, PARENT, KIND, LATITUDE, LONGITUDE, RADIUS, OFFICER, COORDINATOR, WECOM_GROUP, DINGTALK_GROUP = (
+    "区域名称", "上级区域", "类型", "纬度", "经度", "半径（米）", "安全员", "协调人", "企业微信群机器人", "钉钉群")
+# Header -> longest text its field holds (a group robot's whole webhook address may be pasted).
 COLUMNS = {NAME: 100, PARENT: 100, KIND: 8, LATITUDE: 32, LONGITUDE: 32, RADIUS: 32, OFFICER: 64,
-           COORDINATOR: 64}
-OPTIONAL = (LATITUDE, LONGITUDE, RADIUS, OFFICER, COORDINATOR)
+           COORDINATOR: 64, WECOM_GROUP: 256, DINGTALK_GROUP: 128}
+OPTIONAL = (LATITUDE, LONGITUDE, RADIUS, OFFICER, COORDINATOR, WECOM_GROUP, DINGTALK_GROUP)
+# A WeCom group robot is named by its webhook key; a DingTalk group by its openConversationId.
+WEBHOOK_KEY = re.compile(r"(?:https?://\S+[?&]key=)?([A-Za-z0-9\-_]{1,128})")
+CONVERSATION = re.compile(r"[A-Za-z0-9+/=_\-]{1,128}")
 # A child is never of a higher kind than its parent: a site does not hold a unit.
 RANK = {kind: rank for rank, kind in enumerate(AREA_KINDS)}
 
@@ -52,6 +56,16 @@ class _Checker(RowChecker):
             return None
         return person
 
+    def group(self, row: SheetRow, column: str, pattern: re.Pattern, what: str) -> str | None:
+        text = row.cells.get(column, "").strip()
+        if not text:
+            return None
+        found = pattern.fullmatch(text)
+        if found is None:
+            self.error(row, column, f"“{text[:40]}”不是{what}")
+            return None
+        return found.group(found.lastindex or 0)
+
 
 def check(rows: list[SheetRow]) -> tuple[list[dict], list[RowError]]:
     """Check the rows against each other and the org; return the nodes to write, parents first."""
@@ -82,7 +96,9 @@ def check(rows: list[SheetRow]) -> tuple[list[dict], list[RowError]]:
         nodes.append(dict(name=name, parent=parent, kind=row[KIND], latitude=latitude, longitude=longitude,
                           radius=checker.number(row, RADIUS, 0, 100000),
                           safety_officer=checker.person(row, OFFICER),
-                          coordinator=checker.person(row, COORDINATOR)))
+                          coordinator=checker.person(row, COORDINATOR),
+                          wecom_group=checker.group(row, WECOM_GROUP, WEBHOOK_KEY, "企业微信群机器人的 Webhook 地址或 key"),
+                          dingtalk_group=checker.group(row, DINGTALK_GROUP, CONVERSATION, "钉钉群的 openConversationId")))
     _check_cycles(checker, by_name)
     if not rows:
         checker.errors.append(RowError(AREAS, None, None, "没有任何区域（不用区域表请删除此工作表）"))

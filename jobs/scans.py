@@ -15,9 +15,11 @@ def run_all(now_iso: str | None = None) -> dict:
     Each item is acted on in its own transaction and marked done in it, so a scan killed half-way
     leaves the rest due for the next one, and nothing is done twice.
     """
+    from emergency import muster
     from sensors import alarms
     from workflow import deadlines, work
     from .delivery import sweep
+    from .webhooks import enqueue_due as webhooks_due
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     counts = {
         "reminded": len(deadlines.remind_due(now)),
@@ -27,8 +29,14 @@ def run_all(now_iso: str | None = None) -> dict:
         **running_rules(now.isoformat()),
         "sensors_offline": alarms.offline_due(now),
         "alarms_resent": alarms.resend_due(now),
+        "musters_late": muster.late_due(now),
     }
+    from .hazards import scan as hazard_scan
+    counts |= hazard_scan(now)
     counts["swept"] = sweep()
+    counts["webhooks"] = webhooks_due(now)
+    from handlers.chat.inbox import sweep as sweep_inbox
+    counts["inbox_swept"] = sweep_inbox()
     if any(counts.values()):
         log.info("scan at %s: %s", now.isoformat(), counts)
     return counts

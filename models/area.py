@@ -22,6 +22,10 @@ class Area(BaseModel):
     radius = FloatField(null=True)
     safety_officer = ForeignKeyField(Person, null=True, on_delete="SET NULL")
     coordinator = ForeignKeyField(Person, null=True, on_delete="SET NULL")
+    # Where broadcasts that suit a group go: the key of a WeCom group robot's webhook, and the
+    # openConversationId of a DingTalk group that the app's robot is in.
+    wecom_group = CharField(max_length=128, null=True)
+    dingtalk_group = CharField(max_length=128, null=True)
     # A node dropped from the sheet keeps the permits that name it but takes no new ones.
     active = BooleanField(default=True)
 

@@ -31,7 +31,8 @@ class Outbox(BaseModel):
     """A message to deliver, written in the same transaction as the change that causes it."""
     created_at = DateTimeField(default=utcnow, index=True)
     permit_no = CharField(max_length=32, null=True, index=True)
-    person = ForeignKeyField(Person, on_delete="RESTRICT")
+    # Empty for a message to a group (kind "group"), whose payload names the group.
+    person = ForeignKeyField(Person, null=True, on_delete="RESTRICT")
     kind = CharField(max_length=16)
     payload = JSONField()
     dedupe_key = CharField(max_length=191, unique=True)

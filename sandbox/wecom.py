@@ -47,6 +47,7 @@ from sandbox.phone import SCANNER_COOKIE, phone
 from sandbox.server import admin_body as _admin_body, bad as _bad, run_in_thread
 from sandbox.wecom_callback import Callbacks, click_xml, message_xml, verify_callback_url
 from sandbox.wecom_errors import ApiError, ClickRefused, error_body
+from sandbox.groups import Groups, wecom_webhook
 from sandbox.wecom_state import WecomState
 
 __all__ = ["create_wecom_sandbox", "run_in_thread", "verify_callback_url", "sandbox_state"]
@@ -68,6 +69,8 @@ def create_wecom_sandbox(*, corp_id: str, corp_secret: str, agent_id: int, token
     callbacks = Callbacks(token=token, aes_key=aes_key, corp_id=corp_id, agent_id=state.agent_id)
     app.extensions["wecom_sandbox"] = state
     state.mode, state.gateway = "callback", None
+    state.groups = Groups(state.now)
+    state.groups.admin_routes(app)
     if bot_id and bot_secret:
         from sandbox.wecom_ws import WsGateway
         state.gateway = WsGateway(state, bot_id=bot_id, secret=bot_secret)
@@ -120,6 +123,10 @@ def _api_routes(app: Flask, state: WecomState) -> None:
     @api("gettoken", "GET", needs_token=False)
     def gettoken():
         return state.gettoken(request.args.get("corpid"), request.args.get("corpsecret"))
+
+    @api("webhook/send", "POST", needs_token=False)
+    def webhook_send():
+        return wecom_webhook(state.groups, _json_api_body(), request.args.get("key"))
 
     @api("message/send", "POST")
     def send():

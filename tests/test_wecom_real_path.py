@@ -103,7 +103,7 @@ def test_a_retried_callback_changes_nothing(world):
     assert AuditEvent.select().where(AuditEvent.action == "refused").count() == 0
 
 
-@BOTH
+@pytest.mark.parametrize("world", ["wecom", "dingtalk", "wecom_ws"], indirect=True)   # 或签 over the socket too
 def test_two_or_sign_approvers_at_once_one_wins_and_both_cards_are_settled(world):
     phone, drain, _ = world
     phone.text("zhuyan", apply_text())

@@ -135,6 +135,11 @@ def test_a_socket_closed_by_the_server_with_a_reason_is_reported_and_reconnected
     status = redis().hgetall("ws:wecom:status")
     assert b"4001" in status[b"last_close"] and "维护中".encode() in status[b"last_close"]
     assert float(redis().get("ws:wecom:heartbeat")) > 0
+    # The operator sees it on /readyz: the socket is back (fresh heartbeat), and why it last went away.
+    ready = requests.get(f"{w.app}/readyz", timeout=5).json()
+    assert ready["checks"]["socket:wecom"] == "ok" and ready["checks"]["token:wecom_ws"] == "ok"
+    assert "4001" in ready["wecom_ws"]["last_close"] and "维护中" in ready["wecom_ws"]["last_close"]
+    assert ready["wecom_ws"]["state"] == "connected"
 
 
 def test_a_second_process_for_the_same_robot_waits(ws_world, caplog):

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
@@ -22,6 +22,7 @@ from models.permit import Permit
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
+KNOWLEDGE = ROOT / "exports" / "samples" / "knowledge"
 SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 # Fixed credentials shared by the demo app and the sandbox; nothing real.
 CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
@@ -30,6 +31,8 @@ CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
 DINGTALK = {"DINGTALK_APP_KEY": "dingdemoappkey000001", "DINGTALK_APP_SECRET": "demo-dingtalk-secret",
             "DINGTALK_CORP_ID": "dingdemocorp0000001", "DINGTALK_MODE": "stream"}
 PLATFORMS = ("wecom", "dingtalk", "mixed")
+# WECOM_MODE=ws: WeCom through the smart robot's long connection, held by a `python app.py wecom-ws` process.
+ROBOT = {"WECOM_BOT_ID": "aibdemo0000000001", "WECOM_BOT_SECRET": "demo-bot-secret"}
 
 
 # The scripted demo shortens every step's time limit so that one can be seen to escalate:
@@ -41,16 +44,23 @@ STORY_TIMERS = {"SCAN_EVERY_SECONDS": "1", "SCHEDULER_LOCK_SECONDS": "3", "QUIET
 SCRIPTED_TIMERS = {**STORY_TIMERS, "STEP_LIMIT_FACTOR": "0.002", **SCRIPTED_FACES}
 
 
+def robot_stand_in() -> None:
+    """With WECOM_MODE=ws, give the demo the sandbox robot's id and secret (a real robot's are never needed)."""
+    if (os.environ.get("WECOM_MODE") or "").lower() == "ws":
+        os.environ.update(ROBOT)
+
+
 @dataclass
 class Demo:
     app: str
     wecom: str      # the WeCom sandbox (its phone view is {wecom}/phone)
     dingtalk: str   # the DingTalk sandbox ({dingtalk}/phone)
+    on_ws: bool = False   # WeCom's clicks and cards travel the robot's long connection
 
 
 @contextmanager
 def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, timers: dict | None = None,
-            platform: str = "wecom"):
+            platform: str = "wecom", fresh_choices: bool = False):
     """Start both sandboxes, the app, its Stream connection, a worker and the scheduler; yield a Demo.
 
     create_app is the composition root's factory: the demo builds its app only once the sandboxes'
@@ -59,61 +69,116 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
     Everyone in the sample plant has a WeCom account; the demo gives each a DingTalk one as well
     (dt_<WeCom account>), so one person can follow a permit from either app. platform says where
     their cards go first: wecom, dingtalk, or mixed (alternating people between the two).
+    fresh_choices forgets the app each person last used (kept in the database), as a story must.
     """
     from exports.org_import import load_org
+    from exports.knowledge import load as load_knowledge
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
     from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
     # Ports: the WeCom sandbox on sandbox_port, DingTalk's on the next one (0: both ephemeral). Each
     # sandbox is all of its platform's hosts: the API, the classic oapi and the OAuth pages.
-    wecom_url, stop_wecom = run_in_thread(_sandbox(create_wecom_sandbox, []), port=sandbox_port)
-    dingtalk_url, stop_dingtalk = run_dingtalk_sandbox(_dingtalk_sandbox(create_dingtalk_sandbox),
-                                                       port=sandbox_port + 1 if sandbox_port else 0)
-    os.environ.update({**CREDENTIALS, **DINGTALK, **(timers or {}), "WECOM_API_BASE": wecom_url,
-                       "WECOM_OAUTH_BASE": wecom_url, "DINGTALK_API_BASE": dingtalk_url,
-                       "DINGTALK_OAPI_BASE": dingtalk_url, "DINGTALK_LOGIN_BASE": dingtalk_url,
-                       "DEFAULT_PLATFORM": "dingtalk" if platform == "dingtalk" else "wecom"})
-    app = create_app()
-    upgrade()
-    load_org(SAMPLE)
-    load_sensors(SENSORS)
-    _everyone_on_dingtalk()
-    for url, column in ((wecom_url, "wecom_userid"), (dingtalk_url, "dingtalk_userid")):
-        people = [(getattr(p, column), p.name) for p in Person.select() if getattr(p, column)]
-        requests.post(f"{url}/sandbox/users", json={"users": [u for u, _ in people], "names": dict(people)},
-                      timeout=10)
-    app_url, stop_app = run_in_thread(app, port=port)
-    os.environ["PUBLIC_BASE_URL"] = app_url
-    settings.configure()   # links and QR codes made in this process name the port the app got
-    requests.post(f"{wecom_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback"},
-                  timeout=10)
-    from jobs.connection import redis
-    redis()  # start the embedded Redis here, so the worker process attaches to the same server
-    if platform == "mixed":
-        _alternate_platforms()
-    stream = stream_connection(dingtalk_url)
-    helpers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
-                                cwd=ROOT, stderr=subprocess.DEVNULL if quiet else None)
-               for command, quiet in ((["worker", "--sweep-every", "2", "--quiet"], False),
-                                      (["scheduler"], True))]
+    on_ws = (os.environ.get("WECOM_MODE") or "").lower() == "ws"
+    with ExitStack() as started:
+        # Everything is stopped in reverse order however far the start got: a Ctrl-C while the
+        # sample plant loads must not leave a sandbox or the embedded Redis behind.
+        wecom_app = _sandbox(create_wecom_sandbox, [], robot=on_ws)
+        gateway = wecom_app.extensions["wecom_sandbox"].gateway
+        wecom_url, stop_wecom = run_in_thread(wecom_app, port=sandbox_port)
+        started.callback(stop_wecom)
+        if gateway is not None:
+            started.callback(gateway.stop)
+        dingtalk_url, stop_dingtalk = run_dingtalk_sandbox(_dingtalk_sandbox(create_dingtalk_sandbox),
+                                                           port=sandbox_port + 1 if sandbox_port else 0)
+        started.callback(stop_dingtalk)
+        os.environ.update({**CREDENTIALS, **DINGTALK, **(timers or {}), "WECOM_API_BASE": wecom_url,
+                           "WECOM_OAUTH_BASE": wecom_url, "DINGTALK_API_BASE": dingtalk_url,
+                           "DINGTALK_OAPI_BASE": dingtalk_url, "DINGTALK_LOGIN_BASE": dingtalk_url,
+                           "DEFAULT_PLATFORM": "dingtalk" if platform == "dingtalk" else "wecom",
+                           **({**ROBOT, "WECOM_WS_URL": gateway.url} if on_ws else {})})
+        app = create_app()
+        upgrade()
+        load_org(SAMPLE)
+        load_sensors(SENSORS)
+        load_knowledge(KNOWLEDGE)
+        _everyone_on_dingtalk()
+        if fresh_choices:
+            # A story's platform is the one it was asked for, whatever an earlier run in this instance chose.
+            Person.update(platform=None).execute()
+        for url, column in ((wecom_url, "wecom_userid"), (dingtalk_url, "dingtalk_userid")):
+            people = [(getattr(p, column), p.name) for p in Person.select() if getattr(p, column)]
+            requests.post(f"{url}/sandbox/users", json={"users": [u for u, _ in people], "names": dict(people)},
+                          timeout=10)
+        app_url, stop_app = run_in_thread(app, port=port)
+        started.callback(stop_app)
+        os.environ["PUBLIC_BASE_URL"] = app_url
+        settings.configure()   # links and QR codes made in this process name the port the app got
+        requests.post(f"{wecom_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback",
+                                                            "mode": "ws" if on_ws else "callback"}, timeout=10)
+        from jobs.connection import redis, stop_embedded
+        redis()  # start the embedded Redis here, so the worker process attaches to the same server
+        started.callback(stop_embedded)   # last of the processes: the helpers below use it until they end
+        if platform == "mixed":
+            _alternate_platforms(wecom="wecom_ws" if on_ws else "wecom")
+        stream = stream_connection(dingtalk_url)
+        started.callback(stream.stop)
+        commands = [(["worker", "--sweep-every", "2", "--quiet"], False), (["scheduler"], True)]
+        if on_ws:   # the robot's socket is held by its own process, as in a plant without a public URL
+            commands.append((["wecom-ws"], True))
+        helper = None
+        for command, quiet in commands:
+            # A session of its own: a Ctrl-C at the terminal reaches the demo alone, which then stops
+            # each helper and everything the helper started (the worker's alarm lane) in order.
+            helper = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
+                                      cwd=ROOT, stderr=subprocess.DEVNULL if quiet else None,
+                                      start_new_session=True, preexec_fn=_die_with_parent)
+            started.callback(_stop_helper, helper)
+        if on_ws:
+            _await_socket(wecom_url, helper)
+        yield Demo(app_url, wecom_url, dingtalk_url, on_ws)
+
+
+def _die_with_parent() -> None:
+    """In a helper, before it runs: have Linux SIGTERM it when the demo dies, even of a SIGKILL."""
+    import ctypes
+    import signal
     try:
-        yield Demo(app_url, wecom_url, dingtalk_url)
-    finally:
-        for process in helpers:
-            process.terminate()
-            process.wait(timeout=10)
-        stream.stop()
-        stop_app()
-        stop_wecom()
-        stop_dingtalk()
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass   # not Linux: a SIGKILLed demo leaves its helpers, as any parent would
 
 
-def _sandbox(create, users):
+def _stop_helper(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop a helper (it stops what it started), then kill whatever of its process group outstays grace."""
+    import signal
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _await_socket(sandbox_url: str, process: subprocess.Popen) -> None:
+    """Wait until the wecom-ws process has subscribed at the sandbox's gateway; a message sent earlier is lost."""
+    deadline = time.monotonic() + 30
+    while not requests.get(f"{sandbox_url}/sandbox/ws", timeout=5).json().get("connected"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the wecom-ws process did not reach the sandbox's long-connection gateway")
+        time.sleep(0.1)
+
+
+def _sandbox(create, users, *, robot: bool = False):
     c = CREDENTIALS
     return create(corp_id=c["WECOM_CORP_ID"], corp_secret=c["WECOM_SECRET"],
                   agent_id=int(c["WECOM_AGENT_ID"]), token=c["WECOM_TOKEN"],
-                  aes_key=c["WECOM_AES_KEY"], users=users)
+                  aes_key=c["WECOM_AES_KEY"], users=users,
+                  **({"bot_id": ROBOT["WECOM_BOT_ID"], "bot_secret": ROBOT["WECOM_BOT_SECRET"]} if robot else {}))
 
 
 def _dingtalk_sandbox(create):
@@ -179,9 +244,27 @@ def ws_connection(sandbox_url: str):
 
 def phone_for(demo: Demo, platform: str):
     """Return the scripted phone that acts on platform's sandbox (both, for mixed)."""
-    from .scripted import DingTalkPhone, MixedPhone, Phone
-    wecom, dingtalk = Phone(demo.wecom, demo.app), DingTalkPhone(demo.dingtalk, demo.app)
+    from .scripted import DingTalkPhone, MixedPhone, Phone, WsPhone
+    wecom = WsPhone(demo.wecom, demo.app, settle=_handled) if demo.on_ws else Phone(demo.wecom, demo.app)
+    dingtalk = DingTalkPhone(demo.dingtalk, demo.app)
     return {"wecom": wecom, "dingtalk": dingtalk, "mixed": MixedPhone(wecom, dingtalk)}[platform]
+
+
+def _handled(msgid: str, timeout: float = 30.0) -> None:
+    """Wait until the wecom-ws process has handled the frame with this msgid."""
+    from bot.wecom_ws import handled_key
+    from jobs.connection import redis
+    deadline = time.monotonic() + timeout
+    while not redis().exists(handled_key(msgid)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the wecom-ws process did not handle frame {msgid}")
+        time.sleep(0.05)
+
+
+def texts(phone, user: str) -> list[str]:
+    """Return the words of every reply user got (the long connection sends them as markdown)."""
+    return [str(m["content"].get("content") or m["content"].get("text") or "") for m in phone.messages(user)
+            if m["msgtype"] in ("text", "markdown", "sampleText")]
 
 
 def account(phone, wecom_userid: str) -> str:
@@ -208,7 +291,7 @@ def hot_work_form(grade: str = "一级") -> str:
             f"作业人: jianghan,shenli\n监护人: chuwei")
 
 
-APP_NAME = {"wecom": "企业微信", "dingtalk": "钉钉"}
+APP_NAME = {"wecom": "企业微信", "wecom_ws": "企业微信", "dingtalk": "钉钉"}
 
 
 def scripted(demo: Demo, say, platform: str = "wecom") -> Permit:
@@ -263,7 +346,7 @@ def _selfie(phone, photo: str) -> str:
             raise TimeoutError("the worker did not check the face in time")
         time.sleep(0.2)
     wait_delivered()
-    return [m["content"]["content"] for m in phone.messages(user) if m["msgtype"] == "text"][-1]
+    return texts(phone, user)[-1]
 
 
 @contextmanager
@@ -282,8 +365,7 @@ def _welder_certificate_expired(say):
 
 def _refusal(phone, user: str) -> str:
     """Return the newest reply to user saying why a draft was not submitted."""
-    texts = [m["content"]["content"] for m in phone.messages(user) if m["msgtype"] == "text"]
-    return next((t for t in reversed(texts) if "未能提交" in t), "（没有收到拒绝消息）")
+    return next((t for t in reversed(texts(phone, user)) if "未能提交" in t), "（没有收到拒绝消息）")
 
 
 def _show_board(permit: Permit, say) -> None:

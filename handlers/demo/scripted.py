@@ -209,9 +209,24 @@ class DingTalkPhone(Phone):
 
 
 class WsPhone(Phone):
-    """The WeCom sandbox when the app holds the robot's long connection: the same chats, clicks go as frames."""
+    """The WeCom sandbox when the app holds the robot's long connection: the same chats, clicks go as frames.
+
+    A frame is handled by whichever process holds the socket, after the sandbox has answered; with
+    settle (msgid -> None), each action returns only once that process has handled its frame.
+    """
 
     platform = "wecom_ws"
+
+    def __init__(self, base_url: str, app_url: str, *, settle: Callable[[str], None] | None = None):
+        super().__init__(base_url, app_url)
+        self.settle = settle
+
+    def _post(self, path: str, **kwargs) -> dict:
+        answer = super()._post(path, **kwargs)
+        msgid = ((answer.get("frame") or {}).get("body") or {}).get("msgid")
+        if self.settle is not None and msgid:
+            self.settle(msgid)
+        return answer
 
 
 class MixedPhone:
@@ -278,8 +293,11 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             continue
         if d.phase == "start":
             for kind in d.gates.photos:
-                phone.photo(phone.account(permit.applicant), tiny_png(), f"{kind}.png")
+                applicant = phone.account(permit.applicant)
+                before = len(phone.messages(applicant))
+                phone.photo(applicant, tiny_png(), f"{kind}.png")
                 drain()
+                _await_answer(phone, applicant, before)
             if d.gates.gas_fresh:
                 tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
                 tester = machine.assignees(tester_step)[0]
@@ -290,6 +308,7 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                     drain()
                     detector.post().raise_for_status()
                     say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
+            _isolate(phone, permit, drain, say)
             _arrive(phone, permit_no, onsite.people_in_roles(permit, d.gates.checkins), say)
         for person in people if d.mode == "all" else people[:1]:
             if d.onsite:
@@ -302,6 +321,37 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             say(f"  {step.name:<12} {person.name} 点击“{phone.label(card)}” → {_answer(answer)}")
             drain()
     raise RuntimeError(f"{permit_no} never reached {until}")
+
+
+def _isolate(phone: Phone, permit: Permit, drain: Callable[[], None], say: Callable[[str], None]) -> None:
+    """Where the type needs isolation and none is listed: lock out a valve in chat, the guardian verifies it."""
+    from models.isolation import IsolationLink, IsolationPoint
+    if not templates.get(permit.work_type).needs_isolation(permit.grade) or IsolationLink.select().where(
+            (IsolationLink.permit == permit) & (IsolationLink.purpose == "depends")).exists():
+        return
+    applicant, guardian = permit.applicant, machine.members(permit, onsite.GUARDIAN)[0]
+    valve = f"V-{permit.no}"
+    phone.text(phone.account(applicant), f"隔离 {permit.no} {valve} 关阀上锁 L-{permit.id}")
+    drain()
+    point = IsolationPoint.get(IsolationPoint.tag == valve)
+    card = phone.open_card(phone.account(guardian), f"isolation-{point.id}-verify-")
+    if card is None:
+        raise RuntimeError(f"{guardian.name} has no card to verify {valve}")
+    phone.click(phone.account(guardian), card)
+    drain()
+    blind = (permit.attributes or {}).get("blind_no")
+    named = IsolationLink.select().where((IsolationLink.permit == permit) & (IsolationLink.purpose != "depends"))
+    if permit.work_type == "blind_plate" and blind and not named.exists():
+        phone.text(phone.account(applicant), f"隔离 {permit.no} {blind} 加盲板 B-{permit.id}")
+        drain()
+    say(f"  {'能量隔离':<12} {applicant.name} 发送“隔离 {permit.no} {valve} 关阀上锁”，{guardian.name} 点击“确认隔离”")
+def _await_answer(phone: Phone, user: str, before: int, timeout: float = 30.0) -> None:
+    """Wait for the answer to a photo: a job fetches it and writes the answer, after the outbox looked empty."""
+    deadline = time.monotonic() + timeout
+    while len(phone.messages(user)) <= before:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{user} got no answer to a photo")
+        time.sleep(0.1)
 
 
 def _arrive(phone: Phone, permit_no: str, people: list, say: Callable[[str], None]) -> None:

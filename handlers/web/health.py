@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify
 
 import models
 import settings
-from jobs.connection import QUEUES, queue, redis
+from jobs.connection import ALARM, QUEUES, queue, redis
 from models import Alarm, Outbox
 from monitoring import metrics, readiness
 
@@ -19,7 +19,8 @@ def healthz():
 
 
 def _depths() -> dict[str, int]:
-    return {name: queue(name).count for name in QUEUES}
+    from jobs import alarm_queue
+    return {name: alarm_queue.depth() if name == ALARM else queue(name).count for name in QUEUES}
 
 
 def _tokens() -> dict:
@@ -29,7 +30,9 @@ def _tokens() -> dict:
         def token(platform=platform) -> str:
             adapter = registry.adapter_for(platform)
             # Each adapter reads its platform token through a client that caches it in Redis.
-            client = getattr(adapter, "client", None) or getattr(adapter, "oapi")
+            client = getattr(adapter, "client", None) or getattr(adapter, "oapi", None)
+            if client is None:   # the robot's long connection has no token: its socket check stands for it
+                return "no token (socket)"
             return client.access_token
         found[platform] = token
     return found
@@ -38,7 +41,16 @@ def _tokens() -> dict:
 def _sockets(conf: settings.Settings) -> list[str]:
     if conf.ready_sockets is not None:
         return sorted(conf.ready_sockets)
-    return ["dingtalk"] if conf.dingtalk is not None and conf.dingtalk.mode == "stream" else []
+    found = ["dingtalk"] if conf.dingtalk is not None and conf.dingtalk.mode == "stream" else []
+    return found + (["wecom"] if conf.wecom_ws is not None else [])
+
+
+def _ws_status() -> dict:
+    """What the wecom-ws process last wrote: its state and why its socket last went away."""
+    from bot.wecom_ws import STATUS_KEY
+    raw = redis().hgetall(STATUS_KEY)
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items() if k in (b"state", b"reason", b"last_close", "state", "reason", "last_close")}
 
 
 def _leader() -> str | None:
@@ -57,6 +69,11 @@ def readyz():
     report = readiness.check(database=models.database, redis=redis, tokens=_tokens(),
                              sockets=_sockets(settings.current()), leader=_leader, depths=_depths,
                              schema=_schema)
+    if settings.current().wecom_ws is not None:
+        try:
+            report.figures["wecom_ws"] = _ws_status()
+        except Exception as exc:   # noqa: BLE001 - Redis being down is named by the redis check already
+            report.figures["wecom_ws"] = {"error": type(exc).__name__}
     return jsonify(report.as_json()), 200 if report.ready else 503
 
 

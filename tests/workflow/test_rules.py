@@ -20,7 +20,7 @@ from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransitio
                       record_gas, request_change, resume, sign, start, submit, suspend, template)
 from workflow.clock import local
 from workflow.rules import UNGRADED
-from workflow.walkthrough import SAMPLES, WALK_DETECTOR, Clock, _act, monitor
+from workflow.walkthrough import SAMPLES, WALK_DETECTOR, Clock, _act, isolate, monitor
 
 GOOD_AIR = {"O2": 20.9, "EX": 0, "H2S": 0, "CO": 0}
 
@@ -92,6 +92,7 @@ def at_start(permit: Permit, clock: Clock, *, photos: bool = True) -> None:
     t = template.get(permit.work_type)
     if t.step("start").gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
         monitor(permit, t, clock)
+    isolate(permit, clock, lambda line: None)    # 受限空间 and 盲板抽堵 start only behind a verified lockout
     if photos:
         for kind in template.get(permit.work_type).step("start").gates.photos:
             attach(permit.no, by=permit.applicant, kind=kind, data=f"{kind}".encode(),
