@@ -128,8 +128,8 @@ MUTATIONS = (
     Mutation("failed-reading-does-not-suspend", "workflow/work.py",
              "elif (stopping or not verdict.passed) and ctx.permit.state == IN_PROGRESS:",
              "elif stopping and ctx.permit.state == IN_PROGRESS:", (R, "-k", "failing_reading")),
-    Mutation("grade-raising-change-allowed", "workflow/work.py",
-             "if grade != old_grade:", "if False:", (R, X, "-k", "change")),
+    Mutation("grade-raising-change-allowed", "workflow/changes.py",
+             "if grade != ctx.permit.grade:", "if False:", (R, X, "-k", "change")),
     # workflow/gas.py: pass limits
     Mutation("lel-split-strict", "workflow/gas.py",
              "if lel >= LEL_SPLIT else", "if lel > LEL_SPLIT else", (G, R, "-k", "lel or gas_pass")),
