@@ -50,10 +50,8 @@ def _each(numbers: list[str], act) -> list[Outcome]:
     for no in numbers:
         try:
             done.append(act(no))
-        except NothingDue:
-            continue
         except WorkflowError:
-            continue   # moved on since the scan found it (resumed, completed, changed)
+            continue   # nothing due, or moved on since the scan found it (completed, changed)
     return done
 
 
@@ -122,10 +120,6 @@ def reading_check(permit_no: str, *, now: datetime) -> Outcome:
                 "逾期将暂停作业")
         ctx.tell(_unique(testers + machine.members(permit, "监护人")), "info", text)
         ctx.bump, ctx.data = False, {"deadline": deadline.isoformat(), "testers": [p.id for p in testers]}
-    return _run_reading(permit_no, body, now)
-
-
-def _run_reading(permit_no: str, body, now: datetime) -> Outcome:
     # The audit names what happened: a reminder, or (the body switched the command) a suspension.
     return run(permit_no, REMIND_READING, body, by=None, now=now)
 

@@ -71,8 +71,9 @@ def test_work_stopped_at_nightfall_resumes_next_morning_after_a_fresh_gas_test(p
     permit = day_work()
     running.nightfall_due(shanghai(24, 18))
     gas_test(permit, shanghai(24, 22))
-    with refused(GateNotMet, "申报夜间不作业", permit):
-        running_resume(permit, shanghai(24, 22) + minutes(5))
+    for at in (shanghai(24, 22) + minutes(5), shanghai(25, 5) + minutes(59)):   # the night runs till 06:00
+        with refused(GateNotMet, "申报夜间不作业", permit):
+            running_resume(permit, at)
     with refused(GateNotMet, "最近一次合格的气体分析在 540 分钟前，超过 30 分钟，请重新检测", permit):
         running_resume(permit, shanghai(25, 7))   # last night's test does not count this morning
     gas_test(permit, shanghai(25, 7) + minutes(5))

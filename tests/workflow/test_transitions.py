@@ -4,7 +4,7 @@ from __future__ import annotations
 from hazards import rectification
 from isolation import points
 from models.handover import Handover
-from workflow import handover
+from workflow import handover, running
 
 import hashlib
 from datetime import datetime, timedelta
@@ -171,6 +171,7 @@ def attempt(command: str, no: str, clock: Clock):
         "remind": lambda: deadlines.remind(no, step.id if step else 0, now=now + 6 * HOUR),
         "escalate": lambda: deadlines.escalate(no, step.id if step else 0, now=now + 6 * HOUR),
         "retest": lambda: deadlines.retest(no, now=now + 6 * HOUR),
+        "remind_reading": lambda: running.reading_check(no, now=now + 6 * HOUR),
         "chase_rectification": lambda: rectification.chase(no, now=now + 6 * HOUR),
         "bind_sensor": lambda: watch.bind(no, "GD-0012", by=who("chenjian"), now=now),
         "unbind_sensor": lambda: watch.unbind(no, "GD-0012", by=who("chenjian"), now=now),
@@ -209,6 +210,7 @@ REFUSED_BY_A_RULE = {
     ("in_approval", "sign"): (GateNotMet, "请先到现场扫码签到（签到 30 分钟内有效），再审批"),
     ("issued", "sign"): (GateNotMet, "最近一次合格的气体分析在 69 分钟前，超过 30 分钟，请重新检测"),
     ("in_progress", "escalate"): (NothingDue, "no escalation due"),
+    ("in_progress", "remind_reading"): (NothingDue, "no reading interval"),   # hot work logs no 2-hourly reading
     **{(state, command): NO_DETECTOR for state in ("in_approval", "issued", "in_progress", "suspended")
        for command in ("bind_sensor", "unbind_sensor")},
 }
