@@ -109,8 +109,10 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
     commands = [(["worker", "--sweep-every", "2", "--quiet"], False), (["scheduler"], True)]
     if on_ws:   # the robot's socket is held by its own process, as in a plant without a public URL
         commands.append((["wecom-ws"], True))
-    helpers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
-                                cwd=ROOT, stderr=subprocess.DEVNULL if quiet else None)
+    # The socket's log goes to the instance folder: it names every frame, too many for the terminal.
+    socket_log = open(settings.current().instance_path / "wecom-ws.log", "ab") if on_ws else None
+    helpers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ}, cwd=ROOT,
+                                stderr=socket_log if command == ["wecom-ws"] else subprocess.DEVNULL if quiet else None)
                for command, quiet in commands]
     try:
         if on_ws:
@@ -120,6 +122,8 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
         for process in helpers:
             process.terminate()
             process.wait(timeout=10)
+        if socket_log is not None:
+            socket_log.close()
         stream.stop()
         if gateway is not None:
             gateway.stop()
