@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PG_URL    ?= postgresql://postgres@127.0.0.1:5432/test
 MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 
-.PHONY: test test-sqlite test-engines chaos demo clean
+.PHONY: test test-sqlite test-engines chaos demo screenshots clean
 
 # face-recognition asks for "dlib", which the dlib-bin wheel provides under another name: installed
 # without its dependencies, which requirements.txt lists (dlib-bin, face_recognition_models, numpy, pillow).
@@ -38,6 +38,13 @@ chaos: $(STAMP)
 ## the phone-view URL, where one can act as anyone in the sample plant.
 demo: $(STAMP)
 	$(PY) app.py demo
+
+## Regenerate the README's pictures: the phone views and the tablet board with Debian's Chromium
+## (Playwright), and the report page where LibreOffice is installed.
+screenshots: $(STAMP)
+	$(PY) scripts/screenshots.py
+	@if command -v soffice >/dev/null; then $(PY) scripts/render_report.py; \
+	 else echo "soffice not found: docs/report-overview.png kept (apt-get install libreoffice-calc poppler-utils)"; fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

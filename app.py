@@ -19,7 +19,10 @@ from certs.stats import register as count_certificates
 from faces.gate import problems as face_problems
 from emergency.stop import resume_problems
 from handlers.cli import COMMANDS
+from hazards.deadlines import hold_problems as hazard_hold
 from handlers.cli.common import APP_FACTORY
+from handlers.api import register as open_api
+from handlers.cli.progress import FORCED as PROGRESS
 from handlers.web.area_board import bp as area_board
 from handlers.web.board import bp as board
 from handlers.web.busy import register as answer_busy
@@ -46,6 +49,7 @@ def wire_gates() -> None:
     hooks.register("isolation", isolation_start)
     hooks.register("isolation_release", isolation_release)
     hooks.register("resume", resume_problems)
+    hooks.register("hazard_hold", hazard_hold)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -81,6 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(muster)
     app.register_blueprint(health)
     app.register_blueprint(area_board)
+    open_api(app)
 
     return app
 
@@ -97,6 +102,9 @@ def _require_schema() -> None:
         raise click.ClickException(f"数据库结构为第 {version} 版，需要第 {head} 版，请运行 python app.py init-db")
 
 
+HELP_ONLY = "help_only"
+
+
 class AppGroup(click.Group):
     """Run each command inside a freshly built app; --help needs no database."""
 
@@ -109,15 +117,21 @@ class AppGroup(click.Group):
 
     def invoke(self, ctx):
         ctx.meta[APP_FACTORY] = create_app   # the demo builds its own app once its sandboxes are up
+        # The group's callback runs before a subcommand reads its own --help: it must know beforehand,
+        # or `permit new --help` would ask for a database that a person reading help may not have yet.
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        ctx.meta[HELP_ONLY] = any(a in ctx.help_option_names for a in args)
         with create_app().app_context():
             return super().invoke(ctx)
 
 
 @click.group(cls=AppGroup, commands=COMMANDS)
+@click.option("--progress", is_flag=True, help="show long commands' progress on stderr even when it is not a terminal")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, progress: bool) -> None:
     """电子作业票 (electronic work permit): manage the database, the org and permits."""
-    if ctx.invoked_subcommand not in SCHEMA_FREE:
+    ctx.meta[PROGRESS] = progress
+    if ctx.invoked_subcommand not in SCHEMA_FREE and not ctx.meta.get(HELP_ONLY):
         _require_schema()
 
 

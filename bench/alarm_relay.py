@@ -286,8 +286,9 @@ def _serve(instance: Path, args) -> tuple[subprocess.Popen, str]:
 
 
 def _start_workers(count: int, instance: Path) -> list[subprocess.Popen]:
-    """Start count `python app.py worker` processes; wait until each and its alarm lanes registered with rq."""
+    """Start count `python app.py worker` processes; wait until each registered with rq and its alarm lanes serve."""
     from rq import Worker
+    from jobs import alarm_queue
     from jobs.connection import redis
     workers = []
     for k in range(count):
@@ -297,7 +298,7 @@ def _start_workers(count: int, instance: Path) -> list[subprocess.Popen]:
     deadline = time.monotonic() + 60
     import settings
     lanes = settings.current().alarm_workers
-    while len(Worker.all(connection=redis())) < (1 + lanes) * count:
+    while len(Worker.all(connection=redis())) < count or alarm_queue.alive() < lanes * count:
         if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
             logs = "\n".join((instance / f"worker-{k}.log").read_text(errors="replace")[-2000:] for k in range(count))
             sys.exit(f"the workers did not start:\n{logs}")
@@ -308,10 +309,11 @@ def _start_workers(count: int, instance: Path) -> list[subprocess.Popen]:
 # -- measuring -------------------------------------------------------------------------------------------
 
 def _backlog() -> tuple[int, int, int]:
-    """Return (alarm-lane jobs waiting, ordinary delivery jobs waiting, outbox rows not yet sent)."""
-    from jobs.connection import ALARM, queue
+    """Return (alarm-lane cards waiting, ordinary delivery jobs waiting, outbox rows not yet sent)."""
+    from jobs import alarm_queue
+    from jobs.connection import queue
     from models import Outbox
-    return (queue(ALARM).count, queue("deliver").count,
+    return (alarm_queue.depth(), queue("deliver").count,
             Outbox.select().where(Outbox.state.in_(("pending", "sending"))).count())
 
 

@@ -304,9 +304,13 @@ def wait_stream(plant: Plant, process, seconds: float = 30) -> None:
 def _wait_workers(plant: Plant, count: int) -> None:
     from redis import Redis
     from rq import Worker
+    from jobs import alarm_queue
     connection = Redis(port=plant.redis_port)
     deadline = time.monotonic() + 60
-    while len(Worker.all(connection=connection)) < 2 * count:   # each: the ordinary lane and one alarm lane
+    alarm_loops = alarm_queue.LOOPS
+    # Each worker: the ordinary lane (an rq worker) and one alarm lane (a loop that says it lives).
+    while (len(Worker.all(connection=connection)) < count
+           or connection.zcount(alarm_loops, time.time() - alarm_queue.ALIVE, "+inf") < count):
         if time.monotonic() > deadline:
             sys.exit(f"the workers did not start:\n{plant.log_tail('worker-0')}")
         time.sleep(0.1)

@@ -142,13 +142,14 @@ def _gateway_loop(spec: dict, base: str, every: int, stop: threading.Event, alar
 
 
 def _backlog() -> tuple[int, int, int, int]:
-    from jobs.connection import ALARM, queue
+    from jobs import alarm_queue
+    from jobs.connection import queue
     from models import Outbox, database
     try:
         rows = Outbox.select().where(Outbox.state.in_(("pending", "sending"))).count()
     finally:
         database.close()
-    return queue(ALARM).count, queue("deliver").count, queue("default").count, rows
+    return alarm_queue.depth(), queue("deliver").count, queue("default").count, rows
 
 
 def main() -> int:

@@ -84,3 +84,12 @@ class RateLimited(PlatformError):
     def __init__(self, retry_after: float, message: str):
         super().__init__("rate_limited", message, retryable=True)
         self.retry_after = retry_after
+
+# What the dispatcher answers for an event whose sender must not be recorded (an anonymous report):
+# the doors' log lines leave the sender's id out for it.
+ANONYMOUS = "anonymous"
+
+
+def sender_for_log(event: Event, result: str) -> str:
+    """Return who to name in the log line of a handled event: nobody for an anonymous one."""
+    return "(匿名)" if result == ANONYMOUS else event.user_id

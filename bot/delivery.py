@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover")
+               "handover", "muster", "pick", "change")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -132,6 +132,23 @@ class _Delivery:
         if not records:
             self._text(text)
 
+    def _muster(self) -> None:
+        """Send the live muster card, or update in place the person's cards of it.
+
+        Where updates are single-use, a card whose token is spent waits for its 刷新清点 click to be
+        updated again; a milestone (someone late, everyone out, closed) then comes as a fresh card.
+        """
+        from cards.muster import muster_card
+        emergency, why = self.payload["emergency"], self.payload["why"]
+        with _building(self.row):
+            card = muster_card(emergency, person_id=self.row.person_id, serial=self.row.id)
+        step = f"muster-{emergency}"
+        records = [] if why == "card" else self._cards(step, permit=False)
+        for record in records:
+            self._update(record, card, settle=card.kind == "outcome")
+        if why == "card" or (not records and self.payload.get("milestone")):
+            self._send(card, step_key=step)
+
     def _isolation(self) -> None:
         """Send a point's 确认隔离 / 解除隔离 card, or turn the person's open ones into the outcome."""
         from cards import isolation
@@ -150,6 +167,25 @@ class _Delivery:
                             lambda: handover.ask_card(number, side, person_id=self.row.person_id, base_url=base,
                                                       serial=self.row.id),
                             lambda which, task: handover.settled_card(number, which, task_id=task))
+
+    def _pick(self) -> None:
+        """Send a namesake choice card, or turn the person's open one into the choice made."""
+        from cards import namesakes
+        number = self.payload["choice"]
+        self._ask_or_settle(f"pick-{number}", "ask", "ask" if self.payload.get("settled") else None,
+                            lambda: namesakes.pick_card(number, person_id=self.row.person_id, serial=self.row.id),
+                            lambda _side, task: namesakes.chosen_card(number, task_id=task))
+
+    def _change(self) -> None:
+        """Send a change's 同意变更 card to an approver, or turn their open one into the outcome."""
+        from cards import change
+        number, side = self.payload["change"], self.payload["side"]
+        base = settings.current().public_base_url
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        self._ask_or_settle(f"change-{number}", side, settles,
+                            lambda: change.ask_card(number, int(side), person_id=self.row.person_id, base_url=base,
+                                                    serial=self.row.id),
+                            lambda which, task: change.settled_card(number, int(which), task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

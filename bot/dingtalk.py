@@ -30,7 +30,9 @@ from redis import Redis
 from Tea.exceptions import TeaException
 
 from bot.base import CallbackRejected, Event, PlatformError, RateLimited
-from bot.dingtalk_sign import DEFAULT_WINDOW, CallbackGuard, SignRefused
+from cards.actions import option_id
+from cards.dingtalk import MAX_OPTIONS
+from bot.dingtalk_sign import CARD_HEADERS, DEFAULT_WINDOW, CallbackGuard, SignRefused, card_api_secret, card_sign
 from bot.tokens import TokenStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,12 @@ OAPI_TOKEN_ERRORS = (40014, 42001, 88)   # invalid / expired token (88: the TOP 
 OAPI_THROTTLED = (90002, 90018, 90019)   # platform / app QPS limits [codes unverified: docs/dingtalk.md]
 NOT_FOUND_USER = 60121                   # getbyunionid: nobody in this corp has that unionid
 API_TOKEN_ERROR = "InvalidAuthentication"
+CHECKLIST_COMPONENT = "checklist"   # the card template's multi-select component (docs/dingtalk.md)
+# Error codes DingTalk documents for the new API (docs/dingtalk.md, Errors): matched exactly.
+CARD_EXISTS_CODES = frozenset({"param.cardAlreadyExist"})              # 创建卡片: 卡片已经存在
+QPS_LIMIT_CODES = frozenset({"Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",   # per app and API
+                             "Forbidden.AccessDenied.QpsLimitForApi"})           # all apps, one API
+QPS_LIMIT_WAIT = 1.0    # the limit is per second: DingTalk's advice is to wait a second and call again
 FLOW_CONTROL_WAIT = 60.0                 # seconds before a flow-controlled person is tried again [unverified]
 MAX_MEDIA = 20 * 1024 * 1024             # oapi media/upload takes files up to 20 MB
 MAX_BODY = 64 * 1024                     # a real callback is a few KiB
@@ -113,6 +121,10 @@ class DingTalkAdapter:
         # the SDK's clients would pass corp_id, so the crypto object is built here.
         self._crypto = DingTalkCrypto(event_token, event_aes_key, app_key) if event_aes_key else None
         self._guard = CallbackGuard(secret=app_secret, redis=redis, scope=scope, window=replay_window, clock=clock)
+        # Card callbacks are signed otherwise: with the apiSecret registered for the route key.
+        self.card_api_secret = card_api_secret(app_secret)
+        self._card_guard = CallbackGuard(secret=self.card_api_secret, redis=redis, scope=scope, window=replay_window,
+                                         clock=clock, headers=CARD_HEADERS, signer=card_sign)
 
     # -- outbound ----------------------------------------------------------------------------------
 
@@ -220,7 +232,7 @@ class DingTalkAdapter:
         if not isinstance(params, dict) or not isinstance(params.get("action"), str) or not params["action"]:
             raise CallbackRejected(400, "card callback without content.cardPrivateData.params.action")
         return Event(platform=self.platform, kind="click", user_id=user_id, created_at=int(self._clock()),
-                     key=params["action"], task_id=out_track_id, selected=_selected(params.get("selected")),
+                     key=params["action"], task_id=out_track_id, selected=_selected(params.get(CHECKLIST_COMPONENT)),
                      msg_id=message_id, raw=data)
 
     def robot_event(self, data: dict, *, message_id: str = "") -> Event:
@@ -251,6 +263,8 @@ class DingTalkAdapter:
             if not isinstance(code, str) or not code:
                 raise CallbackRejected(400, "picture message without content.downloadCode")
             return Event(kind="image", media_id=code, **common)
+        if msg_type == "richText":
+            return _rich_text(data, common)
         log.info("dingtalk robot message of unhandled type %s from %s", msg_type, common["user_id"])
         return Event(kind="unknown", **common)
 
@@ -260,7 +274,7 @@ class DingTalkAdapter:
             raise CallbackRejected(400, f"unknown callback topic {topic!r}")
         if len(body) > MAX_BODY:
             raise CallbackRejected(400, f"body of {len(body)} bytes exceeds {MAX_BODY}")
-        self._guard.admit(headers)
+        (self._card_guard if topic == CARD_TOPIC else self._guard).admit(headers)
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):   # UnicodeDecodeError is a ValueError
@@ -277,6 +291,23 @@ class DingTalkAdapter:
         event = self.robot_event(data)
         self._guard.admit_message(event.msg_id)
         return event
+
+    def register_card_callback(self, url: str) -> dict:
+        """POST /v1.0/card/callbacks/register: route this app's card clicks (callback_route_key) to url.
+
+        The request carries the apiSecret DingTalk then signs each card callback with; forceUpdate
+        replaces an earlier registration of the key (a new public URL, a rotated AppSecret).
+        """
+        if not self.callback_route_key:
+            raise PlatformError("no_route_key", "cards call back over Stream: there is nothing to register",
+                                retryable=False)
+        request = card_models.RegisterCallbackRequest(callback_route_key=self.callback_route_key, callback_url=url,
+                                                      api_secret=self.card_api_secret, force_update=True)
+        answer = self._api(lambda token: self.cards.register_callback_with_options(
+            request, card_models.RegisterCallbackHeaders(x_acs_dingtalk_access_token=token), self._runtime))
+        if answer.get("success") is False:
+            raise PlatformError("not_registered", f"callbacks/register answered {answer}", retryable=True)
+        return answer
 
     def forget_message(self, event: Event) -> None:
         """Let an HTTP-mode robot message in again after its handling failed."""
@@ -392,6 +423,12 @@ class DingTalkAdapter:
             request, robot_models.BatchSendOTOHeaders(x_acs_dingtalk_access_token=token), self._runtime))
         if user_id in (answer.get("invalidStaffIdList") or []):
             raise PlatformError("invalid_user", f"{user_id} cannot be reached by the robot", retryable=False)
+        if user_id in (answer.get("filteredStaffIdList") or []):
+            # Answered 200, yet nothing reached them: they have not authorised the app, or left it.
+            log.warning("dingtalk batchSend: %s was filtered (not authorised or left); message not delivered",
+                        user_id)
+            raise PlatformError("filtered", f"{user_id} 被钉钉过滤（未授权该应用或已离职），消息未送达",
+                                retryable=False)
         if user_id in (answer.get("flowControlledStaffIdList") or []):
             raise RateLimited(FLOW_CONTROL_WAIT, f"{user_id} is flow-controlled; retry in {FLOW_CONTROL_WAIT:.0f} s")
 
@@ -504,18 +541,45 @@ def _json_field(value, name: str) -> dict:
     return value
 
 
+def _rich_text(data: dict, common: dict) -> Event:
+    """Map a richText message (a photo sent with a caption): the photo with its caption as text.
+
+    content.richText lists {"text": …} items and {"type": "picture", "downloadCode": …} items.
+    """
+    items = _json_field(data.get("content"), "content").get("richText")
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise CallbackRejected(400, "richText message without a content.richText list")
+    caption = "".join(i["text"] for i in items if isinstance(i.get("text"), str)).strip()
+    codes = [i.get("downloadCode") for i in items if i.get("type") == "picture"]
+    if any(not isinstance(c, str) or not c for c in codes):
+        raise CallbackRejected(400, "richText picture without downloadCode")
+    if codes:
+        return Event(kind="image", media_id=codes[0], text=caption, **common)
+    if not caption:
+        raise CallbackRejected(400, "richText message with neither text nor picture")
+    return Event(kind="text", text=caption, **common)
+
+
 def _selected(value) -> tuple[str, ...]:
-    """Parse params.selected: absent, "" or a JSON-encoded list of option ids."""
+    """Parse the multi-select component's params: {"index": [positions of the ticked options]} or absent.
+
+    DingTalk reports which options were ticked by position, not by id; the card lists its options in
+    order, so position i is option_id(i).
+    """
     if value in (None, ""):
         return ()
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except (ValueError, RecursionError):
-            raise CallbackRejected(400, "params.selected is not a JSON list") from None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CallbackRejected(400, "params.selected is not a list of option ids")
-    return tuple(value)
+            raise CallbackRejected(400, f"params.{CHECKLIST_COMPONENT} is not JSON") from None
+    index = value.get("index") if isinstance(value, dict) else None
+    if index is None:
+        return ()
+    if (not isinstance(index, list)
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < MAX_OPTIONS for i in index)):
+        raise CallbackRejected(400, f"params.{CHECKLIST_COMPONENT}.index is not a list of option positions")
+    return tuple(option_id(i) for i in sorted(set(index)))
 
 
 def _tea_code(exc: TeaException) -> str:
@@ -533,6 +597,8 @@ def _tea_error(exc: TeaException) -> PlatformError:
     code, status = _tea_code(exc), _tea_status(exc)
     data = getattr(exc, "data", None)
     message = str(data.get("message") or "") if isinstance(data, dict) else ""
+    if code in QPS_LIMIT_CODES:
+        return RateLimited(QPS_LIMIT_WAIT, f"HTTP {status} {code}: flow-controlled, retry in {QPS_LIMIT_WAIT:.0f} s")
     if not status:   # no HTTP answer, or one that was not JSON: network trouble or a proxy's error page
         inner = getattr(exc, "inner_exception", None) or exc
         return PlatformError("http", f"{type(inner).__name__}: {str(inner)[:200]}", retryable=True)
@@ -542,11 +608,12 @@ def _tea_error(exc: TeaException) -> PlatformError:
 
 
 def _says_card_exists(exc: PlatformError) -> bool:
-    """Tell whether createAndDeliver refused an outTrackId that is already in use [code unverified]."""
-    return not exc.retryable and _names_used_track_id(f"{exc.code} {exc.message}")
+    """Tell whether createAndDeliver refused an outTrackId that is already in use (by its documented code)."""
+    return not exc.retryable and exc.code in CARD_EXISTS_CODES
 
 
 def _names_used_track_id(text: str) -> bool:
+    """Guess from a deliverResults errorMsg (free text, no code) whether it names a used outTrackId."""
     text = text.lower()
     if "outtrackid" not in text or "notexist" in text or "not exist" in text:
         return False

@@ -31,36 +31,54 @@ class SignRefused(CallbackRejected):
 
 
 def dingtalk_sign(timestamp: str, secret: str) -> str:
-    """Return the sign DingTalk sends with timestamp (milliseconds, as a string)."""
+    """Return the sign DingTalk sends with a robot callback's timestamp (milliseconds, as a string)."""
     digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
+
+
+def card_sign(timestamp: str, api_secret: str) -> str:
+    """Return the x-ddpaas-signature DingTalk sends with a card callback: base64(HmacSHA256(apiSecret, ts))."""
+    digest = hmac.new(api_secret.encode(), timestamp.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def card_api_secret(app_secret: str) -> str:
+    """Derive the apiSecret registered for card callbacks from the AppSecret (nothing more to configure)."""
+    return hmac.new(app_secret.encode(), b"card-callback-api-secret", hashlib.sha256).hexdigest()[:32]
+
+
+ROBOT_HEADERS = ("timestamp", "sign")
+CARD_HEADERS = ("x-ddpaas-signature-timestamp", "x-ddpaas-signature")
 
 
 class CallbackGuard:
     """Admit an HTTP-mode callback's headers once, and a robot message's msgId once."""
 
     def __init__(self, *, secret: str, redis: Redis, scope: str, window: float = DEFAULT_WINDOW,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float], headers: tuple[str, str] = ROBOT_HEADERS,
+                 signer: Callable[[str, str], str] = dingtalk_sign):
         if not 0 < window <= MAX_WINDOW:
             raise ValueError(f"the callback window must be 1-{MAX_WINDOW} s, not {window}")
         self._secret, self._redis, self._scope, self.window, self._clock = secret, redis, scope, window, clock
+        self._headers, self._signer = headers, signer
 
     def admit(self, headers: Mapping) -> None:
         """Verify timestamp and sign, then spend the pair; raise SignRefused when any of it fails."""
         lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-        timestamp, sign = lowered.get("timestamp", ""), lowered.get("sign", "")
+        stamp_header, sign_header = self._headers
+        timestamp, sign = lowered.get(stamp_header, ""), lowered.get(sign_header, "")
         if not timestamp or not sign:
-            raise SignRefused(403, "sign_missing", "missing timestamp or sign header")
+            raise SignRefused(403, "sign_missing", f"missing {stamp_header} or {sign_header} header")
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
             raise SignRefused(400, "timestamp_malformed", "timestamp header is not an integer (milliseconds)")
-        if not hmac.compare_digest(dingtalk_sign(timestamp, self._secret).encode(),
+        if not hmac.compare_digest(self._signer(timestamp, self._secret).encode(),
                                    sign.encode("utf-8", "replace")):
             raise SignRefused(403, "sign_invalid", "bad sign")
         skew = abs(self._clock() - int(timestamp) / 1000)
         if skew > self.window:
             raise SignRefused(403, "timestamp_stale", f"stale timestamp ({skew:.0f} s outside the replay window)")
         # A pair passes the window check for at most 2 × window seconds; remember it that long.
-        if not self._first(f"sign:{timestamp}:{sign}"):
+        if not self._first(f"sign:{sign_header}:{timestamp}:{sign}"):
             raise SignRefused(401, "sign_replayed", "this timestamp and sign were used before")
 
     def admit_message(self, msg_id: str) -> None:

@@ -5,8 +5,10 @@ a fixed 10 s after a drop and reconnects at once after a clean close), and its e
 environment once, at import. So this module opens the connection under api_base itself and runs its own
 loop: exponential backoff with jitter, reset once a connection has lived a while.
 
-A frame is ACKed only after on_event has returned (its effects committed): a frame the app never ACKed
-is delivered again with the same messageId, and the dispatcher's de-duplication (Event.msg_id) absorbs it.
+DingTalk does not send a CALLBACK frame again, ACKed or not (docs/dingtalk.md, Stream mode). So a frame
+is ACKed only after on_event has returned, and on_event must have made the event durable by then (the
+product stores it in its inbox and handles it from there). A frame that arrives twice anyway carries
+the same messageId, and the inbox's unique key absorbs it.
 """
 from __future__ import annotations
 
@@ -93,8 +95,9 @@ class _Handler(CallbackHandler):
         try:
             # on_event touches the database and blocks: keep it off the loop that answers pings.
             response = await asyncio.to_thread(self._on_event, event)
-        except Exception:   # noqa: BLE001 - the gateway redelivers on 500; the loop must live on
-            log.exception("dingtalk stream frame %s: on_event failed; answering 500 for redelivery", mid)
+        except Exception:   # noqa: BLE001 - the loop must live on; DingTalk will not send the frame again
+            log.exception("dingtalk stream frame %s: on_event could not keep it; answering 500 (the event is "
+                          "lost: DingTalk does not resend CALLBACK frames)", mid)
             return ack(mid, AckMessage.STATUS_SYSTEM_EXCEPTION, "the app failed to handle the event")
         return ack(mid, AckMessage.STATUS_OK, "", response or {})
 
@@ -112,10 +115,10 @@ def ack(message_id: str, code: int, message: str, response: dict | None = None) 
 class StreamConnection:
     """Keep one Stream connection open for an adapter; hand every card click and robot message to on_event.
 
-    on_event(event) runs in a worker thread; it must commit the event's effects (or decide to ignore it)
-    before returning, because its return is what ACKs the frame. Its dict, if any, is the ACK's
-    `response` (for a card callback: a card update DingTalk applies at once). Raising makes the ACK a
-    500, and the gateway delivers the frame again later.
+    on_event(event) runs in a worker thread; it must make the event durable (or decide to ignore it)
+    before returning, because its return is what ACKs the frame and DingTalk never sends it again.
+    Its dict, if any, is the ACK's `response` (for a card callback: a card update DingTalk applies at
+    once). Raising makes the ACK a 500, which DingTalk only logs.
     """
 
     def __init__(self, adapter, *, on_event: OnEvent, api_base: str, backoff: tuple[float, float] = (0.5, 30.0),
@@ -159,7 +162,7 @@ class StreamConnection:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close the connection and wait for the thread; frames not yet ACKed are redelivered later."""
+        """Close the connection and wait for the thread; what on_event kept is handled from the inbox."""
         self._stopping.set()
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None:
@@ -303,5 +306,5 @@ class StreamConnection:
         try:
             await ws.send(json.dumps(frame.to_dict(), ensure_ascii=False))
         except websockets.ConnectionClosed:
-            self._log.warning("dingtalk stream: ACK %s for %s lost with the connection; the gateway will "
-                              "deliver it again", frame.code, mid)
+            self._log.warning("dingtalk stream: ACK %s for %s lost with the connection (DingTalk does not "
+                              "resend; what was kept is handled from the inbox)", frame.code, mid)

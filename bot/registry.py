@@ -90,15 +90,13 @@ def platforms_of(person: Person) -> list[str]:
     return sorted(found, key=lambda p: p != default)
 
 
-def _preference_key(person: Person) -> str:
-    return f"platform:person:{person.id}"
-
-
 def remember_platform(person: Person, platform: str) -> None:
     """Note the platform person last acted on, so their cards follow them there."""
-    from jobs.connection import redis
-    if len(platforms_of(person)) > 1:
-        redis().set(_preference_key(person), platform)
+    if person.platform == platform or len(platforms_of(person)) < 2:
+        return
+    # A fact that must outlive Redis: lost, the next card would go to the app the person left.
+    Person.update(platform=platform).where(Person.id == person.id).execute()
+    person.platform = platform
 
 
 def platform_for(person: Person) -> str:
@@ -108,10 +106,7 @@ def platform_for(person: Person) -> str:
         raise NoChannel(person)
     if len(found) == 1:
         return found[0]
-    from jobs.connection import redis
-    last = redis().get(_preference_key(person))
-    last = last.decode() if isinstance(last, bytes) else last
-    return last if last in found else found[0]
+    return person.platform if person.platform in found else found[0]
 
 
 def channel_for(person: Person) -> Channel:

@@ -23,7 +23,7 @@ from wecom_aibot_sdk.types import WsCmd
 from wecom_aibot_sdk.utils import generate_req_id
 
 from . import wecom_ws_bridge as bridge
-from .base import Event
+from .base import Event, sender_for_log
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class WsConnection:
             return
         try:
             result = await asyncio.to_thread(self.on_event, event)
-            log.info("wecom-ws %s from %s: %s", event.kind, event.user_id, result)
+            log.info("wecom-ws %s from %s: %s", event.kind, sender_for_log(event, result), result)
         except Exception:   # noqa: BLE001 - one failing event must not end the connection
             log.exception("wecom-ws: handling %s %s failed", event.kind, event.msg_id)
         finally:

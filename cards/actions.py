@@ -154,3 +154,63 @@ def parse_handover(text: str) -> int | None:
     """Return the handover id of a handover button key, None for any other key."""
     found = _after_prefix(text, HANDOVER_PREFIX, _VERSION, "handover")
     return int(found) if found else None
+
+
+MUSTER_PREFIX = "muster.refresh:"
+
+
+def muster_key(emergency_id: int) -> str:
+    """Build the key of a muster card's 刷新清点 button."""
+    if isinstance(emergency_id, bool) or not isinstance(emergency_id, int) or emergency_id < 1:
+        raise ValueError(f"not an emergency id: {emergency_id!r}")
+    return f"{MUSTER_PREFIX}{emergency_id}"
+
+
+def parse_muster(text: str) -> int | None:
+    """Return the emergency id of a 刷新清点 button key, None for any other key."""
+    found = _after_prefix(text, MUSTER_PREFIX, _VERSION, "muster")
+    return int(found) if found else None
+
+
+# A namesake choice card: one button per person the name could mean.
+PICK_PREFIX = "person.pick:"
+_PICK = re.compile(r"([1-9][0-9]{0,9}):([1-9][0-9]{0,9})")
+
+
+def pick_key(choice_id: int, person_id: int) -> str:
+    """Build the key of the button that picks person_id for a held message's name."""
+    for value in (choice_id, person_id):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"not a namesake choice: {choice_id!r} {person_id!r}")
+    return f"{PICK_PREFIX}{choice_id}:{person_id}"
+
+
+def parse_pick(text: str) -> tuple[int, int] | None:
+    """Return (choice id, person id) of a namesake button key, None for any other key."""
+    found = _after_prefix(text, PICK_PREFIX, _PICK, "namesake")
+    if found is None:
+        return None
+    choice_id, person_id = found.split(":")
+    return int(choice_id), int(person_id)
+
+
+# Change-request cards: 同意变更 settles the signer's part; 不同意 asks for the reason in chat.
+CHANGE_PREFIX = "change."
+CHANGE_ASKS = ("approve", "refuse")
+_CHANGE = re.compile(r"(approve|refuse):([1-9][0-9]{0,9})")
+
+
+def change_key(ask: str, change_id: int) -> str:
+    """Build the key of a change card's 同意变更 (approve) or 不同意 (refuse) button."""
+    if ask not in CHANGE_ASKS or isinstance(change_id, bool) or not isinstance(change_id, int) or change_id < 1:
+        raise ValueError(f"not a change button: {ask!r} {change_id!r}")
+    return f"{CHANGE_PREFIX}{ask}:{change_id}"
+
+
+def parse_change(text: str) -> tuple[str, int] | None:
+    """Return (ask, change id) of a change button key, None for any other key."""
+    found = _after_prefix(text, CHANGE_PREFIX, _CHANGE, "change")
+    if found is None:
+        return None
+    ask, change_id = found.split(":")
+    return ask, int(change_id)

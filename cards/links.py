@@ -30,15 +30,20 @@ def _signer(purpose: str) -> Signer:
     return Signer(settings.signing_key(), salt=f"board-{purpose}", digest_method=hashlib.sha256)
 
 
-def _message(permit: Permit) -> bytes:
+def _message(permit: Permit, purpose: str) -> bytes:
     # The creation second too: a database rebuilt from scratch reuses permit numbers, and an old
     # QR code still on a wall must not open the new permit that got its number.
-    return f"{permit.no}|{permit.created_at:%Y%m%d%H%M%S}".encode()
+    text = f"{permit.no}|{permit.created_at:%Y%m%d%H%M%S}"
+    # The site code's round: re-issuing it voids the posted code (and its print page) of this permit
+    # alone. Round 0 signs as before, so codes printed before rounds existed keep working.
+    if purpose != "view" and permit.site_code_round:
+        text += f"|r{permit.site_code_round}"
+    return text.encode()
 
 
 def token(permit: Permit, purpose: str) -> str:
     """Return the token that grants purpose (view, site or print) on permit."""
-    return _signer(purpose).get_signature(_message(permit)).decode()
+    return _signer(purpose).get_signature(_message(permit, purpose)).decode()
 
 
 def _is_token(permit: Permit, purpose: str, given: str) -> bool:

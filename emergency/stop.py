@@ -14,6 +14,9 @@ from workflow.simops import LIVE
 from workflow.states import IN_PROGRESS
 from workflow.suspension import SAFETY_ROLES, suspend
 
+from .muster import refresh_cards, send_cards
+from .roster import muster_list, tag
+
 RESCUE = "应急救援人员"
 # Who may raise one without being on a permit there: the people whose job is the plant's safety.
 RAISERS = SAFETY_ROLES | {RESCUE}
@@ -24,11 +27,6 @@ class Raised:
     emergency: Emergency
     joined: bool           # an open emergency of the area (or of a place above it) took the report
     suspended: tuple[str, ...]
-
-
-def tag(drill: bool) -> str:
-    """Return how every text marks the flow: 【演练】 for a drill, 【应急】 for the real thing."""
-    return f"【{DRILL if drill else EMERGENCY}】"
 
 
 def area_named(words: str) -> tuple[Area, str]:
@@ -64,15 +62,6 @@ def open_for(area: Area) -> Emergency | None:
             .order_by(Emergency.id).first())
 
 
-def muster_list(permits: list[Permit]) -> list[Person]:
-    """Return who must report being safe: every worker and guardian of the permits."""
-    people: dict[int, Person] = {}
-    for permit in permits:
-        for person in machine.crew_and_guardians(permit):
-            people.setdefault(person.id, person)
-    return list(people.values())
-
-
 def _callers(area: Area, permits: list[Permit], by: Person) -> list[Person]:
     """Everyone who gets the card: the muster list, the rest of each permit, the rescue team, the officer."""
     people = {p.id: p for p in muster_list(permits)}
@@ -86,8 +75,15 @@ def _callers(area: Area, permits: list[Permit], by: Person) -> list[Person]:
     return [p for p in people.values() if p.active]
 
 
-def _may_raise(by: Person, area: Area, permits: list[Permit]) -> None:
-    if RAISERS & by.role_names() or any(by.id in machine.involved(p) for p in permits):
+def may_drill(by: Person, area: Area | None = None) -> bool:
+    """A drill is planned work: only the plant's safety people (or the area's safety officer) start one."""
+    return bool(RAISERS & by.role_names()) or (area is not None and nearest(area, "safety_officer") == by)
+
+
+def _may_raise(by: Person, area: Area, permits: list[Permit], on_site: bool) -> None:
+    # on_site: proved present at a work site of the area (the board's QR code and the app's OAuth):
+    # whoever stands there and sees the danger may raise it.
+    if on_site or RAISERS & by.role_names() or any(by.id in machine.involved(p) for p in permits):
         return
     if nearest(area, "safety_officer") == by:
         return
@@ -103,15 +99,21 @@ def _send(alarm: Alarm, people: list[Person]) -> None:
          .on_conflict_ignore().execute())
 
 
-def raise_emergency(words: str, *, by: Person, drill: bool = False, now: datetime | None = None) -> Raised:
-    """Raise an emergency for the area the words start with (应急 / 演练); an open one of it takes the report."""
+def raise_emergency(words: str, *, by: Person, drill: bool = False, now: datetime | None = None,
+                    door: str = "chat") -> Raised:
+    """Raise an emergency for the area the words start with (应急 / 演练); an open one of it takes the report.
+
+    door "board": raised on a work site's board by a person its QR code and OAuth proved present.
+    """
     now = now or utcnow()
     area, said = area_named(words)
     if not said:
         raise InvalidPermit("请说明情况，例如：应急 3#罐区 东侧法兰泄漏")
+    if drill and not may_drill(by, area):
+        raise NotAuthorized(f"{by.name}不能发起演练：演练须由安全员或应急救援人员发起")
     with transaction():
         permits = permits_in(area)
-        _may_raise(by, area, permits)
+        _may_raise(by, area, permits, on_site=door == "board")
         current = open_for(area)
         if current is not None:
             return _join(current, area, said, by=by, now=now)
@@ -127,9 +129,10 @@ def raise_emergency(words: str, *, by: Person, drill: bool = False, now: datetim
                                      alarm=alarm, permit_nos=alarm.permit_nos, suspended=stopped)
         audit.append(permit_no=(alarm.permit_nos or [None])[0], actor=by.label(), action="emergency",
                      data={"emergency": emergency.id, "drill": drill, "area": area.name, "text": said,
-                           "permits": alarm.permit_nos, "suspended": stopped,
+                           "door": door, "permits": alarm.permit_nos, "suspended": stopped,
                            "recipients": alarm.recipients}, at=now)
         _send(alarm, people)
+        send_cards(emergency)
         groups.post(area.name, reason, key=f"emergency:{emergency.id}",
                     permit_no=(alarm.permit_nos or [None])[0])
     return Raised(emergency, False, tuple(stopped))
@@ -155,6 +158,7 @@ def _join(current: Emergency, area: Area, said: str, *, by: Person, now: datetim
                  data={"emergency": current.id, "area": area.name, "text": said,
                        "permits": [p.no for p in late], "suspended": stopped}, at=now)
     _send(alarm, newcomers)
+    refresh_cards(current, f"join{len(current.text)}")   # the join grew the text: one update per report
     return Raised(current, True, tuple(stopped))
 
 
@@ -185,6 +189,7 @@ def close(words: str, *, by: Person, now: datetime | None = None) -> Emergency:
                            payload={"kind": "reply", "text": text},
                            dedupe_key=f"emergency-close:{current.id}:{person_id}")
              .on_conflict_ignore().execute())
+            refresh_cards(current, "closed", milestone=True)
     return current
 
 

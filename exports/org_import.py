@@ -13,7 +13,7 @@ from .org_workbook import (ACCOUNTS, CODE, DEPARTMENT, DEPARTMENT_COLUMNS, DEPT_
                            WECOM, read_workbook, split_roles)
 from .workbook import RowChecker, RowError, SheetRow, WorkbookError
 
-__all__ = ["ImportReport", "OrgImportError", "RowError", "format_report", "load_org"]
+__all__ = ["ImportReport", "OrgImportError", "RowError", "format_report", "load_org", "upsert_person"]
 
 # Workbook column -> Person field, in the order a row is matched to someone already known.
 ACCOUNT_FIELDS = {WECOM: "wecom_userid", DINGTALK: "dingtalk_userid", MOBILE: "mobile"}
@@ -261,25 +261,46 @@ def _save_departments(rows: dict[str, SheetRow], known: _Known) -> tuple[int, in
 
 def _save_people(rows: list[tuple[SheetRow, Person | None]], known: _Known) -> tuple[int, int, int]:
     """Create or update the file's people and deactivate the rest; return (created, updated, deactivated)."""
-    created = updated = 0
+    created = 0
     kept = set()
     for row, person in rows:
-        fields = {field: row[column] or None for column, field in ACCOUNT_FIELDS.items()}
-        fields.update(name=row[NAME], department=known.departments[row[DEPARTMENT]], active=True)
-        if person is None:
-            person = Person.create(**fields)
-            created += 1
-        else:
-            for field, value in fields.items():
-                setattr(person, field, value)
-            person.save()
-            PersonRole.delete().where(PersonRole.person == person).execute()
-            updated += 1
-        kept.add(person.id)
-        roles = split_roles(row[ROLE])
-        if roles:
-            PersonRole.insert_many([{"person": person.id, "role": role} for role in roles]).execute()
+        saved = _save_person(row, person, known)
+        created += person is None
+        kept.add(saved.id)
+    updated = len(rows) - created
     leaving = [p.id for p in known.people if p.active and p.id not in kept]
     if leaving:
         Person.update(active=False).where(Person.id.in_(leaving)).execute()
     return created, updated, len(leaving)
+
+
+def _save_person(row: SheetRow, person: Person | None, known: _Known) -> Person:
+    """Create the row's person, or update the known one, with exactly the row's roles."""
+    fields = {field: row[column] or None for column, field in ACCOUNT_FIELDS.items()}
+    fields.update(name=row[NAME], department=known.departments[row[DEPARTMENT]], active=True)
+    if person is None:
+        person = Person.create(**fields)
+    else:
+        for field, value in fields.items():
+            setattr(person, field, value)
+        person.save()
+        PersonRole.delete().where(PersonRole.person == person).execute()
+    roles = split_roles(row[ROLE])
+    if roles:
+        PersonRole.insert_many([{"person": person.id, "role": role} for role in roles]).execute()
+    return person
+
+
+def upsert_person(cells: dict[str, str]) -> tuple[Person, bool]:
+    """Create or update one person by the 人员 sheet's rules; return (person, created).
+
+    Run inside the caller's transaction. Unlike a whole workbook, one row leaves everyone else as they
+    are: an HR system sends the people who changed, not the whole org.
+    """
+    row = SheetRow(PEOPLE, 1, {column: cells.get(column, "") for column in PEOPLE_COLUMNS})
+    known = _Known.load()
+    checker = _Checker(known)
+    [(row, person)] = checker.check_people([row], known_codes=set(known.departments))
+    if checker.errors:
+        raise OrgImportError(checker.errors)
+    return _save_person(row, person, known), person is None

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from peewee import JOIN, fn
 
 from models import Alarm, AlarmAck, GasReading, Person
+from models.emergency import MUSTER_LEVELS
 from models.permit import Permit
 from workflow import template as templates
 
@@ -80,7 +81,8 @@ def _alarms(scope: Scope, run: Run):
     start, end = scope.period.bounds(run.tz)
     return (Alarm.select(Alarm, Person.name.alias("ack_name"))
             .join(Person, JOIN.LEFT_OUTER, on=Alarm.acknowledged_by == Person.id)
-            .where((Alarm.raised_at >= start) & (Alarm.raised_at < end)))
+            # An emergency rides on an Alarm row for its cards, but it is no gas alarm: 应急记录 counts it.
+            .where((Alarm.raised_at >= start) & (Alarm.raised_at < end) & Alarm.level.not_in(MUSTER_LEVELS)))
 
 
 def count_alarms(scope: Scope, run: Run) -> int:

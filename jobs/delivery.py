@@ -122,8 +122,8 @@ def due_rows(limit: int = 500) -> list[int]:
 def enqueue(outbox_ids, queue=None) -> None:
     """Put one delivery job per row on its lane's queue, unless that row's job is already waiting or running.
 
-    An alarm's cards take the alarm lane, everything else the ordinary one; queue, when given,
-    takes every row. A duplicate job would be harmless (the lease lets one send), but under load
+    An alarm's cards take the alarm lane (a plain list, see alarm_queue), everything else the
+    ordinary one; queue, when given, takes every row. A duplicate job would be harmless (the lease lets one send), but under load
     the sweep and concurrent requests would enqueue the same rows over and over, and the queue
     would grow with jobs that do nothing.
     """
@@ -139,9 +139,12 @@ def enqueue(outbox_ids, queue=None) -> None:
     for outbox_id in ids:
         if outbox_id in kinds:
             lanes.setdefault(lane_for(kinds[outbox_id]), []).append(outbox_id)
-    # The alarm lane first: its worker starts sending while the rest are still being queued.
-    for lane in sorted(lanes, key=lambda name: name != ALARM):
-        _enqueue_on(named_queue(lane), lanes[lane])
+    # The alarm lane first: its loop starts sending while the rest are still being queued.
+    if ALARM in lanes:
+        from . import alarm_queue
+        alarm_queue.push(lanes.pop(ALARM))
+    for lane, rows in lanes.items():
+        _enqueue_on(named_queue(lane), rows)
 
 
 def _enqueue_on(queue, outbox_ids: list[int]) -> None:

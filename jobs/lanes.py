@@ -1,10 +1,11 @@
 """The worker processes: the alarm lane, long-lived and warm, beside the ordinary forking lane.
 
-An alarm card must not wait for a fork, an import, a token fetch or a TLS handshake, so the alarm
-lane runs its jobs in the worker process itself (rq's SimpleWorker), whose channel adapters keep
-their platform token and HTTP sessions from one job to the next. The ordinary lane forks a work
-horse per job as rq does by default: an export that leaks memory or crashes takes only its horse
-with it. The two lanes are separate processes, so no backlog in one can delay the other.
+An alarm card must not wait for a fork, an import, a token fetch or a TLS handshake, or for rq's
+bookkeeping, so the alarm lane is a loop in the worker process itself (serve_alarms) that
+pops outbox ids from a plain Redis list; its channel adapters keep their platform token and HTTP
+sessions from one card to the next. The ordinary lane forks a work horse per job as rq does by
+default: an export that leaks memory or crashes takes only its horse with it. The two lanes are
+separate processes, so no backlog in one can delay the other.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import sys
 import threading
 from pathlib import Path
 
-from rq import SimpleWorker, Worker
+from rq import Worker
 
 import models
 from models.db import after_fork
 
+from . import alarm_queue
 from .connection import ALARM, queue, redis
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,6 @@ class OrdinaryWorker(Worker):
     def main_work_horse(self, job, queue):
         after_fork()
         return super().main_work_horse(job, queue)
-
-
-class AlarmWorker(SimpleWorker):
-    """Run alarm deliveries in this process: no fork, the adapters stay built and their sessions open."""
 
 
 def warm() -> None:
@@ -80,8 +78,9 @@ def work(names: list[str], *, burst: bool, quiet: bool) -> None:
     """Serve the named queues in this process: the alarm lane alone without forking, else rq's forking worker."""
     level = logging.WARNING if quiet else logging.INFO
     if names == [ALARM]:
+        logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         warm()
-        AlarmWorker([queue(ALARM)], connection=redis()).work(burst=burst, logging_level=level)
+        serve_alarms(burst=burst)
         return
     # rq forks a work horse per job: import what jobs use once here, or every fork pays for
     # importing the SDKs and the card builders again (about 150 ms a job).
@@ -91,6 +90,54 @@ def work(names: list[str], *, burst: bool, quiet: bool) -> None:
         import bot.dingtalk, bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
     models.db.release()
     OrdinaryWorker([queue(name) for name in names], connection=redis()).work(burst=burst, logging_level=level)
+
+
+def _me() -> str:
+    import socket
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def serve_alarms(*, burst: bool, stop: threading.Event | None = None) -> int:
+    """Deliver alarm cards as they are pushed (until stop, or until the list is empty when burst)."""
+    import time
+    from models import database
+    from .alarm_queue import LOOPS, WAIT, pop
+    from .delivery import deliver
+    if stop is None and not burst and threading.current_thread() is threading.main_thread():
+        stop = threading.Event()
+        # As rq's warm shutdown: the card in hand is finished, then the loop ends.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop or threading.Event()
+    done = 0
+    while not stop.is_set():
+        try:
+            if not burst:
+                redis().zadd(LOOPS, {_me(): time.time()})
+            outbox_id = pop(block=not burst)
+        except Exception as exc:  # noqa: BLE001 - Redis away: the outbox keeps the rows, retry shortly
+            log.error("alarm lane cannot reach Redis: %s", exc)
+            if burst:
+                raise
+            stop.wait(WAIT)
+            continue
+        if outbox_id is None:
+            if burst:
+                break
+            continue
+        try:
+            log.info("alarm lane: outbox %s %s", outbox_id, deliver(outbox_id))
+            done += 1
+        except Exception:  # noqa: BLE001 - the row stays leased or pending; the sweep brings it back
+            log.exception("alarm lane: outbox %s raised", outbox_id)
+        finally:
+            database.close()   # back to the pool between cards, as rq's job teardown did
+    if not burst:
+        try:
+            redis().zrem(LOOPS, _me())
+        except Exception:  # noqa: BLE001 - its entry ages out anyway
+            pass
+    return done
 
 
 class AlarmLane:

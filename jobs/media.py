@@ -10,6 +10,26 @@ from workflow import WorkflowError, template as templates, work
 IMAGE_KINDS_OPEN = ("draft", "in_approval", "issued", "in_progress", "suspended")
 
 
+def _aimed(person: Person) -> tuple[Permit, str, str | None] | None:
+    """Return the permit, kind and step a 照片 编号 command aimed this person's next photo at (used up)."""
+    from models import Conversation
+    from workflow import machine
+    aim = Conversation.get_or_none((Conversation.person == person) & (Conversation.intent == "photo"))
+    if aim is None:
+        return None
+    aim.delete_instance()
+    permit = Permit.get_or_none(Permit.no == aim.data["permit"])
+    if permit is None:
+        return None
+    kind = aim.data.get("kind") or ""
+    if not kind:
+        have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
+        wanted = [k for step in templates.get(permit.work_type).steps for k in step.gates.photos if k not in have]
+        kind = wanted[0] if wanted else "现场"
+    step = machine.active_step(permit)
+    return permit, kind, step.key if step else None
+
+
 def _wanted(person: Person) -> tuple[Permit, str] | None:
     """Return the newest permit of person's that still lacks a required photo, and which kind."""
     mine = (Permit.select().join(PermitMember, JOIN.LEFT_OUTER, on=(PermitMember.permit == Permit.id))
@@ -25,19 +45,25 @@ def _wanted(person: Person) -> tuple[Permit, str] | None:
     return None
 
 
-def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = "wecom") -> str:
+def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = "wecom", caption: str = "") -> str:
     """Fetch the photo (from the platform it was sent on) and attach it where needed; say where it went."""
     from bot.registry import channel
     person = Person.get_by_id(person_id)
-    target = _wanted(person)
+    aimed = _aimed(person)
+    target = aimed[:2] if aimed else _wanted(person)
+    step_key = aimed[2] if aimed else None
     if target is None:
-        text = "收到照片，但您没有需要照片的作业票"
+        from hazards.findings import photo_from_chat, photo_target
+        text = "收到照片，但您没有需要照片的作业票或隐患"
+        if photo_target(person) is not None:
+            text = photo_from_chat(person, channel(platform).fetch_media(media_id))
     else:
         permit, kind = target
         data = channel(platform).fetch_media(media_id)
         try:
-            work.attach(permit.no, by=person, kind=kind, data=data, filename=f"{kind}.jpg")
-            text = f"照片已作为 {permit.no} 的“{kind}”照片保存"
+            work.attach(permit.no, by=person, kind=kind, data=data, filename=f"{kind}.jpg", caption=caption,
+                        step_key=step_key)
+            text = f"照片已作为 {permit.no} 的“{kind}”照片保存" + (f"，附言“{caption}”已一并记录" if caption else "")
         except WorkflowError as exc:
             text = f"照片未保存：{exc.message}"
     (Outbox.insert(permit_no=target[0].no if target else None, person=person, kind="reply",

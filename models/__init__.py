@@ -1,13 +1,17 @@
 """Peewee models: the single source of truth."""
+from .api import ApiToken, IdempotentRequest, Webhook
 from .area import Area
 from .audit import AuditEvent, AuditHead, Outbox
 from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow
-from .delivery import CardRecord, Conversation
+from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
+from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
+from .inbox import InboxEvent
 from .isolation import IsolationLink, IsolationPoint
+from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)

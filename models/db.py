@@ -275,3 +275,25 @@ def for_update(query):
     if isinstance(database.obj, SqliteDatabase):
         return query
     return query.for_update()
+
+
+def compiled(key: tuple, build) -> str:
+    """Return the SQL of build()'s query, compiled once per database and key.
+
+    Compiling a peewee query costs several times what the database spends running a small one;
+    a statement of fixed shape, run for every detector post, is compiled once and then only bound.
+    The caller passes the parameters in the order the SQL names them.
+    """
+    db = database.obj
+    cache = db.__dict__.setdefault("_compiled_sql", {})
+    sql = cache.get(key)
+    if sql is None:
+        sql = cache[key] = build().sql()[0]
+    return sql
+
+
+def insert_rows(model, fields: tuple, rows: list[tuple]) -> None:
+    """Insert rows (tuples in the order of fields, which must name every column but the id) in one statement."""
+    sql = compiled(("insert", model, tuple(f.name for f in fields), len(rows)),
+                   lambda: model.insert_many(rows, fields=list(fields)))
+    database.execute_sql(sql, [f.db_value(v) for row in rows for f, v in zip(fields, row)])

@@ -1,7 +1,7 @@
 """What was delivered to whom: each card instance, so it can be found again and updated."""
 from __future__ import annotations
 
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from .audit import Outbox
 from .db import BaseModel, JSONField, utcnow
@@ -31,3 +31,17 @@ class Conversation(BaseModel):
     intent = CharField(max_length=16)
     data = JSONField(default=dict)
     updated_at = DateTimeField(default=utcnow)
+
+
+class NameChoice(BaseModel):
+    """A message held back because it named two people of one name: the card asks which one was meant.
+
+    The click names the choice; the message is then handled again with the chosen person in place.
+    """
+    person = ForeignKeyField(Person, on_delete="CASCADE")   # who wrote the message and may choose
+    platform = CharField(max_length=16)
+    text = TextField()
+    token = CharField(max_length=64)          # the name as written, e.g. 蒋焊
+    candidates = JSONField(default=list)      # the ids of the people it could mean
+    chosen = ForeignKeyField(Person, null=True, on_delete="SET NULL", backref="+")
+    created_at = DateTimeField(default=utcnow)

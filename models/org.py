@@ -45,6 +45,8 @@ class Person(BaseModel):
     # Someone dropped from the workbook keeps their history but gets no new work.
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
+    # The app this person last wrote or clicked in, when they have more than one; their cards follow it.
+    platform = CharField(max_length=16, null=True)
 
     @property
     def account(self) -> str:

@@ -31,6 +31,9 @@ class Permit(BaseModel):
     # Type-specific facts: declared grade, height, load, wind force, blind number, ...
     attributes = JSONField(default=dict)
     copied_from = CharField(max_length=32, null=True)
+    # How many times the site QR code was revoked and re-issued: the site and print links sign it,
+    # so bumping it voids this permit's posted code alone.
+    site_code_round = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     submitted_at = DateTimeField(null=True)
     issued_at = DateTimeField(null=True)
@@ -41,6 +44,9 @@ class Permit(BaseModel):
     completed_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
     rectify_deadline = DateTimeField(null=True)
+    # The deadline's chase: when it next acts (indexed, scanned often) and how far up the unit it has gone.
+    rectify_chase_at = DateTimeField(null=True, index=True)
+    rectify_escalations = IntegerField(default=0)
 
 
 class PermitMember(BaseModel):
@@ -157,6 +163,11 @@ class ChangeRequest(BaseModel):
     state = CharField(max_length=12, default="pending")
     created_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField(null=True)
+    # The approval steps whose signers approve the change, in order, and how far it has got; each
+    # decision is {"stage", "person", "decision", "comment", "at"}. Empty on changes made before.
+    route = JSONField(null=True)
+    stage = IntegerField(default=0)
+    decisions = JSONField(null=True)
 
 
 class PermitCounter(BaseModel):

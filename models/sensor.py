@@ -37,6 +37,9 @@ class Sensor(BaseModel):
     created_at = DateTimeField(default=utcnow)
     # The controller that may post this detector's readings in its batches; none: only itself.
     gateway = ForeignKeyField(Gateway, null=True, backref="sensors", on_delete="SET NULL")
+    # The detector's own alarm set points, {gas: [first, second]}, where the sheet set them; the
+    # others follow workflow/gases.toml.
+    set_points = JSONField(null=True)
 
 
 class SensorBinding(BaseModel):

@@ -1,12 +1,16 @@
 """Every table, in the order they are created on an empty database."""
+from .api import ApiToken, IdempotentRequest, Webhook
 from .audit import AuditEvent, AuditHead, Outbox
 from .area import Area
 from .certificate import Authorisation, Certificate
-from .delivery import CardRecord, Conversation
+from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
+from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
+from .inbox import InboxEvent
 from .isolation import IsolationLink, IsolationPoint
+from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
@@ -17,4 +21,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           GasReading, Attachment, CheckIn, ChangeRequest, PermitCounter, AuditEvent, AuditHead,
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
-          IsolationLink, Handover, Emergency, SchemaVersion]
+          IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
+          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, SchemaVersion]

@@ -10,6 +10,8 @@ New API (as on api.dingtalk.com; header x-acs-dingtalk-access-token; errors HTTP
   POST /v1.0/card/instances/createAndDeliver checks the request and docs/dingtalk.md's card template
   POST /v1.0/card/instances/deliver          deliver an instance created earlier (e.g. after flow control)
   PUT  /v1.0/card/instances                  update by outTrackId (merge with updateCardDataByKey)
+  POST /v1.0/card/callbacks/register         callbackRouteKey -> callbackUrl (+ apiSecret); a card created with
+                                             callbackType HTTP calls back there, signed x-ddpaas-signature
   POST /v1.0/robot/oToMessages/batchSend     sampleText, sampleMarkdown, sampleFile, sampleImageMsg
   POST /v1.0/robot/groupMessages/send        the robot's post into a group (sandbox/groups.py)
   POST /v1.0/robot/messageFiles/download     {"downloadCode","robotCode"} -> {downloadUrl}
@@ -122,6 +124,11 @@ def run_dingtalk_sandbox(app: Flask, host: str = "127.0.0.1", port: int = 0):
         stop_http()
 
     return base, stop
+
+
+def card_signature(timestamp: str, api_secret: str) -> str:
+    """Sign a card callback as DingTalk documents it: base64(HmacSHA256(key=apiSecret, msg=timestamp))."""
+    return base64.b64encode(hmac.new(api_secret.encode(), timestamp.encode(), hashlib.sha256).digest()).decode()
 
 
 def sign(timestamp: str, secret: str) -> str:
@@ -247,6 +254,10 @@ def _acs_routes(app: Flask, state: DingtalkState) -> None:
     @api("createAndDeliver", "/v1.0/card/instances/createAndDeliver", "POST")
     def create_and_deliver():
         return state.create_and_deliver(_json_body(oapi=False))
+
+    @api("registerCallback", "/v1.0/card/callbacks/register", "POST")
+    def register_callback():
+        return state.register_callback(_json_body(oapi=False))
 
     @api("deliverCard", "/v1.0/card/instances/deliver", "POST")
     def deliver_card():
@@ -399,6 +410,11 @@ def _admin_routes(app: Flask, state: DingtalkState) -> None:
 def _configure(state: DingtalkState, body: dict) -> str | None:
     if "mode" in body and body["mode"] not in ("stream", "http"):
         return "mode must be stream or http"
+    if "filtered" in body:
+        if not isinstance(body["filtered"], list) or not all(isinstance(u, str) for u in body["filtered"]):
+            return "filtered must list user ids (members who have not authorised the robot, or left)"
+        with state.lock:
+            state.filtered = set(body["filtered"])
     for key in state.config:
         if key in body:
             state.config[key] = body[key] or (None if key != "mode" else "stream")
@@ -512,7 +528,11 @@ def _user_routes(app: Flask, state: DingtalkState) -> None:
         if not isinstance(selected, list) or not all(isinstance(i, str) for i in selected):
             return _bad("selected must be a list of checklist option ids")
         data = state.prepare_click(body.get("user"), track, key, selected)
-        return jsonify(_deliver(app, state, CARD_TOPIC, data, repeat_of(body.get("repeat"))))
+        repeat = repeat_of(body.get("repeat"))
+        # Each card calls back the way it was created: callbackType STREAM or HTTP (to its route key).
+        if state.card_callback_type(track) == "HTTP":
+            return jsonify(_deliver_card_http(state, track, data, repeat))
+        return jsonify(_deliver_stream(app, state, CARD_TOPIC, data, repeat))
 
     @app.post("/sandbox/text")
     def text():
@@ -535,21 +555,62 @@ def _user_routes(app: Flask, state: DingtalkState) -> None:
         name, ctype = upload.filename or "image.jpg", upload.mimetype or "image/jpeg"
         code = state.store_media("download", name, ctype, data)
         picture = state.store_media("download", name, ctype, data)
-        entry = state.record_from_user(request.form.get("user"), "picture",
-                                       {"downloadCode": code, "pictureDownloadCode": picture})
+        caption = request.form.get("caption")
+        if caption:   # a photo sent with words arrives as richText, not picture
+            entry = state.record_from_user(request.form.get("user"), "richText", {"richText": [
+                {"text": caption}, {"type": "picture", "downloadCode": code, "pictureDownloadCode": picture}]})
+        else:
+            entry = state.record_from_user(request.form.get("user"), "picture",
+                                           {"downloadCode": code, "pictureDownloadCode": picture})
         message = state.robot_message(entry, request.host_url)
         return jsonify({**_deliver(app, state, ROBOT_TOPIC, message, repeat_of(request.form.get("repeat"))),
                         "msg_id": entry["msgid"], "download_code": code})
 
 
 def _deliver(app: Flask, state: DingtalkState, topic: str, data: dict, repeat: int) -> dict:
+    """Deliver a robot message the way the app's robot is set up (the mode: Stream or HTTP)."""
     if state.config["mode"] == "http":
         return _deliver_http(state, topic, data, repeat)
+    return _deliver_stream(app, state, topic, data, repeat)
+
+
+def _deliver_card_http(state: DingtalkState, track: str, data: dict, repeat: int) -> dict:
+    """POST a card click to the URL registered for the card's route key, signed as DingTalk signs it.
+
+    Headers x-ddpaas-signature-timestamp and x-ddpaas-signature = base64(HmacSHA256(apiSecret, timestamp)),
+    sent only when the route key was registered with an apiSecret (DingTalk's 事件回调 guide).
+    """
+    route = state.card_route(track)
+    if route is None:
+        raise ClickRefused(f"card {track} calls back over HTTP, but its callbackRouteKey is not registered")
+    attempts = []
+    for _ in range(repeat):
+        timestamp = _callback_stamp(state)
+        headers = ({"x-ddpaas-signature-timestamp": timestamp,
+                    "x-ddpaas-signature": card_signature(timestamp, route["apiSecret"])}
+                   if route.get("apiSecret") else {})
+        attempts.append({**_post(route["callbackUrl"], body=data, headers=headers), "sent_headers": headers,
+                         "sent_body": data})
+    last = attempts[-1]
+    outcome = {"status": last["status"], "body": last["body"], "attempts": attempts, "applied": None}
+    if last["status"] == 200:
+        try:
+            reply = json.loads(last["body"]) if last["body"].strip() else None
+        except ValueError:
+            reply = None
+        outcome["applied"] = _apply_response(state, data, reply)
+    return outcome
+
+
+def _deliver_stream(app: Flask, state: DingtalkState, topic: str, data: dict, repeat: int) -> dict:
     gateway = _gateway(state)
     mid = gateway.publish(topic, data, copies=repeat)
     if not gateway.has_listener(topic):
         return {"status": "pending", "message_id": mid, "why": f"no Stream connection subscribed to {topic}"}
     frame = gateway.wait(mid, timeout=app.config["SANDBOX_CLICK_WAIT"], acks=repeat)
+    if frame["status"] == "failed":
+        return {"status": "lost", "message_id": mid, "why": "not ACKed with a 2xx-4xx, and DingTalk does not "
+                "send a CALLBACK frame again", "acks": frame["acks"], "attempts": frame["attempts"]}
     if frame["status"] != "delivered":
         return {"status": "pending", "message_id": mid, "why": "no ACK yet", "attempts": frame["attempts"]}
     ack = next(a for a in frame["acks"] if a["code"] < 500)

@@ -18,6 +18,7 @@ from sandbox.dingtalk_faults import DingFaults
 TOKEN_TTL = 7200
 AUTH_CODE_TTL = 300
 MEDIA_MAX = 20 << 20
+CHECKLIST_COMPONENT = "checklist"   # the card template's multi-select component id
 KINDS = ("sign", "checklist", "notice", "stop", "outcome", "alarm", "progress")
 LIST_KEYS = {"fields": ("name", "value"), "buttons": ("id", "text"), "checklist": ("id", "text"),
              "links": ("title", "url")}
@@ -126,6 +127,8 @@ class DingtalkState:
         self.faults = DingFaults()
         self.stats: Counter = Counter()
         self.users: list[str] = []
+        self.filtered: set[str] = set()
+        self.card_routes: dict[str, dict] = {}   # callbackRouteKey -> {callbackUrl, apiSecret}   # members the robot may not message (not authorised, or left)
         self.names: dict[str, str] = {}
         self.set_users(users, names or {})
         self.tokens: dict[str, dict] = {}        # token -> {kind: classic|new|user, expires_at, revoked, user}
@@ -256,13 +259,46 @@ class DingtalkState:
         card = decode_card(params)
         with self.lock:
             if track in self.cards:
-                raise AcsError(400, "param.outTrackIdDuplicated", f"outTrackId {track} already used by this app")
+                # DingTalk's documented answer (创建卡片 error table): the code is also the message.
+                raise AcsError(400, "param.cardAlreadyExist", "param.cardAlreadyExist")
             now = self.now()
             self.cards[track] = {"outTrackId": track, "params": dict(params), "recipients": [], "private": {},
                                  "callbackType": body["callbackType"], "created_at": now,
                                  "callbackRouteKey": body.get("callbackRouteKey")}
             results = [self._deliver_card(track, user, card, now) for user in users]
             return {"success": True, "result": {"outTrackId": track, "deliverResults": results}}
+
+    def register_callback(self, body: dict) -> dict:
+        """Answer POST /v1.0/card/callbacks/register: map a callbackRouteKey to a URL (and its apiSecret)."""
+        if not isinstance(body, dict) or not body:
+            raise AcsError(400, "param.empty", "param.empty")
+        key, url = body.get("callbackRouteKey"), body.get("callbackUrl")
+        if not isinstance(key, str) or not key:
+            raise AcsError(400, "param.callbackRouteKeyEmpty", "param.callbackRouteKeyEmpty")
+        if not isinstance(url, str) or not url:
+            raise AcsError(400, "param.callbackUrlEmpty", "param.callbackUrlEmpty")
+        secret = body.get("apiSecret")
+        entry = {"callbackUrl": url, "apiSecret": secret if isinstance(secret, str) and secret else None}
+        with self.lock:
+            known = self.card_routes.get(key)
+            # Without forceUpdate an existing key is not overwritten (the harsher of the guide's two readings).
+            if known is not None and known != entry and body.get("forceUpdate") is not True:
+                raise AcsError(500, "param.callbackRouteKeyExist", "param.callbackRouteKeyExist")
+            self.card_routes[key] = entry
+        return {"success": True, "result": {"callbackUrl": url, "apiSecret": entry["apiSecret"]}}
+
+    def card_callback_type(self, track: str) -> str | None:
+        """Return the callbackType the card was created with."""
+        with self.lock:
+            card = self.cards.get(track)
+            return card["callbackType"] if card else None
+
+    def card_route(self, track: str) -> dict | None:
+        """Return the registration ({callbackUrl, apiSecret}) of the card's callbackRouteKey, if any."""
+        with self.lock:
+            card = self.cards.get(track) or {}
+            route = self.card_routes.get(card.get("callbackRouteKey") or "")
+            return dict(route) if route else None
 
     def deliver(self, body: dict) -> dict:
         """Answer POST /v1.0/card/instances/deliver: put a card created earlier into more chats."""
@@ -381,12 +417,16 @@ class DingtalkState:
         if not isinstance(users, list) or not 1 <= len(users) <= 20 or not all(isinstance(u, str) for u in users):
             raise AcsError(400, "invalidParameter.userIds", "userIds must list 1-20 user ids")
         msgtype, content = self._robot_message(body.get("msgKey"), body.get("msgParam"))
-        invalid, limited = [], []
+        invalid, limited, filtered = [], [], []
         with self.lock:
             now = self.now()
             for user in users:
                 if self.member(user) is None:
                     invalid.append(user)
+                elif user in self.filtered:
+                    # A member who has not authorised the robot's app (or left it, or blocked it) is
+                    # listed as filtered and gets nothing; trying again later changes nothing.
+                    filtered.append(user)
                 elif self.faults.flow_controlled(user, now):
                     limited.append(user)
                 else:
@@ -394,7 +434,7 @@ class DingtalkState:
                                              "msgid": secrets.token_hex(12), "msgtype": msgtype, "sent_at": now,
                                              "task_id": None, "content": dict(content), "msgKey": body["msgKey"]})
         return {"processQueryKey": secrets.token_urlsafe(24), "invalidStaffIdList": invalid,
-                "flowControlledStaffIdList": limited}
+                "flowControlledStaffIdList": limited, "filteredStaffIdList": filtered}
 
     def _robot_message(self, key, raw) -> tuple[str, dict]:
         needs = {"sampleText": ("text", ("content",)), "sampleMarkdown": ("markdown", ("title", "text")),
@@ -440,7 +480,11 @@ class DingtalkState:
             if any(o not in options for o in selected):
                 raise ClickRefused(f"card {track} has no checklist option among {selected}")
             entry["clicks"].append({"at": self.now(), "key": key, "selected": list(selected)})
-            params = {"action": key, "selected": json.dumps(list(selected), ensure_ascii=False)}
+            # A multi-select component reports the positions of the ticked options under its own
+            # component id (the template's is "checklist"), never their ids.
+            params = {"action": key}
+            if card["checklist"]:
+                params[CHECKLIST_COMPONENT] = {"index": sorted(options.index(o) for o in set(selected))}
             content = {"cardPrivateData": {"actionIds": [key], "params": params}}
             return {"outTrackId": track, "corpId": self.corp_id, "userId": user, "type": "actionCallback",
                     "spaceType": "IM_ROBOT", "spaceId": user, "userIdType": 1,

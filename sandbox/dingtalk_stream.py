@@ -4,11 +4,13 @@ A client opens a connection with POST /v1.0/gateway/connections/open (sandbox/di
 ticket here) and connects to ws://127.0.0.1:<port>/connect?ticket=; an unknown, used or expired ticket
 is closed with 1008. Frames go only to connections that subscribed to their topic.
 
-Delivery rules (docs/dingtalk.md "Stream mode"; redelivery is [unverified] on the platform, modelled here):
+Delivery rules (docs/dingtalk.md "Stream mode"):
 - an ACK {"code", "headers": {"messageId"}, "data": "{\"response\": ...}"} with code 200-499 delivers
   the frame; on_ack(frame, ack) then applies the response (a card update) and says what it did;
-- a 5xx ACK, no ACK within ack_timeout, or the connection dropped first: the frame goes back to pending
-  and is sent again, with the same messageId, retry_delay later, on any connection subscribed to it;
+- a CALLBACK frame (card click, robot message) is pushed once and never again, as DingTalk does: a 5xx
+  ACK, no ACK within ack_timeout, or the connection dropped first leaves it "lost" (a late ACK still
+  counts). Only EVENT frames, which DingTalk does resend, go back to pending and are sent again, with
+  the same messageId, retry_delay later;
 - an ACK that is not JSON, lacks headers.messageId or names no frame goes to bad_acks; the connection lives.
 SYSTEM frames: a `ping` every ping_interval (the SDK echoes it) and, on request, a `disconnect` after
 which the gateway closes the connection disconnect_grace seconds later unless the client did.
@@ -107,11 +109,14 @@ class StreamGateway:
         return min(live, key=lambda c: c["frames_sent"]) if live else None
 
     # -- frames -----------------------------------------------------------------------------------
-    def publish(self, topic: str, data, *, copies: int = 1, redeliver: bool = True) -> str:
-        """Queue one CALLBACK frame (data: a dict, or a raw string); send it copies times at first; return its id."""
+    def publish(self, topic: str, data, *, copies: int = 1, redeliver: bool = True, kind: str = "CALLBACK") -> str:
+        """Queue one frame (data: a dict, or a raw string); send it copies times at first; return its id.
+
+        Only an EVENT frame is ever sent again (redeliver); a CALLBACK frame goes out once.
+        """
         mid = secrets.token_hex(16)
         with self._cond:
-            self.frames[mid] = {"messageId": mid, "topic": topic, "type": "CALLBACK",
+            self.frames[mid] = {"messageId": mid, "topic": topic, "type": kind,
                                 "data": data if isinstance(data, str) else json.dumps(data, ensure_ascii=False),
                                 "status": "pending", "copies": max(1, copies), "redeliver": redeliver,
                                 "attempts": [], "acks": [], "code": None, "connection": None, "deadline": None,
@@ -128,10 +133,10 @@ class StreamGateway:
     def _requeue(self, rec: dict, why: str, *, delay: float) -> None:
         rec["attempts"][-1]["outcome"] = why
         rec["connection"] = rec["deadline"] = None
-        if rec["redeliver"]:
+        if rec["redeliver"] and rec["type"] != "CALLBACK":
             rec.update(status="pending", not_before=time.monotonic() + delay)
         else:
-            rec["status"] = "failed"
+            rec["status"] = "failed"   # DingTalk does not resend a CALLBACK frame: it is lost to the app
 
     def _pump(self) -> None:
         while True:
@@ -229,7 +234,7 @@ class StreamGateway:
             entry = {"connectionId": cid, "code": code, "message": ack.get("message"), "data": ack.get("data"),
                      "at": self.now(), "applied": None}
             rec["acks"].append(entry)
-            first = code < 500 and rec["status"] != "delivered"
+            first = code < 500 and rec["status"] != "delivered"   # a late ACK of a lost frame still counts
             if first:
                 if rec["attempts"]:
                     rec["attempts"][-1]["outcome"] = f"ACK {code}"
@@ -249,9 +254,11 @@ class StreamGateway:
         self.bad_acks.append({"connectionId": cid, "raw": text[:2000], "why": why, "at": self.now()})
 
     def wait(self, mid: str, *, timeout: float, acks: int = 1) -> dict:
-        """Wait until frame mid is delivered with at least `acks` ACKs (or timeout); return a copy of it."""
+        """Wait until frame mid is delivered with at least `acks` ACKs, or lost (or timeout); return a copy of it."""
         def ready():
             rec = self.frames[mid]
+            if rec["status"] == "failed":   # never sent again: nothing more will come
+                return True
             if rec["status"] != "delivered" or len(rec["acks"]) < acks:
                 return False
             return self.on_ack is None or any(a["applied"] is not None for a in rec["acks"])

@@ -153,9 +153,17 @@ def active(sensor: Sensor) -> list[Alarm]:
 def clear(sensor: Sensor, now: datetime, *, offline: bool = False) -> int:
     """Mark the detector's active alarms (or its offline alarm) as cleared by a normal reading."""
     which = [levels.OFFLINE] if offline else list(ACTIVE_LEVELS)
-    return (Alarm.update(cleared_at=now)
-            .where((Alarm.sensor == sensor) & Alarm.cleared_at.is_null() & Alarm.level.in_(which))
-            .execute())
+    cleared = list(Alarm.select().where((Alarm.sensor == sensor) & Alarm.cleared_at.is_null()
+                                        & Alarm.level.in_(which)))
+    if not cleared:
+        return 0
+    Alarm.update(cleared_at=now).where(Alarm.id.in_([a.id for a in cleared])).execute()
+    for alarm in cleared:
+        # The chain records the end of each alarm as it records its start: an auditor reads how long it
+        # lasted, and integrations hear of it.
+        audit.append(permit_no=(alarm.permit_nos or [None])[0], actor=_actor(sensor.code), action="alarm_clear",
+                     data={"alarm": alarm.id, "level": alarm.level, "gas": alarm.gas, "offline": offline}, at=now)
+    return len(cleared)
 
 
 def acknowledge(alarm_id: int, *, by: Person, channel: str, now: datetime | None = None) -> str:
@@ -170,7 +178,7 @@ def acknowledge(alarm_id: int, *, by: Person, channel: str, now: datetime | None
         mine = AlarmAck.get_or_none((AlarmAck.alarm == alarm) & (AlarmAck.person == by))
         if mine is not None:
             return f"您已于 {_hm(mine.at)} 确认收到此报警"
-        AlarmAck.create(alarm=alarm, person=by, at=now, channel=channel)
+        ack = AlarmAck.create(alarm=alarm, person=by, at=now, channel=channel)
         seconds = max(0, round((now - alarm.reading_at).total_seconds()))
         first = alarm.acknowledged_at is None
         if first:
@@ -185,6 +193,12 @@ def acknowledge(alarm_id: int, *, by: Person, channel: str, now: datetime | None
                        payload={"kind": "alarm_ack", "alarm": alarm.id, "text": f"{said}（{_hm(now)}）"},
                        dedupe_key=f"alarm-ack:{alarm.id}:{by.id}")
          .on_conflict_ignore().execute())
+        if alarm.level in MUSTER_LEVELS:
+            from emergency.muster import tapped
+            from models import Emergency
+            emergency = Emergency.get_or_none(Emergency.alarm == alarm)
+            if emergency is not None:
+                tapped(emergency, ack.id, now=now)
     return f"{said}，用时 {seconds} 秒" if alarm.level in MUSTER_LEVELS else f"已确认收到报警，响应用时 {seconds} 秒"
 
 

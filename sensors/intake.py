@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 import settings
 from peewee import chunked
 
-from models import Alarm, GasReading, Permit, RegistryVersion, Sensor, transaction, utcnow
-from models.db import for_update
+from models import Alarm, GasReading, Permit, RegistryVersion, Sensor, database, transaction, utcnow
+from models.db import compiled, for_update, insert_rows
 from workflow import gas, template as templates
 from workflow.states import IN_PROGRESS
 
@@ -211,8 +211,8 @@ def prepare(posts: list[tuple[Sensor, list[Reading]]], *, now: datetime | None =
     """Judge every reading against the cached map; decide which detectors need the full evaluation."""
     now = now or utcnow()
     snap = registry.snapshot()
-    alarmed = {sid for (sid,) in Alarm.select(Alarm.sensor).where(
-        Alarm.cleared_at.is_null() & Alarm.level.in_(alarms.ACTIVE_LEVELS) & Alarm.sensor.is_null(False)).tuples()}
+    alarmed = {sid for (sid,) in database.execute_sql(compiled(("alarmed detectors",), _alarmed_query),
+                                                      list(alarms.ACTIVE_LEVELS)).fetchall()}
     rows, eventful = [], set()
     for sensor, readings in posts:
         sensor = snap.sensors.get(sensor.code, sensor)
@@ -222,11 +222,20 @@ def prepare(posts: list[tuple[Sensor, list[Reading]]], *, now: datetime | None =
         for reading in readings:
             judged = {p.id: _judge(p, sensor, reading.values) for p in permits}
             rows += _rows(sensor, reading, permits, judged, now)
-            if levels.trips(reading.values) or any(p.state == IN_PROGRESS and not judged[p.id][2].passed
+            if levels.trips(reading.values, sensor.set_points) or any(p.state == IN_PROGRESS and not judged[p.id][2].passed
                                                    for p in permits):
                 eventful.add(sensor.id)
     frozen = tuple((sensor, tuple(readings)) for sensor, readings in posts)
     return Batch(frozen, tuple(rows), frozenset(eventful), now)
+
+
+def _alarmed_query():
+    return Alarm.select(Alarm.sensor).where(
+        Alarm.cleared_at.is_null() & Alarm.level.in_(alarms.ACTIVE_LEVELS) & Alarm.sensor.is_null(False))
+
+
+# Every column but the id, in the order of the rows _rows makes.
+ROW_FIELDS = tuple(f for f in GasReading._meta.sorted_fields if f.name != "id")
 
 
 def store(batch: Batch) -> Result:
@@ -235,7 +244,7 @@ def store(batch: Batch) -> Result:
     with transaction():
         _no_replays(batch.posts)
         for chunk in chunked(batch.rows, INSERT_CHUNK):
-            GasReading.insert_many(chunk).execute()
+            insert_rows(GasReading, ROW_FIELDS, [tuple(row[f.name] for f in ROW_FIELDS) for row in chunk])
         _touch(batch.posts)
         for sensor, readings in batch.posts:
             if sensor.id in batch.eventful:
@@ -249,9 +258,10 @@ def _no_replays(posts) -> None:
     codes = [sensor.code for sensor, _ in posts]
     times = sorted({r.taken_at for _, readings in posts for r in readings})
     seen = set()
+    stamps = [GasReading.taken_at.db_value(t) for t in times]
     for chunk in chunked(codes, INSERT_CHUNK):
-        seen |= set(GasReading.select(GasReading.device, GasReading.taken_at)
-                    .where(GasReading.device.in_(chunk) & GasReading.taken_at.in_(times)).tuples())
+        sql = compiled(("replays", len(chunk), len(times)), lambda: _replays_query(chunk, times))
+        seen |= {(device, _naive(at)) for device, at in database.execute_sql(sql, [*chunk, *stamps]).fetchall()}
     if not seen:
         return
     for sensor, readings in posts:
@@ -262,16 +272,31 @@ def _no_replays(posts) -> None:
                               device=sensor.code)
 
 
+def _replays_query(codes, times):
+    return (GasReading.select(GasReading.device, GasReading.taken_at)
+            .where(GasReading.device.in_(codes) & GasReading.taken_at.in_(times)))
+
+
+def _naive(at) -> datetime:
+    # SQLite hands back text, the servers a datetime: compare as the naive UTC the rows were written as.
+    return GasReading.taken_at.python_value(at)
+
+
 def _touch(posts) -> None:
     """Move each detector's last contact forward, one statement per distinct newest time."""
     by_time: dict[datetime, list[int]] = {}
     for sensor, readings in posts:
         by_time.setdefault(max(r.taken_at for r in readings), []).append(sensor.id)
     for newest, ids in by_time.items():
+        stamp = Sensor.last_seen_at.db_value(newest)
         for chunk in chunked(ids, INSERT_CHUNK):
-            (Sensor.update(last_seen_at=newest)
-             .where(Sensor.id.in_(chunk) & (Sensor.last_seen_at.is_null() | (Sensor.last_seen_at < newest)))
-             .execute())
+            sql = compiled(("touch", len(chunk)), lambda: _touch_query(chunk, newest))
+            database.execute_sql(sql, [stamp, *chunk, stamp])
+
+
+def _touch_query(ids, newest):
+    return (Sensor.update(last_seen_at=newest)
+            .where(Sensor.id.in_(ids) & (Sensor.last_seen_at.is_null() | (Sensor.last_seen_at < newest))))
 
 
 def _follow(sensor: Sensor, readings, now: datetime) -> tuple[list[int], list[str]]:
@@ -305,7 +330,7 @@ def _rows(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict,
 
 def _evaluate(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime):
     """Raise the reading's alarm if it is worse than what is active; clear alarms when it is normal."""
-    trips = levels.trips(reading.values)
+    trips = levels.trips(reading.values, sensor.set_points)
     worst = trips[0] if trips else None
     off_limits = [p for p in permits
                   if p.state == IN_PROGRESS and not judged[p.id][2].passed]

@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 
 from workflow.gas import GAS_LABELS, UNITS
+from workflow.gas_table import GASES as TABLE
 
 FIRST, SECOND, OFF_LIMITS, OFFLINE = "一级", "二级", "超限", "离线"
 # A higher rank replaces a lower active alarm; 超限 (outside a running permit's pass limits) and
@@ -12,12 +13,12 @@ FIRST, SECOND, OFF_LIMITS, OFFLINE = "一级", "二级", "超限", "离线"
 RANK = {FIRST: 1, OFF_LIMITS: 2, SECOND: 3}
 STOPS_WORK = frozenset({SECOND, OFF_LIMITS})
 
-# (first, second) alarm set points: combustible in %LEL; toxic at 100 % and 200 % of the GBZ 2.1
-# limit in mg/m³ (H2S MAC 10, CO PC-TWA 20).
-SET_POINTS = {"EX": (25.0, 50.0), "H2S": (10.0, 20.0), "CO": (20.0, 40.0)}
+# Default (first, second) alarm set points, from workflow/gases.toml: combustible in %LEL; toxic at
+# 100 % and 200 % of the GBZ 2.1 limit in mg/m³. A detector's own set points replace them per gas.
+SET_POINTS = {gas: (TABLE[gas].first, TABLE[gas].second) for gas in ("EX", "H2S", "CO")}
 # Oxygen has one low and one high alarm and no second level; either means the air itself is wrong
 # (asphyxiation, or fire that burns violently), so both are treated as a second alarm: leave.
-O2_LOW, O2_HIGH = 19.5, 23.5
+O2_LOW, O2_HIGH = TABLE["O2"].first, TABLE["O2"].second
 
 # Largest value each gas can physically read: O2 is a share of the air; %LEL reaches 100 %vol of a
 # medium whose LEL is 1 %; a pure toxic gas at 20 °C weighs about 1.4 kg/m³ (H2S), 1.2 kg/m³ (CO).
@@ -53,8 +54,8 @@ def check_value(gas: str, value: object) -> float:
     return value
 
 
-def trips(values: dict[str, float]) -> list[Trip]:
-    """Return each gas of a reading that is at or past an alarm set point, worst first."""
+def trips(values: dict[str, float], own: dict | None = None) -> list[Trip]:
+    """Return each gas of a reading at or past an alarm set point (own: the detector's), worst first."""
     found = []
     for gas, value in values.items():
         unit = UNITS[gas]
@@ -64,7 +65,7 @@ def trips(values: dict[str, float]) -> list[Trip]:
             elif value > O2_HIGH:
                 found.append(Trip(gas, value, SECOND, f"氧气 {value:g} {unit}，高于富氧报警值 {O2_HIGH:g}"))
             continue
-        first, second = SET_POINTS[gas]
+        first, second = own[gas] if own and gas in own else SET_POINTS[gas]
         if value >= second:
             found.append(Trip(gas, value, SECOND, f"{GAS_LABELS[gas]} {value:g} {unit}，达到二级报警值 {second:g}"))
         elif value >= first:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from peewee import InterfaceError, OperationalError, fn
+from peewee import InterfaceError, OperationalError, Select, fn
 
 from models import Gateway, Permit, RegistryVersion, Sensor, SensorBinding, database, transaction
 from models.sensor import FIXED
@@ -48,12 +49,25 @@ def _database_token() -> str:
     return token
 
 
+def _key_queries() -> tuple[tuple[str, list], tuple[str, list]]:
+    """The two constant statements of the key, compiled once per database: compiling costs more than running."""
+    db = database.obj
+    compiled = getattr(db, "_detector_map_key_sql", None)
+    if compiled is None:
+        # The newest ids catch a detector or gateway inserted without the counter (a script, a test).
+        counters = Select(columns=[RegistryVersion.select(fn.MAX(RegistryVersion.value)),
+                                   Sensor.select(fn.MAX(Sensor.id)), Gateway.select(fn.MAX(Gateway.id))])
+        watched = (Permit.select(Permit.id, Permit.version).where(Permit.state.in_(watch.WATCHED))
+                   .order_by(Permit.id))
+        compiled = db._detector_map_key_sql = (db.get_sql_context().sql(counters).query(), watched.sql())
+    return compiled
+
+
 def _key() -> tuple:
-    watched = tuple(Permit.select(Permit.id, Permit.version).where(Permit.state.in_(watch.WATCHED))
-                    .order_by(Permit.id).tuples())
-    # The newest ids catch a detector or gateway inserted without the counter (a script, a test).
-    newest = (Sensor.select(fn.MAX(Sensor.id)).scalar(), Gateway.select(fn.MAX(Gateway.id)).scalar())
-    return (_database_token(), RegistryVersion.current(), newest, watched)
+    counters, watched = _key_queries()
+    version, newest_sensor, newest_gateway = database.execute_sql(*counters).fetchone()
+    permits = tuple(tuple(row) for row in database.execute_sql(*watched).fetchall())
+    return (_database_token(), version or 0, (newest_sensor, newest_gateway), permits)
 
 
 def _build(key: tuple) -> Snapshot:
@@ -73,8 +87,33 @@ def _build(key: tuple) -> Snapshot:
     return Snapshot(key, sensors, ordered, {g.code: g for g in Gateway.select()})
 
 
+_pinned = threading.local()
+
+
+@contextmanager
+def pinned():
+    """Within the block, every snapshot() of this thread after the first is that first one.
+
+    A post asks for the map while verifying and again while judging; one key check per post is
+    enough, and both steps then judge by the same map.
+    """
+    _pinned.snap, _pinned.active = None, True
+    try:
+        yield
+    finally:
+        _pinned.snap, _pinned.active = None, False
+
+
 def snapshot() -> Snapshot:
     """Return the current map, rebuilt only when the registry or a watched permit changed."""
+    if getattr(_pinned, "active", False):
+        if _pinned.snap is None:
+            _pinned.snap = _fresh()
+        return _pinned.snap
+    return _fresh()
+
+
+def _fresh() -> Snapshot:
     global _current
     current = _current
     try:

@@ -50,6 +50,7 @@ def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db
     from certs.expiry import warn_expiring
     from emergency.stop import resume_problems
     from faces.gate import problems as face_problems
+    from hazards.deadlines import hold_problems
     from isolation.gate import release_problems, start_problems
     from sensors.alarms import manual_reading
     from sensors.watch import monitoring_problems
@@ -63,4 +64,5 @@ def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db
     assert hooks.CHECKS == {"certificates": [permit_problems], "monitoring": [monitoring_problems],
                            "certificate_expiry": [warn_expiring], "gas_reading": [manual_reading],
                            "face_check": [face_problems], "isolation": [start_problems],
-                           "isolation_release": [release_problems], "resume": [resume_problems]}
+                           "isolation_release": [release_problems], "resume": [resume_problems],
+                           "hazard_hold": [hold_problems]}

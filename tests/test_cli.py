@@ -92,7 +92,7 @@ def test_bad_org_workbook_is_reported_by_row_and_nothing_is_loaded(run, tmp_path
 
 def test_unknown_person_and_unknown_permit_get_a_plain_message(run):
     run("init-db")
-    assert "找不到在职人员：nobody" in run("permit", "todo", "--as", "nobody", ok=False)
+    assert "找不到人员 nobody" in run("permit", "todo", "--as", "nobody", ok=False)
     assert "没有编号为 DH-1 的作业票" in run("permit", "show", "DH-1", ok=False)
 
 
@@ -158,3 +158,40 @@ def test_states_prints_the_transition_table_as_the_readme_diagram(run):
     listing = run("states")
     assert "草稿 --提交--> 审批中" in listing and "（不变）" not in listing
     assert "（不变）" in run("states", "--internal")
+
+
+def _command_paths(group, prefix=()):
+    import click
+    for name, command in sorted(group.commands.items()):
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from _command_paths(command, (*prefix, name))
+
+
+def test_every_commands_help_works_before_the_database_exists(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'never-created.db'}")
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    runner = CliRunner()
+    paths = list(_command_paths(cli))
+    assert ("permit", "new") in paths and ("demo",) in paths
+    try:
+        for path in [(), *paths]:
+            result = runner.invoke(cli, [*path, "--help"])
+            assert result.exit_code == 0 and "Usage:" in result.output, (path, result.output)
+        # The first command that needs the database says how to create it.
+        refused = runner.invoke(cli, ["permit", "todo", "--as", "zhuyan"])
+        assert refused.exit_code == 1 and "请先运行 python app.py init-db" in refused.output
+    finally:
+        settings.configure()
+
+
+def test_demo_reset_clears_only_the_instances_own_sqlite(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    (tmp_path / "elsewhere.db").write_bytes(b"someone's data")
+    try:
+        refused = CliRunner().invoke(cli, ["demo", "--reset"])
+    finally:
+        settings.configure()
+    assert refused.exit_code == 1 and "--reset 只清除实例目录" in refused.output
+    assert (tmp_path / "elsewhere.db").read_bytes() == b"someone's data"

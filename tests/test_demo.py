@@ -9,14 +9,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_demo(db, tmp_path, *options: str, env_extra: dict | None = None,
-             limit: float = 240) -> subprocess.CompletedProcess:
+             truncate: bool = True, limit: float = 240) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WECOM_", "DINGTALK_", "DEFAULT_PLATFORM", "REDIS_URL"))}
     env |= env_extra or {}
     env["INSTANCE_PATH"] = str(tmp_path / "instance")
     if db.__class__.__name__.startswith("Sqlite"):
         env.pop("DATABASE_URL", None)   # the demo's own default: a SQLite file in the instance
-    else:
+    elif truncate:
         from tests.conftest import _truncate
         _truncate(db)   # a server database is shared: each demo starts on empty tables, as on SQLite
     done = subprocess.run([sys.executable, "app.py", "demo", "--scripted", *options], cwd=ROOT, env=env,
@@ -91,5 +91,32 @@ def test_the_plant_story_runs_a_day_of_overlapping_permits_on_both_apps(db, tmp_
         assert "褚卫 交接给 何亮：双方确认、何亮 现场签到 → 监护人变更；褚卫 离场，作业继续" in out
         assert re.search(r"【演练】3#罐区：DH-\S+、DH-\S+ 已暂停，\d+ 人收到卡片；.*清点 4 / 4", out)
         assert re.search(r"3#罐区 入口平板：【演练】，DH-\S+、DH-\S+ 均显示“已暂停”", out)
+        assert "公示牌显示：监护人 褚卫 → 何亮 · 已交接" in out and "“人员清点”卡片随每次点击更新：已撤离 4 / 4" in out
         assert "两张票均恢复作业" in out and "尚未关闭" in out and "V-101 已解除" in out
-        assert "隔离台账 1 条，交接班记录 1 条" in out and "chain intact" in out
+        assert "隔离台账 1 条，交接班记录 1 条，应急记录 1 条" in out and "chain intact" in out
+
+
+def test_five_scripted_demos_in_a_row_alternating_apps_all_pass_in_one_instance(db, tmp_path):
+    """The shortest story, five times in the same instance: nobody's app of choice leaks into the next run."""
+    kept, numbers = tmp_path / "kept", set()
+    for i, platform in enumerate(("wecom", "dingtalk", "wecom", "dingtalk", "wecom")):
+        done = run_demo(db, tmp_path, "--story", "names", "--platform", platform, "--instance", str(kept),
+                        truncate=i == 0)
+        app = {"wecom": "企业微信", "dingtalk": "钉钉"}[platform]
+        assert f"郑计 在{app}收到卡片" in done.stdout and "chain intact" in done.stdout, (i, done.stdout)
+        numbers |= set(re.findall(r"(DH-\d{8}-\d{4}) 已提交", done.stdout))
+    assert len(numbers) == 5   # the instance kept each run's permit: the next run numbered on from it
+
+
+def test_the_inspection_story_closes_a_hazard_audits_a_permit_and_takes_an_anonymous_report_on_both_apps(db, tmp_path):
+    for platform in ("wecom", "dingtalk"):
+        done = run_demo(db, tmp_path / platform, "--story", "inspection", "--platform", platform)
+        out = done.stdout
+        assert re.search(r"褚卫 发送“隐患 3#罐区 东侧消防通道被杂物堵塞”和现场照片 → YH-\d{8}-0001，安全员 孙立 收到", out)
+        assert "蒋焊 未附照片报完成 → 拒绝" in out and "褚卫 复查不通过 → 退回" in out
+        assert re.search(r"再次整改后 褚卫 复查通过 → YH-\S+ 已关闭", out)
+        assert re.search(r"查询码 JB-\S+；数据库中没有举报人、没有发给他的记录", out)
+        assert "卫东 查询 → 已立为隐患" in out and "编造的查询码 → 查不到举报编号" in out
+        assert re.search(r"当日抽取（种子 [0-9a-f]{16}，比例 100%）→ 抽中，孙立 收到 10 项检查清单", out)
+        assert re.search(r"孙立 未扫码记录 → 拒绝；扫码签到后记录“第 10 项不合格：灭火器不足” → 隐患 YH-\S+", out)
+        assert "隐患排查治理台账 3 条" in out and "chain intact" in out

@@ -21,7 +21,8 @@ from handlers.demo.scripted import take_through
 from models import AuditEvent, CheckIn, Outbox, Person, Signature
 from models.permit import Permit
 from tests.test_wecom_real_path import applied, apply_text, take_one
-from tests.worlds import APP_SECRET, world as a_world
+from bot.dingtalk_sign import card_api_secret, dingtalk_sign
+from tests.worlds import APP_SECRET, DING_CORP, world as a_world
 from workflow import audit, machine
 
 
@@ -77,23 +78,22 @@ def test_a_replayed_stream_frame_changes_nothing(ding):
     assert delivered and len(delivered[0]["acks"]) == 3 and {a["code"] for a in delivered[0]["acks"]} == {200}
 
 
-def test_the_connection_drops_mid_run_and_every_click_is_handled_exactly_once(ding):
+def test_the_connection_drops_mid_run_and_every_acked_click_is_handled_exactly_once(ding):
     phone = ding.phone
     permit, _ = applied(phone, ding.drain)
-    # Drop the websocket after the next frame is pushed and before its ACK can be counted: the
-    # gateway keeps it pending and delivers it again, with the same messageId, on the next connection.
-    requests.post(f"{ding.dingtalk}/sandbox/stream/faults", json={"drop_after": 1}, timeout=5)
+    # Drop the websocket after each next frame is pushed: the click was kept and ACKed or it was not;
+    # DingTalk sends nothing again on the new connection either way.
     for _ in range(3):
+        requests.post(f"{ding.dingtalk}/sandbox/stream/faults", json={"drop_after": 1}, timeout=5)
         take_one(phone, ding.drain, permit.no)
         wait_for(lambda: stream_log(ding)["connections"], "the connection came back")
-    wait_for(lambda: not stream_log(ding)["pending"], "every pushed frame was acknowledged")
-    redelivered = [d for d in stream_log(ding)["delivered"]
-                   if len({a["connectionId"] for a in d["attempts"]}) > 1]
-    assert redelivered, "a frame was pushed again on the new connection, with its messageId"
+    log = stream_log(ding)
+    assert log["pending"] == [] and all(len(d["attempts"]) == 1 for d in log["delivered"] + log["failed"])
     ding.drain()
-    # Each step was signed once, whatever was redelivered.
     signed = [s.step.key for s in Signature.select().order_by(Signature.id)]
-    assert len(signed) == len(set(signed)) == 3
+    assert len(signed) == len(set(signed))          # nothing applied twice
+    acked = [d for d in log["delivered"] if d["topic"] == "/v1.0/card/instances/callback"]
+    assert len(signed) >= len(acked)                # and every click whose frame was ACKed was applied
     assert audit.verify().ok
 
 
@@ -136,24 +136,37 @@ def test_tokens_revoked_mid_run_are_fetched_again_and_nothing_is_lost(ding):
 
 # -- HTTP callbacks -------------------------------------------------------------------------------
 
-def test_http_callbacks_take_a_permit_through_and_forged_ones_are_refused(ding_http):
+def card_headers(stamp: str, api_secret: str) -> dict:
+    """Sign a card callback as DingTalk does: x-ddpaas-signature = base64(HmacSHA256(apiSecret, timestamp))."""
+    signature = base64.b64encode(hmac.new(api_secret.encode(), stamp.encode(), hashlib.sha256).digest()).decode()
+    return {"x-ddpaas-signature-timestamp": stamp, "x-ddpaas-signature": signature,
+            "Content-Type": "application/json"}
+
+
+def test_http_card_callbacks_carry_the_card_signature_and_forged_ones_are_refused(ding_http):
     phone, drain = ding_http.phone, ding_http.drain
     permit, card = applied(phone, drain)
     assert card is not None
     stamp = str(int(time.time() * 1000))
-    body = json.dumps({"outTrackId": card["task_id"], "userId": "zhengji", "type": "actionCallback",
-                       "content": json.dumps({"cardPrivateData": {"params": {"action": "x"}}})}).encode()
-    forged = base64.b64encode(hmac.new(b"guess", f"{stamp}\nguess".encode(), hashlib.sha256).digest()).decode()
+    body = json.dumps({"outTrackId": card["task_id"], "corpId": DING_CORP, "userId": "zhengji",
+                       "type": "actionCallback",
+                       "content": json.dumps({"cardPrivateData": {"params": {"action": card["state"]["card"]
+                                                                             ["buttons"][0]["id"]}}})}).encode()
     before = (AuditEvent.select().count(), Outbox.select().count())
-    answer = requests.post(f"{ding_http.app}/dingtalk/card", data=body,
-                           headers={"timestamp": stamp, "sign": forged, "Content-Type": "application/json"})
-    assert answer.status_code == 403 and "Traceback" not in answer.text
-    stale = str(int(time.time() * 1000) - 2 * 3600 * 1000)
-    sign = base64.b64encode(hmac.new(APP_SECRET.encode(), f"{stale}\n{APP_SECRET}".encode(),
-                                     hashlib.sha256).digest()).decode()
-    answer = requests.post(f"{ding_http.app}/dingtalk/card", data=body, headers={"timestamp": stale, "sign": sign})
-    assert answer.status_code in (400, 403)
+    refusals = [
+        card_headers(stamp, "a-guessed-secret"),                                  # forged
+        card_headers(str(int(time.time() * 1000) - 2 * 3600 * 1000), card_api_secret(APP_SECRET)),  # stale
+        {"timestamp": stamp, "sign": dingtalk_sign(stamp, APP_SECRET)},          # the robot's scheme
+        {},                                                                       # unsigned
+    ]
+    for headers in refusals:
+        answer = requests.post(f"{ding_http.app}/dingtalk/card", data=body, headers=headers, timeout=10)
+        assert answer.status_code in (400, 403) and "Traceback" not in answer.text, headers
     assert (AuditEvent.select().count(), Outbox.select().count()) == before
+    clicked = phone.click("zhengji", card)
+    assert clicked["status"] == 200 and set(clicked["attempts"][0]["sent_headers"]) == {
+        "x-ddpaas-signature-timestamp", "x-ddpaas-signature"}
+    drain()
     assert take_through(phone, permit.no, drain).state == "closed"
     assert {s.channel for s in Signature.select()} == {"dingtalk"}
 
@@ -166,10 +179,10 @@ def test_a_captured_sign_replayed_with_an_admins_message_is_refused_and_changes_
     from tests.worlds import APP_KEY, DING_CORP
     phone, drain = ding_http.phone, ding_http.drain
     permit, card = applied(phone, drain)
-    clicked = phone.click("zhengji", card)
-    assert clicked["status"] == 200
+    said = phone.text("zhengji", "待办")
+    assert said["status"] == 200
     drain()
-    captured = clicked["attempts"][0]["sent_headers"]   # what an eavesdropper on the callback URL saw
+    captured = said["attempts"][0]["sent_headers"]   # what an eavesdropper on the callback URL saw
     before, files_before = books(), len(phone.messages("lvming"))
     now_ms = int(time.time() * 1000)
     forged = {"conversationType": "1", "conversationId": "cidforged", "chatbotCorpId": DING_CORP,
@@ -257,3 +270,54 @@ def test_a_mixed_permit_reaches_each_person_on_their_own_app(plant, monkeypatch,
         assert {e.data.get("channel") for e in AuditEvent.select().where(AuditEvent.action == "sign")} \
             >= {"wecom", "dingtalk"}
         assert audit.verify().ok
+
+
+# -- batchSend's filtered recipients ----------------------------------------------------------------
+
+def test_a_filtered_recipient_is_not_counted_as_delivered(ding, caplog):
+    # 朱燕 has not authorised the robot's app: batchSend answers 200 and lists her as filtered.
+    requests.post(f"{ding.dingtalk}/sandbox/config", json={"filtered": ["zhuyan"]}, timeout=5)
+    ding.phone.text("zhuyan", "待办")
+    everything_sent(ding)
+    zhuyan = Person.get(Person.wecom_userid == "zhuyan")
+    [row] = Outbox.select().where((Outbox.person == zhuyan) & (Outbox.kind == "reply"))
+    assert row.state == "failed" and "未授权" in row.last_error and "filtered" in row.last_error
+    assert not [m for m in ding.phone.messages("zhuyan") if m.get("direction") == "to_user"]
+    assert any("filtered" in r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR"))
+
+
+# -- a photo with a caption -------------------------------------------------------------------------
+
+def test_a_photo_sent_with_a_caption_arrives_as_rich_text_and_is_attached(ding):
+    from models import Attachment
+    permit, _ = applied(ding.phone, ding.drain)
+    take_through(ding.phone, permit.no, ding.drain, until="issued")
+    answer = requests.post(f"{ding.dingtalk}/sandbox/image", data={"user": "zhuyan", "caption": "灭火器已就位"},
+                           files={"media": ("灭火器.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png")},
+                           timeout=15).json()
+    assert answer["status"] == 200
+    sent = [m for m in requests.get(f"{ding.dingtalk}/sandbox/messages", params={"user": "zhuyan", "both": 1},
+                                    timeout=5).json() if m.get("msgid") == answer["msg_id"]]
+    assert sent and sent[0]["msgtype"] == "richText"
+    ding.drain()
+    assert Attachment.select().where(Attachment.permit == permit.id).exists()
+    assert any("附言“灭火器已就位”已一并记录" in str(m.get("content")) for m in ding.phone.messages("zhuyan"))
+    attached = AuditEvent.select().where(AuditEvent.action == "attach").order_by(AuditEvent.id.desc()).first()
+    assert attached.data.get("caption") == "灭火器已就位"
+
+
+def test_a_persons_choice_of_app_survives_a_redis_flush(plant, monkeypatch, redis_conn):
+    with a_world("mixed", plant=plant, monkeypatch=monkeypatch, redis_conn=redis_conn) as w:
+        ding_phone, wecom_phone = w.phone.phones["dingtalk"], w.phone.phones["wecom"]
+        ding_phone.text("zhengji", "帮助")      # the planner writes from DingTalk once
+        w.drain()
+        redis_conn.flushdb()                    # Redis's data is lost: queues, locks, caches, nothing more
+        assert Person.get(Person.wecom_userid == "zhengji").platform == "dingtalk"
+        wecom_phone.text("zhuyan", apply_text())
+        w.drain()
+        permit = Permit.get()
+        assert ding_phone.open_card("zhengji", f"{permit.no}-plan-") is not None
+        assert wecom_phone.open_card("zhengji", f"{permit.no}-plan-") is None
+        wecom_phone.text("zhengji", "帮助")     # back in WeCom: the choice follows, in the database
+        w.drain()
+        assert Person.get(Person.wecom_userid == "zhengji").platform == "wecom"

@@ -18,7 +18,7 @@ from rq import Queue, SimpleWorker
 import settings
 from handlers.demo.demo import stream_connection, ws_connection
 from handlers.demo.scripted import DingTalkPhone, MixedPhone, Phone, WsPhone
-from jobs import delivery
+from jobs import delivery, lanes
 from jobs.connection import QUEUES
 from models import Person
 
@@ -99,6 +99,9 @@ def world(platform: str, *, plant, monkeypatch, redis_conn, dingtalk_mode: str =
     app_base, stop_app = run_in_thread(app)
     monkeypatch.setenv("PUBLIC_BASE_URL", app_base)
     settings.configure()   # cards and QR codes name the address the app really listens on
+    if dingtalk_mode == "http":
+        from handlers.cli.dingtalk_setup import register_card_route
+        register_card_route()   # as `python app.py serve` does at start in HTTP mode
     requests.post(f"{wecom_base}/sandbox/config", json={"callback_url": f"{app_base}/wecom/callback",
                                                          "mode": "ws" if on_ws else "callback"})
     requests.post(f"{ding_base}/sandbox/config", json={
@@ -116,7 +119,9 @@ def world(platform: str, *, plant, monkeypatch, redis_conn, dingtalk_mode: str =
                           "eventtype") == "template_card_event"}
             assert ws.wait_handled(pushed), "the long connection did not handle every frame"
         delivery.enqueue(delivery.due_rows())
+        lanes.serve_alarms(burst=True)
         SimpleWorker(queues, connection=redis()).work(burst=True)
+        lanes.serve_alarms(burst=True)   # what the ordinary jobs raised (an offline alarm of a scan)
 
     stream = stream_connection(ding_base) if dingtalk_mode == "stream" else None
     ws = ws_connection(wecom_base) if on_ws else None

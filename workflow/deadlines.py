@@ -14,7 +14,7 @@ from models.permit import Permit
 
 from . import assign, machine, template as templates
 from .clock import local
-from .errors import WorkflowError
+from .errors import InvalidTransition, WorkflowError
 from .machine import Ctx, Outcome, run
 from .rules import UNGRADED
 
@@ -47,6 +47,10 @@ def _each(items, act) -> list[Outcome]:
         try:
             done.append(act(*item))
         except NothingDue:
+            continue
+        except InvalidTransition:
+            # A suspended permit's step timer waits for the resume: an emergency suspends many permits
+            # at once, and one of them must not stop the scan before the alarms' re-sends run.
             continue
     return done
 

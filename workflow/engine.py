@@ -5,7 +5,7 @@ from datetime import datetime
 
 from models import Person, Step
 
-from . import drafts, gates, machine, simops, states
+from . import drafts, gates, hooks, machine, simops, states
 from .assign import resolve
 from .errors import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized,
                      StaleVersion)
@@ -13,7 +13,6 @@ from .machine import Ctx, Outcome, record_signature, run
 from .onsite import check_in, check_out  # noqa: F401  (engine.check_in is the command's home)
 from .states import COMMAND_LABELS
 from .template import COORDINATE, StepDef
-from .work import revert_pending_change
 
 
 def _require_applicant(ctx: Ctx) -> None:
@@ -25,6 +24,9 @@ def submit(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
     """Check the draft against every rule, fix its grade and open the first step."""
     def body(ctx: Ctx) -> None:
         _require_applicant(ctx)
+        held = hooks.problems("hazard_hold", ctx.permit, at=ctx.now)   # an open 重大 finding holds its area
+        if held:
+            raise GateNotMet("；".join(held))
         grade, reasons = drafts.check_content(ctx.template, ctx.permit, ctx.now)
         ctx.permit.grade = grade
         ctx.permit.attributes = {**ctx.permit.attributes, "grade_reasons": reasons}
@@ -153,10 +155,9 @@ def _refuse_step(permit_no: str, step_key: str, action: str, *, by: Person, reas
         _require_assignee(ctx, step, d)
         if action == "return" and ctx.permit.issued_at:
             # A draft can be edited freely; an issued permit never goes back to being one.
-            raise InvalidTransition("作业票已签发，不能退回修改；不同意本次变更请驳回")
+            raise InvalidTransition("作业票已签发，不能退回修改")
         record_signature(ctx, step, decision=action, comment=reason, channel=channel)
         machine.void_open_steps(ctx.permit)
-        revert_pending_change(ctx)
         states.move(ctx.permit, ctx.command)
         if action == "reject":
             text = f"作业票 {ctx.permit.no} 被 {ctx.by.name} 驳回：{reason}"

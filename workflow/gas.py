@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 
+from .gas_table import GASES as TABLE
+
 GASES = ("O2", "EX", "H2S", "CO")
 UNITS = {"O2": "%vol", "EX": "%LEL", "H2S": "mg/m³", "CO": "mg/m³"}
 GAS_LABELS = {"O2": "氧气", "EX": "可燃气体", "H2S": "硫化氢", "CO": "一氧化碳"}
@@ -68,8 +70,8 @@ class GasLimits:
     o2_min: float = 19.5          # %vol, confined space only
     o2_max: float = 21.0          # %vol, confined space only
     o2_ceiling: float = 23.5      # %vol, everywhere: enriched air makes any fire violent
-    h2s: float = 10.0             # mg/m³, GBZ 2.1 MAC; the reading must be below it
-    co: float = 20.0              # mg/m³, GBZ 2.1 PC-TWA; the reading must be below it
+    h2s: float = TABLE["H2S"].oel  # mg/m³, GBZ 2.1 MAC (gases.toml); the reading must be below it
+    co: float = TABLE["CO"].oel    # mg/m³, GBZ 2.1 PC-TWA (gases.toml); the reading must be below it
 
 
 STATUTORY = GasLimits()

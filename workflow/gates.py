@@ -8,8 +8,9 @@ from models import Attachment, GasReading, Person
 from models.permit import Permit, PermitMember
 
 from . import hooks, onsite as site
+from .clock import local
 from .errors import GateNotMet
-from .grading import is_night
+from .grading import after_nightfall, nightfall_at
 from .rules import UNGRADED
 from .template import StepDef, Template
 
@@ -64,9 +65,11 @@ def window(permit: Permit, t: Template, now: datetime) -> None:
         raise GateNotMet("未到计划开始时间，不能开工")
     if now >= permit.planned_end:
         raise GateNotMet("作业票已过有效期，按 GB 30871-2022 须重新办理作业票")
-    night = t.grading.night
-    if permit.attributes.get("night_work") == "否" and is_night(now, night, settings.current().plant_tz):
-        raise GateNotMet(f"本作业票申报夜间不作业（{night[0]}–{night[1]}），夜间作业须按升级管理重新办票")
+    plant = settings.current()
+    if permit.attributes.get("night_work") == "否" and after_nightfall(now, t, plant.plant_tz, plant.nightfall):
+        day = local(now, plant.plant_tz).date()
+        begins = nightfall_at(day, t, plant.nightfall).strftime("%H:%M")
+        raise GateNotMet(f"本作业票申报夜间不作业（{begins}–{t.grading.night[1]}），夜间作业须按升级管理重新办票")
 
 
 def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datetime) -> None:

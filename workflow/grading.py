@@ -26,11 +26,23 @@ def _overlaps_night(start: datetime, end: datetime, night: tuple[str, str], tz: 
     return False
 
 
-def is_night(moment: datetime, night: tuple[str, str], tz: ZoneInfo) -> bool:
-    """Tell whether a stored naive-UTC moment falls in the plant's night hours."""
-    begin, until = (time.fromisoformat(t) for t in night)
-    at = local(moment, tz).time()
-    return (begin <= at or at < until) if until <= begin else (begin <= at < until)
+def nightfall_at(day: date, t: Template, seasons: tuple = ()) -> time:
+    """Return when day work stops on a plant-local day: the plant's (seasonal) nightfall, else the night's start."""
+    chosen = None
+    for (month, dom), at in seasons:
+        if (month, dom) <= (day.month, day.day):
+            chosen = at
+    if chosen is None and seasons:
+        chosen = seasons[-1][1]   # before the year's first entry, last year's last season holds
+    return time.fromisoformat(chosen or t.grading.night[0])
+
+
+def after_nightfall(moment: datetime, t: Template, tz: ZoneInfo, seasons: tuple = ()) -> bool:
+    """Tell whether a stored naive-UTC moment lies between the day's nightfall and the next morning."""
+    at = local(moment, tz)
+    if at.time() < time.fromisoformat(t.grading.night[1]):
+        return True   # before the morning: still the night that began yesterday
+    return at.time() >= nightfall_at(at.date(), t, seasons)
 
 
 def _touches_holiday(start: datetime, end: datetime, t: Template, tz: ZoneInfo,

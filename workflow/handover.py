@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import settings
-from models import GasReading, Outbox, Person, StepAssignee, database, find_person
+from models import GasReading, Outbox, Person, StepAssignee, database
+from models.people import Ambiguous, NameProblem, resolve
 from models.handover import Handover
 from models.isolation import STATE_LABELS, IsolationLink, IsolationPoint
 from models.permit import Permit, PermitMember
@@ -98,9 +99,13 @@ def request(permit_no: str, account: str, *, by: Person, now: datetime | None = 
     def body(ctx: Ctx) -> None:
         permit = ctx.permit
         role = _part_of(permit, by)
-        incoming = find_person(account)
-        if incoming is None or not incoming.active:
-            raise NotFound(f"找不到人员 {account}：接班人须是本厂组织架构中的在职人员")
+        try:
+            incoming = resolve(account)
+        except Ambiguous:
+            raise   # the chat asks which namesake by a card and runs the handover again
+        except NameProblem as exc:
+            joint = "。" if exc.candidates else "："   # after the suggestions, a sentence of its own
+            raise NotFound(f"{exc.message}{joint}接班人须是本厂组织架构中的在职人员") from None
         _check_incoming(permit, role, by, incoming, ctx.now)
         if Handover.select().where((Handover.permit == permit) & (Handover.role == role)
                                    & Handover.state.in_(OPEN)).exists():

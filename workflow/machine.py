@@ -93,6 +93,9 @@ def finish(ctx: Ctx) -> Outcome:
     event = audit.append(permit_no=permit.no, actor=actor(ctx.by), action=ctx.command, data=data, at=ctx.now)
     queue(permit.no, event.seq, ctx.notes)
     if permit.state in states.FINAL:
+        # A change still waiting would change a permit that has ended: nobody need approve it.
+        ChangeRequest.update(state="void", decided_at=ctx.now).where(
+            (ChangeRequest.permit == permit) & (ChangeRequest.state == "pending")).execute()
         # No command starts from a final state, so this one just ended the permit: the isolations
         # it held may now be due for release.
         found = hooks.problems("isolation_release", permit, at=ctx.now)
@@ -165,9 +168,6 @@ def activate(ctx: Ctx, step: Step) -> None:
     states.move(permit, ctx.command, PHASE_STATE[step.phase])
     if step.phase == "start":
         permit.issued_at = permit.issued_at or ctx.now
-        # Reaching the start again means a pending change has been approved all the way.
-        ChangeRequest.update(state="approved", decided_at=ctx.now).where(
-            (ChangeRequest.permit == permit) & (ChangeRequest.state == "pending")).execute()
     text = f"请办理：{permit.no} {ctx.template.name} · {step.name}"
     ctx.tell(people, "act", text, step.key)
 

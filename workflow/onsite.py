@@ -129,11 +129,24 @@ def _mark(ctx: Ctx, kind: str, roles: list[str], source: str, location: dict | N
     return row
 
 
+def _within_fence(permit: Permit, where: dict) -> None:
+    """Refuse a position outside the site's radius, naming the distance; no position or no fence: no check."""
+    from . import places
+    fence = places.fence_of(permit) if where else None
+    if fence is None:
+        return
+    away = places.distance_m(where["latitude"], where["longitude"], fence.latitude, fence.longitude)
+    if away > fence.radius:
+        raise GateNotMet(f"您距作业地点“{fence.name}”约 {away:.0f} 米，超出签到范围 {fence.radius:.0f} 米，"
+                         "请到作业现场后再扫码签到")
+
+
 def check_in(permit_no: str, *, by: Person, source: str = "cli", location: dict | None = None,
              now: datetime | None = None) -> Outcome:
     """Record that a person is at the work site (scan of the on-site QR code); others are visits."""
     def body(ctx: Ctx) -> None:
         roles = roles_on(ctx.permit, ctx.by)
+        _within_fence(ctx.permit, _location(location))
         row = _mark(ctx, "in" if roles else "visit", roles, source, location)
         ctx.detail = (f"{ctx.by.name}（{row.role}）现场签到，{ctx.template.checkin_minutes} 分钟内有效"
                       if roles else f"{ctx.by.name} 不在本作业票上：已登记到访，不作为签到")

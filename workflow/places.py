@@ -140,3 +140,24 @@ def coordinator_of(permit: Permit) -> Person | None:
         return permit.coordinator
     area = area_of(permit)
     return nearest(area, "coordinator") if area is not None else None
+
+
+EARTH_RADIUS_M = 6_371_000.0
+
+
+def fence_of(permit: Permit) -> Area | None:
+    """Return the nearest node, from the permit's own up the tree, that has coordinates and a radius."""
+    node = area_of(permit)
+    while node is not None:
+        if node.latitude is not None and node.longitude is not None and node.radius:
+            return node
+        node = node.parent
+    return None
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Return the great-circle distance in metres between two WGS-84 points (haversine)."""
+    from math import asin, cos, radians, sin, sqrt
+    dlat, dlng = radians(lat2 - lat1), radians(lng2 - lng1)
+    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlng / 2) ** 2
+    return 2 * EARTH_RADIUS_M * asin(sqrt(a))

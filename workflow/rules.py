@@ -33,6 +33,7 @@ class Statute:
     bands: tuple[Band, ...] = ()
     band_min: float | None = None
     countersign: bool = False                      # sign-off by the owners before approval
+    log_every_minutes: int | None = None           # a logged reading at least this often during the work
     min_guardians: int = 1
 
 
@@ -50,7 +51,7 @@ STATUTES: dict[str, Statute] = {
         clause="GB 30871-2022 第6章 受限空间作业",
         approver={UNGRADED: "基层单位负责人"}, validity_hours={UNGRADED: 24},
         gas_fresh_minutes=30, retest_minutes={UNGRADED: 60}, oxygen_range=True,
-        continuous_monitoring=(UNGRADED,)),
+        continuous_monitoring=(UNGRADED,), log_every_minutes=120),
     "blind_plate": Statute(
         clause="GB 30871-2022 第7章 盲板抽堵作业", approver={UNGRADED: "基层单位负责人"}),
     "height": Statute(

@@ -93,6 +93,7 @@ class GasRules:
     oxygen_range: bool = False
     continuous: tuple[str, ...] = ()
     limits: dict[str, float] = field(default_factory=dict)
+    log_every_minutes: int | None = None   # running work needs a logged reading at least this often
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,10 @@ PHASES = tuple(PHASE_STATE)
 
 COMMAND_LABELS = {
     "edit": "修改草稿", "submit": "提交", "sign": "签字", "reject": "驳回", "return": "退回修改",
-    "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "check_out": "离开现场", "attach": "上传照片",
+    "cancel": "取消", "record_gas": "气体检测", "check_in": "现场签到", "check_out": "离开现场", "reissue_code": "重发现场二维码", "attach": "上传照片",
     "suspend": "暂停作业", "resume": "恢复作业", "reject_acceptance": "验收不通过",
-    "rectified": "整改完成", "request_change": "变更申请", "expire": "过期", "remind": "催办",
-    "escalate": "超时上报", "retest": "提醒复测",
+    "rectified": "整改完成", "request_change": "变更申请", "decide_change": "审批变更", "expire": "过期", "remind": "催办",
+    "escalate": "超时上报", "retest": "提醒复测", "remind_reading": "提醒气体检测", "chase_rectification": "整改督办",
     "bind_sensor": "绑定检测仪", "unbind_sensor": "解绑检测仪",
     "isolate": "登记能量隔离", "handover": "交接班", "handover_confirm": "确认交接班",
 }
@@ -108,15 +108,20 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(SUSPENDED, "resume", IN_PROGRESS, "guardian_on_site_gas_fresh"),
     Transition(COMPLETED, "reject_acceptance", RECTIFYING, "acceptor_sets_deadline"),
     Transition(RECTIFYING, "rectified", COMPLETED, "crew_reports_done"),
-    *_each((ISSUED, IN_PROGRESS, SUSPENDED), "request_change", IN_APPROVAL, "applicant_within_validity"),
+    # A change is approved beside the permit, which runs on unchanged until the change is approved.
+    *_each((ISSUED, IN_PROGRESS, SUSPENDED), "request_change", None, "applicant_within_validity"),
+    *_each((ISSUED, IN_PROGRESS, SUSPENDED), "decide_change", None, "approver_of_the_change"),
     *_each(LIVE, "expire", EXPIRED, "past_planned_end"),
     *_each(ON_SITE, "check_in", None, "scan_on_site"),
     *_each(ON_SITE, "check_out", None, "checked_in"),
+    *_each(ON_SITE, "reissue_code", None, "applicant_or_safety_officer"),
     *_each((DRAFT, IN_APPROVAL, ISSUED, IN_PROGRESS, SUSPENDED, COMPLETED, RECTIFYING), "attach", None,
            "involved"),
     *_each(SIGNING, "remind", None, "reminder_due"),
     *_each(SIGNING, "escalate", None, "escalation_due"),
     Transition(SUSPENDED, "retest", None, "retest_due"),
+    Transition(IN_PROGRESS, "remind_reading", None, "reading_due_soon"),
+    Transition(RECTIFYING, "chase_rectification", None, "rectify_deadline_passed"),
     *_each(LIVE, "bind_sensor", None, "detector_free"),
     *_each(LIVE, "unbind_sensor", None, "detector_bound"),
     # Isolation comes before the permit is issued to work: points are added until the start.

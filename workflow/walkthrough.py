@@ -85,6 +85,7 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
         if d.gates.gas_fresh:
             tester = next(p for p in machine.assignees(Step.get((Step.permit == permit) & (Step.phase == "gas"))))
             work.record_gas(permit.no, by=tester, values=_gas_values(t), now=clock.tick())
+        isolate(permit, clock, say)
         arrive(permit, d.gates.checkins, clock, say)
         if d.gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
             monitor(permit, t, clock)
@@ -97,6 +98,25 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
         out = engine.sign(permit.no, step.key, by=person, ticks=ticks, now=clock.tick())
         say(f"  {step.name:<12} {person.name} {'同意' if d.kind == 'approve' else '确认'}"
             f"{'（逐项勾选 %d 项）' % len(ticks) if ticks else ''} → {out.state}")
+
+
+def isolate(permit: Permit, clock: Clock, say: Callable[[str], None]) -> None:
+    """Lock out the sample valve (and, for 盲板抽堵, register its blind) where the type needs isolation."""
+    from isolation import points
+    from models.isolation import IsolationLink
+    if not templates.get(permit.work_type).needs_isolation(permit.grade) or IsolationLink.select().where(
+            (IsolationLink.permit == permit) & (IsolationLink.purpose == "depends")).exists():
+        return
+    applicant, guardian = permit.applicant, machine.members(permit, onsite.GUARDIAN)[0]
+    valve = f"V-{permit.no}"
+    points.register(permit.no, tag=valve, method="关阀上锁", lock_no=f"L-{permit.id}", by=applicant, now=clock.tick())
+    points.verify(valve, by=guardian, permit_no=permit.no, now=clock.tick())
+    blind = (permit.attributes or {}).get("blind_no")
+    named = IsolationLink.select().where((IsolationLink.permit == permit) & (IsolationLink.purpose != "depends"))
+    if permit.work_type == "blind_plate" and blind and not named.exists():
+        points.register(permit.no, tag=blind, method="加盲板", lock_no=f"B-{permit.id}", by=applicant,
+                        now=clock.tick())
+    say(f"  {'能量隔离':<12} {applicant.name} 登记 {valve} 关阀上锁，{guardian.name} 确认隔离")
 
 
 def arrive(permit: Permit, roles: tuple[str, ...], clock: Clock, say: Callable[[str], None]) -> None:

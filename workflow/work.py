@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import settings
-from models import Attachment, ChangeRequest, GasReading, Person, PersonRole, Step, utcnow
+from models import Attachment, GasReading, Person, PersonRole, Step, utcnow
 from models.permit import Permit
 
-from . import assign, drafts, gas, gates, grading, hooks, machine, onsite, states
+from . import assign, changes as changes_, gas, gates, grading, hooks, machine, onsite, running, states
 from .errors import GateNotMet, InvalidPermit, InvalidTransition, NotAuthorized, WorkflowError
 from .machine import Ctx, Outcome, record_signature, run
 from .rules import UNGRADED
@@ -17,10 +17,6 @@ from .states import COMMANDS, IN_PROGRESS, SUSPENDED
 from .suspension import stop_work, suspend  # noqa: F401  (work.suspend is where callers find it)
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
-# What a change request may touch, and the step the permit is approved again from (None: the
-# first approval step). Content, scope and location may not change: that needs a new permit.
-CHANGEABLE = {"planned_start": None, "planned_end": None, "crew": "briefing",
-              "guardians": "briefing", "measures": "assess"}
 
 
 def _gas_testers(ctx: Ctx) -> set[int]:
@@ -95,7 +91,8 @@ def resume(permit_no: str, *, by: Person, now: datetime | None = None) -> Outcom
             limit = t.gas.retest_minutes.get(permit.grade or UNGRADED, 30)
             tz = settings.current().plant_tz
             new_day = grading.local(permit.suspended_at, tz).date() != grading.local(ctx.now, tz).date()
-            if paused > limit or new_day:
+            # Work held for the new working day, or running since yesterday, is tested again today.
+            if paused > limit or new_day or not running.tested_today(permit, ctx.now):
                 gates.gas_fresh(permit, t, ctx.now, since=permit.suspended_at)
             else:
                 newest = gates.latest_readings(permit, ctx.now)[:1]
@@ -133,6 +130,7 @@ def reject_acceptance(permit_no: str, *, by: Person, reason: str, deadline: date
         step.save()
         states.move(ctx.permit, "reject_acceptance")
         ctx.permit.rectify_deadline = deadline
+        ctx.permit.rectify_chase_at, ctx.permit.rectify_escalations = deadline, 0
         text = (f"{ctx.permit.no} 验收不通过：{reason}。请于 "
                 f"{grading.local(deadline, settings.current().plant_tz):%m-%d %H:%M} 前整改")
         ctx.tell(machine.crew_and_guardians(ctx.permit) + [ctx.permit.applicant], "info", text)
@@ -146,92 +144,22 @@ def rectified(permit_no: str, *, by: Person, note: str = "", now: datetime | Non
         if by.id not in allowed:
             raise NotAuthorized("整改完成须由作业人、监护人或申请人确认")
         step = Step.get((Step.permit == ctx.permit) & (Step.phase == "accept"))
-        ctx.permit.rectify_deadline = None
+        ctx.permit.rectify_deadline = ctx.permit.rectify_chase_at = None
         ctx.data = {"note": note}
         machine.activate(ctx, step)
     return run(permit_no, "rectified", body, by=by, now=now)
 
 
-def _restart_from(ctx: Ctx, fields: set[str]) -> Step:
-    all_steps = [s for s in machine.steps(ctx.permit) if s.state != "skipped"]
-    keys = {CHANGEABLE[f] for f in fields}
-    first_approval = next(s for s in all_steps if s.phase == "approve")
-    candidates = [next((s for s in all_steps if s.key == k), first_approval) if k else first_approval
-                  for k in keys]
-    return min(candidates, key=lambda s: s.seq)
-
-
 def request_change(permit_no: str, *, by: Person, changes: dict, reason: str,
                    now: datetime | None = None) -> Outcome:
-    """Change time, people or measures of an issued permit; it is approved again from that step."""
-    def body(ctx: Ctx) -> None:
-        permit = ctx.permit
-        if by.id != permit.applicant_id:
-            raise NotAuthorized("变更申请须由申请人提出")
-        if ctx.now >= permit.planned_end:
-            raise InvalidTransition("作业票已过有效期，不能变更或延期，按 GB 30871-2022 须重新办理作业票")
-        forbidden = set(changes) - set(CHANGEABLE)
-        if forbidden:
-            raise InvalidPermit("作业内容、范围或地点变更，须重新办理作业票（GB 30871-2022 4.12）"
-                                f"：{'、'.join(sorted(forbidden))}")
-        if not changes or not reason.strip():
-            raise InvalidPermit("请填写变更内容和理由")
-        if "planned_start" in changes and permit.started_at:
-            raise InvalidPermit("已开工的作业票不能变更开始时间")
-        old_grade, record = permit.grade, {}
-        # Read before the crew changes: whoever is on site now must stop, a removed worker too.
-        working = machine.crew_and_guardians(permit) if permit.state == IN_PROGRESS else []
-        for key in ("planned_start", "planned_end"):
-            if key in changes:
-                record[key] = [getattr(permit, key).isoformat(), changes[key].isoformat()]
-                setattr(permit, key, changes[key])
-        for key, role in (("crew", "作业人"), ("guardians", "监护人")):
-            if key in changes:
-                record[key] = [[p.id for p in machine.members(permit, role)], [p.id for p in changes[key]]]
-                drafts.set_members(permit, role, changes[key])
-        if "measures" in changes:
-            record["measures"] = [permit.attributes.get("measures", []), changes["measures"]]
-            permit.attributes = {**permit.attributes, "measures": changes["measures"]}
-        drafts.check_members(ctx.template, permit, now=ctx.now)
-        grade, _ = drafts.check_window(ctx.template, permit, ctx.now)
-        if grade != old_grade:
-            raise InvalidPermit(f"变更后作业级别由{old_grade}变为{grade}，须重新办理作业票")
-        restart = _restart_from(ctx, set(changes))
-        ChangeRequest.create(permit=permit, requested_by=by, changes=record, reason=reason,
-                             from_step=restart.key, prior_state=permit.state, created_at=ctx.now)
-        ctx.tell(working, "stop", f"{permit.no} 变更审批中，暂停作业")
-        machine.void_open_steps(permit)
-        Step.update(state="pending").where((Step.permit == permit) & (Step.seq >= restart.seq)
-                                           & (Step.state != "skipped")).execute()
-        permit.suspended_at = None
-        ctx.data = {"changes": record, "reason": reason, "from_step": restart.key}
-        machine.activate(ctx, Step.get_by_id(restart.id))
-    return run(permit_no, "request_change", body, by=by, now=now)
+    """Ask to change time, people or measures of an issued permit; it stays as it is until approved."""
+    return changes_.request(permit_no, by=by, changes=changes, reason=reason, now=now)
 
 
 def extend(permit_no: str, *, by: Person, new_end: datetime, reason: str,
            now: datetime | None = None) -> Outcome:
-    """Ask for more time (延期): a change of the planned end, approved again within the grade's validity."""
+    """Ask for more time (延期): a change of the planned end; refused, the original end still holds."""
     return request_change(permit_no, by=by, changes={"planned_end": new_end}, reason=reason, now=now)
-
-
-def revert_pending_change(ctx: Ctx) -> None:
-    """Put back what a refused change request had changed, and mark it rejected."""
-    change = ChangeRequest.get_or_none((ChangeRequest.permit == ctx.permit)
-                                       & (ChangeRequest.state == "pending"))
-    if change is None:
-        return
-    permit = ctx.permit
-    for key, (old, _new) in change.changes.items():
-        if key in ("planned_start", "planned_end"):
-            setattr(permit, key, datetime.fromisoformat(old))
-        elif key in ("crew", "guardians"):
-            role = "作业人" if key == "crew" else "监护人"
-            drafts.set_members(permit, role, list(Person.select().where(Person.id.in_(old))))
-        elif key == "measures":
-            permit.attributes = {**permit.attributes, "measures": old}
-    change.state, change.decided_at = "rejected", ctx.now
-    change.save()
 
 
 def expire(permit_no: str, *, now: datetime | None = None) -> Outcome:
@@ -266,8 +194,11 @@ def expire_due(now: datetime | None = None) -> list[Outcome]:
 
 
 def attach(permit_no: str, *, by: Person, kind: str, data: bytes, filename: str,
-           step_key: str | None = None, now: datetime | None = None) -> Outcome:
-    """Store a photo or file on the permit, on disk under the instance folder, by its hash."""
+           step_key: str | None = None, caption: str = "", now: datetime | None = None) -> Outcome:
+    """Store a photo or file on the permit, on disk under the instance folder, by its hash.
+
+    caption, the words sent with a photo, is kept in the audit event beside it.
+    """
     def body(ctx: Ctx) -> None:
         if by.id not in machine.involved(ctx.permit):
             raise NotAuthorized(f"{by.name}与本作业票无关，不能上传附件")
@@ -286,4 +217,6 @@ def attach(permit_no: str, *, by: Person, kind: str, data: bytes, filename: str,
                                 uploaded_by=by, created_at=ctx.now)
         ctx.bump = False
         ctx.data = {"attachment": row.id, "kind": row.kind, "sha256": digest}
+        if caption:
+            ctx.data["caption"] = caption[:500]
     return run(permit_no, "attach", body, by=by, now=now)

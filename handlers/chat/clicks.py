@@ -8,6 +8,7 @@ from models.permit import Permit
 from workflow import WorkflowError, engine, template as templates
 from workflow.machine import record_refusal
 
+from .changes import handle_click as change_click
 from .exporting import refresh_click
 from .lockout import handle_click as lockout_click
 from .replies import Replier
@@ -37,7 +38,21 @@ def _alarm_click(alarm_id: int, event: Event, person: Person) -> str:
         return f"refused: {exc.message}"
 
 
-def _remember_response_code(event: Event) -> None:
+def _muster_click(emergency_id: int, event: Event, person: Person) -> str:
+    """刷新清点: update the clicked muster card (on single-use platforms, with the click's own code)."""
+    from emergency.muster import in_charge, refresh_cards
+    from models import Emergency
+    emergency = Emergency.get_or_none(Emergency.id == emergency_id)
+    if emergency is None or person.id not in {p.id for p in in_charge(emergency)}:
+        record_refusal(None, by=person, command="muster_refresh", reason="不是本人的人员清点卡片",
+                       channel=event.platform)
+        Replier(event, person)("未办理：这不是您负责的人员清点")
+        return "refused: not in charge of this muster"
+    refresh_cards(emergency, f"click-{event.dedupe_key}"[:100], only=person)
+    return "muster shown"
+
+
+def remember_response_code(event: Event) -> None:
     if event.response_code:
         # The click hands out a fresh single-use code for updating this very card.
         CardRecord.update(response_code=event.response_code, state="open").where(
@@ -50,14 +65,24 @@ def handle_click(event: Event, person: Person) -> str:
         alarm_id, export = actions.parse_alarm(event.key), actions.parse_export(event.key)
     except ValueError:
         alarm_id = export = None
+    try:
+        emergency_id = actions.parse_muster(event.key)
+    except ValueError:
+        emergency_id = None
+    if emergency_id:
+        remember_response_code(event)
+        return _muster_click(emergency_id, event, person)
     if export:
         # Not remembered on the card record: that keeps the send's code, reserved for the final state.
         return refresh_click(export, event, person)
     if alarm_id:
-        _remember_response_code(event)
+        remember_response_code(event)
         return _alarm_click(alarm_id, event, person)
     if (done := lockout_click(event, person)) is not None:
-        _remember_response_code(event)
+        remember_response_code(event)
+        return done
+    if (done := change_click(event, person)) is not None:
+        remember_response_code(event)
         return done
     try:
         action = actions.parse(event.key)
@@ -65,7 +90,7 @@ def handle_click(event: Event, person: Person) -> str:
         record_refusal(None, by=person, command="click", reason=f"无法识别的按钮 {event.key[:60]}",
                        channel=event.platform)
         return "unknown button"
-    _remember_response_code(event)
+    remember_response_code(event)
     try:
         command = _command(action, event, person)
     except ValueError as exc:

@@ -7,7 +7,9 @@ from datetime import datetime
 import settings
 from bot.base import Event
 from cards import links
-from models import Conversation, Outbox, Person, find_person, transaction, utcnow
+from exports import knowledge
+from models import Conversation, Outbox, Person, transaction, utcnow
+from models.people import Ambiguous, NameProblem, resolve
 from models.permit import Permit
 from sensors import watch
 from workflow import NotCertified, WorkflowError, audit, engine, template as templates, work
@@ -16,10 +18,13 @@ from workflow.drafts import create_permit
 from workflow.gas import parse_values
 from workflow.machine import record_refusal
 
-from . import forms
+from . import changes as change_commands, forms
+from . import hazards
 from . import lockout
+from .namesakes import ask_which
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
+from .knowledge import COMMANDS as KNOWLEDGE_COMMANDS, entry_text
 from .replies import Replier
 from .show import describe, todo_lines
 
@@ -32,9 +37,9 @@ HELP = """可用命令：
   介质: 甲烷
   开始: 2026-11-24 08:00
   结束: 2026-11-24 16:00
-  作业人: zhangsan,lisi
-  监护人: wangwu
-作业人中第一位为作业负责人：开工前，监护人和作业负责人须扫描现场二维码签到
+  作业人: 张三,李四
+  监护人: 王五
+人员可写姓名、账号、手机号或姓名拼音（如 zhangsan、zs）；作业人中第一位为作业负责人：开工前，监护人和作业负责人须扫描现场二维码签到
 待办 —— 等我办理的事项
 查询 编号 —— 作业票状态和记录
 复制 编号 —— 以旧票为样板新建草稿
@@ -46,14 +51,20 @@ HELP = """可用命令：
 验收不通过 编号 期限 要求 —— 例如：验收不通过 DH-20261124-0001 2026-11-24 18:00 现场未清理
 整改完成 编号
 延期 编号 新结束时间 理由 —— 例如：延期 DH-20261124-0001 2026-11-24 20:00 焊口返修
+变更 编号（换行写“作业人/监护人/开始/结束/措施: 值”和“理由: …”）—— 审批通过前按原作业票执行
+不同意变更 编号 理由 —— 审批人不同意变更；原作业票照常有效
 撤销 编号 理由 —— 撤销未开工的作业票
+照片 编号 [种类] —— 下一张照片归入该作业票及其当前步骤（不写种类时按所缺照片或“现场”）
+重发二维码 编号 —— 作废本票张贴的现场二维码并生成新码（申请人、安全员）
 取消 —— 放弃正在填写的申请
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
 清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复
-采集人脸 账号 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
+采集人脸 人员 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
 隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
-交接 编号 接班人账号 —— 作业负责人或监护人交接班
+交接 编号 接班人 —— 作业负责人或监护人交接班
+知识 关键词 —— 查安全知识库：规章、事故案例、经验教训（例如：知识 受限空间 硫化氢）
 导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
+""" + hazards.HELP + """
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")
 NO = re.compile(r"[A-Z]{2,4}-\d{8}-\d{4}")
@@ -75,13 +86,18 @@ def handle_text(event: Event, person: Person) -> str:
             reply("已放弃正在填写的申请")
         elif head.startswith("申请"):
             _start_application(head.removeprefix("申请").strip(), lines[1:], event, person, reply)
+        elif word in hazards.ANONYMOUS_COMMANDS:
+            # Handed the words and the address only, so nothing it stores can name the sender.
+            return hazards.ANONYMOUS_COMMANDS[word](event.text.strip()[len(word):].strip(), event)
         elif word in COMMANDS:
             COMMANDS[word](head, lines[1:], person, reply, event)
-        elif Conversation.get_or_none(Conversation.person == person):
+        elif Conversation.get_or_none((Conversation.person == person) & (Conversation.intent == "apply")):
             _answer(head, person, reply)
         else:
             reply("没有听懂。发送“帮助”查看可用命令")
             return "not understood"
+    except Ambiguous as exc:
+        return ask_which(event, person, exc)
     except WorkflowError as exc:
         found = NO.search(head)
         record_refusal(found.group(0) if found else None, by=person, command=word, reason=exc.message,
@@ -105,7 +121,10 @@ def _query(head, _lines, person, reply, _event) -> None:
     if permit is None:
         raise WorkflowError(f"没有编号为 {no} 的作业票")
     board = f"\n现场公示牌：{links.url(permit)}" if permit.state != "draft" else ""
-    reply(describe(permit, settings.current().plant_tz) + board, permit_no=no)
+    entries = knowledge.for_work_type(permit.work_type, limit=3)
+    known = ("\n\n本类作业安全知识（发送“知识 关键词”查更多）：\n" + "\n".join(
+        entry_text(e).splitlines()[0] for e in entries)) if entries else ""
+    reply(describe(permit, settings.current().plant_tz) + board + known, permit_no=no)
 
 
 def _site_code(permit_no: str) -> str:
@@ -174,9 +193,9 @@ def _draft_fields(answers: dict) -> dict:
             fields[key] = datetime.fromisoformat(fields[key])
     for key in ("crew", "guardians"):
         if key in answers:
-            fields[key] = [find_person(a) for a in answers[key]]
+            fields[key] = [resolve(a) for a in answers[key]]
     if "coordinator" in answers:
-        fields["coordinator"] = find_person(answers["coordinator"])
+        fields["coordinator"] = resolve(answers["coordinator"])
     extra = {k: v for k, v in answers.items() if k not in COLUMNS and k not in ("crew", "guardians", "coordinator")}
     if extra:
         fields["attributes"] = extra
@@ -210,6 +229,8 @@ def _answer(text: str, person: Person, reply) -> None:
     question = forms.missing(t, answers)[0]
     try:
         answers[question.key] = forms.check(t, question.key, text)
+    except Ambiguous:
+        raise   # a card asks which namesake; the click answers this question again
     except ValueError as exc:
         reply(f"{question.label}：{exc}，请重新填写")
         return
@@ -266,9 +287,12 @@ def _enrol_face(head, _lines, person, reply, _event) -> None:
     _, account = _words(head, 2, "采集人脸 账号")
     if "系统管理员" not in person.role_names():
         raise WorkflowError("只有系统管理员可以发起人脸采集")
-    target = find_person(account.strip())
-    if target is None or not target.active:
-        raise WorkflowError(f"找不到在职人员：{account}")
+    try:
+        target = resolve(account)
+    except Ambiguous:
+        raise
+    except NameProblem as exc:
+        raise WorkflowError(exc.message) from None
     asked = request(target, by=person)
     (Outbox.insert(person=target, kind="reply", dedupe_key=f"face-request:{asked.id}",
                    payload={"kind": "reply", "text": f"{person.name} 请您在此对话中发送一张本人正面自拍照，"
@@ -322,7 +346,40 @@ def _rectified(head, _lines, person, reply, _event) -> None:
 def _extend(head, _lines, person, reply, _event) -> None:
     no, new_end, reason = _dated(head, "延期 编号 2026-11-24 20:00 理由")
     out = work.extend(no, by=person, new_end=new_end, reason=reason)
-    reply(f"{no} 延期申请已提交，重新审批", permit_no=out.permit_no)
+    reply(f"{no} 延期{out.detail}", permit_no=out.permit_no)
+
+
+def _change(head, lines, person, reply, event) -> None:
+    change_commands.ask(head, lines, person, reply, event, when=_when, permit_no=_permit_no)
+
+
+def _refuse_change(head, lines, person, reply, event) -> None:
+    change_commands.refuse(head, lines, person, reply, event, permit_no=_permit_no)
+
+
+def _aim_photo(head, _lines, person, reply, event) -> None:
+    """照片 编号 [种类]: the next photo this person sends goes to that permit (and its current step)."""
+    no = _permit_no(head)
+    permit = Permit.get_or_none(Permit.no == no)
+    if permit is None:
+        raise WorkflowError(f"没有编号为 {no} 的作业票")
+    kind = head.split(no, 1)[1].strip()[:32]
+    if permit.state in ("closed", "rejected", "cancelled", "expired"):
+        raise WorkflowError(f"作业票 {no} 已结束，不能再上传照片")
+    from workflow import machine
+    if person.id not in machine.involved(permit):
+        raise WorkflowError(f"{person.name}与作业票 {no} 无关，不能上传照片")
+    if Conversation.get_or_none((Conversation.person == person) & (Conversation.intent == "apply")):
+        raise WorkflowError("您正在填写作业申请：请先填完或发送“取消”，再发送照片")
+    Conversation.delete().where(Conversation.person == person).execute()
+    Conversation.create(person=person, platform=event.platform, intent="photo", data={"permit": no, "kind": kind})
+    reply(f"请发送 {no} 的{('“' + kind + '”') if kind else ''}照片", permit_no=no)
+
+
+def _reissue_code(head, _lines, person, reply, _event) -> None:
+    from workflow.site_code import reissue
+    out = reissue(_permit_no(head), by=person)
+    reply(f"{out.permit_no} {out.detail}{_site_code(out.permit_no)}", permit_no=out.permit_no)
 
 
 def _withdraw(head, _lines, person, reply, _event) -> None:
@@ -342,7 +399,10 @@ def _detector_command(word: str, act):
 
 COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回": _refuse, "提交": _submit,
             "复制": _copy, "修改": _edit, "暂停": _suspend, "恢复": _resume,
-            "验收不通过": _fail_acceptance, "整改完成": _rectified, "延期": _extend, "撤销": _withdraw,
+            "验收不通过": _fail_acceptance, "整改完成": hazards.rectified_or_permit(_rectified), "延期": _extend,
+            "撤销": _withdraw, "变更": _change, "不同意变更": _refuse_change, "重发二维码": _reissue_code,
+            "照片": _aim_photo,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
-            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS}
+            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
+            **KNOWLEDGE_COMMANDS, **hazards.COMMANDS}

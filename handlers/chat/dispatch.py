@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from bot.base import Event
+from bot.base import ANONYMOUS, Event
 from models import Outbox, Person
 from models.db import Busy
 from models.written import Written, collecting
 from workflow.machine import record_refusal
 
-from .clicks import handle_click
+from .clicks import handle_click, remember_response_code
+from .namesakes import handle_click as namesake_click
 from .commands import handle_text
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,18 @@ def _route(event: Event) -> str:
                        reason=f"账号 {event.user_id} 不在本厂组织架构中或已停用")
         return "unknown person"
     from bot.registry import remember_platform
+    if event.kind == "text":
+        result = handle_text(event, person)
+        if result != ANONYMOUS:   # even which app an anonymous reporter last used stays unrecorded
+            remember_platform(person, event.platform)
+        return result
     remember_platform(person, event.platform)
     if event.kind == "click":
-        return handle_click(event, person)
-    if event.kind == "text":
-        return handle_text(event, person)
+        held = namesake_click(event, person)
+        if held is None:
+            return handle_click(event, person)
+        remember_response_code(event)   # the choice card is settled with the click's fresh code
+        return held if isinstance(held, str) else handle_text(held, person)
     if event.kind == "image":
         # Downloading is slow work: a job fetches the photo and answers.
         from jobs.connection import queue
@@ -112,7 +120,7 @@ def _route(event: Event) -> str:
                                      platform=event.platform, job_timeout=120)
             return "selfie queued"
         queue("default").enqueue(attach_photo, person.id, event.media_id, f"reply:{event.dedupe_key}",
-                                 platform=event.platform)
+                                 platform=event.platform, caption=event.text)
         return "photo queued"
     log.info("unhandled %s event from %s", event.kind, event.user_id)
     return f"ignored {event.kind}"

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import settings
-from models import find_person, utcnow
+from models import utcnow
+from models.people import Ambiguous, NameProblem, handle, resolve
 from workflow import gas, places
 from workflow.clock import local, parse_local
 from workflow.template import Template
@@ -38,7 +39,8 @@ def questions(t: Template) -> list[Question]:
             asked.append(Question(f.label, f.key, "、".join(f.choices)))
     asked += [Question("开始", "planned_start", "例如 2026-11-24 08:00"),
               Question("结束", "planned_end", "例如 2026-11-24 16:00"),
-              Question("作业人", "crew", "账号，用逗号分隔，第一位为作业负责人"), Question("监护人", "guardians", "账号")]
+              Question("作业人", "crew", "姓名、账号或手机号，用逗号分隔，第一位为作业负责人"),
+               Question("监护人", "guardians", "姓名、账号或手机号")]
     return asked
 
 
@@ -95,22 +97,12 @@ def check(t: Template, key: str, raw: str):
             raise ValueError(exc.message) from None
         return text
     if key == "coordinator":
-        person = find_person(text)
-        if person is None or not person.active:
-            raise ValueError(f"找不到人员 {text}")
-        return text
+        return handle(_person(text))
     if key in ("planned_start", "planned_end"):
         return _moment(text).isoformat()
     if key in ("crew", "guardians"):
         role = "作业人" if key == "crew" else "监护人"
-        accounts = [a for a in SPLIT.split(text) if a]
-        for account in accounts:
-            person = find_person(account)
-            if person is None or not person.active:
-                raise ValueError(f"找不到人员 {account}")
-            if role not in person.role_names():
-                raise ValueError(f"{person.name}没有“{role}”资格")
-        return accounts
+        return [handle(_person(token, role=role)) for token in SPLIT.split(text) if token]
     if key == "medium":
         gas.lel_of(text)  # raises UnknownMedium (a ValueError) naming the file to register it in
         return text
@@ -130,6 +122,24 @@ def check(t: Template, key: str, raw: str):
     return text
 
 
+def _person(token: str, *, role: str | None = None):
+    """Resolve a named person; of namesakes, only those holding role can be meant."""
+    try:
+        person = resolve(token)
+    except Ambiguous as exc:
+        qualified = [p for p in exc.candidates if role is None or role in p.role_names()]
+        if len(qualified) > 1:
+            raise Ambiguous(exc.token, exc.message, qualified) from None
+        if not qualified:
+            raise ValueError(f"{exc.token} 有 {len(exc.candidates)} 人，均没有“{role}”资格") from None
+        person = qualified[0]
+    except NameProblem as exc:
+        raise ValueError(exc.message) from None
+    if role is not None and role not in person.role_names():
+        raise ValueError(f"{person.name}没有“{role}”资格")
+    return person
+
+
 def parse_form(t: Template, lines: list[str]) -> tuple[dict, list[str]]:
     """Read "字段: 值" lines; return the checked answers and a message per bad or unknown line."""
     by_label = {q.label: q.key for q in questions(t)} | optional_labels(t)
@@ -142,6 +152,8 @@ def parse_form(t: Template, lines: list[str]) -> tuple[dict, list[str]]:
             continue
         try:
             answers[by_label[label]] = check(t, by_label[label], value)
+        except Ambiguous:
+            raise   # not a mistake: the writer is asked which namesake, and the message is read again
         except ValueError as exc:
             problems.append(f"{label}：{exc}")
     if (problem := window_problem(t, answers)) is not None:

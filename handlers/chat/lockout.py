@@ -12,7 +12,7 @@ from workflow.machine import record_refusal
 from .replies import Replier
 
 USAGE = {"隔离": "隔离 编号 点位 方式 锁号 [挂牌号]（方式：" + "、".join(points.METHODS) + "）",
-         "隔离确认": "隔离确认 编号 点位", "解除隔离": "解除隔离 点位", "交接": "交接 编号 接班人账号"}
+         "隔离确认": "隔离确认 编号 点位", "解除隔离": "解除隔离 点位", "交接": "交接 编号 接班人（姓名、账号或手机号）"}
 
 
 def _words(head: str, least: int, most: int, verb: str) -> list[str]:

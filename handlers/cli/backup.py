@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import click
 
@@ -65,8 +65,8 @@ def _media(instance: Path) -> Iterator[Path]:
             yield from sorted(p for p in path.rglob("*") if p.is_file())
 
 
-def write_backup(out: Path, conf) -> dict:
-    """Write the snapshot to out (a .tar.gz) and return its manifest."""
+def write_backup(out: Path, conf, say: Callable[[str], None] = lambda _text: None) -> dict:
+    """Write the snapshot to out (a .tar.gz) and return its manifest; say how far it got, table by table."""
     from models.snapshot import dump
     checksums: dict[str, str] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +89,7 @@ def write_backup(out: Path, conf) -> dict:
                     count += 1
             checksums[f"db/{table}.jsonl"] = digest.hexdigest()
             tar.add(path, arcname=f"db/{table}.jsonl")
+            say(f"  已备份 {table}：{count} 行")
             return count
 
         database = dump(sink)
@@ -163,7 +164,8 @@ def backup(out):
     """Write a consistent snapshot (database rows, uploaded media, settings without secrets) while running."""
     conf = current_settings()
     out = out or conf.instance_path / "backups" / f"permit-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz"
-    manifest = write_backup(out, conf)
+    from .progress import say
+    manifest = write_backup(out, conf, say)
     rows = sum(manifest["database"]["tables"].values())
     click.echo(f"已备份：{out}（数据库第 {manifest['database']['schema_version']} 版，{rows} 行，"
                f"{manifest['media_files']} 个附件文件）")

@@ -8,7 +8,8 @@ import click
 from flask import Flask, current_app
 
 import settings as settings_module
-from models import Person, find_person
+from models import Person
+from models.people import Ambiguous, NameProblem, resolve
 from workflow.clock import parse_local
 
 # Where the composition root leaves its app factory in the click context, for the commands that build
@@ -22,11 +23,13 @@ def current_settings() -> settings_module.Settings:
 
 
 def person(account: str) -> Person:
-    """Return the active person with this account, or stop the command naming it."""
-    found = find_person(account)
-    if found is None or not found.active:
-        raise click.ClickException(f"找不到在职人员：{account}")
-    return found
+    """Return the active person named by account (or name, mobile, pinyin), or stop the command naming why."""
+    try:
+        return resolve(account)
+    except Ambiguous as exc:
+        raise click.ClickException(f"{exc.message}：请改写账号或手机号") from None
+    except NameProblem as exc:
+        raise click.ClickException(exc.message) from None
 
 
 def when(text: str) -> datetime:

@@ -47,6 +47,19 @@ def load_sensors_command(file):
     _import_workbook(load_sensors, format_report, file)
 
 
+@click.command("load-knowledge")
+@click.argument("path", type=click.Path(exists=True), required=False)
+def load_knowledge_command(path):
+    """Load the safety knowledge base from a Markdown entry or a folder of them (default: the samples)."""
+    from exports import knowledge
+    from handlers.demo.demo import KNOWLEDGE
+    try:
+        created, updated = knowledge.load(path or KNOWLEDGE)
+    except knowledge.KnowledgeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"知识库：新增 {created} 条，更新 {updated} 条")
+
+
 @click.command("sensor-rekey")
 @click.argument("code")
 def sensor_rekey(code):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import click
@@ -13,6 +12,8 @@ from exports.build import build_audit, build_certificates, build_ledger, build_r
 from exports.period import PeriodError
 from exports.run import Run
 from exports.workbook import WorkbookError
+
+from .progress import percent
 
 OUT = click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                    help="the .xlsx to write (default: its Chinese name in this folder)")
@@ -31,10 +32,7 @@ def _period(first: str | None, last: str | None, month: str | None):
 
 
 def _progress() -> Run:
-    def tell(percent: int) -> None:
-        if percent % 10 == 0:
-            click.echo(f"  {percent}%", err=True)
-    return Run.current(tell if sys.stderr.isatty() else None)
+    return Run.current(percent("  导出进度"))
 
 
 def _done(built) -> None:

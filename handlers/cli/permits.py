@@ -38,7 +38,7 @@ def permit_cli() -> None:
     """Act on permits as a named person (--as ACCOUNT)."""
 
 
-AS = click.option("--as", "account", required=True, help="企业微信账号、钉钉账号或手机")
+AS = click.option("--as", "account", required=True, help="姓名、企业微信或钉钉账号、手机号，或姓名拼音")
 
 
 @permit_cli.command("new")

@@ -26,12 +26,25 @@ def serve(host, port, workers, threads, timeout, dev):
     if threads > conf.db_pool_size:
         raise click.ClickException(f"每个进程 {threads} 个线程多于数据库连接池的 {conf.db_pool_size} 个连接："
                                    "请调大 DB_POOL_SIZE 或调小 WEB_THREADS")
+    _register_card_route()
     if dev:
         from werkzeug.serving import run_simple
         run_simple(host, port, current_app._get_current_object(), threaded=True)
         return
     from .serving import serve as run_gunicorn
     run_gunicorn(host=host, port=port, workers=workers, threads=threads, timeout=timeout)
+
+
+def _register_card_route() -> None:
+    """In DingTalk HTTP mode, register where card clicks go before serving; a refusal is logged, not fatal."""
+    import logging
+    from bot.base import PlatformError
+    from .dingtalk_setup import register_card_route
+    try:
+        register_card_route()
+    except PlatformError as exc:   # the web app still serves everything else; dingtalk-setup can retry
+        logging.getLogger(__name__).error("dingtalk card callback address not registered: %s "
+                                          "(run python app.py dingtalk-setup)", exc)
 
 
 @click.command("worker")
@@ -136,6 +149,13 @@ def dingtalk_stream():
         raise click.ClickException("DINGTALK_MODE=http：回调由 serve 接收，无需 Stream 连接")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The connection's threads open their own database connections; ours would be shared otherwise.
+    from handlers.chat.inbox import sweep
+    from datetime import timedelta
+    with models.database.connection_context():
+        # Whatever a killed predecessor kept but never handled: DingTalk will not send it again.
+        swept = sweep(older_than=timedelta(0))
+    if swept:
+        click.echo(f"收件箱中有 {swept} 条未办理的消息，已重新排队办理")
     models.database.close()
     connection = StreamConnection(dingtalk_adapter(), on_event=handle_stream_event, api_base=conf.dingtalk.api_base)
     signal.signal(signal.SIGTERM, lambda *_: connection.stop())

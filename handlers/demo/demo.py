@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
@@ -22,6 +22,7 @@ from models.permit import Permit
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
+KNOWLEDGE = ROOT / "exports" / "samples" / "knowledge"
 SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 # Fixed credentials shared by the demo app and the sandbox; nothing real.
 CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
@@ -59,7 +60,7 @@ class Demo:
 
 @contextmanager
 def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, timers: dict | None = None,
-            platform: str = "wecom"):
+            platform: str = "wecom", fresh_choices: bool = False):
     """Start both sandboxes, the app, its Stream connection, a worker and the scheduler; yield a Demo.
 
     create_app is the composition root's factory: the demo builds its app only once the sandboxes'
@@ -68,8 +69,10 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
     Everyone in the sample plant has a WeCom account; the demo gives each a DingTalk one as well
     (dt_<WeCom account>), so one person can follow a permit from either app. platform says where
     their cards go first: wecom, dingtalk, or mixed (alternating people between the two).
+    fresh_choices forgets the app each person last used (kept in the database), as a story must.
     """
     from exports.org_import import load_org
+    from exports.knowledge import load as load_knowledge
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
     from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
@@ -77,59 +80,93 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
     # Ports: the WeCom sandbox on sandbox_port, DingTalk's on the next one (0: both ephemeral). Each
     # sandbox is all of its platform's hosts: the API, the classic oapi and the OAuth pages.
     on_ws = (os.environ.get("WECOM_MODE") or "").lower() == "ws"
-    wecom_app = _sandbox(create_wecom_sandbox, [], robot=on_ws)
-    gateway = wecom_app.extensions["wecom_sandbox"].gateway
-    wecom_url, stop_wecom = run_in_thread(wecom_app, port=sandbox_port)
-    dingtalk_url, stop_dingtalk = run_dingtalk_sandbox(_dingtalk_sandbox(create_dingtalk_sandbox),
-                                                       port=sandbox_port + 1 if sandbox_port else 0)
-    os.environ.update({**CREDENTIALS, **DINGTALK, **(timers or {}), "WECOM_API_BASE": wecom_url,
-                       "WECOM_OAUTH_BASE": wecom_url, "DINGTALK_API_BASE": dingtalk_url,
-                       "DINGTALK_OAPI_BASE": dingtalk_url, "DINGTALK_LOGIN_BASE": dingtalk_url,
-                       "DEFAULT_PLATFORM": "dingtalk" if platform == "dingtalk" else "wecom",
-                       **({**ROBOT, "WECOM_WS_URL": gateway.url} if on_ws else {})})
-    app = create_app()
-    upgrade()
-    load_org(SAMPLE)
-    load_sensors(SENSORS)
-    _everyone_on_dingtalk()
-    for url, column in ((wecom_url, "wecom_userid"), (dingtalk_url, "dingtalk_userid")):
-        people = [(getattr(p, column), p.name) for p in Person.select() if getattr(p, column)]
-        requests.post(f"{url}/sandbox/users", json={"users": [u for u, _ in people], "names": dict(people)},
-                      timeout=10)
-    app_url, stop_app = run_in_thread(app, port=port)
-    os.environ["PUBLIC_BASE_URL"] = app_url
-    settings.configure()   # links and QR codes made in this process name the port the app got
-    requests.post(f"{wecom_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback",
-                                                        "mode": "ws" if on_ws else "callback"}, timeout=10)
-    from jobs.connection import redis
-    redis()  # start the embedded Redis here, so the worker process attaches to the same server
-    if platform == "mixed":
-        _alternate_platforms(wecom="wecom_ws" if on_ws else "wecom")
-    stream = stream_connection(dingtalk_url)
-    commands = [(["worker", "--sweep-every", "2", "--quiet"], False), (["scheduler"], True)]
-    if on_ws:   # the robot's socket is held by its own process, as in a plant without a public URL
-        commands.append((["wecom-ws"], True))
-    # The socket's log goes to the instance folder: it names every frame, too many for the terminal.
-    socket_log = open(settings.current().instance_path / "wecom-ws.log", "ab") if on_ws else None
-    helpers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ}, cwd=ROOT,
-                                stderr=socket_log if command == ["wecom-ws"] else subprocess.DEVNULL if quiet else None)
-               for command, quiet in commands]
-    try:
-        if on_ws:
-            _await_socket(wecom_url, helpers[-1])
-        yield Demo(app_url, wecom_url, dingtalk_url, on_ws)
-    finally:
-        for process in helpers:
-            process.terminate()
-            process.wait(timeout=10)
-        if socket_log is not None:
-            socket_log.close()
-        stream.stop()
+    with ExitStack() as started:
+        # Everything is stopped in reverse order however far the start got: a Ctrl-C while the
+        # sample plant loads must not leave a sandbox or the embedded Redis behind.
+        wecom_app = _sandbox(create_wecom_sandbox, [], robot=on_ws)
+        gateway = wecom_app.extensions["wecom_sandbox"].gateway
+        wecom_url, stop_wecom = run_in_thread(wecom_app, port=sandbox_port)
+        started.callback(stop_wecom)
         if gateway is not None:
-            gateway.stop()
-        stop_app()
-        stop_wecom()
-        stop_dingtalk()
+            started.callback(gateway.stop)
+        dingtalk_url, stop_dingtalk = run_dingtalk_sandbox(_dingtalk_sandbox(create_dingtalk_sandbox),
+                                                           port=sandbox_port + 1 if sandbox_port else 0)
+        started.callback(stop_dingtalk)
+        os.environ.update({**CREDENTIALS, **DINGTALK, **(timers or {}), "WECOM_API_BASE": wecom_url,
+                           "WECOM_OAUTH_BASE": wecom_url, "DINGTALK_API_BASE": dingtalk_url,
+                           "DINGTALK_OAPI_BASE": dingtalk_url, "DINGTALK_LOGIN_BASE": dingtalk_url,
+                           "DEFAULT_PLATFORM": "dingtalk" if platform == "dingtalk" else "wecom",
+                           **({**ROBOT, "WECOM_WS_URL": gateway.url} if on_ws else {})})
+        app = create_app()
+        upgrade()
+        load_org(SAMPLE)
+        load_sensors(SENSORS)
+        load_knowledge(KNOWLEDGE)
+        _everyone_on_dingtalk()
+        if fresh_choices:
+            # A story's platform is the one it was asked for, whatever an earlier run in this instance chose.
+            Person.update(platform=None).execute()
+        for url, column in ((wecom_url, "wecom_userid"), (dingtalk_url, "dingtalk_userid")):
+            people = [(getattr(p, column), p.name) for p in Person.select() if getattr(p, column)]
+            requests.post(f"{url}/sandbox/users", json={"users": [u for u, _ in people], "names": dict(people)},
+                          timeout=10)
+        app_url, stop_app = run_in_thread(app, port=port)
+        started.callback(stop_app)
+        os.environ["PUBLIC_BASE_URL"] = app_url
+        settings.configure()   # links and QR codes made in this process name the port the app got
+        requests.post(f"{wecom_url}/sandbox/config", json={"callback_url": f"{app_url}/wecom/callback",
+                                                            "mode": "ws" if on_ws else "callback"}, timeout=10)
+        from jobs.connection import redis, stop_embedded
+        redis()  # start the embedded Redis here, so the worker process attaches to the same server
+        started.callback(stop_embedded)   # last of the processes: the helpers below use it until they end
+        if platform == "mixed":
+            _alternate_platforms(wecom="wecom_ws" if on_ws else "wecom")
+        stream = stream_connection(dingtalk_url)
+        started.callback(stream.stop)
+        commands = [(["worker", "--sweep-every", "2", "--quiet"], False), (["scheduler"], True)]
+        if on_ws:   # the robot's socket is held by its own process, as in a plant without a public URL
+            commands.append((["wecom-ws"], True))
+        # The socket's log goes to the instance folder: it names every frame, too many for the terminal.
+        socket_log = open(settings.current().instance_path / "wecom-ws.log", "ab") if on_ws else None
+        if socket_log is not None:
+            started.callback(socket_log.close)
+        helper = None
+        for command, quiet in commands:
+            # A session of its own: a Ctrl-C at the terminal reaches the demo alone, which then stops
+            # each helper and everything the helper started (the worker's alarm lane) in order.
+            helper = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
+                                      cwd=ROOT, stderr=socket_log if command == ["wecom-ws"]
+                                      else subprocess.DEVNULL if quiet else None,
+                                      start_new_session=True, preexec_fn=_die_with_parent)
+            started.callback(_stop_helper, helper)
+        if on_ws:
+            _await_socket(wecom_url, helper)
+        yield Demo(app_url, wecom_url, dingtalk_url, on_ws)
+
+
+def _die_with_parent() -> None:
+    """In a helper, before it runs: have Linux SIGTERM it when the demo dies, even of a SIGKILL."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass   # not Linux: a SIGKILLed demo leaves its helpers, as any parent would
+
+
+def _stop_helper(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop a helper (it stops what it started), then kill whatever of its process group outstays grace."""
+    import signal
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def _await_socket(sandbox_url: str, process: subprocess.Popen) -> None:

@@ -15,6 +15,7 @@ import requests
 from openpyxl import load_workbook
 
 import settings
+from cards import links
 from handlers.web.area_board import url as area_url
 from models import AuditEvent, Emergency, Person
 from models.area import Area
@@ -121,6 +122,9 @@ def plant(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> No
     wait_delivered()
     expect(Permit.get_by_id(a.id).state == "in_progress", "按流程交接后监护人离场，作业却停了")
     say(f"  {'交接班':<12} 褚卫 交接给 何亮：双方确认、何亮 现场签到 → 监护人变更；褚卫 离场，作业继续")
+    shown = requests.get(links.url(Permit.get_by_id(a.id), base_url=demo.app), timeout=10).text
+    expect("褚卫 → 何亮" in shown and "已交接" in shown, "公示牌没有显示交接班记录")
+    say(f"  {'公示牌':<12} {a.no} 公示牌显示：监护人 褚卫 → 何亮 · 已交接")
 
     p.text("sunli", "演练 3#罐区 模拟东侧法兰泄漏")
     drill = Emergency.get_or_none()
@@ -136,6 +140,10 @@ def plant(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> No
     expect(board.status_code == 200 and "【演练】3#罐区" in board.text and board.text.count(">已暂停<") == 2,
            "区域公示牌没有显示演练和两张已暂停的作业票")
     say(f"  {'区域公示牌':<12} 3#罐区 入口平板：【演练】，{a.no}、{b.no} 均显示“已暂停”")
+    held = [m for m in p.phone.messages(p.user("sunli")) if (m.get("task_id") or "").startswith(f"muster-{drill.id}-")]
+    expect(bool(held) and "全部人员已撤离到安全区" in str(held[-1]["state"]["card"]),
+           "孙立 的人员清点卡片没有随点击更新到全部撤离")
+    say(f"  {'清点卡片':<12} 孙立 的“人员清点”卡片随每次点击更新：已撤离 {len(on_permits)} / {len(on_permits)}")
     p.text("sunli", "清点 3#罐区")
     tally = p.last_text("sunli")
     expect("全部人员已撤离到安全区" in tally, f"清点未完成：{tally}")
@@ -163,9 +171,10 @@ def plant(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> No
     month = f"{datetime.now(settings.current().plant_tz):%Y-%m}"
     p.text(ADMIN, f"导出 台账 {month}")
     sheets = _ledger_sheets(p, demo)
-    for name in ("隔离台账", "交接班记录"):
+    for name in ("隔离台账", "交接班记录", "应急记录"):
         expect(sheets.get(name, 0) >= 1, f"台账没有{name}的记录")
-    say(f"  {'台账':<12} 吕明 导出本月台账：隔离台账 {sheets['隔离台账']} 条，交接班记录 {sheets['交接班记录']} 条")
+    say(f"  {'台账':<12} 吕明 导出本月台账：隔离台账 {sheets['隔离台账']} 条，交接班记录 {sheets['交接班记录']} 条，"
+        f"应急记录 {sheets['应急记录']} 条")
     events = AuditEvent.select().where(AuditEvent.permit_no.in_([a.no, b.no])).count()
     say(f"{a.no}、{b.no} → 已关闭，审计记录 {events} 条")
 

@@ -308,6 +308,7 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                     drain()
                     detector.post().raise_for_status()
                     say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
+            _isolate(phone, permit, drain, say)
             _arrive(phone, permit_no, onsite.people_in_roles(permit, d.gates.checkins), say)
         # Who signed already is done: a step's signers can grow after its first ones signed (when a
         # frame is handled by another process, this loop may see the step before they are added).
@@ -326,6 +327,28 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
     raise RuntimeError(f"{permit_no} never reached {until}")
 
 
+def _isolate(phone: Phone, permit: Permit, drain: Callable[[], None], say: Callable[[str], None]) -> None:
+    """Where the type needs isolation and none is listed: lock out a valve in chat, the guardian verifies it."""
+    from models.isolation import IsolationLink, IsolationPoint
+    if not templates.get(permit.work_type).needs_isolation(permit.grade) or IsolationLink.select().where(
+            (IsolationLink.permit == permit) & (IsolationLink.purpose == "depends")).exists():
+        return
+    applicant, guardian = permit.applicant, machine.members(permit, onsite.GUARDIAN)[0]
+    valve = f"V-{permit.no}"
+    phone.text(phone.account(applicant), f"隔离 {permit.no} {valve} 关阀上锁 L-{permit.id}")
+    drain()
+    point = IsolationPoint.get(IsolationPoint.tag == valve)
+    card = phone.open_card(phone.account(guardian), f"isolation-{point.id}-verify-")
+    if card is None:
+        raise RuntimeError(f"{guardian.name} has no card to verify {valve}")
+    phone.click(phone.account(guardian), card)
+    drain()
+    blind = (permit.attributes or {}).get("blind_no")
+    named = IsolationLink.select().where((IsolationLink.permit == permit) & (IsolationLink.purpose != "depends"))
+    if permit.work_type == "blind_plate" and blind and not named.exists():
+        phone.text(phone.account(applicant), f"隔离 {permit.no} {blind} 加盲板 B-{permit.id}")
+        drain()
+    say(f"  {'能量隔离':<12} {applicant.name} 发送“隔离 {permit.no} {valve} 关阀上锁”，{guardian.name} 点击“确认隔离”")
 def _await_answer(phone: Phone, user: str, before: int, timeout: float = 30.0) -> None:
     """Wait for the answer to a photo: a job fetches it and writes the answer, after the outbox looked empty."""
     deadline = time.monotonic() + timeout

@@ -8,6 +8,8 @@ from workflow.states import CLOSED
 
 from .demo import Demo, scripted
 from .gas_story import StoryFailed, expect, gas
+from .inspection_story import inspection
+from .names_story import names
 from .plant_story import plant
 
 
@@ -18,9 +20,12 @@ def permit(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> N
     say(f"{closed.no} → 已关闭")
 
 
-STORIES: dict[str, Callable[..., None]] = {"permit": permit, "gas": gas, "plant": plant}
+STORIES: dict[str, Callable[..., None]] = {"permit": permit, "gas": gas, "plant": plant, "names": names,
+                                           "inspection": inspection}
 # The permit story shortens every time limit so that one step is seen to escalate; the others keep the
 # template's limits, so nobody's card is taken away mid-story.
 SHORT_LIMITS = {"permit"}
+# Settings a story runs under besides the timers: every permit in progress is drawn for the audit.
+STORY_SETTINGS = {"inspection": {"AUDIT_SHARE": "1"}}
 
-__all__ = ["SHORT_LIMITS", "STORIES", "StoryFailed"]
+__all__ = ["SHORT_LIMITS", "STORIES", "STORY_SETTINGS", "StoryFailed"]

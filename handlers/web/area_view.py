@@ -6,6 +6,7 @@ from datetime import datetime
 import settings
 from models import Alarm, Emergency, Sensor
 from models.area import Area, parents, within
+from models.emergency import MUSTER_LEVELS
 from models.permit import Permit
 from models.sensor import FIXED
 from workflow import places, template as templates
@@ -37,7 +38,7 @@ class AreaView:
             rows.append({"no": permit.no, "type": templates.get(permit.work_type).name, "grade": permit.grade or "",
                          "location": permit.location, "state": head["state"], "tone": head["tone"],
                          "step": head.get("step") or "", "on_site": sorted(set(on_site)),
-                         "alarms": len(view.alarms())})
+                         "alarms": len(view.alarms()), "handovers": view.handovers()[:2]})
         return rows
 
     def detectors(self) -> list[dict]:
@@ -51,7 +52,9 @@ class AreaView:
     def alarms(self) -> list[dict]:
         numbers = {p.no for p in self.permits}
         codes = {d["code"] for d in self.detectors()}
-        rows = Alarm.select().where(Alarm.cleared_at.is_null()).order_by(Alarm.raised_at.desc())
+        # The open emergency has its own banner; listing its carrier alarm as a gas alarm would say it twice.
+        rows = (Alarm.select().where(Alarm.cleared_at.is_null() & Alarm.level.not_in(MUSTER_LEVELS))
+                .order_by(Alarm.raised_at.desc()))
         return [{"level": a.level, "text": a.text, "at": self.at(a.raised_at, "%m-%d %H:%M:%S"),
                  "acknowledged": bool(a.acknowledged_at)}
                 for a in rows if numbers & set(a.permit_nos or []) or (a.device or "") in codes]

@@ -29,7 +29,8 @@ from bot.registry import ACCOUNT, adapter_for
 from cards import links
 from models import Person, utcnow
 from models.permit import Permit
-from workflow import WorkflowError, onsite
+from emergency import stop
+from workflow import WorkflowError, onsite, places
 from workflow.states import COMMANDS
 
 from .board_view import BoardView
@@ -39,7 +40,9 @@ WHO_COOKIE, STATE_COOKIE = "board_who", "board_oauth"
 WHO_SECONDS, STATE_SECONDS = 600, 300    # a WeCom OAuth code itself lives 5 minutes
 POLL_SECONDS = 5
 DONE = {"in": "签到成功", "visit": "已登记到访：您不在本作业票上，到访不作为签到",
-        "out": "已登记离开现场", "stop": "已登记离开现场：监护人离开，作业已暂停"}
+        "out": "已登记离开现场", "stop": "已登记离开现场：监护人离开，作业已暂停",
+        "sos": "已发起应急：区域内作业已全部暂停，相关人员已收到撤离通知。请立即撤离到安全区",
+        "sos-joined": "该区域已有未解除的应急，您的报告已并入。请立即撤离到安全区"}
 
 
 def _open(no: str, purposes: tuple[str, ...]) -> tuple[Permit, str]:
@@ -130,6 +133,8 @@ def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status:
                            can_scan=purpose == "site" and _scan_platform() is not None, apps=_app_names(),
                            scan_url=f"/board/{permit.no}/scan?{token_param}",
                            checkin_url=f"/board/{permit.no}/checkin?{token_param}",
+                           emergency_url=f"/board/{permit.no}/emergency?{token_param}",
+                           area=getattr(places.area_of(permit), "name", ""),
                            print_url=f"/board/{permit.no}/print?{token_param}" if purpose == "site" else "")
     return Response(html, status=status, mimetype="text/html")
 
@@ -141,7 +146,8 @@ def _me(permit: Permit, person: Person, view: BoardView) -> dict:
     return {"name": person.name, "roles": "、".join(roles), "on_permit": bool(roles),
             "presence": view.presence(person) if roles else None,
             "can_mark": permit.state in COMMANDS["check_in"], "can_leave": mark == "in",
-            "leaving_stops": guardian and permit.state == "in_progress"}
+            "leaving_stops": guardian and permit.state == "in_progress",
+            "can_drill": stop.may_drill(person, places.area_of(permit))}
 
 
 @bp.get("/board/<no>")
@@ -229,6 +235,37 @@ def checkin(no: str):
     elif action == "in" and not onsite.roles_on(permit, viewer):
         done = "visit"
     return redirect(_site_path(permit, f"&m={done}"), code=303)
+
+
+@bp.post("/board/<no>/emergency")
+def emergency(no: str):
+    """一键应急 from the site's board, as the person this phone proved to be; confirmed and described."""
+    permit, _purpose = _open(no, ("site",))
+    origin = request.headers.get("Origin")
+    if origin and urlsplit(origin).netloc != request.host:
+        abort(403)
+    viewer = _viewer(permit)
+    if viewer is None:
+        return _page(permit, "site", status=403, problem=(
+            "请重新扫码", f"发起应急须先用{_app_names()}扫描作业现场的二维码确认身份；情况紧急请立即电话报告安全员。"))
+    said = " ".join((request.form.get("text") or "").split())[:200]
+    refusal = None
+    if request.form.get("confirm") != "1":
+        refusal = "请勾选确认：发起后区域内作业将全部暂停"
+    elif not said:
+        refusal = "请说明情况，例如：东侧法兰泄漏，有火苗"
+    node = places.area_of(permit)
+    if refusal is None and node is None:
+        refusal = "本作业票的地点不在区域表中，请立即电话报告安全员"
+    if refusal is not None:
+        return _page(permit, "site", viewer=viewer, status=400, problem=("未发起应急", refusal))
+    try:
+        raised = stop.raise_emergency(f"{node.name} {said}", by=viewer, drill=request.form.get("drill") == "1",
+                                      door="board")
+    except WorkflowError as exc:
+        return _page(permit, "site", viewer=viewer, status=403 if exc.__class__.__name__ == "NotAuthorized"
+                     else 409, problem=("未发起应急", exc.message))
+    return redirect(_site_path(permit, f"&m={'sos-joined' if raised.joined else 'sos'}"), code=303)
 
 
 @bp.get("/board/<no>/live")

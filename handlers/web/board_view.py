@@ -12,6 +12,7 @@ from peewee import Value
 
 import settings
 from models import Alarm, CheckIn, GasReading, Person, Signature, Step
+from models.handover import Handover
 from models.permit import Permit
 from workflow import machine, onsite, simops, template as templates
 from workflow.clock import local
@@ -24,6 +25,8 @@ TONES = {IN_PROGRESS: "go", ISSUED: "ready", SUSPENDED: "stop", EXPIRED: "stop",
          CLOSED: "done", CANCELLED: "done", IN_APPROVAL: "wait", COMPLETED: "wait",
          RECTIFYING: "wait", ACCEPTED: "wait"}
 MARKS = {"in": "签到", "out": "离开现场", "visit": "到访"}
+HANDOVER_STATES = {"pending": "待交班人确认", "confirmed_out": "待接班人现场确认", "done": "已交接",
+                   "cancelled": "已作废"}
 READINGS, MARKS_SHOWN = 5, 12
 
 
@@ -52,7 +55,18 @@ class BoardView:
                 "window": f"{self.at(p.planned_start)} 至 {self.at(p.planned_end)}",
                 "started": self.at(p.started_at) if p.started_at else "",
                 "step": step.name if step else "", "waiting": waiting,
-                "leader": getattr(onsite.work_leader(p), "name", "")}
+                "leader": getattr(onsite.work_leader(p), "name", ""), "fence": self.fence()}
+
+    def fence(self) -> str:
+        """Say where a check-in must be made from, or that this site has no coordinates to check."""
+        from workflow import places
+        node, own = places.fence_of(self.permit), places.area_of(self.permit)
+        if node is None:
+            return "本作业地点未登记坐标和范围：签到不核对手机位置"
+        where = f"签到须在“{node.name}”{node.radius:.0f} 米范围内，将核对手机位置"
+        if own is not None and own.id != node.id:
+            return f"“{own.name}”未登记坐标，按上级区域核对：{where}"
+        return where
 
     def people(self) -> list[dict]:
         """Return applicant, work leader, crew and guardians, each with where they stand on site."""
@@ -147,9 +161,18 @@ class BoardView:
         return [{"rule": simops.LABELS[m.rule], "text": simops.describe(m.other), "state": LABELS[m.other.state]}
                 for m in simops.meetings(self.permit)]
 
+    def handovers(self) -> list[dict]:
+        """Return the permit's shift handovers, newest first: who to whom, when, and how far confirmed."""
+        rows = Handover.select().where(Handover.permit == self.permit).order_by(Handover.id.desc())
+        return [{"role": h.role, "outgoing": h.outgoing.name, "incoming": h.incoming.name,
+                 "at": self.at(h.requested_at), "state": HANDOVER_STATES.get(h.state, h.state),
+                 "done": h.state == "done", "out_at": self.at(h.out_confirmed_at, "%H:%M") if h.out_confirmed_at else "",
+                 "in_at": self.at(h.in_confirmed_at, "%H:%M") if h.in_confirmed_at else ""}
+                for h in rows]
+
     def live(self) -> dict:
         """Return everything the self-refreshing part of the board shows."""
         return {"head": self.head(), "people": self.people(), "signatures": self.signatures(),
-                "overlaps": self.overlaps(),
+                "overlaps": self.overlaps(), "handovers": self.handovers(),
                 "readings": self.readings(), "limits": self.limits(), "alarms": self.alarms(),
                 "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": GASES}

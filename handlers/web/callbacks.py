@@ -7,8 +7,7 @@ from functools import wraps
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-import models
-from bot.base import CallbackRejected, Event
+from bot.base import CallbackRejected, Event, sender_for_log
 from bot.registry import dingtalk_adapter, wecom_adapter
 from bot.wecom_callback import MAX_BODY
 from jobs.connection import redis
@@ -16,6 +15,7 @@ from jobs.delivery import enqueue
 from monitoring.metrics import observe_callback
 
 from handlers.chat.dispatch import FAILED, dispatch
+from handlers.chat.inbox import keep
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callbacks", __name__)
@@ -63,7 +63,7 @@ def wecom_event():
         log.warning("wecom callback refused (%s): %s", exc.status, exc.reason)
         return Response(exc.reason, status=exc.status)
     result = dispatch(event, redis=redis(), enqueue=enqueue)
-    log.info("wecom %s from %s: %s", event.kind, event.user_id, result)
+    log.info("wecom %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return Response("", status=200)
 
 
@@ -92,7 +92,7 @@ def _dingtalk_callback(topic: str):
         raise
     if result == FAILED:
         adapter.forget_message(event)
-    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    log.info("dingtalk %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return jsonify({})
 
 
@@ -132,12 +132,12 @@ def dingtalk_events():
 
 @_timed("dingtalk")
 def handle_stream_event(event: Event) -> dict:
-    """Handle one event from the Stream connection; return the ACK's response (no card change).
+    """Keep one event from the Stream connection in the inbox; return the ACK's response (no card change).
 
-    Called in a thread of the Stream connection, outside any request: it opens its own database
-    connection, and returns only once the event's effects are committed, so the ACK means "done".
+    Called in a thread of the Stream connection, outside any request. DingTalk never sends a CALLBACK
+    frame again, so the ACK must follow the event being stored, not handled: the handling runs from the
+    inbox (handlers/chat/inbox.py). Raises when the event cannot be stored, which makes the ACK a 500.
     """
-    with models.database.connection_context():
-        result = dispatch(event, redis=redis(), enqueue=enqueue)
-    log.info("dingtalk %s from %s: %s", event.kind, event.user_id, result)
+    result = keep(event, topic="dingtalk-stream")
+    log.info("dingtalk %s from %s: %s", event.kind, sender_for_log(event, result), result)
     return {}

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify
 
 import models
 import settings
-from jobs.connection import QUEUES, queue, redis
+from jobs.connection import ALARM, QUEUES, queue, redis
 from models import Alarm, Outbox
 from monitoring import metrics, readiness
 
@@ -19,7 +19,8 @@ def healthz():
 
 
 def _depths() -> dict[str, int]:
-    return {name: queue(name).count for name in QUEUES}
+    from jobs import alarm_queue
+    return {name: alarm_queue.depth() if name == ALARM else queue(name).count for name in QUEUES}
 
 
 def _tokens() -> dict:

@@ -15,7 +15,7 @@ from dingtalk.crypto import DingTalkCrypto
 
 from bot.base import CallbackRejected, PlatformError, RateLimited
 from bot.dingtalk import DingTalkAdapter
-from bot.dingtalk_sign import SignRefused
+from bot.dingtalk_sign import SignRefused, card_api_secret
 
 APP_KEY, APP_SECRET, CORP_ID = "dingappkey0001", "app-secret-of-dingtalk", "dingcorp0001"
 TEMPLATE = "permit-card.schema"
@@ -46,7 +46,7 @@ def adapter(make_adapter):
 def click_data(action="permit.approve:HW-1:s3", selected=None, **extra) -> dict:
     params = {"action": action}
     if selected is not None:
-        params["selected"] = selected
+        params["checklist"] = selected
     content = {"cardPrivateData": {"actionIds": [action], "params": params}}
     data = {"outTrackId": "permit42-s3", "corpId": CORP_ID, "userId": "zhangsan", "type": "actionCallback",
             "spaceType": "IM_ROBOT", "spaceId": "zhangsan", "userIdType": 1,
@@ -70,14 +70,14 @@ def robot_data(msgtype="text", **extra) -> dict:
 # -- card clicks ----------------------------------------------------------------------------------
 
 def test_a_card_click_becomes_a_click_event(adapter):
-    event = adapter.card_event(click_data(selected='["opt0", "opt2"]'), message_id="mid-1")
+    event = adapter.card_event(click_data(selected={"index": [2, 0]}), message_id="mid-1")
     assert (event.platform, event.kind, event.user_id, event.task_id) == ("dingtalk", "click", "zhangsan",
                                                                           "permit42-s3")
-    assert event.key == "permit.approve:HW-1:s3" and event.selected == ("opt0", "opt2")
+    assert event.key == "permit.approve:HW-1:s3" and event.selected == ("o1", "o3")
     assert event.msg_id == "mid-1" and event.dedupe_key == "dingtalk:msg:mid-1"
 
 
-@pytest.mark.parametrize("selected", [None, "", "[]"])
+@pytest.mark.parametrize("selected", [None, "", {}, {"index": []}, '{"index": []}'])
 def test_nothing_ticked_is_an_empty_selection(adapter, selected):
     assert adapter.card_event(click_data(selected=selected)).selected == ()
 
@@ -90,8 +90,10 @@ def test_nothing_ticked_is_an_empty_selection(adapter, selected):
     (click_data(content="[" * 60000), "content is not valid JSON"),
     (click_data(content='"a string"'), "content is not a JSON object"),
     (click_data(content=json.dumps({"cardPrivateData": {"params": {}}})), "params.action"),
-    (click_data(selected="opt0"), "params.selected"),
-    (click_data(selected='[1, 2]'), "params.selected"),
+    (click_data(selected="opt0"), "params.checklist is not JSON"),
+    (click_data(selected={"index": ["o1"]}), "params.checklist.index"),
+    (click_data(selected={"index": [99]}), "params.checklist.index"),
+    (click_data(selected={"index": 1}), "params.checklist.index"),
 ])
 def test_a_malformed_card_callback_is_refused_with_400(adapter, data, reason):
     with pytest.raises(CallbackRejected) as refused:
@@ -118,7 +120,7 @@ def test_the_frame_id_stands_in_for_a_missing_msg_id(adapter):
     assert adapter.robot_event(data, message_id="frame-9").msg_id == "frame-9"
 
 
-@pytest.mark.parametrize("data", [robot_data(conversationType="2"), robot_data("richText", content={}),
+@pytest.mark.parametrize("data", [robot_data(conversationType="2"), robot_data("audio", content={}),
                                   robot_data(senderStaffId="")])
 def test_group_chats_other_types_and_outsiders_are_unknown(adapter, data):
     assert adapter.robot_event(data).kind == "unknown"
@@ -141,12 +143,26 @@ def test_a_malformed_robot_message_is_refused_with_400(adapter, data, reason):
 # -- HTTP-mode callbacks --------------------------------------------------------------------------
 
 def signed(timestamp_ms: int, secret: str = APP_SECRET) -> dict:
+    """Sign a robot callback: timestamp and sign = base64(HmacSHA256(AppSecret, ts + "\\n" + AppSecret))."""
     digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return {"timestamp": str(timestamp_ms), "sign": base64.b64encode(digest).decode()}
 
 
+def card_signed(timestamp_ms: int, api_secret: str | None = None) -> dict:
+    """Sign a card callback: x-ddpaas-signature = base64(HmacSHA256(apiSecret, ts)), apiSecret as registered."""
+    api_secret = card_api_secret(APP_SECRET) if api_secret is None else api_secret
+    digest = hmac.new(api_secret.encode(), str(timestamp_ms).encode(), hashlib.sha256).digest()
+    return {"x-ddpaas-signature-timestamp": str(timestamp_ms), "x-ddpaas-signature": base64.b64encode(digest).decode()}
+
+
+def test_a_card_callback_signed_the_robot_way_is_refused(adapter):
+    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data()).encode(),
+                                                            topic="card"))
+    assert (refused.status, refused.code) == (403, "sign_missing")
+
+
 def test_a_signed_http_card_callback_is_accepted(adapter):
-    event = adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data()).encode(), topic="card")
+    event = adapter.http_callback(card_signed(int(NOW * 1000)), json.dumps(click_data()).encode(), topic="card")
     assert event.kind == "click" and event.task_id == "permit42-s3"
 
 
@@ -157,13 +173,13 @@ def test_a_signed_http_robot_callback_is_accepted_with_any_header_case(adapter):
 
 
 def test_an_http_card_callback_retried_is_recognised_and_a_different_click_is_not(adapter):
-    body = json.dumps(click_data(selected='["opt0"]')).encode()
-    first = adapter.http_callback(signed(int(NOW * 1000)), body, topic="card")
-    retry = adapter.http_callback(signed(int(NOW * 1000) + 3000), body, topic="card")   # re-signed, same body
+    body = json.dumps(click_data(selected={"index": [0]})).encode()
+    first = adapter.http_callback(card_signed(int(NOW * 1000)), body, topic="card")
+    retry = adapter.http_callback(card_signed(int(NOW * 1000) + 3000), body, topic="card")   # re-signed, same body
     # Each request carries a sign of its own (a pair is used once), all within the same second.
-    ticked = adapter.http_callback(signed(int(NOW * 1000) + 1), json.dumps(click_data(selected='["opt1"]')).encode(),
+    ticked = adapter.http_callback(card_signed(int(NOW * 1000) + 1), json.dumps(click_data(selected={"index": [1]})).encode(),
                                    topic="card")
-    other = adapter.http_callback(signed(int(NOW * 1000) + 2),
+    other = adapter.http_callback(card_signed(int(NOW * 1000) + 2),
                                   json.dumps(click_data(action="permit.return:HW-1:s3")).encode(), topic="card")
     assert first.created_at == ticked.created_at == other.created_at   # all in the same second
     assert first.dedupe_key == retry.dedupe_key
@@ -186,13 +202,14 @@ def test_an_http_robot_message_is_keyed_on_its_msg_id(adapter):
 
 
 @pytest.mark.parametrize("headers, status, reason", [
-    (signed(int(NOW * 1000), secret="someone-else"), 403, "bad sign"),
-    ({**signed(int(NOW * 1000)), "timestamp": str(int(NOW * 1000) + 1)}, 403, "bad sign"),
-    (signed(int((NOW - 3601) * 1000)), 403, "stale timestamp"),
-    (signed(int((NOW + 3601) * 1000)), 403, "stale timestamp"),
-    ({"timestamp": str(int(NOW * 1000))}, 403, "missing"),
-    ({"sign": "abc"}, 403, "missing"),
-    ({"timestamp": "soon", "sign": "abc"}, 400, "not an integer"),
+    (card_signed(int(NOW * 1000), api_secret="someone-else"), 403, "bad sign"),
+    (card_signed(int(NOW * 1000), api_secret=APP_SECRET), 403, "bad sign"),   # keyed by the AppSecret itself
+    ({**card_signed(int(NOW * 1000)), "x-ddpaas-signature-timestamp": str(int(NOW * 1000) + 1)}, 403, "bad sign"),
+    (card_signed(int((NOW - 3601) * 1000)), 403, "stale timestamp"),
+    (card_signed(int((NOW + 3601) * 1000)), 403, "stale timestamp"),
+    ({"x-ddpaas-signature-timestamp": str(int(NOW * 1000))}, 403, "missing"),
+    ({"x-ddpaas-signature": "abc"}, 403, "missing"),
+    ({"x-ddpaas-signature-timestamp": "soon", "x-ddpaas-signature": "abc"}, 400, "not an integer"),
 ])
 def test_a_forged_or_stale_http_callback_is_refused(adapter, headers, status, reason):
     with pytest.raises(CallbackRejected) as refused:
@@ -210,7 +227,7 @@ def test_a_forged_or_stale_http_callback_is_refused(adapter, headers, status, re
 ])
 def test_a_genuine_but_malformed_http_callback_is_a_400(adapter, body, topic, reason):
     with pytest.raises(CallbackRejected) as refused:
-        adapter.http_callback(signed(int(NOW * 1000)), body, topic=topic)
+        adapter.http_callback(card_signed(int(NOW * 1000)), body, topic=topic)
     assert refused.value.status == 400 and reason in refused.value.reason
 
 
@@ -221,17 +238,20 @@ def refusal(call) -> SignRefused:
 
 
 def test_a_sign_is_spent_by_its_first_use_whatever_the_body(adapter):
-    headers = signed(int(NOW * 1000))
+    headers = card_signed(int(NOW * 1000))
     assert adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card").user_id == "zhangsan"
-    # The eavesdropper's replay: the same pair with an admin's message, or with the very same click.
+    refused = refusal(lambda: adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card"))
+    assert (refused.status, refused.code) == (401, "sign_replayed")
+    # The eavesdropper's replay of a robot pair with an admin's message.
+    robot = signed(int(NOW * 1000))
+    assert adapter.http_callback(robot, json.dumps(robot_data()).encode(), topic="robot").user_id == "lisi"
     admin = json.dumps(robot_data(senderStaffId="lvming", msgId="msgEVIL", text={"content": "导出 审计 2026-11"}))
-    for topic, body in (("robot", admin.encode()), ("card", json.dumps(click_data()).encode())):
-        refused = refusal(lambda: adapter.http_callback(headers, body, topic=topic))
-        assert (refused.status, refused.code) == (401, "sign_replayed")
+    refused = refusal(lambda: adapter.http_callback(robot, admin.encode(), topic="robot"))
+    assert (refused.status, refused.code) == (401, "sign_replayed")
 
 
 def test_a_pair_spent_on_a_malformed_body_cannot_be_tried_again(adapter):
-    headers = signed(int(NOW * 1000) - 1000)
+    headers = card_signed(int(NOW * 1000) - 1000)
     with pytest.raises(CallbackRejected):
         adapter.http_callback(headers, b"{not json", topic="card")
     refused = refusal(lambda: adapter.http_callback(headers, json.dumps(click_data()).encode(), topic="card"))
@@ -240,12 +260,12 @@ def test_a_pair_spent_on_a_malformed_body_cannot_be_tried_again(adapter):
 
 def test_the_window_defaults_to_five_minutes_and_is_a_setting(make_adapter):
     adapter = make_adapter()
-    assert adapter.http_callback(signed(int((NOW - 299) * 1000)), json.dumps(click_data()).encode(), topic="card")
-    refused = refusal(lambda: adapter.http_callback(signed(int((NOW - 301) * 1000)),
+    assert adapter.http_callback(card_signed(int((NOW - 299) * 1000)), json.dumps(click_data()).encode(), topic="card")
+    refused = refusal(lambda: adapter.http_callback(card_signed(int((NOW - 301) * 1000)),
                                                     json.dumps(click_data()).encode(), topic="card"))
     assert (refused.status, refused.code) == (403, "timestamp_stale")
     narrow = make_adapter(replay_window=30)
-    refused = refusal(lambda: narrow.http_callback(signed(int((NOW - 31) * 1000)),
+    refused = refusal(lambda: narrow.http_callback(card_signed(int((NOW - 31) * 1000)),
                                                    json.dumps(click_data()).encode(), topic="card"))
     assert refused.code == "timestamp_stale"
     with pytest.raises(ValueError):
@@ -262,7 +282,8 @@ def test_the_window_defaults_to_five_minutes_and_is_a_setting(make_adapter):
     ("robot", robot_data(createAt="now"), 403, "message_stale"),
 ])
 def test_a_body_that_is_not_from_our_corp_or_not_fresh_is_refused(adapter, topic, data, status, code):
-    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(data).encode(), topic=topic))
+    sign = card_signed if topic == "card" else signed
+    refused = refusal(lambda: adapter.http_callback(sign(int(NOW * 1000)), json.dumps(data).encode(), topic=topic))
     assert (refused.status, refused.code) == (status, code)
 
 
@@ -278,7 +299,7 @@ def test_a_robot_msgid_is_refused_the_second_time_unless_its_handling_failed(ada
 def test_without_redis_no_callback_is_admitted(make_adapter):
     from redis import Redis
     adapter = make_adapter(redis=Redis(host="127.0.0.1", port=9, socket_connect_timeout=1))
-    refused = refusal(lambda: adapter.http_callback(signed(int(NOW * 1000)), json.dumps(click_data()).encode(),
+    refused = refusal(lambda: adapter.http_callback(card_signed(int(NOW * 1000)), json.dumps(click_data()).encode(),
                                                     topic="card"))
     assert (refused.status, refused.code) == (503, "replay_check_unavailable")
 
@@ -521,6 +542,23 @@ def test_an_oapi_stuck_on_expired_tokens_fails_after_one_refresh(live, sandbox):
     assert stats(sandbox)["media/upload"] == 2 and stats(sandbox)["gettoken"] == 2
 
 
+@pytest.mark.parametrize("code", ["Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+                                  "Forbidden.AccessDenied.QpsLimitForApi"])
+def test_the_documented_qps_limit_codes_rate_limit_a_card_for_a_second(live, sandbox, code):
+    fault(sandbox, api="createAndDeliver", status=403, code=code, times=1)
+    with pytest.raises(RateLimited) as limited:
+        live.send_card("zhangsan", permit_card())
+    assert limited.value.retry_after == 1.0 and code in limited.value.message
+    assert received(sandbox, "zhangsan") == []
+
+
+def test_an_error_that_only_mentions_out_track_id_is_not_taken_for_card_exists(live, sandbox):
+    fault(sandbox, api="createAndDeliver", status=400, code="param.outTrackIdEmpty", times=1)
+    with pytest.raises(PlatformError) as failed:
+        live.send_card("zhangsan", permit_card())
+    assert failed.value.code == "param.outTrackIdEmpty"
+
+
 @pytest.mark.parametrize("status, code, retryable", [(429, "Throttling", True), (503, "ServiceUnavailable", True),
                                                      (400, "param.invalid", False), (403, "Forbidden", False)])
 def test_new_api_errors_say_whether_a_retry_may_pass(live, sandbox, status, code, retryable):
@@ -594,3 +632,19 @@ def test_a_made_up_oauth_code_is_not_a_member(live):
     with pytest.raises(PlatformError) as failed:
         live.user_from_oauth_code("made-up")
     assert (failed.value.code, failed.value.retryable) == ("not_member", False)
+
+
+def test_a_captioned_photo_is_an_image_event_with_its_caption(adapter):
+    content = {"richText": [{"text": "灭火器"}, {"text": "已就位 "},
+                            {"type": "picture", "downloadCode": "dc-9", "pictureDownloadCode": "pdc-9"}]}
+    event = adapter.robot_event(robot_data("richText", content=content))
+    assert (event.kind, event.media_id, event.text) == ("image", "dc-9", "灭火器已就位")
+    words = adapter.robot_event(robot_data("richText", content={"richText": [{"text": " 待办 "}]}))
+    assert (words.kind, words.text) == ("text", "待办")
+
+
+@pytest.mark.parametrize("content", [{}, {"richText": []}, {"richText": [{"type": "picture"}]},
+                                     {"richText": [{"text": "  "}]}, {"richText": "x"}])
+def test_a_malformed_rich_text_is_refused(adapter, content):
+    with pytest.raises(CallbackRejected):
+        adapter.robot_event(robot_data("richText", content=content))

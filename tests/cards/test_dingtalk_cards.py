@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from bot.delivery import PERMIT_CARD_KINDS
 from cards import dingtalk
 from cards.build import card_for
 from cards.card import DANGER, Button, Card, Field
@@ -30,7 +31,9 @@ def check_params(values: dict) -> dict:
 
 def test_every_card_of_a_whole_permit_renders_with_the_same_content_and_buttons_as_on_wecom(plant):
     permit = run_to_close("confined_space", start=MORNING)
-    rows = list(Outbox.select().where(Outbox.permit_no == permit.no).order_by(Outbox.id))
+    # The permit's own cards (its isolation point's verify and release cards are built elsewhere).
+    rows = list(Outbox.select().where((Outbox.permit_no == permit.no) & Outbox.kind.in_(PERMIT_CARD_KINDS))
+                .order_by(Outbox.id))
     assert rows
     for row in rows:
         p = row.payload

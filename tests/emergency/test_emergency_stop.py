@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from emergency import stop
-from emergency.muster import MUSTER_MINUTES, muster
+from emergency.muster import minutes, muster
 from models import Alarm, AuditEvent, Emergency, Outbox, find_person
 from models.permit import Permit
 from sensors.alarms import acknowledge
@@ -78,7 +78,7 @@ def test_the_muster_completes_when_everyone_on_the_permits_has_tapped(tank_farm,
     for account in listed[:-1]:
         assert acknowledge(e.alarm_id, by=find_person(account), channel="cli", now=clock.tick()).startswith(
             "已撤离到安全区")
-    late = muster(e, e.raised_at + timedelta(minutes=MUSTER_MINUTES + 1))
+    late = muster(e, e.raised_at + timedelta(minutes=minutes() + 1))
     assert [(x.person.account, x.late) for x in late.missing] == [(listed[-1], True)]
     acknowledge(e.alarm_id, by=find_person(listed[-1]), channel="cli", now=clock.tick())
     assert muster(e, clock.now).complete

@@ -89,3 +89,24 @@ def test_an_admin_asks_for_a_selfie_and_the_next_photo_enrols_the_face(photo, wo
     drain()
     assert texts(phone, "chuwei")[-1] == "人脸已采集，今后需人脸核验的签字将与此照片比对"
     assert find_person("chuwei").faces.count() == 1
+
+
+@pytest.mark.parametrize("world", ["dingtalk"], indirect=True)
+def test_on_dingtalk_a_selfie_fetched_by_download_code_unlocks_the_signature(plan_needs_a_face, photo, world):
+    phone, drain, _ = world
+    enrol(find_person("zhengji"), photo("obama.jpg"), source="cli")
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    said = lambda: [str(m.get("content")) for m in phone.messages("zhengji") if m["msgtype"] != "interactive_card"]  # noqa: E731
+    phone.photo("zhengji", photo("biden.jpg"), "selfie.jpg")
+    drain()
+    assert "人脸核验未通过：与登记照片不符" in said()[-1]
+    phone.photo("zhengji", photo("obama2.jpg"), "selfie.jpg")
+    drain()
+    assert "人脸核验通过" in said()[-1]
+    phone.click("zhengji", phone.open_card("zhengji", f"{permit.no}-plan-"))
+    drain()
+    assert Step.get(Step.key == "plan").state == "done"
+    assert [c.state for c in FaceCheck.select().order_by(FaceCheck.id)] == ["refused", "passed"]
+    assert {a.data["passed"] for a in AuditEvent.select().where(AuditEvent.action == "face_check")} == {False, True}

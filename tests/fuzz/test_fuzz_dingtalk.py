@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hypothesis import given, strategies as st
 
-from bot.dingtalk_sign import dingtalk_sign
+from bot.dingtalk_sign import card_api_secret, card_sign, dingtalk_sign
 from models import Permit, Signature, Step
 
 from tests.fuzz.conftest import stored
@@ -23,8 +23,12 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
 ANY = st.one_of(JSON, st.sampled_from(ACCOUNTS))
 
 
-def signed() -> dict:
+def signed(topic: str = "robot") -> dict:
+    """Sign a callback as DingTalk does for its topic: cards with the registered apiSecret, robots with the AppSecret."""
     stamp = str(next(_stamps))
+    if topic == "card":
+        return {"x-ddpaas-signature-timestamp": stamp, "x-ddpaas-signature": card_sign(stamp, card_api_secret(APP_SECRET)),
+                "Content-Type": "application/json"}
     return {"timestamp": stamp, "sign": dingtalk_sign(stamp, APP_SECRET), "Content-Type": "application/json"}
 
 
@@ -32,7 +36,7 @@ def signed() -> dict:
 def card_body(draw) -> dict:
     params = {"action": draw(card_key() | ANY)}
     if draw(st.booleans()):
-        params["selected"] = draw(ANY)
+        params["checklist"] = draw(ANY)
     content = {"cardPrivateData": {"params": params}}
     body = {"corpId": draw(st.just(DING_CORP) | ANY), "userId": draw(ANY), "outTrackId": draw(ANY | st.text()),
             "content": json.dumps(content) if draw(st.booleans()) else draw(st.just(content) | ANY)}
@@ -67,11 +71,12 @@ def test_any_signed_http_callback_is_answered_without_a_5xx(fuzz_app, tried, top
     tried()
     before = stored()
     data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
-    check(before, fuzz_app.test_client().post(f"/dingtalk/{topic}", data=data, headers=signed()))
+    check(before, fuzz_app.test_client().post(f"/dingtalk/{topic}", data=data, headers=signed(topic)))
 
 
 @given(topic=st.sampled_from(["card", "robot"]), headers=st.dictionaries(
-    st.sampled_from(["timestamp", "sign", "Timestamp"]), st.text(max_size=30), max_size=3), body=card_body())
+    st.sampled_from(["timestamp", "sign", "Timestamp", "x-ddpaas-signature", "x-ddpaas-signature-timestamp"]),
+    st.text(max_size=30), max_size=3), body=card_body())
 def test_an_unsigned_http_callback_is_refused_and_stores_nothing(fuzz_app, tried, topic, headers, body):
     tried()
     before = stored()

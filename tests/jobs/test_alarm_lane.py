@@ -14,7 +14,7 @@ import requests
 from rq import Queue
 
 from handlers.demo.scripted import Detector
-from jobs import delivery
+from jobs import alarm_queue, delivery
 from models import Alarm, Outbox, Person, Sensor
 
 from tests.worlds import world as a_world
@@ -80,7 +80,7 @@ def test_an_alarm_overtakes_a_thousand_ordinary_deliveries(world, redis_conn):
     answer = device.post(ALARMING)
     assert answer.status_code == 200, answer.text
     alarm = Alarm.get_by_id(answer.json()["alarms"][0])
-    assert Queue("alarm", connection=redis_conn).count == len(alarm.recipients) > 0
+    assert alarm_queue.depth() == len(alarm.recipients) > 0
     worker = start_worker()   # the default layout: every lane
     try:
         wait_for(lambda: all(cards_of(world, alarm).values()), "the alarm's cards never arrived")
@@ -156,3 +156,31 @@ def test_a_worker_asked_for_an_unknown_queue_is_refused_by_name(db, instance):
                             if db.__class__.__name__.startswith("Sqlite") else None)
     assert answer.returncode == 1
     assert "没有队列 bogus" in answer.stderr and "Traceback" not in answer.stderr
+
+
+
+def test_the_request_pushes_the_cards_and_one_warm_loop_sends_each_once(world, redis_conn):
+    from bot import registry
+    from jobs import lanes
+    devices = []
+    for k in range(3):
+        sensor = Sensor.create(code=f"GD-00{k}9", name="固定式检测仪", area="常减压装置", kind="固定",
+                               gases=list(ALARMING), interval_seconds=1, secret=f"s3cret-{k}")
+        devices.append(Detector(world.app, sensor.code, sensor.secret, gases=list(ALARMING)))
+    lanes.warm()   # what the lane does at start: adapters built, token fetched
+    adapter = registry.adapter_for(world.platform)
+    raised = [Alarm.get_by_id(d.post(ALARMING).json()["alarms"][0]) for d in devices]
+    # Each request pushed its cards' ids itself, right after its commit: no sweep ran, no rq job exists.
+    cards = [r.id for r in Outbox.select().where(Outbox.kind == "alarm").order_by(Outbox.id)]
+    assert [int(i) for i in redis_conn.lrange(alarm_queue.KEY, 0, -1)] == cards
+    assert len(cards) == sum(len(a.recipients) for a in raised) and Queue("alarm", connection=redis_conn).count == 0
+    # A sweep in between adds no second copy of a waiting card.
+    delivery.sweep()
+    assert alarm_queue.depth() == len(cards)
+    assert lanes.serve_alarms(burst=True) == len(cards)
+    assert registry.adapter_for(world.platform) is adapter   # the same client, token and session throughout
+    for alarm in raised:
+        sent = cards_of(world, alarm)
+        assert set(sent) == {Person.get_by_id(i).wecom_userid for i in alarm.recipients}
+        assert all(len(c) == 1 for c in sent.values()), sent
+    assert alarm_queue.depth() == 0 and not Outbox.select().where(Outbox.state != "sent").exists()

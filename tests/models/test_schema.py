@@ -37,19 +37,31 @@ def _migrator_for_cleanup():
 
 
 CHECKIN_SITE_COLUMNS = ("kind", "role", "latitude", "longitude", "accuracy")
+CHANGE_ROUTE_COLUMNS = ("route", "stage", "decisions")
 
 
 def _back_to_version_1() -> None:
     """Undo every migration after the first, as an old deployment's database would look."""
-    from models import (Alarm, AlarmAck, Area, Authorisation, CardRecord, Certificate, Conversation, Emergency,
-                        FaceCheck, FaceEnrolment, Gateway, Handover, IsolationLink, IsolationPoint, ReadingRollup,
+    from models import (Alarm, AlarmAck, AnonymousReport, Area, AuditDraw, Authorisation, CardRecord, Certificate,
+                        Conversation, Emergency, FaceCheck, FaceEnrolment, Finding, FindingPhoto, Gateway, Handover,
+                        InboxEvent, IsolationLink, IsolationPoint, NameChoice, PermitAudit, ReadingRollup,
                         RegistryVersion, Sensor, SensorBinding)
     from models.schema import _migrator
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
+    # Newest first: m0019's columns, before the tables that hold them go.
+    migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
+    migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
+    from models.api import ApiToken, IdempotentRequest, Webhook
+    from models.knowledge import KnowledgeEntry
+    database.drop_tables([KnowledgeEntry, Webhook, IdempotentRequest, ApiToken])
+    database.drop_tables([InboxEvent])
     migrate(m.drop_column("area", "wecom_group"), m.drop_column("area", "dingtalk_group"),
             m.add_not_null("outbox", "person_id"))
+    database.drop_tables([PermitAudit, AuditDraw, AnonymousReport, FindingPhoto, Finding])
+    migrate(m.drop_index("permit", "permit_rectify_chase_at"), m.drop_column("permit", "rectify_chase_at"),
+            m.drop_column("permit", "rectify_escalations"))
     database.drop_tables([Emergency, Handover, IsolationLink, IsolationPoint])
     migrate(m.drop_column("permit", "area_id", **legacy), m.drop_column("permit", "coordinator_id", **legacy))
     database.drop_tables([Area])
@@ -58,6 +70,8 @@ def _back_to_version_1() -> None:
                           Gateway, CardRecord, Conversation])
     migrate(*(m.drop_column("check_in", column) for column in CHECKIN_SITE_COLUMNS))
     migrate(m.drop_column("audit_event", "mac"))
+    database.drop_tables([NameChoice])
+    migrate(m.drop_column("person", "platform"))
     migrate(m.drop_index("gas_reading", "gas_reading_device_taken_at"),m.drop_index("outbox", "outbox_lease_until"), m.drop_column("outbox", "lease_until"),
             m.drop_index("step", "step_remind_at"), m.drop_index("step", "step_escalate_at"),
             m.drop_index("permit", "permit_retest_remind_at"),
@@ -79,10 +93,18 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert set(CHECKIN_SITE_COLUMNS) <= {c.name for c in database.get_columns("check_in")}
     assert all(database.table_exists(t) for t in ("certificate", "authorisation", "face_enrolment", "face_check"))
     assert all(database.table_exists(t) for t in ("area", "emergency", "gateway", "reading_rollup",
-                                                   "isolation_point", "isolation_link", "handover"))
+                                                   "isolation_point", "isolation_link", "handover", "inbox_event"))
     assert "gateway_id" in {c.name for c in database.get_columns("sensor")}
     assert {"area_id", "coordinator_id"} <= {c.name for c in database.get_columns("permit")}
     assert "mac" in {c.name for c in database.get_columns("audit_event")}
+    assert "platform" in {c.name for c in database.get_columns("person")}
+    assert database.table_exists("name_choice")
+    assert set(CHANGE_ROUTE_COLUMNS) <= {c.name for c in database.get_columns("change_request")}
+    assert "set_points" in {c.name for c in database.get_columns("sensor")}
+    assert "site_code_round" in _columns()
+    assert all(database.table_exists(t) for t in ("finding", "finding_photo", "anonymous_report",
+                                                   "audit_draw", "permit_audit"))
+    assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
     assert current_version() == discover()[-1].version
 
 

@@ -204,7 +204,7 @@ def test_card_requests_the_platform_would_refuse(sandbox):
     assert error.code == "param.cardParamMapInvalid" and "urgent" in error.message
     assert error.data["statusCode"] == 400
     deliver_card(sandbox, token, track="t-1")
-    assert tea_error(lambda: deliver_card(sandbox, token, track="t-1")).code == "param.outTrackIdDuplicated"
+    assert tea_error(lambda: deliver_card(sandbox, token, track="t-1")).code == "param.cardAlreadyExist"
     assert tea_error(lambda: deliver_card(sandbox, token, track="t-2", robot="other")).code == "param.robotCodeInvalid"
     bad_kind = tea_error(lambda: deliver_card(sandbox, token, track="t-3", params=card_params(kind="poll")))
     assert "kind" in bad_kind.message
@@ -327,7 +327,7 @@ def test_click_reaches_the_sdk_and_its_ack_updates_the_card(sandbox, sdk_stream)
     data = message.data
     assert data["outTrackId"] == "DH-0001-plan" and data["userId"] == "zhangsan" and data["type"] == "actionCallback"
     params = json.loads(data["content"])["cardPrivateData"]["params"]
-    assert params == {"action": "permit.approve:DH-0001:plan", "selected": '["o1"]'}
+    assert params == {"action": "permit.approve:DH-0001:plan", "checklist": {"index": [0]}}
     [entry] = cards_of(sandbox, "zhangsan")
     assert entry["state"]["card"]["status"] == "settled" and entry["state"]["interactive"] is False
     assert entry["clicks"][0]["key"] == "permit.approve:DH-0001:plan"
@@ -407,7 +407,12 @@ def test_gateway_refuses_wrong_credentials_and_bad_or_used_tickets(sandbox):
     assert caught.value.rcvd.code == 1008
 
 
-def test_frame_dropped_before_its_ack_comes_again_with_the_same_message_id(sandbox, app):
+def stream_state(sandbox) -> dict:
+    return admin(sandbox, "GET", "/sandbox/stream")[1]
+
+
+def test_a_callback_frame_dropped_before_its_ack_is_never_sent_again(sandbox, app):
+    """DingTalk does not resend CALLBACK frames: the next connection gets nothing, the frame is lost."""
     app.config["SANDBOX_CLICK_WAIT"] = 0
     with open_stream(sandbox) as first:
         sent = post_text(sandbox, "作业 DH-0001")
@@ -419,17 +424,14 @@ def test_frame_dropped_before_its_ack_comes_again_with_the_same_message_id(sandb
     data = json.loads(frame["data"])
     assert data["senderStaffId"] == "zhangsan" and data["text"] == {"content": "作业 DH-0001"}
     assert data["robotCode"] == APP_KEY and data["conversationType"] == "1"
-    with open_stream(sandbox) as second:
-        again = recv(second)
-        assert again["headers"]["messageId"] == sent["message_id"] and again["data"] == frame["data"]
-        ack(second, again)
-        stream = until(lambda: (s := admin(sandbox, "GET", "/sandbox/stream")[1])["delivered"] and s)
-    [delivered] = stream["delivered"]
-    assert delivered["acks"][0]["code"] == 200 and len(delivered["attempts"]) == 2
-    assert stream["pending"] == []
+    with open_stream(sandbox):
+        stream = until(lambda: (s := stream_state(sandbox))["connections"] and s)
+    [lost] = stream["failed"]
+    assert lost["messageId"] == sent["message_id"] and len(lost["attempts"]) == 1
+    assert lost["attempts"][0]["outcome"] == "connection closed before the ACK" and stream["pending"] == []
 
 
-def test_5xx_ack_redelivers_and_malformed_acks_are_ignored(sandbox, app):
+def test_a_5xx_ack_is_final_and_malformed_acks_are_ignored(sandbox, app):
     app.config["SANDBOX_CLICK_WAIT"] = 0
     admin(sandbox, "POST", "/sandbox/config", json={"retry_delay": 0})
     with open_stream(sandbox) as ws:
@@ -438,25 +440,26 @@ def test_5xx_ack_redelivers_and_malformed_acks_are_ignored(sandbox, app):
         ws.send("this is not json")
         ws.send(json.dumps({"code": 200, "headers": {}}))
         ack(ws, frame, code=500)
-        again = recv(ws)
-        assert again["headers"]["messageId"] == frame["headers"]["messageId"] == sent["message_id"]
-        ack(ws, again, code=200)
-        stream = until(lambda: (s := admin(sandbox, "GET", "/sandbox/stream")[1])["delivered"] and s)
+        stream = until(lambda: (s := stream_state(sandbox))["failed"] and len(s["bad_acks"]) == 2 and s)
         assert len(stream["connections"]) == 1   # the malformed ACKs did not cost the connection
-    assert [a["code"] for a in stream["delivered"][0]["acks"]] == [500, 200]
+    [lost] = stream["failed"]
+    assert lost["messageId"] == sent["message_id"] and [a["code"] for a in lost["acks"]] == [500]
+    assert len(lost["attempts"]) == 1 and stream["pending"] == []
     assert [b["why"] for b in stream["bad_acks"]] == ["not a JSON ACK with headers.messageId"] * 2
 
 
-def test_unacked_frame_comes_again_after_the_ack_timeout(sandbox, app):
+def test_an_unacked_callback_frame_is_lost_after_the_ack_timeout_and_a_late_ack_still_counts(sandbox, app):
     app.config["SANDBOX_CLICK_WAIT"] = 0
     admin(sandbox, "POST", "/sandbox/config", json={"ack_timeout": 0.2, "retry_delay": 0})
     with open_stream(sandbox) as ws:
         sent = post_text(sandbox)
-        first, second = recv(ws), recv(ws)
-        assert first["headers"]["messageId"] == second["headers"]["messageId"] == sent["message_id"]
-        ack(ws, second)
-        stream = until(lambda: (s := admin(sandbox, "GET", "/sandbox/stream")[1])["delivered"] and s)
-    assert stream["delivered"][0]["attempts"][0]["outcome"].startswith("no ACK within")
+        frame = recv(ws)
+        stream = until(lambda: (s := stream_state(sandbox))["failed"] and s)
+        assert stream["failed"][0]["attempts"][0]["outcome"].startswith("no ACK within")
+        ack(ws, frame)
+        stream = until(lambda: (s := stream_state(sandbox))["delivered"] and s)
+    [late] = stream["delivered"]
+    assert late["messageId"] == sent["message_id"] and len(late["attempts"]) == 1
 
 
 def test_stream_faults_duplicate_then_drop_after_the_frame(sandbox, app):
@@ -468,8 +471,8 @@ def test_stream_faults_duplicate_then_drop_after_the_frame(sandbox, app):
         assert one == two and one["headers"]["messageId"] == sent["message_id"]
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=5)
-    with open_stream(sandbox) as ws:
-        assert recv(ws)["headers"]["messageId"] == sent["message_id"]
+    [lost] = until(lambda: stream_state(sandbox)["failed"])
+    assert lost["messageId"] == sent["message_id"] and len(lost["attempts"]) == 1
     assert admin(sandbox, "POST", "/sandbox/stream/faults", json={"withhold": -1})[0] == 400
 
 
@@ -520,11 +523,17 @@ class Receiver:
 
         @app.post("/dingtalk/<kind>")
         def callback(kind):
-            timestamp = request.headers["timestamp"]
-            expected = base64.b64encode(hmac.new(SECRET.encode(), f"{timestamp}\n{SECRET}".encode(),
-                                                 hashlib.sha256).digest()).decode()
-            self.received.append({"kind": kind, "sign_ok": request.headers["sign"] == expected,
-                                  "body": request.get_json()})
+            if kind == "card":   # signed with the apiSecret registered for the route key
+                timestamp = request.headers["x-ddpaas-signature-timestamp"]
+                expected = base64.b64encode(hmac.new(ROUTE_SECRET.encode(), timestamp.encode(),
+                                                     hashlib.sha256).digest()).decode()
+                sign = request.headers["x-ddpaas-signature"]
+            else:
+                timestamp = request.headers["timestamp"]
+                expected = base64.b64encode(hmac.new(SECRET.encode(), f"{timestamp}\n{SECRET}".encode(),
+                                                     hashlib.sha256).digest()).decode()
+                sign = request.headers["sign"]
+            self.received.append({"kind": kind, "sign_ok": sign == expected, "body": request.get_json()})
             return self.reply
 
         @app.post("/dingtalk/events")
@@ -548,8 +557,14 @@ def receiver(sandbox):
     r.stop()
 
 
+ROUTE_SECRET = "route-api-secret"
+
+
 def test_http_mode_posts_signed_callbacks_and_applies_the_reply(sandbox, receiver):
-    deliver_card(sandbox, new_token(sandbox))
+    token = new_token(sandbox)
+    register_route(sandbox, token, callback_route_key="permit", callback_url=receiver.base + "/dingtalk/card",
+                   api_secret=ROUTE_SECRET)
+    http_card(sandbox, token, "DH-0001-plan", "permit")
     receiver.reply = {"cardData": {"cardParamMap": {"status": "settled"}}, "cardUpdateOptions": {"updateCardDataByKey": True}}
     status, answer = admin(sandbox, "POST", "/sandbox/click", json={
         "user": "zhangsan", "task_id": "DH-0001-plan", "key": "permit.approve:DH-0001:plan"})
@@ -644,3 +659,75 @@ def test_phone_view_draws_cards_escaped_in_dingtalk_skin(app):
     assert "张三" in web.get("/phone").get_data(as_text=True)
     scanned = web.get("/phone/zhangsan/scan", query_string={"url": "javascript:alert(1)"})
     assert scanned.status_code == 400
+
+
+# -- HTTP-mode card callbacks: the route key, its apiSecret, each card's callbackType -------------------
+
+def register_route(base, token, **fields):
+    req = card_models.RegisterCallbackRequest(**fields)
+    headers = card_models.RegisterCallbackHeaders(x_acs_dingtalk_access_token=token)
+    return card_client.Client(config(base)).register_callback_with_options(
+        req, headers, util_models.RuntimeOptions()).body.to_map()
+
+
+def http_card(base, token, track, route_key):
+    req = card_models.CreateAndDeliverRequest(
+        card_template_id="permit-card.schema", out_track_id=track, callback_type="HTTP",
+        callback_route_key=route_key,
+        card_data=card_models.CreateAndDeliverRequestCardData(card_param_map=card_params()),
+        open_space_id="dtv1.card//IM_ROBOT.zhangsan", user_id_type=1,
+        im_robot_open_deliver_model=card_models.CreateAndDeliverRequestImRobotOpenDeliverModel(
+            space_type="IM_ROBOT", robot_code=APP_KEY))
+    headers = card_models.CreateAndDeliverHeaders(x_acs_dingtalk_access_token=token)
+    return card_client.Client(config(base)).create_and_deliver_with_options(
+        req, headers, util_models.RuntimeOptions()).body.to_map()
+
+
+@pytest.fixture
+def card_receiver():
+    got: list[dict] = []
+    receiver = Flask("card-receiver")
+
+    @receiver.post("/card")
+    def card():
+        got.append({"headers": {k.lower(): v for k, v in request.headers.items()}, "body": request.get_json()})
+        return {}
+    base, stop = run_in_thread(receiver)
+    yield base, got
+    stop()
+
+
+def test_the_register_api_checks_its_fields_and_keeps_a_key_unless_forced(sandbox):
+    token = new_token(sandbox)
+    assert tea_error(lambda: register_route(sandbox, token, callback_route_key="rk")).code == \
+        "param.callbackUrlEmpty"
+    assert tea_error(lambda: register_route(sandbox, token, callback_url="http://127.0.0.1:9/card")).code == \
+        "param.callbackRouteKeyEmpty"
+    answer = register_route(sandbox, token, callback_route_key="rk", callback_url="http://127.0.0.1:9/a",
+                            api_secret="s1")
+    assert answer == {"success": True, "result": {"callbackUrl": "http://127.0.0.1:9/a", "apiSecret": "s1"}}
+    assert tea_error(lambda: register_route(sandbox, token, callback_route_key="rk",
+                                            callback_url="http://127.0.0.1:9/b")).code == "param.callbackRouteKeyExist"
+    assert register_route(sandbox, token, callback_route_key="rk", callback_url="http://127.0.0.1:9/b",
+                          force_update=True)["success"] is True
+
+
+def test_each_card_calls_back_by_its_own_callback_type_and_http_ones_are_signed_with_the_api_secret(
+        sandbox, card_receiver):
+    receiver, got = card_receiver
+    token = new_token(sandbox)
+    register_route(sandbox, token, callback_route_key="rk", callback_url=f"{receiver}/card", api_secret="s3cret")
+    deliver_card(sandbox, token, track="DH-0001-plan")          # STREAM, in a sandbox whose mode is stream
+    http_card(sandbox, token, "DH-0001-jsa", "rk")              # HTTP, to the route key
+    answer = admin(sandbox, "POST", "/sandbox/click", json={
+        "user": "zhangsan", "task_id": "DH-0001-jsa", "key": "permit.approve:DH-0001:plan"})[1]
+    assert answer["status"] == 200
+    [call] = got
+    stamp, signature = call["headers"]["x-ddpaas-signature-timestamp"], call["headers"]["x-ddpaas-signature"]
+    assert signature == base64.b64encode(hmac.new(b"s3cret", stamp.encode(), hashlib.sha256).digest()).decode()
+    assert "sign" not in call["headers"] and call["body"]["outTrackId"] == "DH-0001-jsa"
+    app_config = admin(sandbox, "GET", "/sandbox/config")[1]
+    assert app_config["mode"] == "stream"
+    stream = admin(sandbox, "POST", "/sandbox/click", json={
+        "user": "zhangsan", "task_id": "DH-0001-plan", "key": "permit.approve:DH-0001:plan"})[1]
+    assert stream["status"] == "pending" and "Stream" in stream["why"] and len(got) == 1

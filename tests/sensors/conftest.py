@@ -89,8 +89,11 @@ class Site:
         raise AssertionError(f"{permit.no} never reached {until}: stuck in {permit.state}")
 
     def issued(self, work_type: str = "confined_space") -> Permit:
-        """An approved permit waiting for its on-site start: nothing is running yet."""
-        return self.permit(work_type, "issued")
+        """An approved permit waiting for its on-site start, its isolation verified: nothing is running yet."""
+        from workflow.walkthrough import isolate
+        permit = self.permit(work_type, "issued")
+        isolate(permit, self.clock, lambda line: None)
+        return permit
 
     def running(self, work_type: str = "confined_space") -> Permit:
         """A permit in progress; confined space runs watched by the walkthrough's detector WT-0001."""

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from models import Alarm, GasReading, Outbox, Person, Sensor, utcnow
-from sensors import intake
+import settings
+from sensors import admission, intake
 from tests.sensors.conftest import GOOD_AIR, body_of, iso, signed
 from tests.test_wecom_real_path import alarm_cards
 from tests.worlds import world as a_world
@@ -63,6 +64,54 @@ def test_while_the_database_is_locked_a_clean_reading_gets_503_and_an_alarming_o
     # Sent again, as the detector does after Retry-After, the clean reading is stored.
     again = client.post("/sensors/readings", data=clean_body, headers=signed(clean_body, clean.secret, at))
     assert again.status_code == 200 and GasReading.select().where(GasReading.device == "GD-0001").count() == 1
+
+
+def test_the_admission_limits_are_settings_with_documented_defaults():
+    conf = settings.load({})
+    assert (conf.sensor_clean_slots, conf.sensor_clean_wait_seconds, conf.sensor_clean_lock_wait_ms,
+            conf.sensor_urgent_attempts, conf.sensor_retry_after_seconds) == (4, 2.0, 2000, 6, 2)
+    with pytest.raises(settings.SettingsError, match="SENSOR_CLEAN_SLOTS=0 must be 1 or more"):
+        settings.load({"SENSOR_CLEAN_SLOTS": "0"})
+    with pytest.raises(settings.SettingsError, match="SENSOR_CLEAN_WAIT_SECONDS='soon' is not a number"):
+        settings.load({"SENSOR_CLEAN_WAIT_SECONDS": "soon"})
+
+
+def test_with_one_clean_slot_a_second_clean_post_is_shed_with_the_configured_retry_after(
+        client, site, sqlite_only, monkeypatch):
+    monkeypatch.setenv("SENSOR_CLEAN_SLOTS", "1")
+    monkeypatch.setenv("SENSOR_CLEAN_WAIT_SECONDS", "0")
+    monkeypatch.setenv("SENSOR_CLEAN_LOCK_WAIT_MS", "60000")
+    monkeypatch.setenv("SENSOR_RETRY_AFTER_SECONDS", "7")
+    settings.configure()
+    first, second = site.detector("GD-0001"), site.detector("GD-0002")
+    at = utcnow()
+    bodies = {d.code: body_of([{"device": d.code, "ts": iso(at), "values": GOOD_AIR}]) for d in (first, second)}
+    answers = {}
+
+    def post(sensor):
+        answers[sensor.code] = client.post("/sensors/readings", data=bodies[sensor.code],
+                                           headers=signed(bodies[sensor.code], sensor.secret, at))
+
+    # The first clean post holds the only slot while it waits for the write lock another writer holds.
+    holder = sqlite3.connect(sqlite_only.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        waiting = threading.Thread(target=post, args=(first,))
+        waiting.start()
+        slots = admission._clean_slots()
+        while slots._value and waiting.is_alive():   # until the first post has taken the slot
+            threading.Event().wait(0.01)
+        post(second)
+        assert waiting.is_alive()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    waiting.join()
+    shed = answers["GD-0002"]
+    assert shed.status_code == 503 and shed.headers["Retry-After"] == "7"
+    assert shed.get_json()["retry_after"] == 7
+    assert answers["GD-0001"].status_code == 200
+    assert [d for (d,) in GasReading.select(GasReading.device).tuples()] == ["GD-0001"]
 
 
 DETECTORS, ALARMING = 300, 30

@@ -10,7 +10,7 @@ from exports import records
 from exports.build import build_ledger
 from exports.period import month as read_month
 from exports.run import Run
-from exports.scope import Scope
+from exports.scope import Scope, from_words
 from models import Alarm, GasReading, ReadingRollup
 from sensors import retention
 from tests.conftest import MORNING
@@ -82,3 +82,28 @@ def test_a_past_permits_readings_are_all_kept_and_its_ledger_shows_them(plant, t
     sheet = load_workbook(built.path)[records.READINGS]
     numbers = [row[1] for row in sheet.iter_rows(min_row=4, values_only=True)]
     assert numbers.count(permit.no) == len(before)
+
+
+def test_a_past_detectors_history_is_complete_in_the_ledger_kept_readings_and_rolled_up_minutes(site, tmp_path):
+    from exports import rollups
+    report_an_hour(site)
+    retention.prune(BASE + timedelta(hours=3))
+    built = build_ledger(Scope(read_month("2026-11")), tmp_path / "ledger.xlsx", Run.current())
+    book = load_workbook(built.path)
+    kept = [r for r in book[records.READINGS].iter_rows(min_row=4, values_only=True) if r[5] == "GD-0001"]
+    minutes = list(book[rollups.ROLLUPS].iter_rows(min_row=4, values_only=True))
+    assert book[rollups.ROLLUPS]["A1"].value == "检测仪分钟汇总（2026-11）"
+    assert [c.value for c in book[rollups.ROLLUPS][3]] == [c.header for c in rollups.COLUMNS]
+    # Every one of the hour's 180 readings is in the workbook: kept whole, or counted in its minute.
+    assert len(kept) + sum(m[3] for m in minutes) == 180
+    assert built.rows[rollups.ROLLUPS] == len(minutes) == 40
+    first = dict(zip([c.header for c in rollups.COLUMNS], minutes[0]))
+    # Shown in plant time (UTC+8), as every time in the ledger.
+    assert first["分钟"] == BASE + timedelta(hours=8) and first["检测仪编号"] == "GD-0001"
+    assert first["区域"] == "常减压装置" and first["读数条数"] == 3
+    assert (first["EX 最低"], first["EX 最高"], first["EX 末值"]) == (0.0, 2.0, 2.0)
+    assert first["末次读数时间"] == BASE + timedelta(hours=8, seconds=40)
+    # Filtered by permits, the minutes (which belong to none) are left out, and the sheet says so.
+    filtered = build_ledger(from_words(read_month("2026-11"), ["动火"]), tmp_path / "hot.xlsx", Run.current())
+    sheet = load_workbook(filtered.path)[rollups.ROLLUPS]
+    assert filtered.rows[rollups.ROLLUPS] == 0 and "按作业票筛选时不含检测仪分钟汇总" in str(sheet["B4"].value)

@@ -54,13 +54,14 @@ def test_a_check_in_records_the_role_and_the_phones_position(plant):
     permit = hot("二级")
     clock = clock_for(permit)
     drive_to(permit, "approve_unit", clock)
+    # The sample's 3#罐区 centre: a position inside the site's 60 m (one outside is refused, test_fence).
     check_in(permit.no, by=who("wuhai"), source="scan", now=clock.tick(),
-             location={"latitude": "30.2741", "longitude": "120.1551", "accuracy": "12"})
+             location={"latitude": "30.2734", "longitude": "120.1566", "accuracy": "12"})
     row = CheckIn.get()
     assert (row.kind, row.role, row.source) == ("in", "基层单位审批、关闭作业票", "scan")
-    assert (row.latitude, row.longitude, row.accuracy) == (30.2741, 120.1551, 12.0)
+    assert (row.latitude, row.longitude, row.accuracy) == (30.2734, 120.1566, 12.0)
     event = AuditEvent.select().where(AuditEvent.action == "check_in").get()
-    assert event.data["location"] == {"latitude": 30.2741, "longitude": 120.1551, "accuracy": 12.0}
+    assert event.data["location"] == {"latitude": 30.2734, "longitude": 120.1566, "accuracy": 12.0}
     with pytest.raises(InvalidPermit, match="位置信息"):
         check_in(permit.no, by=who("wuhai"), now=clock.tick(), location={"latitude": "95", "longitude": "0"})
 

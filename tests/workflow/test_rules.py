@@ -20,7 +20,7 @@ from workflow import (AlreadySigned, GateNotMet, InvalidPermit, InvalidTransitio
                       record_gas, request_change, resume, sign, start, submit, suspend, template)
 from workflow.clock import local
 from workflow.rules import UNGRADED
-from workflow.walkthrough import SAMPLES, WALK_DETECTOR, Clock, _act, monitor
+from workflow.walkthrough import SAMPLES, WALK_DETECTOR, Clock, _act, isolate, monitor
 
 GOOD_AIR = {"O2": 20.9, "EX": 0, "H2S": 0, "CO": 0}
 
@@ -92,6 +92,7 @@ def at_start(permit: Permit, clock: Clock, *, photos: bool = True) -> None:
     t = template.get(permit.work_type)
     if t.step("start").gates.monitoring and (permit.grade or UNGRADED) in t.gas.continuous:
         monitor(permit, t, clock)
+    isolate(permit, clock, lambda line: None)    # 受限空间 and 盲板抽堵 start only behind a verified lockout
     if photos:
         for kind in template.get(permit.work_type).step("start").gates.photos:
             attach(permit.no, by=permit.applicant, kind=kind, data=f"{kind}".encode(),
@@ -672,3 +673,133 @@ def test_the_hazard_analysis_needs_every_item_ticked(plant):
     items = list(template.get("hot_work").step("assess").checklist)
     with refused(GateNotMet, f"以下项目未勾选：{items[-1]}", permit):
         sign(permit.no, "assess", by=find_person("wangping"), ticks=items[:-1], now=clock.tick())
+
+
+# --- rules pinned where a single realistic mutation of the enforcing code once went unnoticed ---
+
+def test_hot_work_running_into_a_holiday_is_raised(plant):
+    # Starts on a working day (Tuesday) and runs into the configured holiday: the whole window counts.
+    settings.configure({"PLANT_HOLIDAYS": "2026-11-25"})
+    permit = hot("二级", start=shanghai(24, 8), hours=28, night_work="否")
+    with refused(InvalidPermit, "一级动火作业（因节假日、公休日作业升级）作业票有效期不超过 8 小时", permit):
+        submitted(permit)
+    # The same window a week later touches no holiday and stays 二级.
+    assert submitted(hot("二级", start=shanghai(17, 8), hours=28, night_work="否")).grade == "二级"
+
+
+def test_hot_work_running_into_a_weekend_is_raised(plant):
+    permit = hot("二级", start=shanghai(27, 8), hours=28, night_work="否")   # Friday into Saturday
+    with refused(InvalidPermit, "因节假日、公休日作业升级", permit):
+        submitted(permit)
+
+
+# The approver GB 30871-2022 names for each work type and grade (RULES.md), written out here so
+# that a change to workflow/rules.py cannot quietly lower the floor every template is checked against.
+STATUTORY_APPROVERS = {
+    "hot_work": {"特级": "主管领导", "一级": "安全管理部门负责人", "二级": "基层单位负责人"},
+    "confined_space": {UNGRADED: "基层单位负责人"},
+    "blind_plate": {UNGRADED: "基层单位负责人"},
+    "height": {"Ⅰ": "基层单位负责人", "Ⅱ": "专业部门负责人", "Ⅲ": "专业部门负责人", "Ⅳ": "主管领导"},
+    "lifting": {"一级": "主管领导", "二级": "专业部门负责人", "三级": "专业部门负责人"},
+    "temp_power": {UNGRADED: "配送电单位负责人"},
+    "excavation": {UNGRADED: "专业部门负责人"},
+    "road_closure": {UNGRADED: "专业部门负责人"},
+}
+
+
+def test_every_statutory_approver_is_the_one_gb_30871_names():
+    from workflow.rules import STATUTES
+    assert {code: dict(s.approver) for code, s in STATUTES.items()} == STATUTORY_APPROVERS
+
+
+def test_a_role_holder_not_assigned_to_this_permit_may_not_sign(plant):
+    # 秦川 heads unit U2: she holds the step's role, but the permit belongs to U1.
+    permit = hot("一级")
+    clock = clock_for(permit)
+    drive_to(permit, "approve_unit", clock)
+    qinchuan = find_person("qinchuan")
+    assert "基层单位负责人" in qinchuan.role_names()
+    check_in(permit.no, by=qinchuan, now=clock.tick())
+    with refused(NotAuthorized, "秦川不是“基层单位审批”的签字人，应由 吴海、施文 签字", permit):
+        sign(permit.no, "approve_unit", by=qinchuan, now=clock.tick())
+
+
+@pytest.mark.parametrize("state", ["issued", "in_progress", "suspended"])
+def test_a_second_blind_plate_permit_is_refused_while_the_first_is_open(plant, state):
+    first = make("blind_plate", blind_no="MB-P12-03", action="堵")
+    clock = clock_for(first)
+    drive_to(first, "start" if state == "issued" else "complete", clock)
+    if state == "suspended":
+        suspend(first.no, by=find_person("chuwei"), reason="临时停电", now=clock.tick())
+    assert reload(first).state == state
+    second = make("blind_plate", blind_no="MB-P12-03", action="堵")
+    with refused(InvalidPermit, f"已有未关闭的作业票 {first.no}", second):
+        submitted(second)
+
+
+def test_work_does_not_start_at_the_planned_end_itself(plant):
+    permit = hot("一级", hours=2)
+    clock = clock_for(permit)
+    at_start(permit, clock)
+    end = permit.planned_end
+    gas_test(permit, end - minutes(5))
+    on_site(permit, end - minutes(5))
+    with refused(GateNotMet, "作业票已过有效期", permit):
+        start_work(permit, end)
+    assert start_work(permit, end - minutes(1)).state == "in_progress"
+
+
+def test_a_gas_sample_30_and_a_half_minutes_old_is_refused(plant):
+    permit = hot("一级")
+    clock = clock_for(permit)
+    at_start(permit, clock)
+    tested = clock.now
+    gas_test(permit, tested)
+    with refused(GateNotMet, "超过 30 分钟，请重新检测", permit):
+        start_work(permit, tested + minutes(30.5))
+
+
+def test_a_gas_sample_exactly_30_minutes_old_passes(plant):
+    permit = hot("一级")
+    clock = clock_for(permit)
+    at_start(permit, clock)
+    tested = clock.now
+    gas_test(permit, tested)
+    on_site(permit, tested + minutes(1))
+    assert start_work(permit, tested + minutes(30)).state == "in_progress"
+
+
+def test_a_check_in_exactly_30_minutes_old_counts(plant):
+    permit = hot("一级")
+    clock = clock_for(permit)
+    drive_to(permit, "approve_unit", clock)
+    wuhai, arrived = find_person("wuhai"), clock.tick()
+    check_in(permit.no, by=wuhai, now=arrived)
+    with refused(GateNotMet, "请先到现场扫码签到", permit):
+        sign(permit.no, "approve_unit", by=wuhai, now=arrived + minutes(30.5))
+    sign(permit.no, "approve_unit", by=wuhai, now=arrived + minutes(30))
+    assert machine.active_step(permit).key == "approve_safety"
+
+
+@pytest.mark.parametrize("work_type, grade, limit", [
+    ("hot_work", "一级", 30), ("hot_work", "二级", 60), ("confined_space", None, 60)])
+def test_a_pause_of_exactly_the_limit_needs_no_new_gas_test(plant, work_type, grade, limit):
+    permit = make(work_type, **({"declared_grade": grade} if grade else {}))
+    clock = clock_for(permit)
+    working(permit, clock)
+    guardian, paused = find_person("chuwei"), clock.tick()
+    suspend(permit.no, by=guardian, reason="临时停电", now=paused)
+    detector_reports(permit, paused + minutes(limit - 1))
+    assert resume(permit.no, by=guardian, now=paused + minutes(limit)).state == "in_progress"
+
+
+@pytest.mark.parametrize("work_type, grade, limit", [
+    ("hot_work", "一级", 30), ("hot_work", "二级", 60), ("confined_space", None, 60)])
+def test_a_pause_half_a_minute_past_the_limit_needs_a_new_gas_test(plant, work_type, grade, limit):
+    permit = make(work_type, **({"declared_grade": grade} if grade else {}))
+    clock = clock_for(permit)
+    working(permit, clock)
+    guardian, paused = find_person("chuwei"), clock.tick()
+    suspend(permit.no, by=guardian, reason="临时停电", now=paused)
+    with refused(GateNotMet, "没有暂停后气体分析记录", permit):
+        resume(permit.no, by=guardian, now=paused + minutes(limit + 0.5))

@@ -174,7 +174,8 @@ def test_the_table_accepts_what_the_engine_accepted_before_it():
         "attach": {"draft"} | on_site - {"accepted"}, "suspend": {"in_progress"}, "resume": {"suspended"},
         "reject_acceptance": {"completed"}, "rectified": {"rectifying"},
         "request_change": {"issued", "in_progress", "suspended"}, "expire": live, "remind": approving,
-        "escalate": approving, "retest": {"suspended"}, "bind_sensor": live, "unbind_sensor": live,
+        "escalate": approving, "retest": {"suspended"}, "remind_reading": {"in_progress"},
+        "chase_rectification": {"rectifying"}, "bind_sensor": live, "unbind_sensor": live,
         "isolate": {"draft", "in_approval", "issued"}, "handover": {"issued", "in_progress", "suspended"},
         "handover_confirm": {"issued", "in_progress", "suspended"},
     }

@@ -220,10 +220,21 @@ def test_a_check_in_rule_naming_an_unknown_role_is_refused(tmp_path):
     refused(path, "steps.start.gates.checkins: '焊工' is not one of 监护人, 作业负责人, 作业人")
 
 
-@pytest.mark.parametrize("minutes", [0, 121])
-def test_a_check_in_validity_outside_1_to_120_minutes_is_refused(tmp_path, minutes):
-    path = variant(tmp_path, "hot_work", ("checkin_minutes = 30", f"checkin_minutes = {minutes}"))
-    refused(path, f"checkin_minutes = {minutes}: must be 1–120")
+def test_a_check_in_validity_of_0_minutes_is_refused(tmp_path):
+    path = variant(tmp_path, "hot_work", ("checkin_minutes = 30", "checkin_minutes = 0"))
+    refused(path, "checkin_minutes = 0: must be at least 1")
+
+
+@pytest.mark.parametrize("code", ["hot_work", "confined_space", "height"])
+@pytest.mark.parametrize("minutes", [31, 45, 121])
+def test_a_check_in_window_looser_than_the_statutory_30_minutes_is_refused(tmp_path, code, minutes):
+    path = variant(tmp_path, code, ("checkin_minutes = 30", f"checkin_minutes = {minutes}"))
+    refused(path, f"checkin_minutes = {minutes}: looser than GB 30871-2022 4.11", "30 分钟内有效")
+
+
+def test_a_tighter_check_in_window_loads(tmp_path):
+    path = variant(tmp_path, "hot_work", ("checkin_minutes = 30", "checkin_minutes = 20"))
+    assert load_file(path).checkin_minutes == 20
 
 
 def test_a_waiver_on_a_step_that_stays_on_site_is_refused(tmp_path):

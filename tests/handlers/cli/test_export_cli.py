@@ -79,3 +79,16 @@ def test_templates_need_no_database(instance, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "blank").iterdir()) == sorted(
         ["组织架构表（模板）.xlsx", "证书表（模板）.xlsx", "检测仪表（模板）.xlsx", "评价权重.xlsx"])
+
+
+def test_progress_goes_to_stderr_with_the_flag_and_stdout_stays_one_result(run, tmp_path):
+    runner = CliRunner()
+    quiet = runner.invoke(cli, ["export", "ledger", "--month", "2026-11", "-o", str(tmp_path / "q.xlsx")])
+    assert quiet.exit_code == 0 and quiet.stderr == ""     # not a terminal, no flag: nothing but the result
+    shown = runner.invoke(cli, ["--progress", "export", "ledger", "--month", "2026-11", "-o", str(tmp_path / "p.xlsx")])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.count("\n") == 1 and shown.stdout.startswith("已写出")
+    assert shown.stderr.startswith("  导出进度 ") and shown.stderr.rstrip().endswith("%")
+    backup = runner.invoke(cli, ["--progress", "backup", "--out", str(tmp_path / "b.tar.gz")])
+    assert backup.exit_code == 0, backup.output
+    assert backup.stdout.startswith("已备份") and "已备份 permit：" in backup.stderr

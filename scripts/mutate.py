@@ -1,0 +1,208 @@
+"""Break each rule once, run the tests docs/rules.md names for it, and count what the tests caught.
+
+Each mutation is one realistic slip in a rule module (a boundary off by one, a check narrowed, a
+statutory figure changed). It is applied to a scratch copy of the repository, never to the working
+tree, and the named tests run against that copy; a mutation that no test fails is a survivor.
+
+    .venv/bin/python scripts/mutate.py            # every mutation
+    .venv/bin/python scripts/mutate.py holiday    # only those whose name contains "holiday"
+
+Prints one line per mutation and the figures: tried, killed, survivors. Exit 1 if any survived.
+Not part of the suite or CI: it runs pytest once per mutation (a few minutes in all).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+R, T, G = "tests/workflow/test_rules.py", "tests/workflow/test_templates.py", "tests/workflow/test_gas.py"
+X, O = "tests/workflow/test_transitions.py", "tests/workflow/test_onsite.py"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]     # pytest arguments: files, then optionally "-k", expression
+
+
+MUTATIONS = (
+    # workflow/grading.py: the grade raise
+    Mutation("holiday-start-day-only", "workflow/grading.py",
+             "day, last = local(start, tz).date(), local(end, tz).date()",
+             "day = last = local(start, tz).date()", (R, "-k", "holiday or weekend or raised")),
+    Mutation("night-end-touching-counts", "workflow/grading.py",
+             "if s < night_end and e > night_start:", "if s < night_end and e >= night_start:",
+             (R, "-k", "raised or night")),
+    Mutation("wind-force-strictly-above", "workflow/grading.py",
+             "int(wind) >= g.wind_force", "int(wind) > g.wind_force", (R, "-k", "raised")),
+    Mutation("raise-forgotten", "workflow/grading.py",
+             "return (_raise(levels, grade) if reasons else grade), reasons", "return grade, reasons",
+             (R, "-k", "raised or night or holiday")),
+    Mutation("nightfall-a-minute-late", "workflow/grading.py",
+             "return at.time() >= nightfall_at(", "return at.time() > nightfall_at(",
+             ("tests/workflow/test_running.py", "-k", "nightfall")),
+    Mutation("morning-ignored", "workflow/grading.py",
+             "        return True   # before the morning", "        return False   # before the morning",
+             (R, "tests/workflow/test_running.py", "-k", "night")),
+    # workflow/rules.py: the statutory floor
+    Mutation("grade-one-approver-lowered", "workflow/rules.py",
+             '"一级": "安全管理部门负责人"', '"一级": "基层单位负责人"', (R, T, "-k", "approv")),
+    Mutation("special-grade-validity-12h", "workflow/rules.py",
+             'validity_hours={"特级": 8,', 'validity_hours={"特级": 12,', (T, "-k", "validity")),
+    Mutation("retest-grade-one-60", "workflow/rules.py",
+             'retest_minutes={"特级": 30, "一级": 30,', 'retest_minutes={"特级": 30, "一级": 60,',
+             (T, "-k", "retest")),
+    Mutation("checkin-window-45", "workflow/rules.py",
+             "CHECKIN_MINUTES = 30 ", "CHECKIN_MINUTES = 45 ", (T, "-k", "check_in")),
+    Mutation("gas-fresh-45", "workflow/rules.py",
+             "gas_fresh_minutes=30, retest_minutes={\"特级\"", "gas_fresh_minutes=45, retest_minutes={\"特级\"",
+             (T, "-k", "gas")),
+    Mutation("temp-power-special-40-days", "workflow/rules.py",
+             "TEMP_POWER_SPECIAL_HOURS = 30 * 24", "TEMP_POWER_SPECIAL_HOURS = 40 * 24",
+             (T, "-k", "validity")),
+    # workflow/gates.py: what the start and approvals demand
+    Mutation("gas-age-whole-minutes", "workflow/gates.py",
+             "total_seconds() / 60", "total_seconds() // 60", (R, "-k", "gas_test or gas_sample")),
+    Mutation("gas-age-at-limit-refused", "workflow/gates.py",
+             "if age > limit:", "if age >= limit:", (R, "-k", "gas_test or gas_sample")),
+    Mutation("gas-gate-dropped", "workflow/gates.py",
+             "    if g.gas_fresh:\n        gas_fresh(", "    if False:\n        gas_fresh(",
+             (R, "-k", "gas_test or gas_sample")),
+    Mutation("failed-newest-reading-ignored", "workflow/gates.py",
+             "    if not newest.passed:", "    if False:", (R, "-k", "failing_gas")),
+    Mutation("photos-not-checked", "workflow/gates.py",
+             "missing = [k for k in kinds if k not in have]", "missing = []", (R, "-k", "photo")),
+    Mutation("valid-until-the-end-inclusive", "workflow/gates.py",
+             "if now >= permit.planned_end:", "if now > permit.planned_end:", (R, X, "-k", "valid or expir or planned_end")),
+    Mutation("night-gate-dropped", "workflow/gates.py",
+             'if permit.attributes.get("night_work") == "否" and after_nightfall(',
+             'if False and after_nightfall(', (R, "tests/workflow/test_running.py", "-k", "night")),
+    # workflow/onsite.py: on-site approval and presence
+    Mutation("checkin-at-limit-lapsed", "workflow/onsite.py",
+             "newest.at < now - timedelta(minutes=minutes)", "newest.at <= now - timedelta(minutes=minutes)",
+             (R, "-k", "check_in")),
+    Mutation("checkout-ignored", "workflow/onsite.py",
+             'if newest is None or newest.kind != "in" or', "if newest is None or", (O,)),
+    Mutation("approver-site-check-skipped", "workflow/onsite.py",
+             '    if valid_check_in(permit, person, now, t.checkin_minutes) is None:\n        raise GateNotMet(f"请先到现场扫码签到（签到',
+             '    if False:\n        raise GateNotMet(f"请先到现场扫码签到（签到', (R, "-k", "check_in or on_site")),
+    # workflow/engine.py: who signs
+    Mutation("any-role-holder-signs", "workflow/engine.py",
+             "if ctx.by.id not in {p.id for p in people}:",
+             "if not set(d.roles) & ctx.by.role_names():", (R, "-k", "assignee or role_holder")),
+    Mutation("self-approval-allowed", "workflow/engine.py",
+             'if d.phase == "approve" and ctx.by.id == ctx.permit.applicant_id:',
+             "if False:", (R, "-k", "own_permit")),
+    Mutation("countersign-settles-on-first", "workflow/engine.py",
+             'settles = d.mode == "any" or', "settles = True or", (R, "-k", "countersign")),
+    # workflow/drafts.py: what a submit checks
+    Mutation("blind-plate-only-in-approval", "workflow/drafts.py",
+             "Permit.state.not_in(list(FINAL | {DRAFT}))", 'Permit.state == "in_approval"',
+             (R, "-k", "blind")),
+    Mutation("validity-at-limit-refused", "workflow/drafts.py",
+             "if span > hours:", "if span >= hours:", (R, "-k", "validity or hours")),
+    Mutation("special-reason-not-needed", "workflow/drafts.py",
+             'if t.validity_special_hours and permit.attributes.get("special_reason"):',
+             "if t.validity_special_hours:", (R, "-k", "temp_power")),
+    Mutation("worker-may-guard", "workflow/drafts.py", "    if both:\n", "    if False:\n",
+             (R, "-k", "guardian")),
+    Mutation("applicant-may-guard", "workflow/drafts.py",
+             "if permit.applicant_id in {p.id for p in guards}:", "if False:", (R, "-k", "guardian")),
+    Mutation("guardian-role-not-checked", "workflow/drafts.py",
+             "if role not in person.role_names():", "if False:", (R, "-k", "guardian")),
+    # workflow/work.py: re-test after a pause, failed readings, changes
+    Mutation("no-retest-on-a-new-day", "workflow/work.py",
+             "if paused > limit or new_day:", "if paused > limit:", (R, "-k", "pause or working_day")),
+    Mutation("pause-at-limit-needs-retest", "workflow/work.py",
+             "if paused > limit or new_day:", "if paused >= limit or new_day:",
+             (R, "-k", "pause or working_day")),
+    Mutation("failed-reading-does-not-suspend", "workflow/work.py",
+             "elif (stopping or not verdict.passed) and ctx.permit.state == IN_PROGRESS:",
+             "elif stopping and ctx.permit.state == IN_PROGRESS:", (R, "-k", "failing_reading")),
+    Mutation("grade-raising-change-allowed", "workflow/work.py",
+             "if grade != old_grade:", "if False:", (R, X, "-k", "change")),
+    # workflow/gas.py: pass limits
+    Mutation("lel-split-strict", "workflow/gas.py",
+             "if lel >= LEL_SPLIT else", "if lel > LEL_SPLIT else", (G, R, "-k", "lel or gas_pass")),
+    Mutation("toxic-at-limit-passes", "workflow/gas.py",
+             "value < limit, f\"< {limit:g}", "value <= limit, f\"< {limit:g}", (G, R, "-k", "h2s or co_ or gas_pass")),
+    Mutation("oxygen-range-ignored", "workflow/gas.py",
+             "if gas == \"O2\" and oxygen_range:", "if False:", (G, R, "-k", "oxygen or gas_pass")),
+    # workflow/running.py: work left running
+    Mutation("nightfall-ignores-day-work", "workflow/running.py",
+             'if permit.attributes.get("night_work") != "否" or', "if True or",
+             ("tests/workflow/test_running.py", "-k", "nightfall")),
+    Mutation("reading-interval-at-limit-stops", "workflow/running.py",
+             "if ctx.now > deadline:", "if ctx.now >= deadline:", ("tests/workflow/test_running.py", "-k", "reading")),
+    Mutation("reading-reminded-every-scan", "workflow/running.py",
+             " or _reminded_since(permit, last):", ":", ("tests/workflow/test_running.py", "-k", "reading")),
+    Mutation("day-hold-ignores-todays-test", "workflow/running.py",
+             " or tested_today(permit, ctx.now)):", "):", ("tests/workflow/test_running.py", "-k", "day or midnight")),
+    Mutation("resume-ignores-the-day-hold", "workflow/work.py",
+             " or not running.tested_today(permit, ctx.now):", ":", ("tests/workflow/test_running.py", "-k", "day")),
+    # workflow/validate.py: a template may not loosen the statute
+    Mutation("template-checkin-unchecked", "workflow/validate.py",
+             "if t.checkin_minutes > CHECKIN_MINUTES:", "if False:", (T, "-k", "check_in")),
+    Mutation("template-retest-unchecked", "workflow/validate.py",
+             "if mine is None or mine > limit:", "if mine is None:", (T, "-k", "retest")),
+    Mutation("template-reading-interval-unchecked", "workflow/validate.py",
+             "<= statute.log_every_minutes:", "<= 10 * statute.log_every_minutes:",
+             ("tests/workflow/test_running.py", "-k", "interval")),
+)
+
+
+def scratch_copy(into: Path) -> Path:
+    """Copy the repository (code and tests) into a fresh folder beside a link to ../shared."""
+    copy = into / ROOT.name
+    shutil.copytree(ROOT, copy, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "instance", "*.db"))
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    (into / "shared").symlink_to(ROOT.parent / "shared")
+    return copy
+
+
+def run(copy: Path, m: Mutation) -> str:
+    """Apply m to the copy, run its tests, put the file back; return killed, survived or stale."""
+    target = copy / m.file
+    original = target.read_text(encoding="utf-8")
+    if original.count(m.old) != 1:
+        return "stale"   # the code moved: the mutation no longer matches exactly one place
+    target.write_text(original.replace(m.old, m.new), encoding="utf-8")
+    try:
+        done = subprocess.run([str(copy / ".venv/bin/python"), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                               *m.tests], cwd=copy, capture_output=True, text=True)
+    finally:
+        target.write_text(original, encoding="utf-8")
+    if done.returncode == 5:
+        return "stale"   # no test selected: the named tests were renamed
+    return "killed" if done.returncode != 0 else "survived"
+
+
+def main(argv: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not argv or any(a in m.name for a in argv)]
+    results: dict[str, list[str]] = {"killed": [], "survived": [], "stale": []}
+    with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
+        copy = scratch_copy(Path(tmp))
+        for m in chosen:
+            verdict = run(copy, m)
+            results[verdict].append(m.name)
+            print(f"{verdict:8}  {m.name:34}  {m.file}", flush=True)
+    print(f"\ntried {len(chosen)}, killed {len(results['killed'])}, survivors {len(results['survived'])}"
+          + (f", stale {len(results['stale'])}" if results["stale"] else ""))
+    for name in results["survived"]:
+        print(f"  survivor: {name}")
+    for name in results["stale"]:
+        print(f"  stale (fix the mutation): {name}")
+    return 1 if results["survived"] or results["stale"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
