@@ -278,10 +278,13 @@ def account(phone, wecom_userid: str) -> str:
 
 
 def wait_delivered(timeout: float = 30.0) -> None:
-    """Wait until the worker has delivered everything in the outbox."""
+    """Wait until the worker has handled every kept event and delivered everything in the outbox."""
+    from models import InboxEvent
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not Outbox.select().where(Outbox.state.in_(["pending", "sending"])).exists():
+        # A Stream click is ACKed once kept; its effects come when the worker has handled it.
+        if (not InboxEvent.select().where(InboxEvent.handled_at.is_null()).exists()
+                and not Outbox.select().where(Outbox.state.in_(["pending", "sending"])).exists()):
             return
         time.sleep(0.1)
     raise TimeoutError("the worker did not deliver the outbox in time")

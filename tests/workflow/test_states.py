@@ -173,7 +173,8 @@ def test_the_table_accepts_what_the_engine_accepted_before_it():
         "record_gas": live, "check_in": on_site, "check_out": on_site,
         "attach": {"draft"} | on_site - {"accepted"}, "suspend": {"in_progress"}, "resume": {"suspended"},
         "reject_acceptance": {"completed"}, "rectified": {"rectifying"},
-        "request_change": {"issued", "in_progress", "suspended"}, "expire": live, "remind": approving,
+        "request_change": {"issued", "in_progress", "suspended"},
+        "decide_change": {"issued", "in_progress", "suspended"}, "reissue_code": on_site, "expire": live, "remind": approving,
         "escalate": approving, "retest": {"suspended"}, "remind_reading": {"in_progress"},
         "chase_rectification": {"rectifying"}, "bind_sensor": live, "unbind_sensor": live,
         "isolate": {"draft", "in_approval", "issued"}, "handover": {"issued", "in_progress", "suspended"},
@@ -192,7 +193,8 @@ def test_the_diagram_draws_every_move_once_per_pair_of_states():
     edges = [line.split(" : ")[0].strip() for line in lines if " : " in line]
     assert sorted(edges) == sorted({f"{r.source} --> {r.dest}" for r in MOVES})
     assert "现场签到" not in mermaid()
-    staying = "签字（会签未齐） / 气体检测 / 现场签到 / 离开现场 / 上传照片 / 催办 / 超时上报 / 绑定检测仪 / 解绑检测仪 / 交接班 / 确认交接班"
+    staying = ("签字（会签未齐） / 气体检测 / 变更申请 / 审批变更 / 现场签到 / 离开现场 / 重发现场二维码 / 上传照片 / 催办 / "
+               "超时上报 / 提醒气体检测 / 绑定检测仪 / 解绑检测仪 / 交接班 / 确认交接班")
     assert f"    in_progress --> in_progress : {staying}" in mermaid(internal=True).splitlines()
 
 
