@@ -126,12 +126,17 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
         commands = [(["worker", "--sweep-every", "2", "--quiet"], False), (["scheduler"], True)]
         if on_ws:   # the robot's socket is held by its own process, as in a plant without a public URL
             commands.append((["wecom-ws"], True))
+        # The socket's log goes to the instance folder: it names every frame, too many for the terminal.
+        socket_log = open(settings.current().instance_path / "wecom-ws.log", "ab") if on_ws else None
+        if socket_log is not None:
+            started.callback(socket_log.close)
         helper = None
         for command, quiet in commands:
             # A session of its own: a Ctrl-C at the terminal reaches the demo alone, which then stops
             # each helper and everything the helper started (the worker's alarm lane) in order.
             helper = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *command], env={**os.environ},
-                                      cwd=ROOT, stderr=subprocess.DEVNULL if quiet else None,
+                                      cwd=ROOT, stderr=socket_log if command == ["wecom-ws"]
+                                      else subprocess.DEVNULL if quiet else None,
                                       start_new_session=True, preexec_fn=_die_with_parent)
             started.callback(_stop_helper, helper)
         if on_ws:

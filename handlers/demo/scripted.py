@@ -18,7 +18,7 @@ from typing import Callable
 
 import requests
 
-from models import Step
+from models import Signature, Step
 from models.permit import Permit
 from workflow import machine, onsite, template as templates
 from workflow.states import CLOSED
@@ -310,7 +310,11 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                     say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
             _isolate(phone, permit, drain, say)
             _arrive(phone, permit_no, onsite.people_in_roles(permit, d.gates.checkins), say)
-        for person in people if d.mode == "all" else people[:1]:
+        # Who signed already is done: a step's signers can grow after its first ones signed (when a
+        # frame is handled by another process, this loop may see the step before they are added).
+        signed = {p for (p,) in Signature.select(Signature.person).where(
+            (Signature.step == step) & (Signature.round == step.round)).tuples()}
+        for person in [p for p in people if p.id not in signed] if d.mode == "all" else people[:1]:
             if d.onsite:
                 _arrive(phone, permit_no, [("", person)], say)
             user = phone.account(person)
