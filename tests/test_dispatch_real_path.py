@@ -58,6 +58,7 @@ def test_a_failure_after_the_draft_committed_is_answered_once_and_the_retry_make
     # No traceback reaches the platform: the first is answered, the retries are duplicates (DingTalk's
     # HTTP mode names a msgId it saw before with a 409).
     assert statuses(answer)[0] == 200 and set(statuses(answer)[1:]) <= {200, 409}
+    w.drain()   # Stream keeps the message in the inbox and a job handles it
     assert Permit.select().count() == 1 and Permit.get().state == "draft"
     assert texts_to(w, "zhuyan") == ["处理时出错，部分内容可能已保存。请发送“待办”或“查询 编号”查看后再操作"]
     assert Outbox.select().where(Outbox.state != "sent").count() == 0

@@ -59,10 +59,15 @@ def handle_kept(row_id: int) -> str:
     row = InboxEvent.get_by_id(row_id)
     event = _loads(row.data)
     result = dispatch(event, redis=redis(), enqueue=enqueue)   # Busy propagates: the row stays for the sweep
-    # A handled row keeps only its dedupe key: the message itself (who sent what) is in the tables its
-    # handling wrote, or, for an anonymous report, deliberately nowhere.
-    InboxEvent.update(handled_at=utcnow(), data="{}", result="handled" if result == ANONYMOUS else str(result)[:64]
-                      ).where(InboxEvent.id == row_id).execute()
+    if result == ANONYMOUS:
+        # An anonymous report leaves no trace of its arrival: not who sent it, nor the instant it came,
+        # which a join against the sender's other messages could match. DingTalk never resends a
+        # CALLBACK frame, so the dedupe key is not needed after handling.
+        InboxEvent.delete().where(InboxEvent.id == row_id).execute()
+    else:
+        # A handled row keeps only its dedupe key: who sent what is in the tables its handling wrote.
+        InboxEvent.update(handled_at=utcnow(), data="{}", result=str(result)[:64]).where(
+            InboxEvent.id == row_id).execute()
     log.info("%s %s from %s (kept as %s): %s", event.platform, event.kind, sender_for_log(event, result), row_id,
              result)
     return result

@@ -139,5 +139,7 @@ def handle_stream_event(event: Event) -> dict:
     inbox (handlers/chat/inbox.py). Raises when the event cannot be stored, which makes the ACK a 500.
     """
     result = keep(event, topic="dingtalk-stream")
-    log.info("dingtalk %s from %s: %s", event.kind, sender_for_log(event, result), result)
+    # Not named here: whether a message is an anonymous report is known only once it is handled, and
+    # the handling's own log line names the sender, or (匿名).
+    log.info("dingtalk %s frame %s: %s", event.kind, event.msg_id, result)
     return {}
