@@ -134,15 +134,21 @@ def _read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
     return manifest, members
 
 
-def restore_backup(path: Path, conf, *, force: bool = False) -> dict:
-    """Bring the snapshot at path back into this database and instance folder; return the row counts."""
+def restore_backup(path: Path, conf, *, force: bool = False,
+                   say: Callable[[str], None] = lambda _text: None) -> dict:
+    """Bring the snapshot at path back into this database and instance folder; return the row counts.
+
+    say is told each table as it is restored, and the media files at the end.
+    """
     from models.schema import discover
     from models.snapshot import SnapshotRefused, load
     manifest, members = _read_checked(path)
+    say(f"  校验通过：{len(members)} 个文件")
 
     def source(table: str) -> Iterator[str]:
-        data = members.get(f"db/{table}.jsonl", b"")
-        return iter(data.decode("utf-8").splitlines())
+        lines = members.get(f"db/{table}.jsonl", b"").decode("utf-8").splitlines()
+        say(f"  正在恢复 {table}：{len(lines)} 行")
+        return iter(lines)
     try:
         counts = load(source, schema_version=int(manifest["database"]["schema_version"] or 0),
                       head=discover()[-1].version, force=force)
@@ -153,6 +159,7 @@ def restore_backup(path: Path, conf, *, force: bool = False) -> dict:
             target = conf.instance_path / name.removeprefix("media/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+    say(f"  附件已恢复：{sum(name.startswith('media/') for name in members)} 个")
     (conf.instance_path / "restored-settings.json").write_bytes(members["settings.json"])
     return counts
 
@@ -176,5 +183,6 @@ def backup(out):
 @click.option("--force", is_flag=True, help="replace the rows of a database that is not empty")
 def restore(file, force):
     """Restore a backup into an empty database (checksums checked first); then run verify-audit."""
-    counts = restore_backup(file, current_settings(), force=force)
+    from .progress import say
+    counts = restore_backup(file, current_settings(), force=force, say=say)
     click.echo(f"已恢复 {sum(counts.values())} 行、{len(counts)} 张表；请运行 python app.py verify-audit 核对审计链")

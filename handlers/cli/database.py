@@ -19,6 +19,9 @@ def init_db():
 def _import_workbook(load, report, file: Path) -> None:
     """Print report(load(file)), or the workbook's errors with exit code 1 and nothing written."""
     from exports.workbook import WorkbookError
+    from .progress import say
+    # One transaction, all or nothing: what can be told is that it started, not how far it got.
+    say(f"  正在读取并检查 {file.name}（全部正确才会写入）…")
     try:
         click.echo(report(load(file)))
     except WorkbookError as exc:

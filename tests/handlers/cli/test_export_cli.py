@@ -9,6 +9,7 @@ import settings
 from app import cli
 from models import AuditEvent
 from tests.exports.conftest import month  # noqa: F401  (a fixture: November's permits)
+from tests.conftest import SAMPLE_ORG
 
 
 @pytest.fixture
@@ -92,3 +93,6 @@ def test_progress_goes_to_stderr_with_the_flag_and_stdout_stays_one_result(run, 
     backup = runner.invoke(cli, ["--progress", "backup", "--out", str(tmp_path / "b.tar.gz")])
     assert backup.exit_code == 0, backup.output
     assert backup.stdout.startswith("已备份") and "已备份 permit：" in backup.stderr
+    org = runner.invoke(cli, ["--progress", "load-org", str(SAMPLE_ORG)])
+    assert org.exit_code == 0, org.output
+    assert "正在读取并检查" in org.stderr and "正在读取" not in org.stdout
