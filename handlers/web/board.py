@@ -208,14 +208,22 @@ def _came_back(permit: Permit, platform: str) -> Response:
     return answer
 
 
-@bp.post("/board/<no>/checkin")
-def checkin(no: str):
-    """Record 现场签到 or 离开现场 for the person this phone proved to be."""
+def _posted_on_site(no: str):
+    """Return the permit of a form posted from its own site page, and who this phone proved to be (or None).
+
+    A form posted from another origin is refused: the page's cookie proves a person, not their intent.
+    """
     permit, _purpose = _open(no, ("site",))
     origin = request.headers.get("Origin")
     if origin and urlsplit(origin).netloc != request.host:
         abort(403)
-    viewer = _viewer(permit)
+    return permit, _viewer(permit)
+
+
+@bp.post("/board/<no>/checkin")
+def checkin(no: str):
+    """Record 现场签到 or 离开现场 for the person this phone proved to be."""
+    permit, viewer = _posted_on_site(no)
     if viewer is None:
         return _page(permit, "site", status=403, problem=(
             "请重新扫码", f"签到须在扫码后 10 分钟内完成，请用{_app_names()}重新扫描作业现场的二维码。"))
@@ -240,11 +248,7 @@ def checkin(no: str):
 @bp.post("/board/<no>/emergency")
 def emergency(no: str):
     """一键应急 from the site's board, as the person this phone proved to be; confirmed and described."""
-    permit, _purpose = _open(no, ("site",))
-    origin = request.headers.get("Origin")
-    if origin and urlsplit(origin).netloc != request.host:
-        abort(403)
-    viewer = _viewer(permit)
+    permit, viewer = _posted_on_site(no)
     if viewer is None:
         return _page(permit, "site", status=403, problem=(
             "请重新扫码", f"发起应急须先用{_app_names()}扫描作业现场的二维码确认身份；情况紧急请立即电话报告安全员。"))
