@@ -105,7 +105,10 @@ def load(path: str | Path) -> tuple[int, int]:
         for entry in parsed:
             fields = dict(kind=entry.kind, title=entry.title, body=entry.body, work_types=entry.work_types,
                           keywords=entry.keywords, source=entry.source, updated_at=utcnow())
-            if KnowledgeEntry.update(**fields).where(KnowledgeEntry.key == entry.key).execute() == 0:
+            # Looked up, not judged by the UPDATE's row count: MySQL counts only rows whose values changed.
+            if KnowledgeEntry.select().where(KnowledgeEntry.key == entry.key).exists():
+                KnowledgeEntry.update(**fields).where(KnowledgeEntry.key == entry.key).execute()
+            else:
                 KnowledgeEntry.create(key=entry.key, **fields)
                 created += 1
     return created, len(parsed) - created
