@@ -556,6 +556,7 @@ def _run(args, period: int, instance: Path, database_url: str, redis_shown: str,
           f"({alarm_count} alarms, {n / period:.1f}/s); the first {args.warmup} s not measured")
 
     t0 = int(time.time()) + 3  # time for the client threads to start and sleep until their first tick
+    support.phase(f"{n} detectors posting for {seconds} s")
     run = clients.apply_async(_drive, (app_url, sandbox_url, senders, card),
                               {"platform": args.platform, "t0": t0, "seconds": seconds, "period": period})
     groups = {"app": [app.pid], "workers": [w.pid for w in workers]}
@@ -566,6 +567,7 @@ def _run(args, period: int, instance: Path, database_url: str, redis_shown: str,
     result = run.get()
     last_reading = max(r[3] for r in result["readings"])
     deadline = time.time() + DRAIN_WAIT
+    support.phase("the load is over; waiting for the queues to drain and the cards to arrive")
     samples += _sample(lambda: time.time() < deadline and any(_backlog()), t0=t0)
     drained = time.time() - last_reading
     bytes_grown = support.database_bytes() - bytes_before

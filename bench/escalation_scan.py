@@ -59,6 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import support  # noqa: E402  (bench/ is on the path when a bench runs)
+
 # Every scan is an indexed query for due items only, so its cost grows with the number of due items,
 # not with the history. The big database differs from the floor only by 100 k closed permits
 # (about 3 M rows with their steps, assignees and members) that the scan must never read. Every
@@ -405,8 +407,10 @@ def _run(args, instance: Path, server_url: str) -> int:
         urls = {name: f"sqlite:///{instance / (name + '.db')}" for name in SCHEMAS}
         where = "sqlite (two temporary files, WAL, synchronous=NORMAL)"
     floor, big = Store("floor", urls["floor"]), Store("big", urls["big"])
+    support.phase(f"building the floor database ({args.overdue} overdue permits)")
     _build(floor, 0, args.overdue)
     _OPEN.append(floor.db)
+    support.phase(f"building the big database ({args.closed} closed permits besides): the longest part")
     _build(big, args.closed, args.overdue)
     _OPEN.append(big.db)
     assert big.now == floor.now and len(big.overdue_steps) == len(floor.overdue_steps) == args.overdue

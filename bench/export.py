@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import support  # noqa: E402  (bench/ is on the path when a bench runs)
+
 TARGET = 1.3
 DEFAULT_SIZES, FULL_SIZES = (2_000, 10_000), (10_000, 100_000)
 SAMPLE_ORG = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
@@ -301,6 +303,7 @@ def _run(sizes, folder: Path, env: dict, *, chosen: bool, full: bool, repeat: in
           f"{'ours s':>8} {'floor s':>8} {'ratio':>6} {'ours peak MB':>13} {'floor peak MB':>14} {'file MB':>8}")
     results, have = [], 1
     for size in sizes:
+        support.phase(f"growing the database to {size:,} permits")
         built_at = time.perf_counter()
         _grow(db, template, size - have)
         have = size
@@ -316,6 +319,7 @@ def _run(sizes, folder: Path, env: dict, *, chosen: bool, full: bool, repeat: in
         runs = {"ours": [], "floor": []}
         for rep in range(repeat if repeat else (REPEAT if size <= SMALL else 1)):
             for kind in (("ours", "floor") if rep % 2 == 0 else ("floor", "ours")):
+                support.phase(f"{size:,} permits: {kind}, run {rep + 1}")
                 runs[kind].append(_measure(kind, folder, env))
         ours, floor = (min(runs[kind], key=lambda r: r["seconds"]) for kind in ("ours", "floor"))
         for kind, best in (("ours", ours), ("floor", floor)):

@@ -10,6 +10,12 @@ from urllib.parse import urlparse
 SAFE_DATABASE_NAMES = ("test", "bench")   # a bench drops and recreates the tables of its database
 
 
+def phase(text: str) -> None:
+    """Tell the person at the terminal what the bench is doing now: on stderr, so stdout stays the figures
+    (its last line the ratio) whatever is shown."""
+    print(f"  … {text}", file=sys.stderr, flush=True)
+
+
 def stop_embedded_redis() -> None:
     """Shut the embedded server down while its folder still exists (its atexit hook would come too late)."""
     connection = sys.modules.get("jobs.connection")
