@@ -345,13 +345,16 @@ def wait_drained(seconds: float) -> int:
 
 
 def settled(permit_no: str, *, seconds: float = 60) -> None:
-    """Wait until none of the permit's outbox rows waits to be sent (or seconds pass)."""
-    from models import Outbox, database
+    """Wait until no kept Stream event waits to be handled and none of the permit's outbox rows waits to
+    be sent (or seconds pass): a Stream click is ACKed once kept, and its effects come when a worker
+    has handled it."""
+    from models import InboxEvent, Outbox, database
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            waiting = Outbox.select().where((Outbox.permit_no == permit_no)
-                                            & Outbox.state.in_(("pending", "sending"))).exists()
+            waiting = (InboxEvent.select().where(InboxEvent.handled_at.is_null()).exists()
+                       or Outbox.select().where((Outbox.permit_no == permit_no)
+                                                & Outbox.state.in_(("pending", "sending"))).exists())
         except Exception:  # noqa: BLE001 - the database may be away for a while: wait it out
             waiting = True
         finally:
