@@ -67,14 +67,22 @@ def remove(name: str, *, now: datetime | None = None) -> None:
         audit.append(permit_no=None, actor="cli", action="webhook_removed", data={"name": name}, at=now)
 
 
-def event_type(event: AuditEvent) -> str | None:
-    """Return the webhook event an audit event stands for, or None."""
+def describe(event: AuditEvent) -> dict | None:
+    """Return the webhook body an audit event stands for, or None when it stands for none."""
+    data = event.data or {}
+    body = {"id": event.seq, "permit_no": event.permit_no, "actor": event.actor,
+            "at": event.created_at.replace(tzinfo=timezone.utc).astimezone(settings.current().plant_tz).isoformat()}
     if event.action in ACTIONS:
-        return ACTIONS[event.action]
-    state = (event.data or {}).get("snapshot", {}).get("state") if event.permit_no else None
+        return {**body, "type": ACTIONS[event.action],
+                "data": {k: v for k, v in data.items() if k != "recipients"}}   # person ids are internal
+    state = data.get("snapshot", {}).get("state") if event.permit_no else None
     if state is None:
         return None
-    return "permit.state_changed" if state != _previous_state(event) else None
+    previous = _previous_state(event)
+    if state == previous:
+        return None
+    return {**body, "type": "permit.state_changed", "state": state, "previous_state": previous,
+            "command": event.action}
 
 
 def _previous_state(event: AuditEvent) -> str | None:
@@ -85,19 +93,6 @@ def _previous_state(event: AuditEvent) -> str | None:
         if state is not None:
             return state
     return None
-
-
-def payload(event: AuditEvent, kind: str) -> dict:
-    data = event.data or {}
-    body = {"id": event.seq, "type": kind, "permit_no": event.permit_no, "actor": event.actor,
-            "at": event.created_at.replace(tzinfo=timezone.utc).astimezone(settings.current().plant_tz).isoformat()}
-    if kind == "permit.state_changed":
-        body["state"] = data["snapshot"]["state"]
-        body["previous_state"] = _previous_state(event)
-        body["command"] = event.action
-    else:
-        body["data"] = {k: v for k, v in data.items() if k != "recipients"}   # person ids are internal
-    return body
 
 
 def due(now: datetime) -> list[int]:
@@ -133,9 +128,9 @@ def _deliver(hook: Webhook, now: datetime | None) -> int:
     sent = 0
     events = list(AuditEvent.select().where(AuditEvent.seq > hook.cursor).order_by(AuditEvent.seq).limit(BATCH))
     for event in events:
-        kind = event_type(event)
-        if kind in hook.events:
-            status, error = _post(hook, payload(event, kind))
+        body = describe(event)
+        if body is not None and body["type"] in hook.events:
+            status, error = _post(hook, body)
             at = now or utcnow()
             if error:
                 hook.attempts += 1
