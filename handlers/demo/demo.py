@@ -398,8 +398,7 @@ def _gas_alarm(phone, detector, step, say) -> None:
     from models import Alarm
     from .scripted import CLEAN
     permit, guardian = step.permit, Person.get(Person.wecom_userid == "chuwei")
-    detector.values = {**CLEAN, "H2S": 25.0}
-    answer = detector.post().json()
+    answer = detector.change({**CLEAN, "H2S": 25.0}).json()
     wait_delivered()
     alarm = Alarm.get_by_id(answer["alarms"][0])
     state = Permit.get_by_id(permit.id).state
@@ -412,8 +411,7 @@ def _gas_alarm(phone, detector, step, say) -> None:
     alarm = Alarm.get_by_id(alarm.id)
     seconds = (alarm.acknowledged_at - alarm.reading_at).total_seconds() if alarm.acknowledged_at else None
     say(f"  {'确认收到':<12} {guardian.name} 点击“确认收到”" + (f"，响应用时 {seconds:.0f} 秒" if seconds is not None else ""))
-    detector.values = dict(CLEAN)
-    detector.post().raise_for_status()
+    detector.change(CLEAN).raise_for_status()
     phone.text(user, f"恢复 {permit.no}")
     wait_delivered()
     state = Permit.get_by_id(permit.id).state

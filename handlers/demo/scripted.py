@@ -43,7 +43,8 @@ class Detector:
         self.values = {gas: CLEAN[gas] for gas in gases} if gases else dict(CLEAN)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._posting = threading.Lock()
+        # Re-entrant so that change() can hold it across setting the air and posting it.
+        self._posting = threading.RLock()
         self._last = 0
 
     def post(self, values: dict | None = None) -> requests.Response:
@@ -62,6 +63,16 @@ class Detector:
             return requests.post(self.url, data=body, timeout=10, headers={
                 "Content-Type": "application/json", "X-Timestamp": stamp,
                 "X-Signature": sign(self.secret, stamp, body)})
+
+    def change(self, values: dict) -> requests.Response:
+        """Change the air and post it at once, before the background loop can report the new air first.
+
+        A story that reads the answer (the alarm it raised) needs its own post to be the first with
+        the new values; the loop's next post then repeats them, as a real detector does.
+        """
+        with self._posting:
+            self.values = dict(values)
+            return self.post()
 
     def start(self) -> None:
         """Report the current air every interval from a background thread, as a device does."""

@@ -56,8 +56,7 @@ def test_a_gas_alarm_appears_in_red_on_the_wall_tablet(world, context_for, shoot
     expect(page.locator(".state-label")).to_have_text("作业中")
     expect(page.locator(".alarms")).to_have_count(0)
     shoot(page, "3-tablet-in-progress")
-    device.values = {**CLEAN, "H2S": 25.0}
-    assert device.post().json()["suspended"] == [permit.no]
+    assert device.change({**CLEAN, "H2S": 25.0}).json()["suspended"] == [permit.no]
     alarm = page.locator(".alarm")
     expect(alarm).to_be_visible(timeout=REFRESH)
     expect(alarm.locator(".alarm-level")).to_have_text("二级报警")
