@@ -170,7 +170,13 @@ def _enqueue_on(queue, outbox_ids: list[int]) -> None:
             # a killed process left the job marked waiting in no queue, where no worker finds it.
             # Should a worker have just popped it, the lease still lets only one of the two send.
             if job is not None:
-                job.delete()
+                try:
+                    job.delete()
+                except ValueError:
+                    # rq's delete reads the job's executions first; one that ended meanwhile is gone
+                    # and rq raises. Enqueuing below overwrites the job either way, and the row's
+                    # lease still lets only one delivery send.
+                    pass
             queue.enqueue(deliver, outbox_id, job_id=job_id, result_ttl=0, failure_ttl=86400)
 
 

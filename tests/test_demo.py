@@ -1,6 +1,7 @@
 """`python app.py demo --scripted`: the whole product on embedded defaults, driven over HTTP."""
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,18 @@ def run_demo(db, tmp_path, *options: str, env_extra: dict | None = None,
     elif truncate:
         from tests.conftest import _truncate
         _truncate(db)   # a server database is shared: each demo starts on empty tables, as on SQLite
-    done = subprocess.run([sys.executable, "app.py", "demo", "--scripted", *options], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=limit)
+    # With the fault handler on, SIGABRT makes a demo that outstays its limit print every thread's
+    # stack: a hang then says where it hung instead of only that it did.
+    env["PYTHONFAULTHANDLER"] = "1"
+    command = [sys.executable, "app.py", "demo", "--scripted", *options]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = process.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        out, err = process.communicate()
+        pytest.fail(f"{' '.join(options)}: still running after {limit:.0f} s\n{out[-2000:]}\n{err[-8000:]}")
+    done = subprocess.CompletedProcess(command, process.returncode, out, err)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done
 

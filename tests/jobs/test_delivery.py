@@ -1,4 +1,5 @@
 """Outbox delivery: each row sent once, refusals backed off, crashes recovered by the sweep."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -158,3 +159,22 @@ def test_a_job_marked_waiting_in_no_queue_is_enqueued_again_by_the_sweep(rows, c
     SimpleWorker([queue], connection=redis_conn).work(burst=True)
     assert sorted(channel.sent) == sorted(rows)
     assert {r.state for r in Outbox.select()} == {"sent"}
+
+
+def test_a_job_whose_execution_ended_meanwhile_does_not_stop_the_sweep(rows, channel, redis_conn, monkeypatch):
+    from rq.job import Job, JobStatus
+    queue = Queue("deliver-test", connection=redis_conn)
+    monkeypatch.setattr("jobs.connection.queue", lambda name="deliver": queue)
+    delivery.enqueue(rows)
+    # A finished job as rq leaves it while a worker is still tidying up: marked finished, its
+    # execution's id still listed, the execution itself already gone. Deleting it then raises.
+    ended = Job.fetch(f"deliver-{rows[0]}", connection=redis_conn)
+    redis_conn.lrem(queue.key, 0, ended.id)
+    ended.set_status(JobStatus.FINISHED)
+    redis_conn.zadd(ended.execution_registry.key, {"gone": time.time() + 600})
+    with pytest.raises(ValueError):
+        Job.fetch(ended.id, connection=redis_conn).delete()
+    Outbox.update(lease_until=utcnow() - timedelta(seconds=1)).where(Outbox.id.in_(rows)).execute()
+    assert delivery.sweep() == len(rows)
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert sorted(channel.sent) == sorted(rows)
