@@ -14,10 +14,11 @@ from models.db import utcnow
 from workflow import audit, places, template
 
 from . import schemas as s
-from .guard import authenticate, writes
+from .guard import authenticate, unbind_enterprise, writes
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="电子作业票开放接口")
 bp.before_request(authenticate)
+bp.teardown_request(unbind_enterprise)
 
 
 def _plant_tz():
