@@ -88,3 +88,18 @@ def test_a_finding_posted_through_the_api_is_assigned_in_chat_and_reads_back(wor
     assert f"请整改隐患 {no}" in str(phone.messages("jianghan")[-1])
     one = requests.get(f"{phone.app}/api/v1/findings/{no}", headers=auth, timeout=10).json()
     assert (one["state"], one["responsible"].split("(")[0]) == ("assigned", "蒋焊")
+
+
+@BOTH
+def test_a_park_enterprises_token_over_http_never_reaches_the_permit_applied_in_chat(world, tmp_path):
+    from park import enterprises
+    phone, drain, _ = world
+    permit, _card = applied(phone, drain)
+    enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
+    yi = {"Authorization": f"Bearer {tokens.create('园区安全办', 'read', enterprise='yi')}"}
+    home = {"Authorization": f"Bearer {tokens.create('本厂看板', 'read')}"}
+    for _ in range(2):   # the server's threads are reused: a binding left behind would show on the second round
+        assert requests.get(f"{phone.app}/api/v1/permits", headers=yi, timeout=10).json()["items"] == []
+        assert requests.get(f"{phone.app}/api/v1/permits/{permit.no}", headers=yi, timeout=10).status_code == 404
+        mine = requests.get(f"{phone.app}/api/v1/permits", headers=home, timeout=10).json()["items"]
+        assert [p["no"] for p in mine] == [permit.no]
