@@ -21,6 +21,7 @@ from emergency.stop import resume_problems
 from handlers.cli import COMMANDS
 from hazards.deadlines import hold_problems as hazard_hold
 from handlers.cli.common import APP_FACTORY
+from handlers.cli.enterprises import bind_for
 from handlers.api import register as open_api
 from handlers.cli.progress import FORCED as PROGRESS
 from handlers.web.area_board import bp as area_board
@@ -127,10 +128,13 @@ class AppGroup(click.Group):
 
 @click.group(cls=AppGroup, commands=COMMANDS)
 @click.option("--progress", is_flag=True, help="show long commands' progress on stderr even when it is not a terminal")
+@click.option("--enterprise", metavar="CODE", help="run the command on a park enterprise's own database")
 @click.pass_context
-def cli(ctx: click.Context, progress: bool) -> None:
+def cli(ctx: click.Context, progress: bool, enterprise: str | None) -> None:
     """电子作业票 (electronic work permit): manage the database, the org and permits."""
     ctx.meta[PROGRESS] = progress
+    if enterprise and not ctx.meta.get(HELP_ONLY):
+        bind_for(ctx, enterprise)
     if ctx.invoked_subcommand not in SCHEMA_FREE and not ctx.meta.get(HELP_ONLY):
         _require_schema()
 

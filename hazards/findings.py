@@ -49,8 +49,12 @@ def get(no: str, *, lock: bool = False) -> Finding:
     return found
 
 
-def _event(finding: Finding, by: Person | None, action: str, now: datetime, **data) -> None:
-    audit.append(permit_no=None, actor=actor(by), action=f"hazard_{action}",
+def _event(finding: Finding, by: Person | None, action: str, now: datetime, *, via: str | None = None,
+           **data) -> None:
+    # Through another door (the API), the door is the actor and the person stays in the data.
+    if via:
+        data = {**data, "by": actor(by)}
+    audit.append(permit_no=None, actor=via or actor(by), action=f"hazard_{action}",
                  data={"finding": finding.no, "state": finding.state, **data}, at=now)
 
 
@@ -75,7 +79,7 @@ def place_of(words: str) -> tuple:
 
 
 def report(words: str, *, by: Person, options: Options = Options(), source: str = SOURCE_CHAT,
-           now: datetime | None = None) -> Finding:
+           via: str | None = None, now: datetime | None = None) -> Finding:
     """Record a finding at the place the words start with; tell the area's safety officer (重大: the department)."""
     now = now or utcnow()
     area, place, description = place_of(words)
@@ -83,12 +87,14 @@ def report(words: str, *, by: Person, options: Options = Options(), source: str 
         raise InvalidPermit("请写明隐患描述，例如：隐患 3#罐区 东侧消防通道被堵塞")
     if options.grade not in GRADES:
         raise InvalidPermit(f"等级只能是 {' / '.join(GRADES)}")
+    if options.blocks_permits and options.grade != MAJOR:
+        raise InvalidPermit("只有重大隐患可以停止该区域办理新的作业票")
     with transaction():
         finding = Finding.create(no=next_number("YH", local(now, settings.current().plant_tz).date()),
                                  area=area, place=place, description=description[:2000], grade=options.grade,
                                  category=options.category[:32], source=source, state=FOUND, found_by=by,
-                                 found_at=now, blocks_permits=options.blocks_permits and options.grade == MAJOR)
-        _event(finding, by, "found", now, place=place, grade=finding.grade, blocks=finding.blocks_permits)
+                                 found_at=now, blocks_permits=options.blocks_permits)
+        _event(finding, by, "found", now, via=via, place=place, grade=finding.grade, blocks=finding.blocks_permits)
         officer = notify.officer_of(area)
         head = f"{'【重大隐患】' if finding.grade == MAJOR else ''}{finding.no} {place}：{finding.description}"
         notify.tell([officer] if officer else notify.safety_department(),

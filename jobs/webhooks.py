@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 # The event types an integration may subscribe to, and the audit actions that carry them.
 # permit.state_changed is derived: any permit event whose snapshot's state differs from the one before.
 ACTIONS = {"alarm": "alarm.raised", "alarm_clear": "alarm.cleared", "alarm_ack": "alarm.acknowledged",
-           "emergency": "emergency.raised", "emergency_close": "emergency.closed"}
+           "emergency": "emergency.raised", "emergency_close": "emergency.closed",
+           "hazard_found": "finding.raised", "hazard_closed": "finding.closed"}
 EVENTS = ("permit.state_changed", *ACTIONS.values())
 BATCH = 100
 MAX_BACKOFF = timedelta(hours=1)

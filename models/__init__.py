@@ -6,6 +6,7 @@ from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow
 from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
+from .enterprise import Enterprise
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit

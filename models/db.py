@@ -4,17 +4,45 @@ from __future__ import annotations
 import json
 import re
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from datetime import datetime, timezone
+from typing import Iterator
 from urllib.parse import urlparse
 
-from peewee import DatabaseProxy, Model, OperationalError, SqliteDatabase, TextField
+from peewee import Database, DatabaseProxy, Model, OperationalError, SqliteDatabase, TextField
 from playhouse.db_url import parse as parse_url
 from playhouse.pool import (MaxConnectionsExceeded, PooledMySQLDatabase, PooledPostgresqlDatabase,
                             PooledSqliteDatabase)
 
 from .written import note_commit
 
-database = DatabaseProxy()
+_bound: ContextVar[Database | None] = ContextVar("enterprise_database", default=None)
+
+
+class RoutedDatabase(DatabaseProxy):
+    """The handle every model uses: the database bound to this context (an enterprise's), else the process's own.
+
+    A park deployment serves several enterprises, each in a database of its own; a request binds its
+    enterprise's database here for its duration, so every query below it, in any module, reaches that
+    database and no other. A thread or task starts with nothing bound: the process's own database.
+    """
+    __slots__ = ("home",)
+
+    @property
+    def obj(self):
+        bound = _bound.get()
+        return bound if bound is not None else self.home
+
+    @obj.setter
+    def obj(self, value):
+        object.__setattr__(self, "home", value)
+
+    def __setattr__(self, attr, value):
+        object.__setattr__(self, attr, value)
+
+
+database = RoutedDatabase()
 POOL_SIZE = 10       # connections one process may hold at once
 POOL_WAIT = 5.0      # seconds a caller waits for a free connection before Busy
 BUSY_TIMEOUT = 5000  # ms a SQLite writer waits for the lock before Busy
@@ -152,7 +180,35 @@ class MySQLPool(_Bounded, PooledMySQLDatabase):
 
 
 def connect(url: str, *, pool_size: int = POOL_SIZE, wait: float = POOL_WAIT):
-    """Open the database named by url through a bounded pool and bind it to every model."""
+    """Open the database named by url through a bounded pool and make it the process's own."""
+    db = open_database(url, pool_size=pool_size, wait=wait)
+    database.initialize(db)
+    return db
+
+
+def bind(db: Database) -> Token:
+    """Make db the database of this context until unbind(token); the caller closes its connection first."""
+    return _bound.set(db)
+
+
+def unbind(token: Token) -> None:
+    _bound.reset(token)
+
+
+@contextmanager
+def bound(db: Database) -> Iterator[Database]:
+    """Run the block on db: every model's query in it reaches db, and its connection is closed after."""
+    token = bind(db)
+    try:
+        yield db
+    finally:
+        if not db.is_closed():
+            db.close()
+        unbind(token)
+
+
+def open_database(url: str, *, pool_size: int = POOL_SIZE, wait: float = POOL_WAIT) -> Database:
+    """Return the database named by url behind a bounded pool, not yet bound to anything."""
     scheme = urlparse(url).scheme.split("+")[0]
     kwargs = parse_url(url)
     # peewee reads a wait of 0 as "for ever"; None is "not at all".
@@ -178,7 +234,6 @@ def connect(url: str, *, pool_size: int = POOL_SIZE, wait: float = POOL_WAIT):
         db = PostgresqlPool(kwargs.pop("database"), **pool, **kwargs)
     else:
         raise ValueError(f"不支持的数据库：{url}")
-    database.initialize(db)
     return db
 
 

@@ -5,6 +5,7 @@ from .area import Area
 from .certificate import Authorisation, Certificate
 from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
+from .enterprise import Enterprise
 from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
@@ -22,4 +23,4 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
-          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, SchemaVersion]
+          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, Enterprise, SchemaVersion]

@@ -1,12 +1,18 @@
 """The open API over HTTP beside the chat: a permit applied for and signed in WeCom or DingTalk is read back
-through /api/v1 with its steps, signatures and audit events."""
+through /api/v1 with its steps, signatures and audit events; a finding posted by another system is handled
+in chat and read back."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 import requests
 
+import settings
 from handlers.api import tokens
+from models import utcnow
 from tests.test_wecom_real_path import applied, world  # noqa: F401
+from workflow.clock import local
 
 BOTH = pytest.mark.parametrize("world", ["wecom", "dingtalk"], indirect=True)
 
@@ -64,3 +70,36 @@ def test_a_subscriber_hears_of_a_permit_moving_in_chat(world):
         assert headers["X-Signature"] == sign(secret, headers["X-Timestamp"], body["_raw"].encode())
     finally:
         target.close()
+
+
+@BOTH
+def test_a_finding_posted_through_the_api_is_assigned_in_chat_and_reads_back(world):
+    phone, drain, _ = world
+    auth = {"Authorization": f"Bearer {tokens.create('巡检系统', 'write')}", "Idempotency-Key": "round-7"}
+    body = {"place": "3#罐区", "description": "东侧消防通道被杂物堵塞", "found_by": "褚卫"}
+    posted = requests.post(f"{phone.app}/api/v1/findings", json=body, headers=auth, timeout=10)
+    assert posted.status_code == 201, posted.text
+    no = posted.json()["no"]
+    drain()
+    assert f"请指派整改：指派 {no}" in str(phone.messages("sunli")[-1])     # the area's safety officer, in chat
+    due = local(utcnow() + timedelta(days=2), settings.current().plant_tz).strftime("%Y-%m-%d %H:%M")
+    phone.text("sunli", f"指派 {no} jianghan {due}")
+    drain()
+    assert f"请整改隐患 {no}" in str(phone.messages("jianghan")[-1])
+    one = requests.get(f"{phone.app}/api/v1/findings/{no}", headers=auth, timeout=10).json()
+    assert (one["state"], one["responsible"].split("(")[0]) == ("assigned", "蒋焊")
+
+
+@BOTH
+def test_a_park_enterprises_token_over_http_never_reaches_the_permit_applied_in_chat(world, tmp_path):
+    from park import enterprises
+    phone, drain, _ = world
+    permit, _card = applied(phone, drain)
+    enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
+    yi = {"Authorization": f"Bearer {tokens.create('园区安全办', 'read', enterprise='yi')}"}
+    home = {"Authorization": f"Bearer {tokens.create('本厂看板', 'read')}"}
+    for _ in range(2):   # the server's threads are reused: a binding left behind would show on the second round
+        assert requests.get(f"{phone.app}/api/v1/permits", headers=yi, timeout=10).json()["items"] == []
+        assert requests.get(f"{phone.app}/api/v1/permits/{permit.no}", headers=yi, timeout=10).status_code == 404
+        mine = requests.get(f"{phone.app}/api/v1/permits", headers=home, timeout=10).json()["items"]
+        assert [p["no"] for p in mine] == [permit.no]

@@ -14,7 +14,8 @@ from redis.exceptions import RedisError
 
 from jobs.connection import redis
 from models.api import ApiToken, IdempotentRequest
-from models.db import transaction, utcnow
+from models.db import bind, database, transaction, unbind, utcnow
+from park import enterprises
 
 from . import tokens
 
@@ -23,20 +24,53 @@ MAX_KEY = 128
 
 
 def authenticate() -> None:
-    """Run before every /api/v1 request: a live token, within its rate."""
-    token = tokens.authenticate(request.headers.get("Authorization"))
+    """Run before every /api/v1 request: the token's enterprise bound, a live token, within its rate."""
+    header = request.headers.get("Authorization")
+    g.enterprise = tokens.enterprise_of(header)
+    if g.enterprise is not None:
+        db = enterprises.database_of(g.enterprise)
+        if db is None:
+            _refuse()
+        _bind(db)
+    token = tokens.authenticate(header)
     if token is None:
-        abort(401, message="缺少有效的访问令牌（Authorization: Bearer <令牌>），或令牌已吊销", code="unauthorized",
-              headers={"WWW-Authenticate": 'Bearer realm="api"'})
+        _refuse()
     g.api_token = token
     _within_rate(token)
     _touch(token)
 
 
+def _refuse() -> None:
+    # An unknown enterprise is answered as an unknown token: which enterprises exist is nobody's business.
+    abort(401, message="缺少有效的访问令牌（Authorization: Bearer <令牌>），或令牌已吊销", code="unauthorized",
+          headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+def _bind(db) -> None:
+    """Run the rest of the request on the enterprise's database, and on no other."""
+    if not database.is_closed():
+        database.close()   # the deployment's own connection, opened for every request
+    g.enterprise_binding = bind(db)
+    database.connect(reuse_if_open=True)
+
+
+def unbind_enterprise(_exc) -> None:
+    """Close the enterprise's connection and give the context back, whatever the request's outcome."""
+    binding = g.pop("enterprise_binding", None)
+    if binding is None:
+        return
+    try:
+        if not database.is_closed():
+            database.close()
+    finally:
+        unbind(binding)
+
+
 def _within_rate(token: ApiToken) -> None:
     limit = current_app.config["SETTINGS"].api_rate_per_minute
     window = int(time.time() // 60)
-    key = f"api:rate:{token.id}:{window}"
+    # Ids are per database: two enterprises' token 1 are two tokens.
+    key = f"api:rate:{g.enterprise or ''}:{token.id}:{window}"
     try:
         pipe = redis().pipeline()
         pipe.incr(key)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from models.hazard import GRADES, STATE_NAMES as FINDING_STATES
 from models.org import ROLES
 
 MAX_PAGE = 200
@@ -232,3 +233,88 @@ class IsolationPage(Page):
 
 class IsolationArgs(PageArgs):
     state = fields.String(validate=validate.OneOf(["isolated", "verified", "releasing", "released"]))
+
+
+class FindingArgs(PageArgs):
+    state = fields.String(validate=validate.OneOf(list(FINDING_STATES),
+                                                  error=f"应为 {' / '.join(FINDING_STATES)} 之一"))
+    grade = fields.String(validate=validate.OneOf(list(GRADES), error=f"应为 {' / '.join(GRADES)} 之一"))
+    area = fields.String(validate=validate.Length(max=200), metadata={"description": "an area and its sub-areas"})
+    open = fields.Boolean(metadata={"description": "only findings not yet closed"})
+
+
+class FindingOut(Schema):
+    no = fields.String(required=True)
+    place = fields.String(required=True)
+    area = fields.String(allow_none=True, required=True)
+    description = fields.String(required=True)
+    grade = fields.String(required=True)
+    category = fields.String(required=True)
+    source = fields.String(required=True, metadata={"description": "随手拍, 举报 or 抽查"})
+    state = fields.String(required=True)
+    state_name = fields.String(required=True)
+    blocks_permits = fields.Boolean(required=True)
+    found_by = fields.String(allow_none=True, required=True)
+    found_at = fields.String(required=True)
+    unit = fields.String(allow_none=True, required=True)
+    responsible = fields.String(allow_none=True, required=True)
+    deadline = fields.String(allow_none=True, required=True)
+    rectified_at = fields.String(allow_none=True, required=True)
+    closed_at = fields.String(allow_none=True, required=True)
+    rejections = fields.Integer(required=True)
+
+
+class FindingPage(Page):
+    items = fields.List(fields.Nested(FindingOut), required=True)
+
+
+class FindingPhotoOut(Schema):
+    stage = fields.String(required=True, metadata={"description": "发现 or 整改"})
+    sha256 = fields.String(required=True)
+    size = fields.Integer(required=True)
+    uploaded_by = fields.String(required=True)
+    at = fields.String(required=True)
+
+
+class FindingDetail(FindingOut):
+    photos = fields.List(fields.Nested(FindingPhotoOut), required=True)
+
+
+class FindingIn(Strict):
+    """A finding as an inspection system reports it: the same fields as 隐患 in chat, and who found it."""
+    place = fields.String(required=True,
+                          validate=validate.Regexp(r"^\S{1,200}$", error="应为区域表中的一个地点，不含空格"),
+                          metadata={"description": "a place of the plant's area tree, e.g. 3#罐区"})
+    description = fields.String(required=True, validate=[validate.Length(max=2000, error="不超过 2000 个字符"),
+                                                         validate.Regexp(r"\s*\S", error="不能为空")])
+    found_by = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                             metadata={"description": "the inspector, by account, mobile or name; re-checks it"})
+    grade = fields.String(load_default=GRADES[0], validate=validate.OneOf(list(GRADES),
+                                                                          error=f"应为 {' / '.join(GRADES)} 之一"))
+    category = fields.String(load_default="", validate=validate.Length(max=32))
+    blocks_permits = fields.Boolean(load_default=False,
+                                    metadata={"description": "重大 only: no new permit in its area until closed"})
+
+
+class EmergencyArgs(PageArgs):
+    open = fields.Boolean(metadata={"description": "only emergencies not yet closed"})
+    drill = fields.Boolean(metadata={"description": "drills (演练) only, or real ones only"})
+
+
+class EmergencyOut(Schema):
+    id = fields.Integer(required=True)
+    area = fields.String(required=True)
+    drill = fields.Boolean(required=True)
+    text = fields.String(required=True)
+    raised_by = fields.String(allow_none=True, required=True)
+    raised_at = fields.String(required=True)
+    alarm = fields.Integer(required=True, metadata={"description": "the alarm that carried its cards"})
+    permits = fields.List(fields.String(), required=True, metadata={"description": "live in the area when raised"})
+    suspended = fields.List(fields.String(), required=True)
+    closed_at = fields.String(allow_none=True, required=True)
+    closed_by = fields.String(allow_none=True, required=True)
+    handling = fields.String(required=True)
+
+
+class EmergencyPage(Page):
+    items = fields.List(fields.Nested(EmergencyOut), required=True)

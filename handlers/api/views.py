@@ -14,10 +14,11 @@ from models.db import utcnow
 from workflow import audit, places, template
 
 from . import schemas as s
-from .guard import authenticate, writes
+from .guard import authenticate, unbind_enterprise, writes
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1", description="电子作业票开放接口")
 bp.before_request(authenticate)
+bp.teardown_request(unbind_enterprise)
 
 
 def _plant_tz():
@@ -63,7 +64,8 @@ def _permit(permit: Permit) -> dict:
             "created_at": iso(permit.created_at), "closed_at": iso(permit.closed_at)}
 
 
-def _subtree(area) -> list[int]:
+def subtree(area) -> list[int]:
+    """Return the ids of area and every place below it."""
     from models import Area
     ids, frontier = [area.id], [area.id]
     while frontier:
@@ -90,7 +92,7 @@ def permits(args):
         area = places.node_named(args["area"])
         if area is None:
             return {"items": [], "next_cursor": None}
-        query = query.where(Permit.area.in_(_subtree(area)))
+        query = query.where(Permit.area.in_(subtree(area)))
     if args.get("date"):
         start = datetime.combine(args["date"], time(0), tzinfo=_plant_tz()).astimezone(timezone.utc)
         start = start.replace(tzinfo=None)

@@ -7,7 +7,7 @@ import settings
 from bot.base import ANONYMOUS, Event
 from hazards import anonymous, audits, findings
 from models import Person, transaction, utcnow
-from models.hazard import GRADES, MAJOR, ORDINARY
+from models.hazard import GRADES, ORDINARY
 from workflow import WorkflowError, audit
 from workflow.clock import parse_local
 
@@ -60,9 +60,7 @@ def _options(lines: list[str]) -> findings.Options:
     grade = fields.get("等级", ORDINARY).removesuffix("隐患")
     if grade not in GRADES:
         raise WorkflowError(f"等级只能是 {' / '.join(GRADES)}")
-    blocks = fields.get("停止作业", "").lower() in YES
-    if blocks and grade != MAJOR:
-        raise WorkflowError("只有重大隐患可以停止该区域办理新的作业票")
+    blocks = fields.get("停止作业", "").lower() in YES   # only a 重大 one may: findings.report says so
     return findings.Options(grade=grade, category=fields.get("类别", ""), blocks_permits=blocks)
 
 

@@ -6,6 +6,7 @@ from .database import (audit_checkpoint, enrol_face, init_db, load_knowledge_com
                        load_sensors_command, seal_audit, sensor_rekey, verify_audit)
 from .demos import demo, walkthrough
 from .dingtalk_setup import dingtalk_setup
+from .enterprises import enterprise
 from .exports import COMMANDS as EXPORT_COMMANDS
 from .permits import permit_cli
 from .processes import dingtalk_stream, scheduler, serve, wecom_ws, worker
@@ -13,4 +14,5 @@ from .states import states
 
 COMMANDS = (init_db, load_org_command, load_sensors_command, load_knowledge_command, sensor_rekey, enrol_face, verify_audit, seal_audit,
             audit_checkpoint, walkthrough, demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws,
-            dingtalk_setup, backup, restore, area_board, api_token, webhook, *EXPORT_COMMANDS)
+            dingtalk_setup, backup, restore, area_board, api_token, webhook, enterprise,
+            *EXPORT_COMMANDS)

@@ -12,11 +12,13 @@ def api_token():
 @api_token.command("create")
 @click.option("--name", required=True, help="who uses it, e.g. ERP; writes are audited under this name")
 @click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True)
-def create(name, scope):
-    """Create a token and print it once: only its hash is stored."""
+@click.pass_context
+def create(ctx, name, scope):
+    """Create a token and print it once: only its hash is stored (with --enterprise: that enterprise's)."""
     from handlers.api.tokens import TokenError, create as make
+    from .enterprises import ENTERPRISE
     try:
-        raw = make(name, scope)
+        raw = make(name, scope, enterprise=ctx.meta.get(ENTERPRISE))
     except TokenError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"令牌“{name}”（{scope}）已创建，只显示这一次，请妥善保存：")

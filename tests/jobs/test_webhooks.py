@@ -124,3 +124,21 @@ def test_the_scan_queues_only_subscriptions_with_events_waiting(db, receiver, re
     permit_event("DH-1", "submit", "approving")
     assert webhooks.enqueue_due(utcnow()) == 1
     assert Queue("default", connection=redis_conn).count == 1
+
+
+def test_a_finding_raised_and_closed_is_posted_as_two_events(db, plant, receiver, redis_conn):
+    from hazards import findings
+    from models import find_person
+    webhooks.subscribe("安环平台", receiver.url, ["finding.raised", "finding.closed"])
+    chuwei, jianghan = find_person("chuwei"), find_person("jianghan")
+    f = findings.report("3#罐区 东侧消防通道被杂物堵塞", by=chuwei, via="api:巡检系统")
+    findings.assign(f.no, "jianghan", utcnow() + timedelta(days=1), by=find_person("sunli"))
+    findings.start(f.no, by=jianghan)
+    findings.add_photo(f.no, by=jianghan, data=b"after")
+    findings.rectify(f.no, "已清理", by=jianghan)
+    findings.recheck(f.no, True, by=chuwei)
+    assert webhooks.deliver(Webhook.get().id) == 2   # assigned, rectifying, photo and rectified are not asked for
+    bodies = [body for _, body in receiver.received]
+    assert [(b["type"], b["data"]["finding"], b["data"]["state"]) for b in bodies] == [
+        ("finding.raised", f.no, "found"), ("finding.closed", f.no, "closed")]
+    assert bodies[0]["actor"] == "api:巡检系统" and bodies[1]["actor"] == chuwei.label()

@@ -51,6 +51,8 @@ def _back_to_version_1() -> None:
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
     # Newest first: m0019's columns, before the tables that hold them go.
+    from models.enterprise import Enterprise
+    database.drop_tables([Enterprise])
     migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
     migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
     from models.api import ApiToken, IdempotentRequest, Webhook
