@@ -67,9 +67,9 @@ def load_knowledge_command(path):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 def load_training_command(file):
     """Load training courses and their question banks from the course workbook (default: the sample)."""
-    from exports.samples.build_sample_training import OUT
+    from handlers.demo.demo import COURSES
     from training.workbook import format_report, load
-    _import_workbook(load, format_report, file or OUT)
+    _import_workbook(load, format_report, file or COURSES)
 
 
 @click.command("sensor-rekey")
