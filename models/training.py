@@ -10,6 +10,8 @@ from .org import Person
 SINGLE, MULTIPLE, TRUE_FALSE = "单选", "多选", "判断"
 QUESTION_KINDS = (SINGLE, MULTIPLE, TRUE_FALSE)
 TRUE_FALSE_OPTIONS = ("正确", "错误")
+# A course's audience may name this besides the org's roles: whoever holds a current temporary authorisation.
+CONTRACTORS = "承包商"
 # An attempt is open while questions are being asked; it ends passed or failed, never reopened.
 OPEN, PASSED, FAILED = "open", "passed", "failed"
 STATE_NAMES = {OPEN: "答题中", PASSED: "合格", FAILED: "不合格"}

@@ -132,3 +132,40 @@ def test_the_matrix_refuses_a_guardian_without_the_authorisation_until_the_quiz_
     drain()
     permit = Permit.get()
     assert permit.state == "in_approval", texts(phone, "zhuyan")[-3:]
+
+
+@pytest.fixture
+def contractor_on_site(plant, tmp_path, monkeypatch):
+    """孔焊, a contractor authorised for hot work in 3#罐区 this month, and a matrix asking for entry training."""
+    from datetime import date, timedelta
+    from exports.org_import import load_org
+    from tests.certs.test_contractors import write_org
+    today = date.today()
+    load_org(write_org(tmp_path / "org.xlsx", authorisations=[
+        ("孔焊", "konghan", "华安检修公司", "动火作业", "3#罐区", (today - timedelta(days=1)).isoformat(),
+         (today + timedelta(days=30)).isoformat())]))
+    path = tmp_path / "matrix.toml"
+    path.write_text(matrix.MATRIX.read_text(encoding="utf-8").replace(
+        '# entry_training = "承包商入厂安全教育合格"', 'entry_training = "承包商入厂安全教育合格"'), encoding="utf-8")
+    monkeypatch.setattr(matrix, "current", lambda: matrix.load(Path(path)))
+
+
+@BOTH
+def test_a_contractor_passes_the_entry_training_in_chat_before_the_authorisation_counts(contractor_on_site, world):
+    phone, drain, _ = world
+    workbook.load(SAMPLE_COURSES)
+    phone.text("zhuyan", apply_text().replace("作业人: jianghan,shenli", "作业人: konghan,shenli"))
+    drain()
+    permit = Permit.get()
+    assert texts(phone, "zhuyan")[-2] == (f"草稿 {permit.no} 未能提交：孔焊（作业人，承包商）尚未通过入厂安全教育"
+                                          "（没有承包商入厂安全教育合格），临时授权暂不生效。请更换人员后重新提交")
+    phone.text("konghan", "培训")
+    drain()
+    assert phone.buttons(phone.open_card("konghan", "courses-")) == ["承包商入厂安全教育", "入厂安全教育"]
+    phone.text("konghan", "培训 承包商入厂安全教育")
+    drain()
+    take(phone, drain, "konghan", ({"button": 1}, {"button": 1}))
+    assert "已取得承包商入厂安全教育合格" in texts(phone, "konghan")[-1]
+    phone.text("zhuyan", "konghan,shenli")
+    drain()
+    assert Permit.get().state == "in_approval", texts(phone, "zhuyan")[-3:]

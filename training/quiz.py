@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from certs.days import local_day
-from models import Certificate, Course, Outbox, Person, PersonRole, Question, QuizAttempt, transaction, utcnow
-from models.training import FAILED, MULTIPLE, OPEN, PASSED
+from models import Authorisation, Certificate, Course, Outbox, Person, PersonRole, Question, QuizAttempt, transaction, utcnow
+from models.training import CONTRACTORS, FAILED, MULTIPLE, OPEN, PASSED
 from workflow.errors import InvalidTransition, NotAuthorized, NotFound, WorkflowError
 
 ISSUER = "厂内培训考试"
@@ -18,6 +18,8 @@ ISSUER = "厂内培训考试"
 def open_courses(person: Person) -> list[Course]:
     """Return the courses open to person: those for everyone and those naming one of their roles."""
     roles = {r for (r,) in PersonRole.select(PersonRole.role).where(PersonRole.person == person).tuples()}
+    if Authorisation.select().where((Authorisation.person == person) & Authorisation.revoked_at.is_null()).exists():
+        roles.add(CONTRACTORS)
     return [c for c in Course.select().order_by(Course.code) if not c.roles or roles & set(c.roles)]
 
 

@@ -13,7 +13,7 @@ from exports.org_workbook import split_roles as split_list
 from exports.workbook import RowChecker, RowError, SheetRow, WorkbookError, read_sheets
 from models import Course, Question, transaction, utcnow
 from models.org import ROLES
-from models.training import MULTIPLE, QUESTION_KINDS, SINGLE, TRUE_FALSE, TRUE_FALSE_OPTIONS
+from models.training import CONTRACTORS, MULTIPLE, QUESTION_KINDS, SINGLE, TRUE_FALSE, TRUE_FALSE_OPTIONS
 from workflow import template
 
 COURSES, QUESTIONS = "课程", "题库"
@@ -80,8 +80,8 @@ def _course(checker: RowChecker, row: SheetRow, kinds: tuple[str, ...]) -> dict:
             checker.error(row, column, "不能为空")
     roles = [] if row.cells.get(AUDIENCE, "") in ("", EVERY) else split_list(row.cells[AUDIENCE])
     for role in roles:
-        if role not in ROLES:
-            checker.error(row, AUDIENCE, f"未知岗位“{role}”，可选：{'、'.join(ROLES)} 或 {EVERY}")
+        if role not in ROLES + (CONTRACTORS,):
+            checker.error(row, AUDIENCE, f"未知岗位“{role}”，可选：{'、'.join(ROLES)}、{CONTRACTORS} 或 {EVERY}")
     grants = row.cells.get(GRANTS, "")
     if grants and grants not in kinds:
         checker.error(row, GRANTS, f"“{grants}”不是证书矩阵中的资格种类，可选：{'、'.join(kinds)}")

@@ -35,6 +35,6 @@ def test_each_type_counts_holders_against_the_people_whose_roles_need_it(plant):
 
 def test_the_export_writes_the_registrys_rows(plant, registered, tmp_path):
     built = build_certificates(read_month("2026-11"), tmp_path / "c.xlsx", Run.current())
-    assert built.summary == "持证记录 6 条"   # the five statutory kinds and the quiz's 动火监护人上岗授权
+    assert built.summary == "持证记录 7 条"   # the five statutory kinds and two written by quizzes
     sheet = load_workbook(built.path)["持证情况统计表"]
     assert [c.value for c in sheet[4]][:4] == ["高处作业证", "作业人", 5, 5]

@@ -30,14 +30,14 @@ def book(tmp_path, courses=(GOOD_COURSE,), questions=(GOOD_QUESTION,)):
 
 
 def test_the_sample_loads_and_a_reload_updates_in_place(db):
-    assert workbook.load(SAMPLE) == (2, 0)
+    assert workbook.load(SAMPLE) == (3, 0)
     guardian = Course.get(Course.code == "DH-JH")
     assert (guardian.pass_mark, guardian.max_attempts, guardian.grants, guardian.work_types, guardian.roles) == (
         80, 2, "动火监护人上岗授权", ["hot_work"], ["监护人"])
     assert [q.kind for q in guardian.questions.order_by(Question.seq)] == ["单选", "判断", "多选", "单选", "判断"]
     assert Question.get((Question.course == guardian) & (Question.seq == 3)).answer == [0, 1, 2]
-    assert workbook.load(SAMPLE) == (0, 2)
-    assert Course.select().count() == 2 and Question.select().count() == 7
+    assert workbook.load(SAMPLE) == (0, 3)
+    assert Course.select().count() == 3 and Question.select().count() == 9
 
 
 @pytest.mark.parametrize("course, question, message", [
