@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover", "muster", "pick", "change")
+               "handover", "muster", "pick", "change", "quiz", "courses")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -186,6 +186,24 @@ class _Delivery:
                             lambda: change.ask_card(number, int(side), person_id=self.row.person_id, base_url=base,
                                                     serial=self.row.id),
                             lambda which, task: change.settled_card(number, int(which), task_id=task))
+
+    def _quiz(self) -> None:
+        """Send a quiz question's card."""
+        from cards.quiz import question_card
+        attempt, asked = self.payload["attempt"], self.payload["asked"]
+        with _building(self.row):
+            card = question_card(attempt, asked, person_id=self.row.person_id, serial=self.row.id)
+        self._send(card, step_key=f"quiz-{attempt}-{asked}")
+
+    def _courses(self) -> None:
+        """Send the card of the courses open to the person, one button to start each."""
+        from cards.quiz import courses_card
+        from models import Course
+        ids = self.payload["courses"]
+        with _building(self.row):
+            courses = sorted(Course.select().where(Course.id.in_(ids)), key=lambda c: ids.index(c.id))
+            card = courses_card(courses, person_id=self.row.person_id, serial=self.row.id)
+        self._send(card, step_key=f"courses-{self.row.id}")
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

@@ -112,12 +112,7 @@ def option_id(index: int) -> str:
 
 def ticked(items: tuple[str, ...] | list[str], option_ids) -> list[str]:
     """Turn the option ids a checklist card sent back into the items' texts, in checklist order."""
-    chosen = set()
-    for raw in option_ids:
-        match = _OPTION.fullmatch(raw or "") if isinstance(raw, str) else None
-        if match is None or int(match.group(1)) > len(items):
-            raise ValueError(f"unknown checklist option {raw!r}")
-        chosen.add(int(match.group(1)) - 1)
+    chosen = set(option_indexes(len(items), option_ids))
     return [item for i, item in enumerate(items) if i in chosen]
 
 
@@ -214,3 +209,51 @@ def parse_change(text: str) -> tuple[str, int] | None:
         return None
     ask, change_id = found.split(":")
     return ask, int(change_id)
+
+
+# Quiz cards: 培训 lists courses (quiz.start:<course>); a question card answers by its button
+# (quiz.answer:<attempt>:<asked>:<option>) or, for multiple choice, by its ticks and 提交答案
+# (quiz.submit:<attempt>:<asked>). <asked> is the question's place in the attempt, from 0.
+QUIZ_PREFIX = "quiz."
+_ID = r"([1-9][0-9]{0,9})"
+_QUIZ = re.compile(rf"start:{_ID}|answer:{_ID}:(0|[1-9][0-9]{{0,3}}):([0-9])|submit:{_ID}:(0|[1-9][0-9]{{0,3}})")
+
+
+@dataclass(frozen=True)
+class QuizAction:
+    action: str          # start, answer or submit
+    number: int          # the course (start) or the attempt
+    asked: int = 0
+    option: int = 0
+
+
+def quiz_key(action: str, number: int, asked: int = 0, option: int = 0) -> str:
+    """Build the key of a quiz button: start a course, answer with one option, or submit ticks."""
+    for value in (number, asked, option):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"not a quiz button: {action!r} {number!r} {asked!r} {option!r}")
+    text = {"start": f"start:{number}", "answer": f"answer:{number}:{asked}:{option}",
+            "submit": f"submit:{number}:{asked}"}.get(action)
+    if text is None or not _QUIZ.fullmatch(text):
+        raise ValueError(f"not a quiz button: {action!r} {number!r} {asked!r} {option!r}")
+    return QUIZ_PREFIX + text
+
+
+def parse_quiz(text: str) -> QuizAction | None:
+    """Return the QuizAction of a quiz button key, None for any other key."""
+    found = _after_prefix(text, QUIZ_PREFIX, _QUIZ, "quiz")
+    if found is None:
+        return None
+    action, *numbers = found.split(":")
+    return QuizAction(action, *map(int, numbers))
+
+
+def option_indexes(count: int, option_ids) -> list[int]:
+    """Turn the option ids a checklist card sent back into item indexes (0-based), ascending."""
+    chosen = set()
+    for raw in option_ids:
+        match = _OPTION.fullmatch(raw or "") if isinstance(raw, str) else None
+        if match is None or int(match.group(1)) > count:
+            raise ValueError(f"unknown checklist option {raw!r}")
+        chosen.add(int(match.group(1)) - 1)
+    return sorted(chosen)

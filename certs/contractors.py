@@ -6,11 +6,12 @@ from pathlib import Path
 
 from exports.org_workbook import split_roles as split_list
 from exports.workbook import RowError, SheetRow, read_sheets
-from models import Authorisation, Person, utcnow
+from models import Authorisation, Certificate, Person, utcnow
 from models.permit import Permit
 from workflow import places, template as templates
 from workflow.errors import NotFound
 
+from . import matrix
 from .days import local_day
 from .sheet import ACCOUNT, NAME, Checker
 
@@ -81,6 +82,21 @@ def _covers(auth: Authorisation, permit: Permit) -> tuple[bool, bool, bool]:
     return kind, area, days
 
 
+def _entry_training(person: Person, at: datetime) -> str:
+    """Return why person lacks the plant's entry training, when the matrix asks for it ("" when not)."""
+    kind = matrix.current().contractor_entry
+    if not kind:
+        return ""
+    best = (Certificate.select().where((Certificate.person == person) & (Certificate.kind == kind)
+                                       & Certificate.revoked_at.is_null())
+            .order_by(Certificate.valid_until.desc()).first())
+    if best is None:
+        return f"尚未通过入厂安全教育（没有{kind}）"
+    if best.valid_until < local_day(at):
+        return f"的{kind}（{best.number}）已于 {best.valid_until:%Y-%m-%d} 过期，须重新参加入厂安全教育"
+    return ""
+
+
 def problems(person: Person, role: str, permit: Permit, *, at: datetime) -> list[str]:
     """Return why a contractor may not work on permit (empty: may, or not a contractor)."""
     held = list(Authorisation.select().where(Authorisation.person == person).order_by(Authorisation.valid_to.desc()))
@@ -89,6 +105,8 @@ def problems(person: Person, role: str, permit: Permit, *, at: datetime) -> list
     who, current = f"{person.name}（{role}，承包商）", [a for a in held if a.revoked_at is None]
     if not current:
         return [f"{who}的临时授权已注销"]
+    if missing := _entry_training(person, at):
+        return [f"{who}{missing}，临时授权暂不生效"]
     if any(all(_covers(a, permit)) and a.valid_to >= local_day(at) for a in current):
         return []
     fits = [_covers(a, permit) for a in current]

@@ -15,6 +15,9 @@ class Matrix:
     warn_days: dict[str, int]                          # certificate kind -> days of warning
     needs: tuple[tuple[str, str, frozenset[str]], ...]  # (kind, role, work types)
     contractor_warn_days: int = 7
+    # The certificate kind a contractor's entry training writes; set, a contractor's temporary
+    # authorisation counts only while they hold it.
+    contractor_entry: str = ""
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -38,7 +41,11 @@ def load(path: Path = MATRIX) -> Matrix:
         if need["certificate"] not in warn_days:
             raise ValueError(f"{path.name}: unknown certificate {need['certificate']!r} in needs")
         needs.append((need["certificate"], need["role"], frozenset(need["work_types"])))
-    return Matrix(warn_days, tuple(needs), int(data.get("contractors", {}).get("warn_days", 7)))
+    contractors = data.get("contractors", {})
+    entry = contractors.get("entry_training", "")
+    if entry and entry not in warn_days:
+        raise ValueError(f"{path.name}: unknown certificate {entry!r} as the contractors' entry_training")
+    return Matrix(warn_days, tuple(needs), int(contractors.get("warn_days", 7)), entry)
 
 
 @lru_cache(maxsize=1)

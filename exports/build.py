@@ -8,7 +8,7 @@ from models import AuditEvent
 from models.permit import Permit
 
 from . import (audit_log, certificates, change_sheet, emergencies, hazards, ledger, lockout, records, report,
-               rollups, weights)
+               rollups, training_sheet, weights)
 from .period import Period
 from .run import Run
 from .scope import Scope
@@ -47,7 +47,7 @@ def file_name(kind: str, label: str) -> str:
 
 
 def build_ledger(scope: Scope, out: Path, run: Run) -> Built:
-    """Write 作业票台账, 签字明细, 气体检测记录, 检测仪分钟汇总 and 报警记录 for the scope."""
+    """Write 作业票台账, 签字明细, 气体检测记录, 检测仪分钟汇总, 报警记录 and the other ledger sheets for the scope."""
     run.progress.plan(ledger.count(scope, run) + records.count_readings(scope, run)
                       + rollups.count(scope, run) + records.count_alarms(scope, run))
     book = new_book()
@@ -59,6 +59,7 @@ def build_ledger(scope: Scope, out: Path, run: Run) -> Built:
     rows[emergencies.EMERGENCIES] = emergencies.write(book, scope, run)
     rows.update(change_sheet.write(book, scope, run))
     rows.update(hazards.write(book, scope, run))
+    rows.update(training_sheet.write(book, scope, run))
     book.save(out)
     return Built(out, "ledger", scope.period.label, rows,
                  f"作业票 {rows[ledger.LEDGER]} 张，签字 {rows[ledger.SIGNATURES]} 条，"

@@ -16,6 +16,7 @@ from .org import Department, Person, PersonRole
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
 from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
+from .training import Course, Question, QuizAttempt
 from .version import SchemaVersion
 
 MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, StepAssignee, Signature,
@@ -23,4 +24,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
-          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, Enterprise, SchemaVersion]
+          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, Course, Question,
+          QuizAttempt, Enterprise, SchemaVersion]

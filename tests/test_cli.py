@@ -195,3 +195,22 @@ def test_demo_reset_clears_only_the_instances_own_sqlite(tmp_path, monkeypatch):
         settings.configure()
     assert refused.exit_code == 1 and "--reset 只清除实例目录" in refused.output
     assert (tmp_path / "elsewhere.db").read_bytes() == b"someone's data"
+
+
+def test_courses_load_from_the_sample_by_default_and_a_bad_workbook_is_refused_by_row(run, tmp_path):
+    run("init-db")
+    assert "培训课程：新增 3 门，更新 0 门" in run("load-training")
+    assert "培训课程：新增 0 门，更新 3 门" in run("load-training")
+    book = Workbook()
+    book.active.title = "课程"
+    book.active.append(["课程编号", "课程名称", "课程内容", "及格分", "允许考试次数"])
+    book.active.append(["PX-9", "测试", "内容", "八十", 2])
+    questions = book.create_sheet("题库")
+    questions.append(["课程编号", "序号", "题型", "题目", "选项A", "选项B", "答案"])
+    questions.append(["PX-9", 1, "单选", "题目", "甲", "乙", "A"])
+    path = tmp_path / "bad.xlsx"
+    book.save(path)
+    out = run("load-training", str(path), ok=False)
+    assert "课程 第2行 及格分: 应为 1 到 100 的整数，现为“八十”" in out
+    from models import Course
+    assert Course.select().count() == 3

@@ -12,6 +12,7 @@ from .changes import handle_click as change_click
 from .exporting import refresh_click
 from .lockout import handle_click as lockout_click
 from .replies import Replier
+from .training import handle_click as quiz_click
 
 
 def _command(action: actions.Action, event: Event, person: Person):
@@ -82,6 +83,9 @@ def handle_click(event: Event, person: Person) -> str:
         remember_response_code(event)
         return done
     if (done := change_click(event, person)) is not None:
+        remember_response_code(event)
+        return done
+    if (done := quiz_click(event, person)) is not None:
         remember_response_code(event)
         return done
     try:

@@ -63,6 +63,15 @@ def load_knowledge_command(path):
     click.echo(f"知识库：新增 {created} 条，更新 {updated} 条")
 
 
+@click.command("load-training")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+def load_training_command(file):
+    """Load training courses and their question banks from the course workbook (default: the sample)."""
+    from handlers.demo.demo import COURSES
+    from training.workbook import format_report, load
+    _import_workbook(load, format_report, file or COURSES)
+
+
 @click.command("sensor-rekey")
 @click.argument("code")
 def sensor_rekey(code):

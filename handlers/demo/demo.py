@@ -23,6 +23,7 @@ from models.permit import Permit
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx"
 KNOWLEDGE = ROOT / "exports" / "samples" / "knowledge"
+COURSES = ROOT / "exports" / "samples" / "示例培训课程.xlsx"
 SENSORS = ROOT / "exports" / "samples" / "示例检测仪.xlsx"
 # Fixed credentials shared by the demo app and the sandbox; nothing real.
 CREDENTIALS = {"WECOM_CORP_ID": "wwdemo0000000001", "WECOM_AGENT_ID": "1000002",
@@ -75,6 +76,7 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
     from exports.knowledge import load as load_knowledge
     from exports.sensor_import import load_sensors
     from models.schema import upgrade
+    from training.workbook import load as load_courses
     from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
     # Ports: the WeCom sandbox on sandbox_port, DingTalk's on the next one (0: both ephemeral). Each
@@ -102,6 +104,7 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
         load_org(SAMPLE)
         load_sensors(SENSORS)
         load_knowledge(KNOWLEDGE)
+        load_courses(COURSES)
         _everyone_on_dingtalk()
         if fresh_choices:
             # A story's platform is the one it was asked for, whatever an earlier run in this instance chose.

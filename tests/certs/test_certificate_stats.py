@@ -29,10 +29,12 @@ def test_each_type_counts_holders_against_the_people_whose_roles_need_it(plant):
     # Five workers hold welding: one expiring within 30 days, one expired; four of five still hold it validly.
     assert by_kind["焊接与热切割证"] == ["焊接与热切割证", "作业人", 5, 5, 3, 1, 1, 80.0]
     assert by_kind["监护人培训合格证"] == ["监护人培训合格证", "监护人", 4, 4, 4, 0, 0, 100.0]
+    # An internal authorisation that no role needs yet: nobody needs it and no rate is given.
+    assert by_kind["动火监护人上岗授权"] == ["动火监护人上岗授权", "", 0, 0, 0, 0, 0, None]
 
 
 def test_the_export_writes_the_registrys_rows(plant, registered, tmp_path):
     built = build_certificates(read_month("2026-11"), tmp_path / "c.xlsx", Run.current())
-    assert built.summary == "持证记录 5 条"
+    assert built.summary == "持证记录 7 条"   # the five statutory kinds and two written by quizzes
     sheet = load_workbook(built.path)["持证情况统计表"]
     assert [c.value for c in sheet[4]][:4] == ["高处作业证", "作业人", 5, 5]

@@ -50,9 +50,11 @@ def _back_to_version_1() -> None:
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
-    # Newest first: m0019's columns, before the tables that hold them go.
+    # Newest first: m0030's registry, then m0027's tables, which hold a key to certificate, dropped further down.
     from models.enterprise import Enterprise
-    database.drop_tables([Enterprise])
+    from models.training import Course, Question, QuizAttempt
+    database.drop_tables([Enterprise, QuizAttempt, Question, Course])
+    # m0019's columns, before the tables that hold them go.
     migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
     migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
     from models.api import ApiToken, IdempotentRequest, Webhook
@@ -107,6 +109,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert all(database.table_exists(t) for t in ("finding", "finding_photo", "anonymous_report",
                                                    "audit_draw", "permit_audit"))
     assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
+    assert all(database.table_exists(t) for t in ("course", "question", "quiz_attempt"))
     assert current_version() == discover()[-1].version
 
 

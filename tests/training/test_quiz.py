@@ -1,0 +1,45 @@
+"""The quiz's rules below the chat: an answer only to the question asked, by the person taking it, once."""
+from __future__ import annotations
+
+import pytest
+
+from exports.samples.build_sample_training import OUT as SAMPLE
+from models import Course, Outbox, QuizAttempt, find_person
+from training import quiz, workbook
+from workflow import WorkflowError
+
+
+@pytest.fixture
+def started(plant):
+    workbook.load(SAMPLE)
+    course = Course.get(Course.code == "DH-JH")
+    return quiz.start(course, by=find_person("chuwei"))
+
+
+def test_an_answer_to_a_question_not_asked_or_by_someone_else_changes_nothing(started):
+    before = Outbox.select().count()
+    with pytest.raises(WorkflowError, match="第 3 题尚未出题，请回答第 1 题"):
+        quiz.answer(started.id, 2, [0], by=find_person("chuwei"))
+    with pytest.raises(WorkflowError, match="这不是您的考试"):
+        quiz.answer(started.id, 0, [1], by=find_person("weidong"))
+    with pytest.raises(WorkflowError, match="单选题只能选一项"):
+        quiz.answer(started.id, 0, [0, 1], by=find_person("chuwei"))
+    with pytest.raises(WorkflowError, match="所选选项不在本题选项中"):
+        quiz.answer(started.id, 0, [7], by=find_person("chuwei"))
+    assert QuizAttempt.get_by_id(started.id).answers == [] and Outbox.select().count() == before
+
+
+def test_starting_again_while_a_quiz_is_open_asks_the_current_question_again(started):
+    chuwei = find_person("chuwei")
+    quiz.answer(started.id, 0, [1], by=chuwei)
+    again = quiz.start(started.course, by=chuwei)
+    assert again.id == started.id and QuizAttempt.select().count() == 1
+    assert Outbox.select().where(Outbox.dedupe_key == f"quiz:{started.id}:1").count() == 1
+
+
+def test_a_finished_quiz_takes_no_more_answers(started):
+    chuwei = find_person("chuwei")
+    for asked, chosen in enumerate(([1], [1], [0, 1, 2], [1], [0])):
+        quiz.answer(started.id, asked, chosen, by=chuwei)
+    with pytest.raises(WorkflowError, match=r"本次考试已结束（100 分）"):
+        quiz.answer(started.id, 4, [0], by=chuwei)
