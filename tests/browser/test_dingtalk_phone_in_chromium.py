@@ -23,10 +23,11 @@ def acked(sandbox: str, count: int) -> None:
     """Wait until the Stream gateway holds an ACK for count frames: what the page sent is kept by the app."""
     deadline = time.monotonic() + 20
     while True:
-        delivered = requests.get(f"{sandbox}/sandbox/stream", timeout=5).json()["delivered"]
-        if len([f for f in delivered if f["acks"]]) >= count:
+        snap = requests.get(f"{sandbox}/sandbox/stream", timeout=5).json()
+        if len([f for f in snap["delivered"] if f["acks"]]) >= count:
             return
-        assert time.monotonic() < deadline, f"the gateway holds ACKs for {len(delivered)} frames, not {count}"
+        assert time.monotonic() < deadline, (f"the gateway holds ACKs for {len(snap['delivered'])} frames, not "
+                                             f"{count}: {({k: snap[k] for k in ('pending', 'failed', 'connections')})}")
         time.sleep(0.05)
 
 
