@@ -3,7 +3,7 @@ ticks a checklist over the Stream connection, keeps ticks across a refresh, repo
 a scan checks in through DingTalk's OAuth page. Screenshots are kept (see conftest.py)."""
 from __future__ import annotations
 
-import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -19,16 +19,24 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 DINGTALK = pytest.mark.parametrize("world", ["dingtalk"], indirect=True)
 
 
+def sent_through(page, path: str, action) -> None:
+    """Do action on the page and wait until the sandbox has answered its POST to path.
+
+    The sandbox answers a message or click once the app has ACKed its frame (or the wait ran out), so
+    afterwards the app has kept it. Waiting through Playwright matters too: the page's requests pass the
+    context's loopback-only route, which runs only while this thread is inside a Playwright call.
+    """
+    with page.expect_response(lambda r: r.request.method == "POST" and urlsplit(r.url).path == path,
+                              timeout=REFRESH):
+        action()
+
+
 def acked(sandbox: str, count: int) -> None:
-    """Wait until the Stream gateway holds an ACK for count frames: what the page sent is kept by the app."""
-    deadline = time.monotonic() + 20
-    while True:
-        snap = requests.get(f"{sandbox}/sandbox/stream", timeout=5).json()
-        if len([f for f in snap["delivered"] if f["acks"]]) >= count:
-            return
-        assert time.monotonic() < deadline, (f"the gateway holds ACKs for {len(snap['delivered'])} frames, not "
-                                             f"{count}: {({k: snap[k] for k in ('pending', 'failed', 'connections')})}")
-        time.sleep(0.05)
+    """Check that the Stream gateway holds an ACK for count frames: what the page sent is kept by the app."""
+    snap = requests.get(f"{sandbox}/sandbox/stream", timeout=5).json()
+    assert len([f for f in snap["delivered"] if f["acks"]]) == count, (
+        f"ACKed {len(snap['delivered'])} frames, not {count}: "
+        f"{({k: snap[k] for k in ('pending', 'failed', 'connections')})}")
 
 
 def frames(sandbox: str) -> int:
@@ -51,7 +59,7 @@ def test_the_phone_page_applies_clicks_and_ticks_a_checklist_over_stream(world, 
     page.goto(f"{sandbox}/phone/zhuyan")
     expect(page.locator(".empty")).to_be_visible()
     page.locator("#box").fill(apply_text())
-    page.locator("#box").press("Enter")
+    sent_through(page, "/sandbox/text", lambda: page.locator("#box").press("Enter"))
     acked(sandbox, 1)
     drain()
     permit = Permit.get()
@@ -64,7 +72,7 @@ def test_the_phone_page_applies_clicks_and_ticks_a_checklist_over_stream(world, 
     card = page.locator(f'.card[data-task^="{permit.no}-plan-"]')
     expect(card).to_be_visible()
     sent = frames(sandbox)
-    card.get_by_role("button", name="确认").click()
+    sent_through(page, "/sandbox/click", lambda: card.get_by_role("button", name="确认").click())
     acked(sandbox, sent + 1)
     drain()
     expect(card).to_have_class("card settled", timeout=REFRESH)
@@ -89,7 +97,7 @@ def test_the_phone_page_applies_clicks_and_ticks_a_checklist_over_stream(world, 
     # A message of his own makes the page swap in the server's list; the two ticks must be put back.
     sent = frames(sandbox)
     page.locator("#box").fill("待办")
-    page.locator("#box").press("Enter")
+    sent_through(page, "/sandbox/text", lambda: page.locator("#box").press("Enter"))
     acked(sandbox, sent + 1)
     drain()
     expect(page.locator(".msg.mine .bubble").last).to_have_text("待办", timeout=REFRESH)
@@ -98,7 +106,7 @@ def test_the_phone_page_applies_clicks_and_ticks_a_checklist_over_stream(world, 
     for i in range(2, total):
         boxes.nth(i).check()
     sent = frames(sandbox)
-    card.locator("button.primary").click()
+    sent_through(page, "/sandbox/click", lambda: card.locator("button.primary").click())
     acked(sandbox, sent + 1)
     drain()
     expect(card).to_have_class("card settled", timeout=REFRESH)
