@@ -1,10 +1,13 @@
 """Ack latency and throughput of WeCom card clicks through /wecom/callback, beside a floor endpoint.
 
-    python bench/callback.py [--platform wecom|wecom-ws] [--clicks N] [--concurrency C] [--warmup W] [--force]
+    python bench/callback.py [--platform wecom|wecom-ws|dingtalk|dingtalk-stream] [--clicks N] [--concurrency C]
+                             [--warmup W] [--force]
 
 --platform wecom (the default) posts encrypted callbacks to /wecom/callback, as below; wecom-ws pushes
 the same clicks as frames on the robot's long connection (bench/callback_socket.py says what its
-"ack" and its floor are).
+"ack" and its floor are); dingtalk posts them as signed card callbacks to /dingtalk/card, and
+dingtalk-stream pushes them as CALLBACK frames on the app's Stream connection
+(bench/callback_dingtalk.py says what each one's ack and floor are).
 
 What it measures. Each click is a genuine, first-seen `template_card_event`: 郑计 (zhengji) presses 确认 on
 the 作业计划 card of one submitted hot-work permit, with the card's real button key, task id and a fresh
@@ -66,13 +69,16 @@ WECOM_ANSWER_WITHIN = 5.0  # seconds: WeCom retries a callback not answered with
 CORP, SECRET, TOKEN, AGENT = "wwbench01", "bench-secret", "bench-token", 1000002
 AES_KEY = base64.b64encode(bytes(range(1, 33))).decode().rstrip("=")  # a 43-character EncodingAESKey
 PLANNER = "zhengji"
-PLATFORMS = ("wecom", "wecom-ws")
+PLATFORMS = ("wecom", "wecom-ws", "dingtalk", "dingtalk-stream")
+# Where a click is recorded (CardRecord.platform, Signature.channel) for each door.
+CHANNELS = {"wecom": "wecom", "wecom-ws": "wecom_ws", "dingtalk": "dingtalk", "dingtalk-stream": "dingtalk"}
 
 
 # -- the client side (runs in its own process) ---------------------------------------------------------
 
-def _post_all(url: str, jobs: list[tuple[dict, bytes]], concurrency: int) -> dict:
-    """POST every job from concurrency threads (a Session each); return latencies, statuses, wall time."""
+def _post_all(url: str, jobs: list[tuple], concurrency: int) -> dict:
+    """POST every job (params, body[, headers]) from concurrency threads (a Session each); return latencies,
+    statuses, wall time."""
     import requests
     latencies: list[float] = [0.0] * len(jobs)
     statuses: list[int | None] = [None] * len(jobs)
@@ -88,10 +94,10 @@ def _post_all(url: str, jobs: list[tuple[dict, bytes]], concurrency: int) -> dic
                     i = next(cursor, None)
                 if i is None:
                     return
-                params, body = jobs[i]
+                params, body, *own = jobs[i]
                 started = time.perf_counter()
                 try:
-                    answer = session.post(url, params=params, data=body, headers=headers,
+                    answer = session.post(url, params=params, data=body, headers=own[0] if own else headers,
                                           timeout=WECOM_ANSWER_WITHIN * 4)
                     statuses[i] = answer.status_code
                 except requests.RequestException:
@@ -269,6 +275,9 @@ def main() -> int:
     if args.platform == "wecom-ws":
         from callback_socket import BOT_ID, BOT_SECRET
         os.environ.update({"WECOM_MODE": "ws", "WECOM_BOT_ID": BOT_ID, "WECOM_BOT_SECRET": BOT_SECRET})
+    if args.platform == "dingtalk":
+        import callback_dingtalk
+        os.environ.update(callback_dingtalk.settings_env("http://127.0.0.1:9", "http"))
     # Spawn the client process now, before this process starts threads or opens connections.
     clients = multiprocessing.get_context("spawn").Pool(1)
     import logging
@@ -283,18 +292,27 @@ def main() -> int:
 
 def _http_run(args, clients, warm, measured, floor_model, setup_s: float, made: int, database_url: str,
               redis_shown: str) -> tuple[dict, dict]:
-    """Post the clicks to /wecom/callback, then the same to the floor; return both results."""
+    """Post the clicks to /wecom/callback (or /dingtalk/card), then the same to the floor; return both results."""
     from importlib.metadata import version
     from app import create_app
     from models import database
     from sandbox.server import run_in_thread
     app = create_app()
-    app.register_blueprint(_floor_blueprint(floor_model))
+    if args.platform == "dingtalk":
+        import callback_dingtalk
+        app.register_blueprint(callback_dingtalk.http_floor_blueprint(floor_model))
+        door, what = "/dingtalk/card", "DingTalk card callbacks (HTTP mode, x-ddpaas-signature)"
+
+        def seal(made_):
+            return callback_dingtalk.sign_http(callback_dingtalk.click_data(made_, PLANNER))
+    else:
+        app.register_blueprint(_floor_blueprint(floor_model))
+        door, what, seal = "/wecom/callback", "WeCom card clicks", _seal
     database.close()
     base, stop = run_in_thread(app)
-    ours_url, floor_url = f"{base}/wecom/callback", f"{base}/bench/floor"
+    ours_url, floor_url = f"{base}{door}", f"{base}/bench/floor"
     engine = database_url.split(":", 1)[0]
-    print("bench/callback.py: WeCom card clicks (郑计 confirms a plan step) through /wecom/callback, "
+    print(f"bench/callback.py --platform {args.platform}: {what} (郑计 confirms a plan step) through {door}, "
           "beside a floor endpoint")
     print(f"server: werkzeug {version('werkzeug')} make_server(threaded=True) on {base}, app and floor in "
           f"one process; clients: {args.concurrency} threads, a requests.Session each, in another process")
@@ -302,13 +320,13 @@ def _http_run(args, clients, warm, measured, floor_model, setup_s: float, made: 
           f"{made} permits submitted in {setup_s:.1f} s; warm-up {args.warmup} clicks per endpoint")
     try:
         # Seal just before posting: the callback refuses timestamps older than 5 minutes.
-        warm_jobs = _seal(warm)
+        warm_jobs = seal(warm)
         for name, url in (("ours", ours_url), ("floor", floor_url)):
             if warm_jobs:
                 _check_statuses(f"warm-up {name}", clients.apply(_post_all, (url, warm_jobs, args.concurrency)))
-        jobs = _seal(measured)
+        jobs = seal(measured)
         ours = clients.apply(_post_all, (ours_url, jobs, args.concurrency))
-        _check_statuses("/wecom/callback", ours)
+        _check_statuses(door, ours)
         floor = clients.apply(_post_all, (floor_url, jobs, args.concurrency))
         _check_statuses("floor", floor)
     finally:
@@ -345,6 +363,38 @@ def _socket_run(args, socket, warm, measured, floor_model, setup_s: float, made:
     return ours, floor
 
 
+def _stream_run(args, ding, warm, measured, floor_model, setup_s: float, made: int, database_url: str,
+                redis_shown: str) -> tuple[dict, dict]:
+    """Push the clicks as CALLBACK frames on the app's Stream connection, to our handler, then the floor's."""
+    import callback_dingtalk
+    from handlers.web.callbacks import handle_stream_event
+    from models import database
+    base, stop, state = ding
+    database.close()
+    engine = database_url.split(":", 1)[0]
+    print("bench/callback.py --platform dingtalk-stream: DingTalk card clicks (郑计 confirms a plan step) as "
+          "CALLBACK frames on the app's Stream connection, beside a floor handler")
+    print(f"gateway: the DingTalk sandbox's Stream gateway ({base}); connection: bot/dingtalk_stream.py in the "
+          f"same process; clients: {args.concurrency} closed-loop threads; ack: publish -> the gateway holds the ACK")
+    print(f"database: {engine}{' (temporary file)' if engine == 'sqlite' else ''}; redis: {redis_shown}; "
+          f"{made} permits submitted in {setup_s:.1f} s; warm-up {args.warmup} clicks per endpoint")
+    try:
+        clicks_warm = callback_dingtalk.click_data(warm, PLANNER)
+        clicks = callback_dingtalk.click_data(measured, PLANNER)
+        ours = callback_dingtalk.measure(base, state, handle_stream_event, clicks_warm, clicks, args.concurrency)
+        _check_statuses("dingtalk-stream", ours)
+        # The floor gets the same clicks as frames of their own (each publish is a fresh messageId).
+        floor = callback_dingtalk.measure(base, state, callback_dingtalk.stream_floor_handler(floor_model),
+                                          clicks_warm, clicks, args.concurrency)
+        _check_statuses("floor", floor)
+    finally:
+        stop()
+    # What the ACK promised: every kept click is handled from the inbox (the rq job's function, here).
+    handled = callback_dingtalk.handle_inbox()
+    print(f"inbox: {handled} kept clicks handled after the measurement")
+    return ours, floor
+
+
 def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: bool, clients) -> int:
     from importlib.metadata import version
     import settings
@@ -361,6 +411,11 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
         socket = callback_socket.gateway(dict(corp_id=CORP, corp_secret=SECRET, agent_id=AGENT, token=TOKEN,
                                               aes_key=AES_KEY))
         os.environ["WECOM_WS_URL"] = socket.url
+    ding = None
+    if args.platform == "dingtalk-stream":
+        import callback_dingtalk
+        ding = callback_dingtalk.sandbox()
+        os.environ.update(callback_dingtalk.settings_env(ding[0], "stream"))
     settings.configure()
     floor_model = _floor_model()
     _fresh_schema(database_url, floor_model)
@@ -370,15 +425,22 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
     if own_redis:
         redis().flushdb()
     load_org(ROOT / "exports" / "samples" / "示例工厂组织架构.xlsx")
+    if args.platform.startswith("dingtalk"):
+        from models import Person
+        # Everyone gets a DingTalk account named as on WeCom, as in the real-path tests' worlds.
+        Person.update(dingtalk_userid=Person.wecom_userid).where(Person.wecom_userid.is_null(False)).execute()
     wire_gates()   # the permits are submitted before the app is built, and submit runs the gates
     began = time.perf_counter()
-    channel = "wecom_ws" if socket is not None else "wecom"
+    channel = CHANNELS[args.platform]
     made = _permits(args.warmup + args.clicks, channel)
     setup_s = time.perf_counter() - began
     warm, measured = made[:args.warmup], made[args.warmup:]
 
     if socket is not None:
         ours, floor = _socket_run(args, socket, warm, measured, floor_model, setup_s, len(made), database_url,
+                                  redis_shown)
+    elif ding is not None:
+        ours, floor = _stream_run(args, ding, warm, measured, floor_model, setup_s, len(made), database_url,
                                   redis_shown)
     else:
         ours, floor = _http_run(args, clients, warm, measured, floor_model, setup_s, len(made), database_url, redis_shown)
@@ -402,17 +464,21 @@ def _run(args, instance: Path, database_url: str, redis_shown: str, own_redis: b
         print("check FAILED: the figures below do not describe correct clicks", file=sys.stderr)
         return 1
 
-    names = (("wecom-ws frame -> handled", "floor (parse + 1 row)") if socket is not None
-             else ("/wecom/callback", "floor (decrypt + 1 row)"))
+    names = {"wecom": ("/wecom/callback", "floor (decrypt + 1 row)"),
+             "wecom-ws": ("wecom-ws frame -> handled", "floor (parse + 1 row)"),
+             "dingtalk": ("/dingtalk/card", "floor (verify + 1 row)"),
+             "dingtalk-stream": ("stream frame -> kept, ACK", "floor (parse + 1 row)")}[args.platform]
     rows = {names[0]: _figures(ours), names[1]: _figures(floor)}
     print(f"{'endpoint':<26}{'clicks':>7}{'median ms':>11}{'p99 ms':>9}{'clicks/s':>10}")
     for name, f in rows.items():
         print(f"{name:<26}{f['count']:>7}{f['median']:>11.2f}{f['p99']:>9.2f}{f['rate']:>10.1f}")
     o, fl = rows[names[0]], rows[names[1]]
     ratio = o["median"] / fl["median"]
+    # DingTalk documents no answer time for a card callback; the sandbox gives an ACK 5 s, as WeCom does.
+    budget = "WeCom's" if args.platform.startswith("wecom") else "the sandbox's DingTalk"
     print(f"ours/floor: median {ratio:.2f}x, p99 {o['p99'] / fl['p99']:.2f}x, throughput "
           f"{fl['rate'] / o['rate']:.2f}x lower; ours p99 is {o['p99'] / 1000 / WECOM_ANSWER_WITHIN:.1%} "
-          f"of WeCom's {WECOM_ANSWER_WITHIN:g} s")
+          f"of {budget} {WECOM_ANSWER_WITHIN:g} s")
     print(f"ratio={ratio:.2f} target<={TARGET:g}")
     return 0
 

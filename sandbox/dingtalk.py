@@ -26,13 +26,14 @@ Admin (JSON; errors are HTTP 400 {"error": ...}):
   POST/GET/DELETE /sandbox/faults    call faults, flow control, {"revoke_tokens": true} (sandbox/dingtalk_faults.py)
   GET  /sandbox/messages?user=U      what U received, oldest first (&both=1 adds what U sent)
   GET/POST /sandbox/users            the organisation's members; POST {"users": [...], "names"?: {id: 姓名}}
-  GET/POST /sandbox/config           mode stream|http, card_callback_url, robot_callback_url, event_url,
-                                     event_token, event_aes_key; ack_timeout, retry_delay, ping_interval
+  GET/POST /sandbox/config           mode stream|http and robot_callback_url (the app's robot's 消息接收模式
+                                     and 消息接收地址), card_callback_url, event_url, event_token, event_aes_key;
+                                     ack_timeout, retry_delay, ping_interval
   POST /sandbox/oauth/code           {"userid"} -> {"code"}: an authCode for userAccessToken
   GET  /sandbox/stats                calls per API
   POST /sandbox/click                {"user","task_id" (outTrackId),"key","selected"?: [ids],"repeat"?}
-  POST /sandbox/text                 {"user","content"}: a robot message
-  POST /sandbox/image                multipart media + user: a picture message with a downloadCode
+  POST /sandbox/text                 {"user","content","robot"?}: a robot message (to the app's robot by default)
+  POST /sandbox/image                multipart media + user (+ caption, robot): a picture message with a downloadCode
   GET  /sandbox/dingtalk-media/<id>  the bytes behind a downloadCode (the downloadUrl) or a media_id
   POST /sandbox/event                {"EventType", ...}: an encrypted classic event to event_url
   POST /sandbox/verify               the check_url event
@@ -44,10 +45,13 @@ Admin (JSON; errors are HTTP 400 {"error": ...}):
 
 Phone view (sandbox/dingtalk_phone.py): GET /phone, GET /phone/<user>, GET /phone/<user>/scan?url=.
 
-Clicks and messages go by Stream (topics /v1.0/card/instances/callback and /v1.0/im/bot/messages/get) or, in
-http mode, are POSTed to the configured URLs with headers timestamp (ms, never the same twice) and sign =
-base64(HmacSHA256(AppSecret, f"{timestamp}\\n{AppSecret}")) and the frame's data as the body; each attempt
-reports its sent_headers and sent_body, so a test can replay them as an eavesdropper would. A card
+Each click and each message is routed on its own, as DingTalk routes it: a click by its card's callbackType
+(STREAM: topic /v1.0/card/instances/callback; HTTP: the URL registered for its callbackRouteKey, signed
+x-ddpaas-signature), a member's message by the receiving mode its robot had when it was sent (Stream: topic
+/v1.0/im/bot/messages/get; HTTP: POSTed to the robot's robot_callback_url with headers timestamp (ms, never
+the same twice) and sign = base64(HmacSHA256(AppSecret, f"{timestamp}\\n{AppSecret}"))), with the frame's data
+as the body; each attempt reports its sent_headers and sent_body, so a test can replay them as an
+eavesdropper would. A card
 callback's answer (the ACK's response, or the HTTP reply) with cardData/privateData/userPrivateData
 updates the card, with the rules of PUT /v1.0/card/instances.
 
@@ -372,8 +376,10 @@ def _admin_routes(app: Flask, state: DingtalkState) -> None:
             why = _configure(state, _admin_body())
             if why:
                 return _bad(why)
+        robot = state.robot_setting(state.robot_code)
         return jsonify({"app_key": state.app_key, "corp_id": state.corp_id, "robot_code": state.robot_code,
-                        "card_template_id": state.card_template_id, **state.config, **state.gateway_settings})
+                        "card_template_id": state.card_template_id, **state.config, **state.gateway_settings,
+                        "mode": robot["mode"], "robot_callback_url": robot["url"]})
 
     @app.post("/sandbox/oauth/code")
     def oauth_code():
@@ -408,8 +414,11 @@ def _admin_routes(app: Flask, state: DingtalkState) -> None:
 
 
 def _configure(state: DingtalkState, body: dict) -> str | None:
+    # mode and robot_callback_url are the app's robot's 消息接收模式 and 消息接收地址, set on the robot.
     if "mode" in body and body["mode"] not in ("stream", "http"):
         return "mode must be stream or http"
+    if "robot_callback_url" in body and not isinstance(body["robot_callback_url"], (str, type(None))):
+        return "robot_callback_url must be a URL"
     if "filtered" in body:
         if not isinstance(body["filtered"], list) or not all(isinstance(u, str) for u in body["filtered"]):
             return "filtered must list user ids (members who have not authorised the robot, or left)"
@@ -417,7 +426,10 @@ def _configure(state: DingtalkState, body: dict) -> str | None:
             state.filtered = set(body["filtered"])
     for key in state.config:
         if key in body:
-            state.config[key] = body[key] or (None if key != "mode" else "stream")
+            state.config[key] = body[key] or None
+    robot = {name: body[key] for key, name in (("mode", "mode"), ("robot_callback_url", "url")) if key in body}
+    if robot:
+        state.set_robot(state.robot_code, **{k: v or None for k, v in robot.items()})
     for key in GATEWAY_SETTINGS:
         if key in body:
             if not isinstance(body[key], (int, float)) or body[key] < 0:
@@ -539,10 +551,12 @@ def _user_routes(app: Flask, state: DingtalkState) -> None:
         body = _admin_body()
         if not isinstance(body.get("content"), str) or not body["content"]:
             return _bad("content required")
-        entry = state.record_from_user(body.get("user"), "text", {"content": body["content"]})
+        if body.get("robot") is not None and not isinstance(body["robot"], str):
+            return _bad("robot must be a robotCode")
+        entry = state.record_from_user(body.get("user"), "text", {"content": body["content"]}, robot=body.get("robot"))
         data = state.robot_message(entry, request.host_url)
-        return jsonify({**_deliver(app, state, ROBOT_TOPIC, data, repeat_of(body.get("repeat"))),
-                        "msg_id": entry["msgid"]})
+        return jsonify({**_deliver(app, state, entry, data, repeat_of(body.get("repeat"))),
+                        "msg_id": entry["msgid"], "route": entry["route"]["mode"]})
 
     @app.post("/sandbox/image")
     def image():
@@ -555,23 +569,30 @@ def _user_routes(app: Flask, state: DingtalkState) -> None:
         name, ctype = upload.filename or "image.jpg", upload.mimetype or "image/jpeg"
         code = state.store_media("download", name, ctype, data)
         picture = state.store_media("download", name, ctype, data)
-        caption = request.form.get("caption")
+        caption, robot = request.form.get("caption"), request.form.get("robot")
         if caption:   # a photo sent with words arrives as richText, not picture
             entry = state.record_from_user(request.form.get("user"), "richText", {"richText": [
-                {"text": caption}, {"type": "picture", "downloadCode": code, "pictureDownloadCode": picture}]})
+                {"text": caption}, {"type": "picture", "downloadCode": code, "pictureDownloadCode": picture}]},
+                robot=robot)
         else:
             entry = state.record_from_user(request.form.get("user"), "picture",
-                                           {"downloadCode": code, "pictureDownloadCode": picture})
+                                           {"downloadCode": code, "pictureDownloadCode": picture}, robot=robot)
         message = state.robot_message(entry, request.host_url)
-        return jsonify({**_deliver(app, state, ROBOT_TOPIC, message, repeat_of(request.form.get("repeat"))),
-                        "msg_id": entry["msgid"], "download_code": code})
+        return jsonify({**_deliver(app, state, entry, message, repeat_of(request.form.get("repeat"))),
+                        "msg_id": entry["msgid"], "download_code": code, "route": entry["route"]["mode"]})
 
 
-def _deliver(app: Flask, state: DingtalkState, topic: str, data: dict, repeat: int) -> dict:
-    """Deliver a robot message the way the app's robot is set up (the mode: Stream or HTTP)."""
-    if state.config["mode"] == "http":
-        return _deliver_http(state, topic, data, repeat)
-    return _deliver_stream(app, state, topic, data, repeat)
+def _deliver(app: Flask, state: DingtalkState, entry: dict, data: dict, repeat: int) -> dict:
+    """Deliver one robot message the way its robot was set to receive when it was sent (Stream or HTTP).
+
+    Per message, as on DingTalk: the route is the robot's 消息接收模式 recorded with the message, not a
+    mode of the sandbox, so a change of the setting affects later messages only, and cards (routed by
+    their own callbackType) are not touched by it.
+    """
+    route = entry["route"]
+    if route["mode"] == "http":
+        return _deliver_robot_http(state, route["url"], data, repeat)
+    return _deliver_stream(app, state, ROBOT_TOPIC, data, repeat)
 
 
 def _deliver_card_http(state: DingtalkState, track: str, data: dict, repeat: int) -> dict:
@@ -617,22 +638,12 @@ def _deliver_stream(app: Flask, state: DingtalkState, topic: str, data: dict, re
     return {"status": ack["code"], "message_id": mid, "ack": ack, "acks": frame["acks"], "applied": ack["applied"]}
 
 
-def _deliver_http(state: DingtalkState, topic: str, data: dict, repeat: int) -> dict:
-    key = "card_callback_url" if topic == CARD_TOPIC else "robot_callback_url"
-    url = state.config[key]
-    if not url:
-        raise ClickRefused(f"mode is http but {key} is not configured")
+def _deliver_robot_http(state: DingtalkState, url: str, data: dict, repeat: int) -> dict:
+    """POST a robot message to its robot's 消息接收地址, signed with timestamp and sign (the AppSecret)."""
     attempts = []
     for _ in range(repeat):
         timestamp = _callback_stamp(state)
         headers = {"timestamp": timestamp, "sign": sign(timestamp, state.app_secret)}
         attempts.append({**_post(url, body=data, headers=headers), "sent_headers": headers, "sent_body": data})
     last = attempts[-1]
-    outcome = {"status": last["status"], "body": last["body"], "attempts": attempts, "applied": None}
-    if topic == CARD_TOPIC and last["status"] == 200:
-        try:
-            reply = json.loads(last["body"]) if last["body"].strip() else None
-        except ValueError:
-            reply = None
-        outcome["applied"] = _apply_response(state, data, reply)
-    return outcome
+    return {"status": last["status"], "body": last["body"], "attempts": attempts, "applied": None}

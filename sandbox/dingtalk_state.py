@@ -136,8 +136,10 @@ class DingtalkState:
         self.chats: dict[str, list] = defaultdict(list)
         self.media: dict[str, dict] = {}         # media_id or downloadCode -> the bytes and their name
         self.auth_codes: dict[str, dict] = {}
-        self.config = {"mode": "stream", "card_callback_url": None, "robot_callback_url": None,
-                       "event_url": None, "event_token": None, "event_aes_key": None}
+        self.config = {"card_callback_url": None, "event_url": None, "event_token": None, "event_aes_key": None}
+        # Each robot's 消息接收模式 (stream or http) and 消息接收地址, set on the robot in the developer
+        # console: a member's message goes the way its robot is set when it is sent (docs/dingtalk.md).
+        self.robots: dict[str, dict] = {robot_code: {"mode": "stream", "url": None}}
         self.gateway = None                      # the Stream gateway, started by the first connections/open
         self.last_callback_ms = 0                # HTTP mode: the last callback's timestamp header
         self.gateway_settings = {"ack_timeout": 5.0, "retry_delay": 1.0, "ping_interval": 60.0}
@@ -490,15 +492,35 @@ class DingtalkState:
                     "spaceType": "IM_ROBOT", "spaceId": user, "userIdType": 1,
                     "content": json.dumps(content, ensure_ascii=False), "extension": "{}"}
 
-    def record_from_user(self, userid, msgtype: str, content: dict) -> dict:
-        """Record a message a member sends to the robot; return its chat entry."""
+    def robot_setting(self, robot_code: str) -> dict:
+        """Return a copy of the robot's receiving setting ({mode, url}), or raise ClickRefused if no such robot."""
+        with self.lock:
+            setting = self.robots.get(robot_code)
+            if setting is None:
+                raise ClickRefused(f"robot {robot_code!r} is not a robot of this organisation")
+            return dict(setting)
+
+    def set_robot(self, robot_code: str, **changes) -> None:
+        """Change a robot's receiving mode or URL, as its developer console would; later messages follow it."""
+        with self.lock:
+            self.robots[robot_code].update(changes)
+
+    def record_from_user(self, userid, msgtype: str, content: dict, *, robot: str | None = None) -> dict:
+        """Record a message a member sends to a robot (the app's by default); return its chat entry.
+
+        The entry keeps the robot's receiving mode at this moment as its route: that is the way it goes.
+        """
         with self.lock:
             user = self.member(userid)
             if user is None:
                 raise ClickRefused(f"{userid!r} is not a member")
+            robot = robot or self.robot_code
+            route = self.robot_setting(robot)
+            if route["mode"] == "http" and not route["url"]:
+                raise ClickRefused(f"robot {robot} receives over HTTP but has no robot_callback_url")
             entry = {"seq": next(self._seq), "direction": "from_user", "user": user,
                      "msgid": "msg" + secrets.token_urlsafe(18), "msgtype": msgtype, "sent_at": self.now(),
-                     "task_id": None, "content": dict(content)}
+                     "task_id": None, "content": dict(content), "robot": robot, "route": route}
             self.chats[user].append(entry)
             return copy.deepcopy(entry)
 
@@ -506,12 +528,12 @@ class DingtalkState:
         """Render the robot callback data of a member's message (topic /v1.0/im/bot/messages/get)."""
         user, now_ms = entry["user"], int(entry["sent_at"] * 1000)
         data = {"conversationType": "1", "conversationId": "cid" + self.union_id(user)[1:],
-                "chatbotCorpId": self.corp_id, "chatbotUserId": "$:LWCP_v1:$" + self.robot_code,
+                "chatbotCorpId": self.corp_id, "chatbotUserId": "$:LWCP_v1:$" + entry["robot"],
                 "msgId": entry["msgid"], "senderNick": self.names.get(user, user), "isAdmin": False,
                 "senderStaffId": user, "senderId": "$:LWCP_v1:$" + self.union_id(user), "senderCorpId": self.corp_id,
                 "sessionWebhook": f"{base_url}robot/sendBySession?session={secrets.token_hex(16)}",
                 "sessionWebhookExpiredTime": now_ms + 90 * 60 * 1000, "createAt": now_ms,
-                "robotCode": self.robot_code, "msgtype": entry["msgtype"]}
+                "robotCode": entry["robot"], "msgtype": entry["msgtype"]}
         if entry["msgtype"] == "text":
             data["text"] = {"content": entry["content"]["content"]}
         else:

@@ -731,3 +731,37 @@ def test_each_card_calls_back_by_its_own_callback_type_and_http_ones_are_signed_
     stream = admin(sandbox, "POST", "/sandbox/click", json={
         "user": "zhangsan", "task_id": "DH-0001-plan", "key": "permit.approve:DH-0001:plan"})[1]
     assert stream["status"] == "pending" and "Stream" in stream["why"] and len(got) == 1
+
+
+def test_each_robot_message_goes_the_way_its_robot_receives_when_it_is_sent(sandbox, app, receiver):
+    """The receiving mode is the robot's setting (its 消息接收模式), read for each message as it is sent."""
+    app.config["SANDBOX_CLICK_WAIT"] = 0
+    with open_stream(sandbox) as ws:
+        # The robot receives over HTTP: a Stream connection listening for its topic gets nothing.
+        over_http = post_text(sandbox, "一")
+        assert (over_http["status"], over_http["route"]) == (200, "http")
+        assert [r["body"]["text"] for r in receiver.received] == [{"content": "一"}]
+        # Set to Stream in the console: the next message takes the socket, and HTTP hears no more.
+        admin(sandbox, "POST", "/sandbox/config", json={"mode": "stream"})
+        over_stream = post_text(sandbox, "二")
+        assert (over_stream["status"], over_stream["route"]) == ("pending", "stream")
+        frame = recv(ws)
+        assert frame["headers"]["topic"] == "/v1.0/im/bot/messages/get"
+        assert json.loads(frame["data"])["text"] == {"content": "二"}
+        ack(ws, frame)
+    assert len(receiver.received) == 1
+    sent = [m for m in admin(sandbox, "GET", "/sandbox/messages", params={"user": "zhangsan", "both": 1})[1]
+            if m["direction"] == "from_user"]
+    assert [(m["content"]["content"], m["route"]["mode"], m["robot"]) for m in sent] == [
+        ("一", "http", APP_KEY), ("二", "stream", APP_KEY)]
+
+
+def test_a_message_to_no_robot_or_to_one_without_an_address_is_refused_and_not_recorded(sandbox):
+    status, answer = admin(sandbox, "POST", "/sandbox/text", json={"user": "zhangsan", "content": "帮助",
+                                                                    "robot": "dingotherrobot"})
+    assert status == 400 and "dingotherrobot" in answer["error"]
+    admin(sandbox, "POST", "/sandbox/config", json={"mode": "http", "robot_callback_url": None})
+    status, answer = admin(sandbox, "POST", "/sandbox/text", json={"user": "zhangsan", "content": "帮助"})
+    assert status == 400 and "robot_callback_url" in answer["error"]
+    assert admin(sandbox, "GET", "/sandbox/messages", params={"user": "zhangsan", "both": 1})[1] == []
+    assert admin(sandbox, "GET", "/sandbox/config")[1]["mode"] == "http"
