@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover", "muster", "pick", "change")
+               "handover", "muster", "pick", "change", "inspection")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -186,6 +186,15 @@ class _Delivery:
                             lambda: change.ask_card(number, int(side), person_id=self.row.person_id, base_url=base,
                                                     serial=self.row.id),
                             lambda which, task: change.settled_card(number, int(which), task_id=task))
+
+    def _inspection(self) -> None:
+        """Send an inspection round's checklist card, or turn the inspector's open one into what was found."""
+        from cards import inspection
+        number, side = self.payload["inspection"], self.payload["side"]
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        self._ask_or_settle(f"inspection-{number}", "ask", settles,
+                            lambda: inspection.ask_card(number, person_id=self.row.person_id, serial=self.row.id),
+                            lambda _side, task: inspection.settled_card(number, task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

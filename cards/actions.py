@@ -214,3 +214,20 @@ def parse_change(text: str) -> tuple[str, int] | None:
         return None
     ask, change_id = found.split(":")
     return ask, int(change_id)
+
+
+# Inspection cards: 提交 sends the items ticked 不符合 (none ticked: everything conforms).
+INSPECTION_PREFIX = "inspection.submit:"
+
+
+def inspection_key(inspection_id: int) -> str:
+    """Build the key of an inspection card's 提交 button (and of its checklist question)."""
+    if isinstance(inspection_id, bool) or not isinstance(inspection_id, int) or inspection_id < 1:
+        raise ValueError(f"not an inspection id: {inspection_id!r}")
+    return f"{INSPECTION_PREFIX}{inspection_id}"
+
+
+def parse_inspection(text: str) -> int | None:
+    """Return the inspection id of an inspection card's key, None for any other key."""
+    found = _after_prefix(text, INSPECTION_PREFIX, _VERSION, "inspection")
+    return int(found) if found else None

@@ -97,8 +97,10 @@ def _vote_interaction(card: Card) -> dict:
     # 驳回) have no place on it. Whether vote_interaction takes horizontal_content_list and
     # sub_title_text is [unverified]; the permit's number and step are in main_title either way.
     body = _common(card)
-    body["main_title"] = {"title": card.title,
-                          "desc": f"{card.field('编号')} {card.field('类型')} · 已等待 {card.field('已等待')}"}
+    # A permit's step names the permit; an inspection round (no 编号) names what it inspects.
+    desc = (f"{card.field('编号')} {card.field('类型')} · 已等待 {card.field('已等待')}" if card.field("编号")
+            else card.subtitle)
+    body["main_title"] = {"title": card.title, "desc": desc}
     return {"card_type": "vote_interaction", **body, "task_id": _task_id(card),
             "checkbox": {"question_key": card.checklist_key, "mode": 1,
                          "option_list": [{"id": option_id(i), "text": item, "is_checked": False}

@@ -9,6 +9,7 @@ from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
 from .inbox import InboxEvent
+from .inspection import Inspection, InspectionPlan
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole
@@ -22,4 +23,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           Outbox, CardRecord, Conversation, Gateway, Sensor, SensorBinding, Alarm, AlarmAck, Certificate,
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
-          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, SchemaVersion]
+          KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, InspectionPlan,
+          Inspection, SchemaVersion]

@@ -159,14 +159,15 @@ class Phone:
                 return message
         return None
 
-    def click(self, user: str, message: dict, *, button: int = 0, repeat: int = 1) -> dict:
-        """Click a button of the card (a checklist card: tick every item, then submit)."""
+    def click(self, user: str, message: dict, *, button: int = 0, repeat: int = 1,
+              ticks: list[int] | None = None) -> dict:
+        """Click a button of the card (a checklist card: tick every item, or those at ticks, then submit)."""
         card = message["state"]["card"]
         body = {"user": user, "task_id": message["task_id"], "repeat": repeat}
         if card["card_type"] == "vote_interaction":
             box = card["checkbox"]
-            body |= {"key": card["submit_button"]["key"],
-                     "selected": {box["question_key"]: [o["id"] for o in box["option_list"]]}}
+            options = [o["id"] for i, o in enumerate(box["option_list"]) if ticks is None or i in ticks]
+            body |= {"key": card["submit_button"]["key"], "selected": {box["question_key"]: options}}
         else:
             body["key"] = card["button_list"][button]["key"]
         return self._post("/sandbox/click", json=body)
@@ -200,13 +201,14 @@ class DingTalkPhone(Phone):
     def account(self, person) -> str:
         return person.dingtalk_userid
 
-    def click(self, user: str, message: dict, *, button: int = 0, repeat: int = 1) -> dict:
-        """Click a button of the card (a checklist card: tick every item, then the first button)."""
+    def click(self, user: str, message: dict, *, button: int = 0, repeat: int = 1,
+              ticks: list[int] | None = None) -> dict:
+        """Click a button of the card (a checklist card: tick every item, or those at ticks, then the button)."""
         card = message["state"]["card"]
         body = {"user": user, "task_id": message["task_id"], "repeat": repeat,
                 "key": card["buttons"][button]["id"]}
         if card["kind"] == "checklist":
-            body["selected"] = [item["id"] for item in card["checklist"]]
+            body["selected"] = [item["id"] for i, item in enumerate(card["checklist"]) if ticks is None or i in ticks]
         return self._post("/sandbox/click", json=body)
 
     def label(self, message: dict) -> str:
