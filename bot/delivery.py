@@ -19,7 +19,7 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover", "muster", "pick", "change", "inspection")
+               "handover", "muster", "pick", "change", "inspection", "audit")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -195,6 +195,15 @@ class _Delivery:
         self._ask_or_settle(f"inspection-{number}", "ask", settles,
                             lambda: inspection.ask_card(number, person_id=self.row.person_id, serial=self.row.id),
                             lambda _side, task: inspection.settled_card(number, task_id=task))
+
+    def _audit(self) -> None:
+        """Send a random audit's checklist card, or turn the officer's open one into the result."""
+        from cards import inspection
+        number, side = self.payload["audit"], self.payload["side"]
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        self._ask_or_settle(f"audit-{number}", "ask", settles,
+                            lambda: inspection.audit_card(number, person_id=self.row.person_id, serial=self.row.id),
+                            lambda _side, task: inspection.audit_settled_card(number, task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

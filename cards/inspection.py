@@ -1,9 +1,11 @@
-"""The card of one inspection round: its checklist, where ticking an item says it does not conform (不符合)."""
+"""The checklist cards of the hazard domain, where ticking an item says it fails: an inspection round's
+(不符合) and a random audit's (不合格)."""
 from __future__ import annotations
 
 from datetime import datetime
 
 import settings
+from models.hazard import AUDIT_PENDING, AUDIT_STATE_NAMES, PermitAudit
 from models.inspection import DONE, Inspection, InspectionPlan
 from workflow import template as templates
 from workflow.clock import local
@@ -56,3 +58,35 @@ def settled_card(inspection_id: int, *, task_id: str) -> Card:
         text = f"{when(row.done_at)} 提交：{len(row.items)} 项全部符合"
     return Card(kind="outcome", task_id=task_id, title=f"已巡检：{row.plan.name}", subtitle=row.plan.name,
                 fields=_fields(row), buttons=(), notice=text)
+
+
+AUDIT_NOTICE = ("请到现场扫描作业票二维码签到，逐项检查，勾选不合格的项目后提交（不合格项登记为隐患）；"
+                "全部合格则不勾选，直接提交")
+
+
+def _audit_fields(row: PermitAudit) -> tuple[Field, ...]:
+    permit = row.permit
+    return (Field("作业票", permit.no), Field("类型", templates.get(permit.work_type).name),
+            Field("地点", permit.location), Field("抽取日期", row.draw.day.isoformat()))
+
+
+def audit_card(audit_id: int, *, person_id: int, serial: int | None = None) -> Card:
+    """Return the random audit's checklist card, or its outcome once recorded."""
+    row = PermitAudit.get_by_id(audit_id)
+    tid = f"audit-{audit_id}-p{person_id}" + (f"-n{serial}" if serial is not None else "")
+    if row.state != AUDIT_PENDING:
+        return audit_settled_card(audit_id, task_id=tid)
+    submit = actions.audit_key(row.id)
+    return Card(kind="checklist", task_id=tid, title=f"待您抽查：{row.permit.no}", subtitle=row.permit.location,
+                fields=_audit_fields(row), buttons=(Button("提交", submit, PRIMARY),), checklist=tuple(row.items),
+                checklist_key=submit, notice=AUDIT_NOTICE)
+
+
+def audit_settled_card(audit_id: int, *, task_id: str) -> Card:
+    """Return what the audit card becomes once its result is recorded (from the card or in chat)."""
+    row = PermitAudit.get_by_id(audit_id)
+    text = f"{when(row.done_at)} 记录：{AUDIT_STATE_NAMES[row.state]}"
+    if row.finding_id:
+        text += f"，第 {'、'.join(map(str, row.failed))} 项不合格，已登记隐患 {row.finding.no}"
+    return Card(kind="outcome", task_id=task_id, title=f"已抽查：{row.permit.no}", subtitle=row.permit.location,
+                fields=_audit_fields(row), buttons=(), notice=text)

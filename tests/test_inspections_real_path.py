@@ -100,3 +100,34 @@ def test_a_round_not_done_in_time_is_reminded_then_escalated(world):
     for head in ("qinchuan",):   # the head of 储运车间, 何亮's unit
         assert "超期上报：巡检“3#罐区每班巡检”" in everything(phone, head)
     assert Inspection.get_by_id(round_.id).escalation_level == 1
+
+
+@BOTH
+def test_a_random_audit_comes_as_a_card_whose_ticks_are_the_failed_measures(world, monkeypatch):
+    import settings
+    from models import PermitAudit
+    from tests.emergency.test_emergency_stop import running_at
+    from workflow.walkthrough import Clock
+    phone, drain = world.phone, world.drain
+    hot = running_at("hot_work", "3#罐区 东侧管廊", Clock(MORNING - timedelta(hours=2)))
+    drain()
+    monkeypatch.setenv("AUDIT_SHARE", "1")
+    settings.configure()
+    run_all((MORNING + timedelta(hours=1, minutes=5)).isoformat())   # 09:05 at the plant
+    drain()
+    row = PermitAudit.get()
+    card = phone.open_card("sunli", f"audit-{row.id}-")
+    assert card is not None and items_of(phone, card) == row.items and f"待您抽查：{hot.no}" in str(card)
+
+    phone.click("sunli", card, ticks=[9])                       # before scanning the permit's site code
+    drain()
+    assert "请先到现场扫描" in everything(phone, "sunli") and PermitAudit.get().state == "pending"
+    assert phone.visit("sunli", hot.no).status_code == 200
+    phone.click("sunli", phone.open_card("sunli", f"audit-{row.id}-"), ticks=[9])
+    drain()
+    f = Finding.get()
+    assert f"{hot.no} 抽查不合格，已登记隐患 {f.no}" in said(phone, "sunli")
+    assert (f.source, f.unit_id, row.items[9] in f.description) == ("抽查", hot.unit_id, True)
+    done = PermitAudit.get()
+    assert (done.state, done.failed, done.finding_id) == ("failed", [10], f.id)
+    assert phone.open_card("sunli", f"audit-{row.id}-") is None and f"已抽查：{hot.no}" in everything(phone, "sunli")

@@ -10,7 +10,7 @@ from workflow.machine import record_refusal
 
 from .changes import handle_click as change_click
 from .exporting import refresh_click
-from .inspections import handle_click as inspection_click
+from .inspections import handle_audit_click as audit_click, handle_click as inspection_click
 from .lockout import handle_click as lockout_click
 from .replies import Replier
 
@@ -85,7 +85,7 @@ def handle_click(event: Event, person: Person) -> str:
     if (done := change_click(event, person)) is not None:
         remember_response_code(event)
         return done
-    if (done := inspection_click(event, person)) is not None:
+    if (done := inspection_click(event, person)) is not None or (done := audit_click(event, person)) is not None:
         remember_response_code(event)
         return done
     try:
