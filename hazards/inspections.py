@@ -73,6 +73,8 @@ def open_due(now: datetime) -> int:
     done = 0
     for plan in InspectionPlan.select().where(InspectionPlan.active == True).order_by(InspectionPlan.id):  # noqa: E712
         window = period(plan.schedule, now)
+        if not plan.inspector.active:
+            continue   # someone who left gets no card; the next workbook names the plan's new inspector
         if window is None or Inspection.select().where((Inspection.plan == plan)
                                                        & (Inspection.starts_at == window[0])).exists():
             continue
@@ -185,7 +187,8 @@ def escalate_due(now: datetime) -> int:
     for row_id, seen in list(rows.tuples()):
         with transaction():
             row = Inspection.get_by_id(row_id)
-            levels = [[p for p in level if p.id != row.inspector_id] for level in notify.chain(row.inspector.department)]
+            chain = notify.chain(row.inspector.department)
+            levels = [[p for p in level if p.id != row.inspector_id] for level in chain]
             levels = [level for level in levels if level]
             level = row.escalation_level
             nxt = now + _interval() if level + 1 < len(levels) else None

@@ -13,8 +13,9 @@ from .layout import fill, pick_list
 
 OUT = Path(__file__).with_name("示例巡检计划.xlsx")
 
-# One row per item; a plan's later rows repeat its name and leave its other columns empty. 3#罐区 is where the sample permits
-# and the inspection story work; 何亮 (储运车间) walks it each shift, 孙立 checks hot work each day.
+# One row per item; a plan's later rows repeat its name and leave its other columns empty. 3#罐区 is
+# where the sample permits and the inspection story work; 何亮 (储运车间) walks it each shift, 孙立
+# checks hot work each day.
 TANK_FARM = ("消防通道畅通，无杂物堵塞", "灭火器在位且在有效期内", "可燃气体探测器运行正常，无报警",
              "罐区防火堤完好，排水阀关闭", "作业点警戒线和警示牌齐全")
 HOT_WORK = ("动火点周围 15 米内可燃物已清理", "监护人在岗，持证作业", "气体检测在有效期内",
