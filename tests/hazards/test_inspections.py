@@ -69,3 +69,11 @@ def test_a_check_in_before_the_round_or_elsewhere_proves_nothing(pushed):
     CheckIn.create(permit=hot, person=heliang, at=MORNING - H, source="qr", kind="visit")
     with pytest.raises(InvalidPermit):
         inspections.record(pushed.id, [], by=heliang)
+
+
+def test_a_plan_whose_inspector_has_left_pushes_no_round(plant):
+    from models import Person
+    load_inspections(SAMPLE)
+    Person.update(active=False).where(Person.id == find_person("heliang").id).execute()
+    assert inspections.open_due(MORNING + H) == 1           # hot work's day round alone
+    assert not Inspection.select().join(InspectionPlan).where(InspectionPlan.name == "3#罐区每班巡检").exists()
