@@ -19,7 +19,8 @@ from .channel import Channel
 log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
-               "handover", "muster", "pick", "change", "quiz", "courses")
+               "handover", "muster", "pick", "change", "quiz", "courses",
+               "inspection", "audit")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -204,6 +205,24 @@ class _Delivery:
             courses = sorted(Course.select().where(Course.id.in_(ids)), key=lambda c: ids.index(c.id))
             card = courses_card(courses, person_id=self.row.person_id, serial=self.row.id)
         self._send(card, step_key=f"courses-{self.row.id}")
+
+    def _inspection(self) -> None:
+        """Send an inspection round's checklist card, or turn the inspector's open one into what was found."""
+        from cards import inspection
+        number, side = self.payload["inspection"], self.payload["side"]
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        self._ask_or_settle(f"inspection-{number}", "ask", settles,
+                            lambda: inspection.ask_card(number, person_id=self.row.person_id, serial=self.row.id),
+                            lambda _side, task: inspection.settled_card(number, task_id=task))
+
+    def _audit(self) -> None:
+        """Send a random audit's checklist card, or turn the officer's open one into the result."""
+        from cards import inspection
+        number, side = self.payload["audit"], self.payload["side"]
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        self._ask_or_settle(f"audit-{number}", "ask", settles,
+                            lambda: inspection.audit_card(number, person_id=self.row.person_id, serial=self.row.id),
+                            lambda _side, task: inspection.audit_settled_card(number, task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

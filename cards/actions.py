@@ -257,3 +257,37 @@ def option_indexes(count: int, option_ids) -> list[int]:
             raise ValueError(f"unknown checklist option {raw!r}")
         chosen.add(int(match.group(1)) - 1)
     return sorted(chosen)
+
+
+# Inspection cards: 提交 sends the items ticked 不符合 (none ticked: everything conforms).
+INSPECTION_PREFIX = "inspection.submit:"
+
+
+def inspection_key(inspection_id: int) -> str:
+    """Build the key of an inspection card's 提交 button (and of its checklist question)."""
+    if isinstance(inspection_id, bool) or not isinstance(inspection_id, int) or inspection_id < 1:
+        raise ValueError(f"not an inspection id: {inspection_id!r}")
+    return f"{INSPECTION_PREFIX}{inspection_id}"
+
+
+def parse_inspection(text: str) -> int | None:
+    """Return the inspection id of an inspection card's key, None for any other key."""
+    found = _after_prefix(text, INSPECTION_PREFIX, _VERSION, "inspection")
+    return int(found) if found else None
+
+
+# Audit cards (抽查): 提交 sends the measures ticked 不合格 (none ticked: the permit passes).
+AUDIT_PREFIX = "audit.submit:"
+
+
+def audit_key(audit_id: int) -> str:
+    """Build the key of an audit card's 提交 button (and of its checklist question)."""
+    if isinstance(audit_id, bool) or not isinstance(audit_id, int) or audit_id < 1:
+        raise ValueError(f"not an audit id: {audit_id!r}")
+    return f"{AUDIT_PREFIX}{audit_id}"
+
+
+def parse_audit(text: str) -> int | None:
+    """Return the audit id of an audit card's key, None for any other key."""
+    found = _after_prefix(text, AUDIT_PREFIX, _VERSION, "audit")
+    return int(found) if found else None

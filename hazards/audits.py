@@ -11,7 +11,7 @@ import secrets
 from datetime import date, datetime
 
 import settings
-from models import CheckIn, Person, transaction, utcnow
+from models import CheckIn, Outbox, Person, transaction, utcnow
 from models.hazard import (AUDIT_FAILED, AUDIT_PASSED, AUDIT_PENDING, AUDIT_STATE_NAMES, SOURCE_AUDIT, AuditDraw,
                            PermitAudit)
 from models.permit import Permit
@@ -25,6 +25,7 @@ from . import notify
 from .findings import Options, report as report_finding
 
 DRAW_HOUR = 9   # plant time: the day's work has started
+CARD_ITEMS = 20   # both platforms' checklist cards hold at most 20 options
 
 
 def pick(population: list[str], seed: str, share: float) -> list[str]:
@@ -71,12 +72,13 @@ def draw(day: date, *, now: datetime | None = None, seed: str | None = None,
             permit = Permit.get(Permit.no == no)
             officer = _officer(permit)
             items = measures(permit)
-            PermitAudit.create(draw=record, permit=permit, officer=officer, items=items)
+            row = PermitAudit.create(draw=record, permit=permit, officer=officer, items=items)
             lines = "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
             notify.tell([officer], f"抽查 {no}（{permit.location}）：请到现场扫描作业票二维码签到，逐项检查：\n{lines}\n"
-                                   f"检查后发送“抽查 {no} 合格”或“抽查 {no} 不合格 项目序号 说明”，"
+                                   f"检查后在抽查卡片上勾选不合格的项目并提交，或发送“抽查 {no} 合格”或“抽查 {no} 不合格 项目序号 说明”，"
                                    f"例如：抽查 {no} 不合格 3,5 灭火器不足",
                         f"audit:{day}:{no}")
+            _card(row, "ask")
         audit.append(permit_no=None, actor="系统", action="audit_draw",
                      data={"day": day.isoformat(), "seed": seed, "share": share, "population": population,
                            "drawn": chosen}, at=now)
@@ -107,37 +109,72 @@ def _parse_items(words: str, count: int) -> tuple[list[int], str]:
 
 
 def record(permit_no: str, passed: bool, words: str = "", *, by: Person, now: datetime | None = None) -> PermitAudit:
-    """Record the officer's result, done on site; failed items open a finding against the permit's unit."""
-    now = now or utcnow()
+    """Record the officer's result sent in chat, done on site; failed items open a finding against the permit's unit."""
     with transaction():
         row = (PermitAudit.select().join(Permit).where(Permit.no == permit_no)
                .order_by(PermitAudit.id.desc()).first())
         if row is None:
             raise NotFound(f"{permit_no} 不在抽查名单中")
-        if row.state != AUDIT_PENDING:
-            raise InvalidTransition(f"{permit_no} 已抽查：{AUDIT_STATE_NAMES[row.state]}")
-        if by.id != row.officer_id:
-            raise NotAuthorized(f"{permit_no} 的抽查由{row.officer.name if row.officer else '安全员'}负责")
-        on_site = CheckIn.select().where((CheckIn.permit == row.permit) & (CheckIn.person == by)
-                                         & (CheckIn.at >= row.draw.drawn_at)).exists()
-        if not on_site:
-            raise InvalidPermit(f"请先到现场扫描 {permit_no} 的二维码签到，再记录抽查结果")
-        if passed:
-            row.state = AUDIT_PASSED
-        else:
+        _check(row, by)
+        failed, note = [], ""
+        if not passed:
             failed, note = _parse_items(words, len(row.items))
             if not note:
                 raise InvalidPermit("请写明不合格的情况，例如：抽查 编号 不合格 3,5 灭火器不足")
-            permit = row.permit
-            named = "；".join(row.items[i - 1] for i in failed)
-            finding = report_finding(f"{permit.location} {permit.no} 抽查不合格：{named}（{note}）", by=by,
-                                     options=Options(category="作业许可"), source=SOURCE_AUDIT, now=now)
-            finding.unit = permit.unit
-            finding.save()
-            row.state, row.failed, row.note, row.finding = AUDIT_FAILED, failed, note, finding
-        row.done_at = now
-        row.save()
-        audit.append(permit_no=row.permit.no, actor=actor(by), action="audit_result",
-                     data={"state": row.state, "failed": row.failed, "note": row.note,
-                           "finding": row.finding.no if row.finding else None}, at=now)
+        return _settle(row, failed, note, by=by, now=now or utcnow())
+
+
+def record_ticks(audit_id: int, failed_items: list[str], *, by: Person, now: datetime | None = None) -> PermitAudit:
+    """Record the result sent from the audit card: the items ticked are the ones found wanting."""
+    with transaction():
+        row = PermitAudit.get_or_none(PermitAudit.id == audit_id)
+        if row is None:
+            raise NotFound("没有这次抽查")
+        _check(row, by)
+        unknown = [item for item in failed_items if item not in row.items]
+        if unknown:
+            raise InvalidPermit(f"{row.permit.no} 的抽查清单中没有“{unknown[0]}”")
+        return _settle(row, [row.items.index(item) + 1 for item in failed_items], "", by=by, now=now or utcnow())
+
+
+def _check(row: PermitAudit, by: Person) -> None:
+    permit_no = row.permit.no
+    if row.state != AUDIT_PENDING:
+        raise InvalidTransition(f"{permit_no} 已抽查：{AUDIT_STATE_NAMES[row.state]}")
+    if by.id != row.officer_id:
+        raise NotAuthorized(f"{permit_no} 的抽查由{row.officer.name if row.officer else '安全员'}负责")
+    on_site = CheckIn.select().where((CheckIn.permit == row.permit) & (CheckIn.person == by)
+                                     & (CheckIn.at >= row.draw.drawn_at)).exists()
+    if not on_site:
+        raise InvalidPermit(f"请先到现场扫描 {permit_no} 的二维码签到，再记录抽查结果")
+
+
+def _settle(row: PermitAudit, failed: list[int], note: str, *, by: Person, now: datetime) -> PermitAudit:
+    if not failed:
+        row.state = AUDIT_PASSED
+    else:
+        permit = row.permit
+        named = "；".join(row.items[i - 1] for i in failed)
+        said = f"（{note}）" if note else ""
+        finding = report_finding(f"{permit.location} {permit.no} 抽查不合格：{named}{said}", by=by,
+                                 options=Options(category="作业许可"), source=SOURCE_AUDIT, now=now)
+        finding.unit = permit.unit
+        finding.save()
+        row.state, row.failed, row.note, row.finding = AUDIT_FAILED, failed, note, finding
+    row.done_at = now
+    row.save()
+    audit.append(permit_no=row.permit.no, actor=actor(by), action="audit_result",
+                 data={"state": row.state, "failed": row.failed, "note": row.note,
+                       "finding": row.finding.no if row.finding else None}, at=now)
+    _card(row, "settle-ask")
     return row
+
+
+def _card(row: PermitAudit, side: str) -> None:
+    """Queue the officer's audit card (or its settling); a list too long for a card stays in the text alone."""
+    if row.officer_id is None or not 0 < len(row.items) <= CARD_ITEMS:
+        return
+    (Outbox.insert(permit_no=None, person=row.officer_id, kind="audit",
+                   payload={"kind": "audit", "audit": row.id, "side": side},
+                   dedupe_key=f"audit-card:{row.id}:{side}")
+     .on_conflict_ignore().execute())

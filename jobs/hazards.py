@@ -23,8 +23,11 @@ def queue_anonymous_answer(platform: str, user_id: str, text: str) -> None:
 
 
 def scan(now: datetime | None = None) -> dict:
-    """Draw the day's audits; remind and escalate overdue findings; announce waiting reports on the hour."""
-    from hazards import anonymous, audits, deadlines, rectification
+    """Push and chase inspection rounds; draw the day's audits; chase overdue findings; announce reports hourly."""
+    from hazards import anonymous, audits, deadlines, inspections, rectification
     now = now or utcnow()
-    return {"audits_drawn": audits.draw_due(now),"hazards_reminded": deadlines.remind_due(now), "hazards_escalated": deadlines.escalate_due(now),
+    return {"inspections_opened": inspections.open_due(now), "inspections_reminded": inspections.remind_due(now),
+            "inspections_escalated": inspections.escalate_due(now),
+            "audits_drawn": audits.draw_due(now), "hazards_reminded": deadlines.remind_due(now),
+            "hazards_escalated": deadlines.escalate_due(now),
             "rectifications_chased": rectification.chase_due(now), "reports_announced": anonymous.announce_due(now)}

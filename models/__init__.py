@@ -11,6 +11,7 @@ from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
 from .inbox import InboxEvent
+from .inspection import Inspection, InspectionPlan
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole, find_person

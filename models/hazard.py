@@ -13,7 +13,7 @@ from .permit import Permit
 ORDINARY, MAJOR = "一般", "重大"
 GRADES = (ORDINARY, MAJOR)
 # Where a finding came from (the ledger's 来源 column).
-SOURCE_CHAT, SOURCE_REPORT, SOURCE_AUDIT = "随手拍", "举报", "抽查"
+SOURCE_CHAT, SOURCE_REPORT, SOURCE_AUDIT, SOURCE_INSPECTION = "随手拍", "举报", "抽查", "巡检"
 
 # The finding's states, in the order of its flow; a failed re-check goes back to rectifying.
 FOUND, ASSIGNED, RECTIFYING, RECTIFIED, CLOSED = "found", "assigned", "rectifying", "rectified", "closed"

@@ -10,6 +10,7 @@ from .face import FaceCheck, FaceEnrolment
 from .handover import Handover
 from .hazard import AnonymousReport, AuditDraw, Finding, FindingPhoto, PermitAudit
 from .inbox import InboxEvent
+from .inspection import Inspection, InspectionPlan
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
 from .org import Department, Person, PersonRole
@@ -25,4 +26,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           Authorisation, FaceEnrolment, FaceCheck, ReadingRollup, RegistryVersion, IsolationPoint,
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
           KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, Course, Question,
-          QuizAttempt, Enterprise, SchemaVersion]
+          QuizAttempt, InspectionPlan,
+          Inspection, Enterprise, SchemaVersion]

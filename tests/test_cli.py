@@ -146,6 +146,22 @@ def test_bad_detector_workbook_is_reported_by_row_and_nothing_is_loaded(run, tmp
     assert Sensor.select().count() == 0
 
 
+def test_inspection_plans_load_from_the_sample_and_a_bad_row_is_named(run, tmp_path):
+    from exports.samples.build_sample_inspections import OUT as SAMPLE_PLANS
+    from models import InspectionPlan
+    run("init-db")
+    run("load-org", str(SAMPLE_ORG))
+    assert "巡检计划：新增 2，更新 0，停用 0" in run("load-inspections", str(SAMPLE_PLANS))
+    book = Workbook()
+    book.active.title = "巡检计划"
+    book.active.append(["计划名称", "区域", "作业类型", "周期", "巡检人", "检查项目"])
+    book.active.append(["新计划", "3#罐区", "", "每月", "heliang", "消防通道畅通"])
+    path = tmp_path / "bad.xlsx"
+    book.save(path)
+    assert "巡检计划 第2行 周期: 未知周期“每月”" in run("load-inspections", str(path), ok=False)
+    assert InspectionPlan.select().count() == 2
+
+
 def test_states_prints_the_transition_table_as_the_readme_diagram(run):
     from workflow.states import LABELS, TRANSITIONS
     diagram = run("states", "--mermaid")

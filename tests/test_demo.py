@@ -138,4 +138,6 @@ def test_the_inspection_story_closes_a_hazard_audits_a_permit_and_takes_an_anony
         assert "卫东 查询 → 已立为隐患" in out and "编造的查询码 → 查不到举报编号" in out
         assert re.search(r"当日抽取（种子 [0-9a-f]{16}，比例 100%）→ 抽中，孙立 收到 10 项检查清单", out)
         assert re.search(r"孙立 未扫码记录 → 拒绝；扫码签到后记录“第 10 项不合格：灭火器不足” → 隐患 YH-\S+", out)
-        assert "隐患排查治理台账 3 条" in out and "chain intact" in out
+        assert re.search(r"何亮 收到“3#罐区每班巡检”卡片（5 项），扫码签到后勾选 1 项不符合 → 隐患 YH-\S+", out)
+        # 巡检记录: the shift round, and hot work's day round when the story runs between 08:00 and 17:00.
+        assert re.search(r"隐患排查治理台账 4 条，抽查记录 1 条，巡检记录 [12] 条", out) and "chain intact" in out

@@ -169,7 +169,7 @@ def test_a_random_audit_is_drawn_done_on_site_and_a_failed_item_opens_a_finding(
     drain()
     draw = AuditDraw.get()
     assert draw.drawn == [hot.no] and draw.share == 1.0 and draw.seed
-    assert f"抽查 {hot.no}" in said(phone, "sunli") and "10. 灭火器材已配备到位" in said(phone, "sunli")
+    assert f"抽查 {hot.no}" in everything(phone, "sunli") and "10. 灭火器材已配备到位" in everything(phone, "sunli")
 
     phone.text("sunli", f"抽查 {hot.no} 不合格 10 灭火器不足")
     drain()

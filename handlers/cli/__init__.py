@@ -2,8 +2,9 @@
 from .api import api_token, webhook
 from .areas import area_board
 from .backup import backup, restore
-from .database import (audit_checkpoint, enrol_face, init_db, load_knowledge_command, load_org_command,
-                       load_sensors_command, load_training_command, seal_audit, sensor_rekey, verify_audit)
+from .database import (audit_checkpoint, enrol_face, init_db, load_inspections_command, load_knowledge_command,
+                       load_org_command, load_sensors_command, load_training_command, seal_audit, sensor_rekey,
+                       verify_audit)
 from .demos import demo, walkthrough
 from .dingtalk_setup import dingtalk_setup
 from .enterprises import enterprise
@@ -12,7 +13,7 @@ from .permits import permit_cli
 from .processes import dingtalk_stream, scheduler, serve, wecom_ws, worker
 from .states import states
 
-COMMANDS = (init_db, load_org_command, load_sensors_command, load_knowledge_command, load_training_command,
-            sensor_rekey, enrol_face, verify_audit, seal_audit, audit_checkpoint, walkthrough, demo, permit_cli, states,
-            serve, worker, scheduler, dingtalk_stream, wecom_ws, dingtalk_setup, backup, restore, area_board, api_token, webhook, enterprise,
-            *EXPORT_COMMANDS)
+COMMANDS = (init_db, load_org_command, load_sensors_command, load_inspections_command, load_knowledge_command,
+            load_training_command, sensor_rekey, enrol_face, verify_audit, seal_audit, audit_checkpoint, walkthrough,
+            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws, dingtalk_setup, backup,
+            restore, area_board, api_token, webhook, enterprise, *EXPORT_COMMANDS)

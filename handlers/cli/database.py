@@ -50,6 +50,14 @@ def load_sensors_command(file):
     _import_workbook(load_sensors, format_report, file)
 
 
+@click.command("load-inspections")
+@WORKBOOK
+def load_inspections_command(file):
+    """Create or update inspection plans from the inspection-plan workbook (巡检计划 sheet)."""
+    from exports.inspection_import import format_report, load_inspections
+    _import_workbook(load_inspections, format_report, file)
+
+
 @click.command("load-knowledge")
 @click.argument("path", type=click.Path(exists=True), required=False)
 def load_knowledge_command(path):

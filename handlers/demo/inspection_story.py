@@ -1,4 +1,5 @@
-"""The scripted inspection story: a hazard rectified, sent back once and closed; a random audit; an anonymous report.
+"""The scripted inspection story: a hazard rectified, sent back once and closed; an anonymous report; a random
+audit; an inspection round from the sample plans.
 
 Everything goes through the real doors: chat messages and photos on the phones, the worker delivering
 every answer. A step that does not happen raises StoryFailed, so the demo exits non-zero.
@@ -41,7 +42,7 @@ def _photo(p: Plant, account: str, shade: int) -> None:
     wait_delivered()
 
 
-def _audit(p: Plant, say: Callable[[str], None]) -> None:
+def _audit(p: Plant, say: Callable[[str], None]):
     """A permit under way is drawn for the day's audit; the officer checks it on site and fails one item."""
     permit = p.apply("3#罐区 东侧管廊", guardian="chuwei")
     take_through(p.phone, permit.no, wait_delivered, until="in_progress")
@@ -61,12 +62,38 @@ def _audit(p: Plant, say: Callable[[str], None]) -> None:
     row = PermitAudit.get(PermitAudit.permit == permit)
     expect(row.state == "failed" and row.finding is not None, "抽查不合格没有登记隐患")
     say(f"  {'现场抽查':<12} 孙立 未扫码记录 → 拒绝；扫码签到后记录“第 10 项不合格：灭火器不足” → 隐患 {row.finding.no}")
+    return permit
+
+
+def _round(p: Plant, say: Callable[[str], None], permit) -> None:
+    """何亮's shift round of 3#罐区 comes as a card; he scans a site code there and ticks one item 不符合."""
+    from exports.inspection_import import load_inspections
+    from exports.samples.build_sample_inspections import OUT as PLANS
+    from models import Inspection, InspectionPlan
+    load_inspections(PLANS)
+    plan = InspectionPlan.get(InspectionPlan.name == "3#罐区每班巡检")
+    user = p.user("heliang")
+    # The scheduler's next scan (every second in a story) opens the shift's round and sends its card.
+    deadline, row, card = time.monotonic() + 60, None, None
+    while card is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        row = Inspection.select().where(Inspection.plan == plan).order_by(Inspection.id.desc()).first()
+        card = p.phone.open_card(user, f"inspection-{row.id}-") if row is not None else None
+    expect(card is not None, "何亮 没有收到巡检卡片")
+    page = p.phone.visit(user, permit.no)
+    expect(page.status_code == 200, f"何亮 扫码 → HTTP {page.status_code}")
+    p.phone.click(user, card, ticks=[0])
+    wait_delivered()
+    row = Inspection.get_by_id(row.id)
+    expect(row.state == "done" and len(row.findings) == 1, "巡检不符合项没有登记隐患")
+    say(f"  {'巡检':<12} 何亮 收到“{plan.name}”卡片（{len(row.items)} 项），扫码签到后勾选 1 项不符合 → "
+        f"隐患 {row.findings[0]}")
 
 
 def inspection(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> None:
     """Run a hazard through its whole flow and an anonymous report through the sandbox."""
     p = Plant(demo, platform)
-    say("隐患排查治理：随手拍隐患、指派整改、复查退回、复查关闭；随机抽查；匿名举报与查询")
+    say("隐患排查治理：随手拍隐患、指派整改、复查退回、复查关闭；随机抽查；巡检；匿名举报与查询")
 
     p.text("chuwei", "隐患 3#罐区 东侧消防通道被杂物堵塞\n类别: 消防")
     f = Finding.select().order_by(Finding.id.desc()).first()
@@ -117,11 +144,13 @@ def inspection(demo: Demo, say: Callable[[str], None], platform: str = "wecom") 
     unknown = _answered(p, "weidong", "查不到")
     say(f"  {'举报查询':<12} 孙立 立案；卫东 查询 → {status.split('：', 1)[-1]}；编造的查询码 → {unknown}")
 
-    _audit(p, say)
+    _round(p, say, _audit(p, say))
 
     month = f"{datetime.now(settings.current().plant_tz):%Y-%m}"
     p.text(ADMIN, f"导出 台账 {month}")
     sheets = _ledger_sheets(p, demo)
     expect(sheets.get("隐患排查治理台账", 0) >= 3, "台账没有隐患记录")
-    say(f"  {'台账':<12} 吕明 导出本月台账：隐患排查治理台账 {sheets['隐患排查治理台账']} 条")
+    expect(sheets.get("巡检记录", 0) >= 1, "台账没有巡检记录")
+    say(f"  {'台账':<12} 吕明 导出本月台账：隐患排查治理台账 {sheets['隐患排查治理台账']} 条，"
+        f"抽查记录 {sheets.get('抽查记录', 0)} 条，巡检记录 {sheets['巡检记录']} 条")
     say(f"{f.no} → 已关闭")

@@ -43,7 +43,8 @@ def test_a_draw_is_recorded_once_a_day_and_can_be_repeated_from_its_record(plant
     assert (event.data["seed"], event.data["drawn"]) == ("fixed", draw.drawn)
     assert PermitAudit.select().count() == len(draw.drawn)
     for no in draw.drawn:
-        text = [r.payload["text"] for r in Outbox.select().where(Outbox.person == find_person("sunli"))
+        text = [r.payload["text"] for r in Outbox.select().where((Outbox.person == find_person("sunli"))
+                                                                 & (Outbox.kind == "reply"))
                 if f"抽查 {no}" in r.payload["text"]]
         assert text and "灭火器材已配备到位" in text[0]
 

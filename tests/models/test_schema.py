@@ -50,10 +50,12 @@ def _back_to_version_1() -> None:
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
-    # Newest first: m0030's registry, then m0027's tables, which hold a key to certificate, dropped further down.
+    # Newest first: m0030's registry, m0027's tables (a key to certificate) and m0026's (keys to area and
+    # finding), all dropped further down.
     from models.enterprise import Enterprise
+    from models.inspection import Inspection, InspectionPlan
     from models.training import Course, Question, QuizAttempt
-    database.drop_tables([Enterprise, QuizAttempt, Question, Course])
+    database.drop_tables([Enterprise, QuizAttempt, Question, Course, Inspection, InspectionPlan])
     # m0019's columns, before the tables that hold them go.
     migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
     migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
