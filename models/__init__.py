@@ -17,6 +17,7 @@ from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, Per
                      PermitMember, Signature, Step, StepAssignee)
 from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
 from .tables import MODELS
+from .tool import Tool, ToolLoan
 from .version import SchemaVersion
 
 __all__ = [m.__name__ for m in MODELS] + ["MODELS", "connect", "database", "find_person", "transaction", "utcnow"]

@@ -55,6 +55,8 @@ def _back_to_version_1() -> None:
     migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
     from models.api import ApiToken, IdempotentRequest, Webhook
     from models.knowledge import KnowledgeEntry
+    from models.tool import Tool, ToolLoan
+    database.drop_tables([ToolLoan, Tool])
     database.drop_tables([KnowledgeEntry, Webhook, IdempotentRequest, ApiToken])
     database.drop_tables([InboxEvent])
     migrate(m.drop_column("area", "wecom_group"), m.drop_column("area", "dingtalk_group"),
@@ -105,6 +107,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert all(database.table_exists(t) for t in ("finding", "finding_photo", "anonymous_report",
                                                    "audit_draw", "permit_audit"))
     assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
+    assert database.table_exists("tool") and database.table_exists("tool_loan")
     assert current_version() == discover()[-1].version
 
 
