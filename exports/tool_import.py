@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import settings
 from models.db import transaction, utcnow
 from models.org import find_person
 from models.tool import Tool
+
+from workflow.clock import local
 
 from .workbook import RowChecker, RowError, SheetRow, WorkbookError, read_sheets
 
@@ -52,7 +55,7 @@ def load_tools(path: str | Path, *, today: date | None = None) -> ToolImportRepo
     if errors:
         raise ToolImportError(errors)
     with transaction():
-        checker = _Checker(today or utcnow().date())
+        checker = _Checker(today or local(utcnow(), settings.current().plant_tz).date())
         checked = checker.check(rows[TOOLS])
         if checker.errors:
             raise ToolImportError(checker.errors)
