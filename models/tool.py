@@ -21,6 +21,11 @@ class Tool(BaseModel):
     warned_for = DateField(null=True)                # the due date the keeper was last warned about
     updated_at = DateTimeField(default=utcnow)
 
+    @classmethod
+    def in_force(cls) -> bool:
+        """Whether steps that name tools demand them: only once the plant has loaded a tool register."""
+        return cls.select().exists()
+
 
 class ToolLoan(BaseModel):
     tool = ForeignKeyField(Tool, backref="loans", on_delete="CASCADE")

@@ -65,6 +65,7 @@ def test_an_expired_detector_is_refused_and_the_gas_test_counts_only_with_one_in
     register(tmp_path)
     permit, _ = applied(phone, drain)
     to_step(phone, drain, permit.no, "gas")
+    assert "须先扫码领用检验合格的便携式气体检测仪" in str(phone.messages("chenjian")[-1]["content"])
 
     phone.text("chenjian", f"气体检测 {permit.no} {GOOD_AIR}")
     drain()

@@ -81,7 +81,7 @@ def problems(permit: Permit, *, kinds: tuple[str, ...], person: Person, at: date
     The gate is in force once the plant has a tool register: a plant that has loaded none is not
     stopped by templates that name tools.
     """
-    if not Tool.select().exists():
+    if not Tool.in_force():
         return []
     crew = {m.person_id for m in PermitMember.select(PermitMember.person).where(PermitMember.permit == permit)}
     crew.add(person.id)
