@@ -122,6 +122,10 @@ def test_a_forged_label_is_refused_in_plain_chinese_and_changes_nothing(world, t
     posted = requests.post(forged.replace("/tools/GJ-0001?", "/tools/GJ-0001/loan?"), data={"action": "out"},
                            timeout=10)
     assert posted.status_code == 404
+    # An OAuth code that comes to another browser than the one that asked proves nobody.
+    param = {"wecom": "code", "dingtalk": "authCode"}[phone.platform]
+    stolen = requests.get(real, params={param: "stolen", "state": "x"}, timeout=10)
+    assert stolen.status_code == 403 and "请用" in stolen.text and "重新扫描工器具上的二维码" in stolen.text
     assert not ToolLoan.select().exists() and Tool.get(Tool.no == "GJ-0001").holder is None
 
 
