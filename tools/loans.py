@@ -23,7 +23,8 @@ def expired(tool: Tool, at: datetime) -> bool:
     return today(at) > tool.due_on
 
 
-def _when(at: datetime) -> str:
+def when(at: datetime) -> str:
+    """Say a stored UTC moment as the plant's month, day and minute."""
     return f"{local(at, settings.current().plant_tz):%m-%d %H:%M}"
 
 
@@ -40,9 +41,9 @@ def check_out(no: str, *, by: Person, now: datetime) -> Tool:
     with transaction():
         tool = _locked(no)
         if tool.holder_id == by.id:
-            raise InvalidTransition(f"您已于 {_when(tool.out_at)} 领用{tool.kind} {tool.no}，无需重复领用")
+            raise InvalidTransition(f"您已于 {when(tool.out_at)} 领用{tool.kind} {tool.no}，无需重复领用")
         if tool.holder_id is not None:
-            raise InvalidTransition(f"{tool.kind} {tool.no} 已由 {tool.holder.name} 于 {_when(tool.out_at)} 领用，"
+            raise InvalidTransition(f"{tool.kind} {tool.no} 已由 {tool.holder.name} 于 {when(tool.out_at)} 领用，"
                                     f"须其归还后才能领用")
         if expired(tool, now):
             raise GateNotMet(f"{tool.kind} {tool.no} 检验有效期至 {tool.due_on:%Y-%m-%d}，已过期，不得领用；"

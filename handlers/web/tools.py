@@ -36,8 +36,8 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.signing_key(), salt="tool-who")
 
 
-def _path(tool: Tool, extra: str = "") -> str:
-    return f"/tools/{quote(tool.no)}?{labels.PARAM}={labels.token(tool.no)}{extra}"
+def _path(tool: Tool, extra: str = "", *, action: str = "") -> str:
+    return f"/tools/{quote(tool.no)}{action}?{labels.PARAM}={labels.token(tool.no)}{extra}"
 
 
 def _cookie_path(tool: Tool) -> str:
@@ -72,8 +72,7 @@ def _page(tool: Tool, *, viewer: Person | None = None, status: int = 200,
     now = utcnow()
     html = render_template("tools/tool.html", tool=tool, problem=problem, viewer=viewer, apps=_app_names(),
                            expired=loans.expired(tool, now), done=DONE.get(request.args.get("m", "")),
-                           out_at=loans._when(tool.out_at) if tool.out_at else "",
-                           loan_url=_path(tool).replace(f"/tools/{quote(tool.no)}?", f"/tools/{quote(tool.no)}/loan?"))
+                           out_at=loans.when(tool.out_at) if tool.out_at else "", loan_url=_path(tool, action="/loan"))
     return Response(html, status=status, mimetype="text/html")
 
 
