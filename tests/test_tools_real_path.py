@@ -3,15 +3,13 @@ OAuth page, takes the tool out or back, an expired detector is refused and keeps
 counting, and the scheduler's scan warns the keeper and chases a loan past its limit."""
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
-import pytest
 import requests
 from openpyxl import Workbook
 
 from exports.tool_import import COLUMNS, TOOLS, add_months, load_tools
-from handlers.demo.scripted import GOOD_AIR
+from handlers.demo.scripted import GOOD_AIR, take_through
 from jobs import scans
 from models import AuditEvent, GasReading, utcnow
 from models.permit import Permit
@@ -21,7 +19,6 @@ from tests.test_wecom_real_path import BOTH, applied, world  # noqa: F401
 from tools import labels, loans
 from workflow import machine
 
-LOAN_FORM = re.compile(r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="action" value="(\w+)">')
 
 
 def _today() -> date:
@@ -47,16 +44,7 @@ def register(tmp_path) -> None:
 
 
 def scan(phone, user: str, no: str, action: str | None = None) -> requests.Response:
-    """Scan the tool's label with user's app; with action ("out" 领用, "in" 归还), tap its button."""
-    browser, page = phone.open_code(user, labels.url(Tool.get(Tool.no == no), base_url=phone.app))
-    if action is None:
-        return page
-    forms = LOAN_FORM.findall(page.text)
-    assert forms, page.text
-    target, offered = forms[0]
-    assert offered == action, f"the page offers {offered}, not {action}"
-    return browser.post(requests.compat.urljoin(page.url, target.replace("&amp;", "&")),
-                        data={"action": action}, headers={"Origin": phone.app}, timeout=10)
+    return phone.tool(user, no, action)
 
 
 @BOTH
@@ -155,3 +143,15 @@ def test_the_scheduler_warns_the_keeper_before_the_due_date_and_chases_a_loan_pa
     assert any(chased in str(m["content"]) for m in phone.messages("sunli"))
     assert scans.run_all((out_at + timedelta(hours=10)).isoformat())["tools_chased"] == 0   # next: at 17 hours
     assert scans.run_all((out_at + timedelta(hours=17)).isoformat())["tools_chased"] == 1
+
+
+@BOTH
+def test_with_a_register_loaded_the_scripted_driver_scans_out_the_tools_the_steps_name(world, tmp_path):
+    phone, drain, _ = world
+    register(tmp_path)
+    permit, _ = applied(phone, drain)
+    said = []
+    take_through(phone, permit.no, drain, said.append, until="in_progress")
+    assert Tool.get(Tool.no == "GJ-0001").holder.name == "陈检"   # GJ-0003 lapsed: passed over
+    assert Tool.get(Tool.no == "GJ-0003").holder is None
+    assert any("扫码领用便携式气体检测仪 GJ-0001" in line for line in said)

@@ -24,7 +24,7 @@ from models.tool import Tool
 from tools import labels, loans
 from workflow import WorkflowError
 
-from .board import APP_NAME, CODE_PARAM, STATE_SECONDS, WHO_SECONDS, _app_names, _browser_app, _here, _scan_platform
+from .board import APP_NAME, CODE_PARAM, STATE_SECONDS, WHO_SECONDS, _app_names, _browser_app, _here
 
 bp = Blueprint("tools", __name__, template_folder="templates")
 WHO_COOKIE, STATE_COOKIE = "tool_who", "tool_oauth"
