@@ -289,12 +289,14 @@ class MixedPhone:
 
 
 def _take_tools(phone: Phone, permit: Permit, d, person, say: Callable[[str], None]) -> None:
-    """Have person scan out, for each tool kind the step names, the first free tool in test (once a register is loaded)."""
+    """Have person (else the first worker) scan out, for each tool kind the step names, the first free tool in test."""
     from models import utcnow
     from models.tool import Tool
     from tools import loans
     if not d.gates.tools or not Tool.in_force():
         return
+    crew = machine.members(permit, "作业人")
+    person = person or (crew[0] if crew else permit.applicant)
     now = utcnow()
     for kind in d.gates.tools:
         if not loans.problems(permit, kinds=(kind,), person=person, at=now):
@@ -333,7 +335,7 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             drain()
             continue
         if d.phase == "start":
-            _take_tools(phone, permit, d, machine.members(permit, "作业人")[0], say)
+            _take_tools(phone, permit, d, None, say)   # a worker takes the harness
             for kind in d.gates.photos:
                 applicant = phone.account(permit.applicant)
                 before = len(phone.messages(applicant))
