@@ -33,9 +33,11 @@ from handlers.web.health import bp as health
 from handlers.web.limits import register as limit_bodies
 from handlers.web.muster import bp as muster
 from handlers.web.sensors import bp as sensors
+from handlers.web.tools import bp as tools
 from isolation.gate import release_problems as isolation_release, start_problems as isolation_start
 from sensors.alarms import manual_reading
 from sensors.watch import monitoring_problems
+from tools.loans import problems as tool_problems
 from workflow import hooks
 from workflow.simops import matrix as conflict_matrix
 
@@ -51,6 +53,7 @@ def wire_gates() -> None:
     hooks.register("isolation_release", isolation_release)
     hooks.register("resume", resume_problems)
     hooks.register("hazard_hold", hazard_hold)
+    hooks.register("tools", tool_problems)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -86,6 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(muster)
     app.register_blueprint(health)
     app.register_blueprint(area_board)
+    app.register_blueprint(tools)
     open_api(app)
 
     return app

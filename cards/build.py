@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import settings
 from models import Signature, Step, utcnow
 from models.permit import Permit
+from models.tool import Tool
 from workflow import machine, simops, template as templates
 from workflow.clock import local
 from workflow.errors import NotFound
@@ -204,6 +205,8 @@ class _View:
             hints.append(f"须有现场照片：{'、'.join(d.gates.photos)}")
         if d.gates.gas_fresh:
             hints.append(f"须有 {self.t.gas.fresh_minutes or 30} 分钟内合格的气体分析")
+        if d.gates.tools and Tool.in_force():
+            hints.append(_tools_hint(d))
         from faces.gate import required as face_checked
         if face_checked(self.t.code, d.key):
             hints.append("须人脸核验：签字前请在对话中发送一张本人自拍照")
@@ -215,7 +218,9 @@ class _View:
 
     def _gas_hint(self) -> str:
         required = "、".join(self.t.gas.required) or "EX"
-        return (f"请现场检测后在对话中发送：气体检测 {self.permit.no} O2=.. EX=.. H2S=.. CO=..（本作业必测："
+        step = next(d for d in self.t.steps if d.kind == "gas")
+        first = f"{_tools_hint(step)}；" if step.gates.tools and Tool.in_force() else ""
+        return (f"{first}请现场检测后在对话中发送：气体检测 {self.permit.no} O2=.. EX=.. H2S=.. CO=..（本作业必测："
                 f"{required}；O2 %vol，EX %LEL，H2S、CO mg/m³）")
 
     def _settled(self, step: Step) -> str:
@@ -224,6 +229,10 @@ class _View:
             return machine.outcome_text(step, done[-1])
         current = self.active.name if self.active else LABELS[self.permit.state]
         return f"“{step.name}”已不需要您办理，当前：{current}"
+
+
+def _tools_hint(d: StepDef) -> str:
+    return f"须先扫码领用检验合格的{'、'.join(d.gates.tools)}（扫工器具上的二维码）"
 
 
 def _decision(signature: Signature) -> str:

@@ -33,6 +33,8 @@ def run_all(now_iso: str | None = None) -> dict:
     }
     from .hazards import scan as hazard_scan
     counts |= hazard_scan(now)
+    from tools import reminders as tools
+    counts |= {"tools_warned": tools.warn_due(now), "tools_chased": tools.chase_due(now)}
     counts["swept"] = sweep()
     counts["webhooks"] = webhooks_due(now)
     from handlers.chat.inbox import sweep as sweep_inbox

@@ -20,6 +20,7 @@ from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, Per
 from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
 from .tables import MODELS
 from .training import Course, Question, QuizAttempt
+from .tool import Tool, ToolLoan
 from .version import SchemaVersion
 
 __all__ = [m.__name__ for m in MODELS] + ["MODELS", "connect", "database", "find_person", "transaction", "utcnow"]

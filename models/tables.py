@@ -18,6 +18,7 @@ from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, Per
                      PermitMember, Signature, Step, StepAssignee)
 from .sensor import Alarm, AlarmAck, Gateway, ReadingRollup, RegistryVersion, Sensor, SensorBinding
 from .training import Course, Question, QuizAttempt
+from .tool import Tool, ToolLoan
 from .version import SchemaVersion
 
 MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, StepAssignee, Signature,
@@ -27,4 +28,4 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
           KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, Course, Question,
           QuizAttempt, InspectionPlan,
-          Inspection, Enterprise, SchemaVersion]
+          Inspection, Tool, ToolLoan, Enterprise, SchemaVersion]

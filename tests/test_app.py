@@ -54,6 +54,7 @@ def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db
     from isolation.gate import release_problems, start_problems
     from sensors.alarms import manual_reading
     from sensors.watch import monitoring_problems
+    from tools.loans import problems as tool_problems
     from workflow import hooks
     if db.__class__.__name__.startswith("Sqlite"):
         monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'permit.db'}")
@@ -65,4 +66,4 @@ def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db
                            "certificate_expiry": [warn_expiring], "gas_reading": [manual_reading],
                            "face_check": [face_problems], "isolation": [start_problems],
                            "isolation_release": [release_problems], "resume": [resume_problems],
-                           "hazard_hold": [hold_problems]}
+                           "hazard_hold": [hold_problems], "tools": [tool_problems]}

@@ -94,6 +94,8 @@ def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datet
         found += hooks.problems("monitoring", permit, at=now)
     if g.face_check or f"{t.code}.{step.key}" in settings.current().face_check_steps:
         found += hooks.problems("face_check", permit, step=step.key, person=person, at=now)
+    if g.tools:
+        found += hooks.problems("tools", permit, kinds=g.tools, person=person, at=now)
     if step.phase == "start":   # isolation comes before the work, whatever the template's gates say
         found += hooks.problems("isolation", permit, at=now)
     if found:

@@ -37,6 +37,7 @@ class Gates:
     monitoring: bool = False          # continuous gas monitoring where the grade needs it
     checkins: tuple[str, ...] = ()    # who must have checked in on site: 监护人, 作业负责人, 作业人
     face_check: bool = False          # the signer's selfie must match their enrolled face
+    tools: tuple[str, ...] = ()       # tool kinds the signer or the crew must hold, in test (安全工器具)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,16 @@ def _gas_testers(ctx: Ctx) -> set[int]:
     return {p.id for p in Person.select().join(PersonRole).where(PersonRole.role == "气体检测人")}
 
 
+def _require_tools(ctx: Ctx, by: Person | None) -> None:
+    """A person's reading counts only with the tools the gas step names (a calibrated detector) in hand."""
+    step = next((d for d in ctx.template.steps if d.kind == "gas"), None)
+    if by is None or step is None or not step.gates.tools:
+        return   # a registered detector reports on its own: its calibration is the sensor registry's
+    found = hooks.problems("tools", ctx.permit, kinds=step.gates.tools, person=by, at=ctx.now)
+    if found:
+        raise GateNotMet("；".join(found))
+
+
 def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: datetime | None = None,
                device: str | None = None, location_note: str = "", channel: str = "cli",
                now: datetime | None = None) -> Outcome:
@@ -35,6 +45,7 @@ def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: dat
             raise NotAuthorized("气体检测数据须由气体检测人或登记的检测仪上报")
         if by is not None and by.id not in _gas_testers(ctx):
             raise NotAuthorized(f"{by.name}不是本作业票的气体检测人")
+        _require_tools(ctx, by)
         taken = taken_at or ctx.now
         if taken > ctx.now + timedelta(minutes=1):
             raise InvalidPermit("检测时间不能晚于当前时间")

@@ -12,8 +12,9 @@ from .exports import COMMANDS as EXPORT_COMMANDS
 from .permits import permit_cli
 from .processes import dingtalk_stream, scheduler, serve, wecom_ws, worker
 from .states import states
+from .tools import load_tools_command, tool_labels
 
 COMMANDS = (init_db, load_org_command, load_sensors_command, load_inspections_command, load_knowledge_command,
-            load_training_command, sensor_rekey, enrol_face, verify_audit, seal_audit, audit_checkpoint, walkthrough,
-            demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws, dingtalk_setup, backup,
-            restore, area_board, api_token, webhook, enterprise, *EXPORT_COMMANDS)
+            load_training_command, load_tools_command, tool_labels, sensor_rekey, enrol_face, verify_audit, seal_audit,
+            audit_checkpoint, walkthrough, demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws,
+            dingtalk_setup, backup, restore, area_board, api_token, webhook, enterprise, *EXPORT_COMMANDS)

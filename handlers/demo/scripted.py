@@ -31,6 +31,7 @@ WECOM_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, lik
 DINGTALK_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
                     "Mobile Safari/537.36 AliApp(DingTalk/7.6.10) com.alibaba.android.rimet")
 MARK_FORM = re.compile(r'<form method="post" action="([^"]+)" class="mark"')
+LOAN_FORM = re.compile(r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="action" value="(\w+)">')
 CLEAN = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
 
 
@@ -133,6 +134,17 @@ class Phone:
             return page
         # Both buttons post to the same form action; the hidden action field says which.
         return browser.post(requests.compat.urljoin(page.url, forms[0].replace("&amp;", "&")),
+                            data={"action": action}, headers={"Origin": f"{self.app}"}, timeout=10)
+
+    def tool(self, user: str, no: str, action: str | None = None) -> requests.Response:
+        """Scan a tool's QR label; with action ("out" 领用, "in" 归还), tap the button the page offers for it."""
+        from models.tool import Tool
+        from tools import labels
+        browser, page = self.open_code(user, labels.url(Tool.get(Tool.no == no), base_url=self.app))
+        forms = LOAN_FORM.findall(page.text) if action else []
+        if not forms or forms[0][1] != action:
+            return page
+        return browser.post(requests.compat.urljoin(page.url, forms[0][0].replace("&amp;", "&")),
                             data={"action": action}, headers={"Origin": f"{self.app}"}, timeout=10)
 
     def scan(self, user: str, permit_no: str) -> int:
@@ -278,6 +290,25 @@ class MixedPhone:
         return on_the_right_phone
 
 
+def _take_tools(phone: Phone, permit: Permit, d, person, say: Callable[[str], None]) -> None:
+    """Have person (else the first worker) scan out, for each tool kind the step names, the first free tool in test."""
+    from models import utcnow
+    from models.tool import Tool
+    from tools import loans
+    if not d.gates.tools or not Tool.in_force():
+        return
+    crew = machine.members(permit, "作业人")
+    person = person or (crew[0] if crew else permit.applicant)
+    now = utcnow()
+    for kind in d.gates.tools:
+        if not loans.problems(permit, kinds=(kind,), person=person, at=now):
+            continue
+        free = [t for t in Tool.select().where((Tool.kind == kind) & Tool.holder.is_null()).order_by(Tool.no)
+                if not loans.expired(t, now)]
+        if free and phone.tool(phone.account(person), free[0].no, "out").status_code == 200:
+            say(f"  {'领用工器具':<12} {person.name} 扫码领用{kind} {free[0].no}")
+
+
 def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
                  say: Callable[[str], None] = lambda line: None, *, until: str = CLOSED,
                  pause_at: dict[str, Callable] | None = None, detector: Detector | None = None) -> Permit:
@@ -300,11 +331,13 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
         people = machine.assignees(step)
         if d.kind == "gas":
             tester = people[0]
+            _take_tools(phone, permit, d, tester, say)
             phone.text(phone.account(tester), f"气体检测 {permit_no} {GOOD_AIR}")
             say(f"  {step.name:<12} {tester.name} 在聊天中发送气体检测数据")
             drain()
             continue
         if d.phase == "start":
+            _take_tools(phone, permit, d, None, say)   # a worker takes the harness
             for kind in d.gates.photos:
                 applicant = phone.account(permit.applicant)
                 before = len(phone.messages(applicant))

@@ -50,12 +50,13 @@ def _back_to_version_1() -> None:
     m = _migrator()
     # SQLite drops a foreign-key column only by rebuilding the table (peewee's legacy path).
     legacy = {"legacy": True} if isinstance(m, SqliteMigrator) else {}
-    # Newest first: m0030's registry, m0027's tables (a key to certificate) and m0026's (keys to area and
-    # finding), all dropped further down.
+    # Newest first: m0030's registry, m0028's and m0027's tables (keys to person and certificate) and
+    # m0026's (keys to area and finding), all dropped further down.
     from models.enterprise import Enterprise
     from models.inspection import Inspection, InspectionPlan
+    from models.tool import Tool, ToolLoan
     from models.training import Course, Question, QuizAttempt
-    database.drop_tables([Enterprise, QuizAttempt, Question, Course, Inspection, InspectionPlan])
+    database.drop_tables([Enterprise, ToolLoan, Tool, QuizAttempt, Question, Course, Inspection, InspectionPlan])
     # m0019's columns, before the tables that hold them go.
     migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
     migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
@@ -112,6 +113,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
                                                    "audit_draw", "permit_audit"))
     assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
     assert all(database.table_exists(t) for t in ("course", "question", "quiz_attempt"))
+    assert database.table_exists("tool") and database.table_exists("tool_loan")
     assert current_version() == discover()[-1].version
 
 
