@@ -17,10 +17,11 @@ import base64
 import hashlib
 import hmac
 import io
+import mimetypes
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 import settings
@@ -28,6 +29,7 @@ from bot.base import PlatformError
 from bot.registry import ACCOUNT, adapter_for
 from cards import links
 from models import Person, utcnow
+from models.isolation import IsolationLink, IsolationPoint
 from models.permit import Permit
 from emergency import stop
 from workflow import WorkflowError, onsite, places
@@ -126,7 +128,7 @@ def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status:
     view = BoardView(permit, utcnow())
     context = view.live()
     token_param = f"{links.PARAMS[purpose]}={links.token(permit, purpose)}"
-    html = render_template("board/board.html", **context, purpose=purpose, problem=problem,
+    html = render_template("board/board.html", **context, purpose=purpose, problem=problem, photo_query=token_param,
                            live_url=f"/board/{permit.no}/live?{token_param}", poll_seconds=POLL_SECONDS,
                            me=_me(permit, viewer, view) if viewer else None,
                            done=DONE.get(request.args.get("m", "")),
@@ -275,12 +277,29 @@ def emergency(no: str):
 @bp.get("/board/<no>/live")
 def live(no: str):
     """Return the board's changing part; the ETag is its hash, so a 304 means nothing changed."""
-    permit, _purpose = _open(no, ("view", "site"))
-    html = render_template("board/_live.html", **BoardView(permit, utcnow()).live())
+    permit, purpose = _open(no, ("view", "site"))
+    html = render_template("board/_live.html", **BoardView(permit, utcnow()).live(),
+                           photo_query=f"{links.PARAMS[purpose]}={links.token(permit, purpose)}")
     answer = Response(html, mimetype="text/html")
     answer.set_etag(hashlib.sha256(html.encode()).hexdigest()[:32])
     answer.headers["Cache-Control"] = "no-cache"
     return answer.make_conditional(request)
+
+
+@bp.get("/board/<no>/isolation/<int:point_id>/photo")
+def isolation_photo(no: str, point_id: int):
+    """Return the photo of one of the permit's isolation points (its lock and tag)."""
+    permit, _purpose = _open(no, ("view", "site"))
+    point = (IsolationPoint.select().join(IsolationLink)
+             .where((IsolationPoint.id == point_id) & (IsolationLink.permit == permit)).first())
+    if point is None or point.photo is None:
+        abort(404)
+    path = settings.current().instance_path / point.photo.path
+    if not path.is_file():
+        abort(404)
+    answer = send_file(path, mimetype=mimetypes.guess_type(point.photo.filename)[0] or "image/jpeg")
+    answer.headers["Cache-Control"] = "private, max-age=3600"
+    return answer
 
 
 def qr_png(text: str) -> bytes:
