@@ -9,7 +9,8 @@
 
 A bad, tampered or lapsed token is a bare 404, the same as an unknown permit (cards/links.py).
 Who scanned is kept for WHO_SECONDS in a signed cookie bound to this permit's path: it proves the
-phone came through OAuth from this permit's site code, never from a card's link.
+phone came through OAuth from this permit's site code, never from a card's link. The OAuth round trip
+and 一键应急 take a Site, so an area's board (area_board.py) proves presence and raises one the same way.
 """
 from __future__ import annotations
 
