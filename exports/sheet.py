@@ -152,6 +152,14 @@ class Sheet:
         self.rows += 1
         self._on_part += 1
 
+    def picture(self, column: int, path, *, height: int = 60) -> None:
+        """Float a thumbnail of the image at path over the last appended row's cell in column (1-based)."""
+        from openpyxl.drawing.image import Image
+        image = Image(str(path))
+        scale = min(height / image.height, 2 * height / image.width)
+        image.width, image.height = max(1, int(image.width * scale)), max(1, int(image.height * scale))
+        self.ws.add_image(image, f"{get_column_letter(column)}{HEADER_ROW + self._on_part}")
+
     def note(self, *lines: str) -> None:
         """Append lines after the data, one blank row below it (e.g. a verification result)."""
         self.ws.append([])

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from models import Outbox, Person, transaction, utcnow
 from models.isolation import STATE_LABELS, IsolationLink, IsolationPoint
-from models.permit import Permit
-from workflow import assign, audit, machine
+from models.permit import Attachment, Permit
+from workflow import assign, audit, machine, work
 from workflow.errors import GateNotMet, InvalidPermit, NotAuthorized, NotFound
 from workflow.machine import Ctx, Outcome, run
 from workflow.states import CLOSED, FINAL
@@ -194,3 +194,32 @@ def release(tag: str, *, by: Person, channel: str = "cli", now: datetime | None 
         _audit_each(point, permits, by=by, action="release_isolation", data={"channel": channel}, at=now)
         _settle(point, "release", None)
     return f"点位 {point.tag} 已解除隔离（锁 {point.lock_no}）"
+
+
+def photo_permit(tag: str, *, by: Person) -> tuple[IsolationPoint, Permit]:
+    """Return the open point of this tag and the open permit of it that by is on, to file its photo under.
+
+    A point's photo is evidence of its lock and tag for every permit sharing it; it is filed under one
+    of them that the sender works on, as a permit's own photos are.
+    """
+    point = _point(tag)
+    mine = [p for p in permits_of(point, still_open=True) if by.id in machine.involved(p)]
+    if not mine:
+        raise NotAuthorized(f"{by.name}与点位 {point.tag} 所属的作业票无关，不能上传隔离照片")
+    return point, mine[0]
+
+
+def add_photo(tag: str, *, by: Person, data: bytes, filename: str = "photo.jpg", channel: str = "cli",
+              now: datetime | None = None) -> str:
+    """File a photo of the point's lock and tag (the newest one counts); return what to tell."""
+    now = now or utcnow()
+    with transaction():
+        point, permit = photo_permit(tag, by=by)
+        work.attach(permit.no, by=by, kind=f"隔离点位 {point.tag}"[:32], data=data, filename=filename, now=now)
+        photo = (Attachment.select().where((Attachment.permit == permit) & (Attachment.uploaded_by == by))
+                 .order_by(Attachment.id.desc()).first())
+        point.photo = photo
+        point.save()
+        _audit_each(point, permits_of(point, still_open=True), by=by, action="isolation_photo",
+                    data={"attachment": photo.id, "sha256": photo.sha256, "channel": channel}, at=now)
+    return f"照片已作为点位 {point.tag} 的隔离照片保存（归入作业票 {permit.no}）"

@@ -10,18 +10,25 @@ from workflow import WorkflowError, template as templates, work
 IMAGE_KINDS_OPEN = ("draft", "in_approval", "issued", "in_progress", "suspended")
 
 
-def _aimed(person: Person) -> tuple[Permit, str, str | None] | None:
-    """Return the permit, kind and step a 照片 编号 command aimed this person's next photo at (used up)."""
+def _aim(person: Person) -> dict | None:
+    """Return where a 照片 command aimed this person's next photo (a permit or a point), used up."""
     from models import Conversation
-    from workflow import machine
     aim = Conversation.get_or_none((Conversation.person == person) & (Conversation.intent == "photo"))
     if aim is None:
         return None
     aim.delete_instance()
-    permit = Permit.get_or_none(Permit.no == aim.data["permit"])
+    return aim.data
+
+
+def _aimed(aim: dict | None) -> tuple[Permit, str, str | None] | None:
+    """Return the permit, kind and step a 照片 编号 command aimed the photo at."""
+    from workflow import machine
+    if not aim or not aim.get("permit"):
+        return None
+    permit = Permit.get_or_none(Permit.no == aim["permit"])
     if permit is None:
         return None
-    kind = aim.data.get("kind") or ""
+    kind = aim.get("kind") or ""
     if not kind:
         have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
         wanted = [k for step in templates.get(permit.work_type).steps for k in step.gates.photos if k not in have]
@@ -49,7 +56,10 @@ def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = 
     """Fetch the photo (from the platform it was sent on) and attach it where needed; say where it went."""
     from bot.registry import channel
     person = Person.get_by_id(person_id)
-    aimed = _aimed(person)
+    aim = _aim(person)
+    if aim and aim.get("point"):
+        return _point_photo(person, aim["point"], media_id, reply_key, platform)
+    aimed = _aimed(aim)
     target = aimed[:2] if aimed else _wanted(person)
     step_key = aimed[2] if aimed else None
     if target is None:
@@ -66,7 +76,23 @@ def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = 
             text = f"照片已作为 {permit.no} 的“{kind}”照片保存" + (f"，附言“{caption}”已一并记录" if caption else "")
         except WorkflowError as exc:
             text = f"照片未保存：{exc.message}"
-    (Outbox.insert(permit_no=target[0].no if target else None, person=person, kind="reply",
+    return _reply(person, text, reply_key, permit_no=target[0].no if target else None)
+
+
+def _point_photo(person: Person, tag: str, media_id: str, reply_key: str, platform: str) -> str:
+    """File the photo as the isolation point's (照片 点位), and say so or why not."""
+    from bot.registry import channel
+    from isolation import points
+    try:
+        text = points.add_photo(tag, by=person, data=channel(platform).fetch_media(media_id),
+                                filename=f"{tag}.jpg", channel=platform)
+    except WorkflowError as exc:
+        text = f"照片未保存：{exc.message}"
+    return _reply(person, text, reply_key)
+
+
+def _reply(person: Person, text: str, reply_key: str, *, permit_no: str | None = None) -> str:
+    (Outbox.insert(permit_no=permit_no, person=person, kind="reply",
                    payload={"kind": "reply", "text": text}, dedupe_key=reply_key[:191])
      .on_conflict_ignore().execute())
     from .delivery import due_rows, enqueue

@@ -106,6 +106,7 @@ def test_the_plant_story_runs_a_day_of_overlapping_permits_on_both_apps(db, tmp_
         done = run_demo(db, tmp_path / platform, "--story", "plant", "--platform", platform)
         out = done.stdout
         assert "插入“交叉作业协调”，协调人 秦川" in out and "与 DH-" in out and "共用一把锁" in out
+        assert "褚卫 发送“照片 V-101”和锁具挂牌照片" in out
         assert "盲板抽堵（3#罐区 进料线）→ 拒绝" in out and "不在本厂区域表中" in out
         assert "褚卫 交接给 何亮：双方确认、何亮 现场签到 → 监护人变更；褚卫 离场，作业继续" in out
         assert re.search(r"【演练】3#罐区：DH-\S+、DH-\S+ 已暂停，\d+ 人收到卡片；.*清点 4 / 4", out)

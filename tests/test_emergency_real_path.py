@@ -149,9 +149,14 @@ def test_the_muster_card_of_the_people_in_charge_updates_in_place_and_flags_the_
 
 def sos(world, user: str, permit: Permit, **form):
     """Scan the permit's site QR code with user's app and submit the board's 一键应急 form."""
+    return sos_at(world, user, world.phone.site_code(permit.no), **form)
+
+
+def sos_at(world, user: str, code: str, **form):
+    """Open what a QR code holds with user's app and submit the page's 一键应急 form (if it offers one)."""
     import re
     import requests
-    browser, page = world.phone.open_code(user, world.phone.site_code(permit.no))
+    browser, page = world.phone.open_code(user, code)
     assert page.status_code == 200
     found = re.search(r'<form method="post" action="([^"]+/emergency\?[^"]+)"', page.text)
     if found is None:
@@ -194,3 +199,44 @@ def test_the_board_raises_an_emergency_for_whoever_scanned_with_confirmation_and
     _, answer = sos(world, "lvming", roof, text="西侧也有烟", confirm="1")
     assert answer.status_code == 200 and "您的报告已并入" in answer.text
     assert Emergency.select().count() == 1 and "吕明（3#罐区）：西侧也有烟" in Emergency.get().text
+
+
+@BOTH
+def test_the_area_board_raises_an_emergency_through_the_same_oauth_proof_and_rules(world):
+    import requests
+    from handlers.web.area_board import url as area_url
+    from models import AuditEvent
+    from models.area import Area
+    drain = world.drain
+    clock = Clock(MORNING - timedelta(hours=2))
+    hot, roof = running_at("hot_work", "3#罐区 东侧管廊", clock), running_at("height", "3#罐区 罐顶", clock)
+    drain()
+    code = area_url(Area.get(Area.name == "3#罐区"))
+    # On the tablet's own browser the board offers to confirm who is there first, not the form.
+    tablet = requests.get(code, timeout=10)
+    assert tablet.status_code == 200 and 'id="sos-scan"' in tablet.text and "emergency?" not in tablet.text
+
+    page, answer = sos_at(world, "jianghan", code, text="东侧法兰泄漏")                # not confirmed
+    assert "一键应急" in page.text and "蒋焊" in page.text and 'name="drill"' not in page.text
+    assert answer.status_code == 400 and "请勾选确认" in answer.text
+    _, answer = sos_at(world, "jianghan", code, text="东侧法兰泄漏", confirm="1", drill="1")
+    assert answer.status_code == 403 and "演练须由安全员或应急救援人员发起" in answer.text
+    # The proof is bound to this area's page: a phone that scanned a permit's code has none here.
+    browser, _ = world.phone.open_code("jianghan", world.phone.site_code(hot.no))
+    posted = browser.post(code.replace("?a=", "/emergency?a="), data={"text": "泄漏", "confirm": "1"},
+                          headers={"Origin": world.app}, timeout=10)
+    assert posted.status_code == 403 and "请重新扫码" in posted.text
+    assert Emergency.select().count() == 0 and {Permit.get_by_id(p.id).state for p in (hot, roof)} == {"in_progress"}
+
+    page, _ = sos_at(world, "sunli", code)                  # the area's safety officer may run a drill
+    assert 'name="drill"' in page.text
+    _, answer = sos_at(world, "lvming", code, text="罐区东侧有明火", confirm="1")
+    assert answer.status_code == 200 and "已发起应急" in answer.text
+    drain()
+    e = Emergency.get()
+    assert (e.area.name, e.text, e.drill, e.raised_by.wecom_userid) == ("3#罐区", "罐区东侧有明火", False, "lvming")
+    assert {Permit.get_by_id(p.id).state for p in (hot, roof)} == {"suspended"}
+    assert AuditEvent.get(AuditEvent.action == "emergency").data["door"] == "board"
+    for account in ON_PERMITS:
+        assert world.phone.open_card(account, f"alarm-{e.alarm_id}-") is not None
+    assert 'data-emergency="1"' in requests.get(code, timeout=10).text      # the tablet shows it at once

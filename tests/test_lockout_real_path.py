@@ -145,3 +145,65 @@ def test_a_handover_mid_work_lets_the_new_guardian_sign_and_not_the_old_one(worl
     step = Step.get((Step.permit == permit.id) & (Step.key == "complete"))
     assert [s.person.wecom_userid for s in Signature.select().where(Signature.step == step)] == ["weidong"]
     assert audit.verify().ok
+
+
+@BOTH
+def test_a_photo_aimed_at_an_isolation_point_shows_on_the_board_and_in_the_ledger(world, tmp_path):
+    from openpyxl import load_workbook
+    from cards import links
+    from exports.build import build_ledger
+    from exports.period import month as read_month
+    from exports.run import Run
+    from exports.scope import Scope
+    from handlers.demo.scripted import tiny_png
+    from models import Attachment, Conversation, utcnow
+    phone, drain = world
+    permit = apply(phone, drain)
+    phone.text("zhuyan", f"隔离 {permit.no} V-101 关阀上锁 L-01 T-01")
+    drain()
+    point = IsolationPoint.get()
+
+    # Refused, and nothing aimed: a tag nobody locked out, and someone not on the point's permits.
+    phone.text("chuwei", "照片 V-999")
+    drain()
+    assert "“V-999”既不是作业票编号，也不是未解除的隔离点位" in texts(phone, "chuwei")[-1]
+    phone.text("lvming", "照片 V-101")
+    drain()
+    assert "吕明与点位 V-101 所属的作业票无关，不能上传隔离照片" in texts(phone, "lvming")[-1]
+    assert not Conversation.select().exists()
+    assert "无照片" in board(permit)
+
+    phone.text("chuwei", "照片 V-101")
+    drain()
+    assert "请发送点位 V-101 的隔离照片" in texts(phone, "chuwei")[-1]
+    picture = tiny_png(90)
+    phone.photo("chuwei", picture, "lock.png")
+    drain()
+    assert f"照片已作为点位 V-101 的隔离照片保存（归入作业票 {permit.no}）" in texts(phone, "chuwei")[-1]
+    point = IsolationPoint.get_by_id(point.id)
+    assert (point.photo.permit_id, point.photo.kind, point.photo.uploaded_by.wecom_userid) == (
+        permit.id, "隔离点位 V-101", "chuwei")
+    assert AuditEvent.get(AuditEvent.action == "isolation_photo").data["attachment"] == point.photo_id
+    assert not Conversation.select().exists()       # used up: the next photo goes where it always did
+    assert audit.verify().ok
+
+    # The board shows it, served only under this permit's own signed link.
+    page = board(permit)
+    found = re.search(r'<img class="isolation-photo" alt="V-101 隔离照片" src="([^"]+)"', page)
+    assert found is not None
+    photo_url = links.url(permit).split("/board/")[0] + found.group(1).replace("&amp;", "&")
+    served = requests.get(photo_url, timeout=10)
+    assert served.status_code == 200 and served.content == picture
+    assert requests.get(photo_url.replace(links.token(permit, "view"), "x" * 20), timeout=10).status_code == 404
+    other = apply(phone, drain, guardian="weidong")
+    other_url = photo_url.replace(permit.no, other.no).replace(links.token(permit, "view"), links.token(other, "view"))
+    assert requests.get(other_url, timeout=10).status_code == 404     # not a point of that permit
+
+    # The ledger's 隔离台账 names who took it and when, with the picture over the cell.
+    built = build_ledger(Scope(read_month(f"{utcnow():%Y-%m}")), tmp_path / "ledger.xlsx", Run.current())
+    sheet = load_workbook(built.path)["隔离台账"]
+    headers = [c.value for c in sheet[3]]
+    row = [c.value for c in sheet[4]]
+    assert row[headers.index("点位")] == "V-101" and row[headers.index("照片")].startswith("褚卫 ")
+    assert [(i.anchor._from.col, i.anchor._from.row) for i in sheet._images] == [(headers.index("照片"), 3)]
+    assert Attachment.select().count() == 1

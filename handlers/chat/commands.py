@@ -56,6 +56,7 @@ HELP = """可用命令：
 不同意变更 编号 理由 —— 审批人不同意变更；原作业票照常有效
 撤销 编号 理由 —— 撤销未开工的作业票
 照片 编号 [种类] —— 下一张照片归入该作业票及其当前步骤（不写种类时按所缺照片或“现场”）
+照片 点位 —— 下一张照片作为该隔离点位的照片（锁具和挂牌），显示在公示牌和隔离台账中
 重发二维码 编号 —— 作废本票张贴的现场二维码并生成新码（申请人、安全员）
 取消 —— 放弃正在填写的申请
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
@@ -359,7 +360,11 @@ def _refuse_change(head, lines, person, reply, event) -> None:
 
 
 def _aim_photo(head, _lines, person, reply, event) -> None:
-    """照片 编号 [种类]: the next photo this person sends goes to that permit (and its current step)."""
+    """照片 编号 [种类] or 照片 点位: the next photo this person sends goes to that permit or isolation point."""
+    words = head.split()
+    if not NO.search(head) and len(words) == 2:
+        _aim_point_photo(words[1], person, reply, event)
+        return
     no = _permit_no(head)
     permit = Permit.get_or_none(Permit.no == no)
     if permit is None:
@@ -375,6 +380,18 @@ def _aim_photo(head, _lines, person, reply, event) -> None:
     Conversation.delete().where(Conversation.person == person).execute()
     Conversation.create(person=person, platform=event.platform, intent="photo", data={"permit": no, "kind": kind})
     reply(f"请发送 {no} 的{('“' + kind + '”') if kind else ''}照片", permit_no=no)
+
+
+def _aim_point_photo(tag, person, reply, event) -> None:
+    from isolation import points
+    if points.open_point(tag) is None:
+        raise WorkflowError(f"“{tag}”既不是作业票编号，也不是未解除的隔离点位。格式：照片 编号 [种类]，或 照片 点位")
+    point, permit = points.photo_permit(tag, by=person)
+    if Conversation.get_or_none((Conversation.person == person) & (Conversation.intent == "apply")):
+        raise WorkflowError("您正在填写作业申请：请先填完或发送“取消”，再发送照片")
+    Conversation.delete().where(Conversation.person == person).execute()
+    Conversation.create(person=person, platform=event.platform, intent="photo", data={"point": point.tag})
+    reply(f"请发送点位 {point.tag} 的隔离照片（锁具和挂牌须清晰可见）", permit_no=permit.no)
 
 
 def _reissue_code(head, _lines, person, reply, _event) -> None:

@@ -7,7 +7,6 @@ every answer. A step that does not happen raises StoryFailed, so the demo exits 
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -25,15 +24,7 @@ CODE = re.compile(r"JB-[2-9A-Z]{4}-[2-9A-Z]{4}")
 
 def _answered(p: Plant, account: str, contains: str, timeout: float = 30.0) -> str:
     """Wait for an answer that no outbox row carries (an anonymous one) and return it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = p.last_text(account)
-        if contains in text:
-            return text
-        time.sleep(0.2)
-    raise_text = p.last_text(account)
-    expect(False, f"{account} 没有收到含“{contains}”的回复，最后一条：{raise_text}")
-    return raise_text
+    return p.answered(account, contains, timeout)
 
 
 def _photo(p: Plant, account: str, shade: int) -> None:

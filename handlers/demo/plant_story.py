@@ -28,7 +28,7 @@ from workflow.template import COORDINATE
 
 from .demo import Demo, phone_for, wait_delivered
 from .gas_story import StoryFailed, expect
-from .scripted import GOOD_AIR, take_through
+from .scripted import GOOD_AIR, take_through, tiny_png
 
 ADMIN = "lvming"
 BLIND = "盲板编号: MB-301\n抽堵: 堵\n管道介质、温度、压力: 汽油 0.6MPa 常温"
@@ -67,6 +67,18 @@ class Plant:
         self.phone.click(user, card)
         wait_delivered()
 
+    def answered(self, account: str, contains: str, timeout: float = 30.0) -> str:
+        """Wait for an answer that no outbox row carries before its job runs (a photo's) and return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.last_text(account)
+            if contains in text:
+                return text
+            time.sleep(0.2)
+        text = self.last_text(account)
+        expect(False, f"{account} 没有收到含“{contains}”的回复，最后一条：{text}")
+        return text
+
     def apply(self, place: str, *, guardian: str, **form) -> Permit:
         before = Permit.select().count()
         self.text("zhuyan", _form(place, guardian=guardian, **form))
@@ -88,6 +100,12 @@ def plant(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> No
     p.click("chuwei", f"isolation-{point.id}-verify-", "确认隔离")
     expect(IsolationPoint.get_by_id(point.id).state == "verified", "隔离未确认")
     say(f"  {'能量隔离':<12} 朱岩 登记 V-101 关阀上锁（锁 L-01），褚卫 点击“确认隔离”")
+    p.text("chuwei", "照片 V-101")
+    p.phone.photo(p.user("chuwei"), tiny_png(90), "V-101.png")
+    p.answered("chuwei", "照片已作为点位 V-101 的隔离照片保存")
+    wait_delivered()
+    expect(IsolationPoint.get_by_id(point.id).photo_id is not None, "V-101 的隔离照片未保存")
+    say(f"  {'隔离照片':<12} 褚卫 发送“照片 V-101”和锁具挂牌照片 → 公示牌“能量隔离”和隔离台账显示该照片")
 
     b = p.apply("3#罐区 西侧管廊", guardian="weidong")
     coordinate = [s for s in machine.steps(b) if s.key == COORDINATE]

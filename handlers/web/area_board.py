@@ -1,6 +1,8 @@
 """The area board: one page per place for a tablet at its entrance, refreshing itself like a permit's board.
 
-Opened only by its signed link (`python app.py area-board 区域` prints it), read only.
+Opened only by its signed link (`python app.py area-board 区域` prints it). The link is posted at the
+area's entrance, so, like a permit's site code, it proves presence: opened in WeCom or DingTalk it goes
+through the permit board's OAuth and then offers 一键应急 for the area, with the same rules.
 """
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import settings
 from models import utcnow
 from models.area import Area
 
+from emergency import stop
+
 from .area_view import AreaView
-from .board import POLL_SECONDS
+from .board import DONE, POLL_SECONDS, Site, sos, start_oauth, through_oauth, viewer
 
 bp = Blueprint("area_board", __name__)
 
@@ -41,11 +45,40 @@ def _open(area_id: int) -> Area:
     return area
 
 
+def _site(area: Area) -> Site:
+    return Site(key=f"area:{area.id}", path=f"/area/{area.id}", home=f"/area/{area.id}?a={token(area)}",
+                page=lambda **kw: _page(area, **kw))
+
+
+def _page(area: Area, *, viewer=None, status: int = 200, problem: tuple[str, str] | None = None) -> Response:
+    query = f"a={token(area)}"
+    me = {"name": viewer.name, "can_drill": stop.may_drill(viewer, area)} if viewer is not None else None
+    html = render_template("area/board.html", poll_seconds=POLL_SECONDS, live_url=f"/area/{area.id}/live?{query}",
+                           me=me, problem=problem, done=DONE.get(request.args.get("m", "")),
+                           emergency_url=f"/area/{area.id}/emergency?{query}",
+                           scan_url=f"/area/{area.id}/scan?{query}", **AreaView(area, utcnow()).live())
+    return Response(html, status=status, mimetype="text/html")
+
+
 @bp.get("/area/<int:area_id>")
 def board(area_id: int):
+    """Show the board; opened in WeCom or DingTalk it first learns who is there through OAuth."""
     area = _open(area_id)
-    return render_template("area/board.html", poll_seconds=POLL_SECONDS,
-                           live_url=f"/area/{area.id}/live?a={token(area)}", **AreaView(area, utcnow()).live())
+    site = _site(area)
+    return through_oauth(site) or _page(area, viewer=viewer(site))
+
+
+@bp.get("/area/<int:area_id>/scan")
+def scan(area_id: int):
+    """Start the OAuth round trip from a browser that did not start it itself (the tablet's 一键应急)."""
+    return start_oauth(_site(_open(area_id)), "无法确认身份")
+
+
+@bp.post("/area/<int:area_id>/emergency")
+def emergency(area_id: int):
+    """一键应急 for the area, as the person this phone proved to be; the permit board's rules."""
+    area = _open(area_id)
+    return sos(_site(area), area)
 
 
 @bp.get("/area/<int:area_id>/live")

@@ -9,7 +9,8 @@
 
 A bad, tampered or lapsed token is a bare 404, the same as an unknown permit (cards/links.py).
 Who scanned is kept for WHO_SECONDS in a signed cookie bound to this permit's path: it proves the
-phone came through OAuth from this permit's site code, never from a card's link.
+phone came through OAuth from this permit's site code, never from a card's link. The OAuth round trip
+and 一键应急 take a Site, so an area's board (area_board.py) proves presence and raises one the same way.
 """
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ import base64
 import hashlib
 import hmac
 import io
+import mimetypes
 import secrets
+from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 import settings
@@ -28,6 +32,8 @@ from bot.base import PlatformError
 from bot.registry import ACCOUNT, adapter_for
 from cards import links
 from models import Person, utcnow
+from models.area import Area
+from models.isolation import IsolationLink, IsolationPoint
 from models.permit import Permit
 from emergency import stop
 from workflow import WorkflowError, onsite, places
@@ -43,6 +49,27 @@ DONE = {"in": "签到成功", "visit": "已登记到访：您不在本作业票�
         "out": "已登记离开现场", "stop": "已登记离开现场：监护人离开，作业已暂停",
         "sos": "已发起应急：区域内作业已全部暂停，相关人员已收到撤离通知。请立即撤离到安全区",
         "sos-joined": "该区域已有未解除的应急，您的报告已并入。请立即撤离到安全区"}
+
+
+@dataclass(frozen=True)
+class Site:
+    """A page whose link proves presence at a place (a permit's site code, an area's board), and its OAuth.
+
+    key: what the who-cookie is bound to; path: the cookie's path; home: the page's own address with its
+    proving token; page: renders that page for a viewer, with a problem and a status.
+    """
+    key: str
+    path: str
+    home: str
+    page: Callable[..., Response]
+
+    def to(self, extra: str = "") -> str:
+        return f"{self.home}{extra}"
+
+
+def _permit_site(permit: Permit) -> Site:
+    return Site(key=permit.no, path=_cookie_path(permit), home=_site_path(permit),
+                page=lambda **kw: _page(permit, "site", **kw))
 
 
 def _open(no: str, purposes: tuple[str, ...]) -> tuple[Permit, str]:
@@ -105,8 +132,8 @@ def _app_names() -> str:
     return "或".join(APP_NAME[p] for p in ("wecom", "dingtalk") if getattr(conf, p)) or "企业微信"
 
 
-def _viewer(permit: Permit) -> Person | None:
-    """Return who this phone proved to be at this permit's site code, within WHO_SECONDS."""
+def viewer(site: Site) -> Person | None:
+    """Return who this phone proved to be at this site's code, within WHO_SECONDS."""
     raw = request.cookies.get(WHO_COOKIE)
     if not raw:
         return None
@@ -116,7 +143,7 @@ def _viewer(permit: Permit) -> Person | None:
         who = _who_serializer().loads(raw, max_age=WHO_SECONDS)
     except BadSignature:
         return None
-    if not isinstance(who, dict) or who.get("n") != permit.no:
+    if not isinstance(who, dict) or who.get("n") != site.key:
         return None
     return Person.get_or_none((Person.id == who.get("p")) & (Person.active == True))  # noqa: E712
 
@@ -126,7 +153,7 @@ def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status:
     view = BoardView(permit, utcnow())
     context = view.live()
     token_param = f"{links.PARAMS[purpose]}={links.token(permit, purpose)}"
-    html = render_template("board/board.html", **context, purpose=purpose, problem=problem,
+    html = render_template("board/board.html", **context, purpose=purpose, problem=problem, photo_query=token_param,
                            live_url=f"/board/{permit.no}/live?{token_param}", poll_seconds=POLL_SECONDS,
                            me=_me(permit, viewer, view) if viewer else None,
                            done=DONE.get(request.args.get("m", "")),
@@ -156,75 +183,91 @@ def board(no: str):
     permit, purpose = _open(no, ("view", "site"))
     if purpose != "site":
         return _page(permit, purpose)
+    site = _permit_site(permit)
+    return through_oauth(site) or _page(permit, purpose, viewer=viewer(site))
+
+
+def through_oauth(site: Site) -> Response | None:
+    """Finish or start the OAuth round trip of a site link opened in WeCom or DingTalk; None when done."""
     for platform, param in CODE_PARAM.items():
         if param in request.args and adapter_for(platform) is not None:
-            return _came_back(permit, platform)
-    viewer, app = _viewer(permit), _browser_app()
-    if viewer is None and app is not None and adapter_for(app) is not None:
-        return _to_oauth(permit, app)
-    return _page(permit, purpose, viewer=viewer)
+            return _came_back(site, platform)
+    app = _browser_app()
+    if viewer(site) is None and app is not None and adapter_for(app) is not None:
+        return to_oauth(site, app)
+    return None
 
 
 @bp.get("/board/<no>/scan")
 def scan(no: str):
     """Start the OAuth round trip (the 现场签到 button of a board opened outside the apps' own browsers)."""
     permit, _purpose = _open(no, ("site",))
+    return start_oauth(_permit_site(permit), "无法签到")
+
+
+def start_oauth(site: Site, refusal: str) -> Response:
+    """Start the OAuth round trip from a browser that did not start it itself (a button on the page)."""
     platform = _scan_platform()
     if platform is None:
-        return _page(permit, "site", status=400, problem=("无法签到", "本系统未接入企业微信或钉钉，无法扫码签到。"))
-    return _to_oauth(permit, platform)
+        return site.page(status=400, problem=(refusal, "本系统未接入企业微信或钉钉，无法扫码确认身份。"))
+    return to_oauth(site, platform)
 
 
-def _to_oauth(permit: Permit, platform: str) -> Response:
+def to_oauth(site: Site, platform: str) -> Response:
     state = secrets.token_hex(16)   # WeCom allows [a-zA-Z0-9], at most 128 bytes
-    answer = redirect(adapter_for(platform).oauth_url(_here() + _site_path(permit), state))
-    answer.set_cookie(STATE_COOKIE, state, max_age=STATE_SECONDS, path=_cookie_path(permit), httponly=True,
+    answer = redirect(adapter_for(platform).oauth_url(_here() + site.home, state))
+    answer.set_cookie(STATE_COOKIE, state, max_age=STATE_SECONDS, path=site.path, httponly=True,
                       samesite="Lax", secure=request.is_secure)
     return answer
 
 
-def _came_back(permit: Permit, platform: str) -> Response:
+def _came_back(site: Site, platform: str) -> Response:
     """Resolve the OAuth code into a person of the org, only in the browser that asked for it."""
     app = APP_NAME[platform]
     expected = request.cookies.get(STATE_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, request.args.get("state", "")):
         # A code that arrives without this browser's state was handed over by someone else.
-        return _page(permit, "site", status=403, problem=(
-            "无法确认身份", f"这个签到链接不是在本手机上扫码打开的，请用{app}重新扫描作业现场的二维码。"))
+        return site.page(status=403, problem=(
+            "无法确认身份", f"这个链接不是在本手机上扫码打开的，请用{app}重新扫描现场的二维码。"))
     try:
         user_id = adapter_for(platform).user_from_oauth_code(request.args.get(CODE_PARAM[platform], ""))
     except PlatformError:
-        return _page(permit, "site", status=403, problem=(
-            "无法确认身份", "扫码链接已失效或已使用过，或您不是本企业成员，请重新扫描作业现场的二维码。"))
+        return site.page(status=403, problem=(
+            "无法确认身份", "扫码链接已失效或已使用过，或您不是本企业成员，请重新扫描现场的二维码。"))
     account = getattr(Person, ACCOUNT[platform])
     person = Person.get_or_none((account == user_id) & (Person.active == True))  # noqa: E712
     if person is None:
-        return _page(permit, "site", status=403, problem=("不在组织架构中", "您的账号不在本厂组织架构中或已停用。"))
-    answer = redirect(_site_path(permit))   # drop the spent code from the address bar and history
-    answer.set_cookie(WHO_COOKIE, _who_serializer().dumps({"p": person.id, "n": permit.no}),
-                      max_age=WHO_SECONDS, path=_cookie_path(permit), httponly=True, samesite="Lax",
+        return site.page(status=403, problem=("不在组织架构中", "您的账号不在本厂组织架构中或已停用。"))
+    answer = redirect(site.home)   # drop the spent code from the address bar and history
+    answer.set_cookie(WHO_COOKIE, _who_serializer().dumps({"p": person.id, "n": site.key}),
+                      max_age=WHO_SECONDS, path=site.path, httponly=True, samesite="Lax",
                       secure=request.is_secure)
-    answer.delete_cookie(STATE_COOKIE, path=_cookie_path(permit))
+    answer.delete_cookie(STATE_COOKIE, path=site.path)
     return answer
 
 
-def _posted_on_site(no: str):
-    """Return the permit of a form posted from its own site page, and who this phone proved to be (or None).
+def posted_by(site: Site) -> Person | None:
+    """Return who this phone proved to be, for a form posted from the site's own page.
 
     A form posted from another origin is refused: the page's cookie proves a person, not their intent.
     """
-    permit, _purpose = _open(no, ("site",))
     origin = request.headers.get("Origin")
     if origin and urlsplit(origin).netloc != request.host:
         abort(403)
-    return permit, _viewer(permit)
+    return viewer(site)
+
+
+def _posted_on_site(no: str):
+    """Return the permit of a form posted from its own site page, and who this phone proved to be (or None)."""
+    permit, _purpose = _open(no, ("site",))
+    return permit, posted_by(_permit_site(permit))
 
 
 @bp.post("/board/<no>/checkin")
 def checkin(no: str):
     """Record 现场签到 or 离开现场 for the person this phone proved to be."""
-    permit, viewer = _posted_on_site(no)
-    if viewer is None:
+    permit, person = _posted_on_site(no)
+    if person is None:
         return _page(permit, "site", status=403, problem=(
             "请重新扫码", f"签到须在扫码后 10 分钟内完成，请用{_app_names()}重新扫描作业现场的二维码。"))
     action = request.form.get("action")
@@ -234,13 +277,13 @@ def checkin(no: str):
     location = place if place["latitude"] and place["longitude"] else None
     command = onsite.check_in if action == "in" else onsite.check_out
     try:
-        out = command(permit.no, by=viewer, source="scan", location=location)
+        out = command(permit.no, by=person, source="scan", location=location)
     except WorkflowError as exc:
-        return _page(permit, "site", viewer=viewer, status=409, problem=("未能登记", exc.message))
+        return _page(permit, "site", viewer=person, status=409, problem=("未能登记", exc.message))
     done = action
     if action == "out" and permit.state == "in_progress" and out.state == "suspended":
         done = "stop"
-    elif action == "in" and not onsite.roles_on(permit, viewer):
+    elif action == "in" and not onsite.roles_on(permit, person):
         done = "visit"
     return redirect(_site_path(permit, f"&m={done}"), code=303)
 
@@ -248,39 +291,61 @@ def checkin(no: str):
 @bp.post("/board/<no>/emergency")
 def emergency(no: str):
     """一键应急 from the site's board, as the person this phone proved to be; confirmed and described."""
-    permit, viewer = _posted_on_site(no)
-    if viewer is None:
-        return _page(permit, "site", status=403, problem=(
-            "请重新扫码", f"发起应急须先用{_app_names()}扫描作业现场的二维码确认身份；情况紧急请立即电话报告安全员。"))
+    permit, _purpose = _open(no, ("site",))
+    return sos(_permit_site(permit), places.area_of(permit))
+
+
+def sos(site: Site, node: Area | None) -> Response:
+    """Raise an emergency for node from a site page, as the person its OAuth named; refuse a bad form."""
+    person = posted_by(site)
+    if person is None:
+        return site.page(status=403, problem=(
+            "请重新扫码", f"发起应急须先用{_app_names()}扫描现场的二维码确认身份；情况紧急请立即电话报告安全员。"))
     said = " ".join((request.form.get("text") or "").split())[:200]
     refusal = None
     if request.form.get("confirm") != "1":
         refusal = "请勾选确认：发起后区域内作业将全部暂停"
     elif not said:
         refusal = "请说明情况，例如：东侧法兰泄漏，有火苗"
-    node = places.area_of(permit)
     if refusal is None and node is None:
         refusal = "本作业票的地点不在区域表中，请立即电话报告安全员"
     if refusal is not None:
-        return _page(permit, "site", viewer=viewer, status=400, problem=("未发起应急", refusal))
+        return site.page(viewer=person, status=400, problem=("未发起应急", refusal))
     try:
-        raised = stop.raise_emergency(f"{node.name} {said}", by=viewer, drill=request.form.get("drill") == "1",
+        raised = stop.raise_emergency(f"{node.name} {said}", by=person, drill=request.form.get("drill") == "1",
                                       door="board")
     except WorkflowError as exc:
-        return _page(permit, "site", viewer=viewer, status=403 if exc.__class__.__name__ == "NotAuthorized"
-                     else 409, problem=("未发起应急", exc.message))
-    return redirect(_site_path(permit, f"&m={'sos-joined' if raised.joined else 'sos'}"), code=303)
+        return site.page(viewer=person, status=403 if exc.__class__.__name__ == "NotAuthorized"
+                         else 409, problem=("未发起应急", exc.message))
+    return redirect(site.to(f"&m={'sos-joined' if raised.joined else 'sos'}"), code=303)
 
 
 @bp.get("/board/<no>/live")
 def live(no: str):
     """Return the board's changing part; the ETag is its hash, so a 304 means nothing changed."""
-    permit, _purpose = _open(no, ("view", "site"))
-    html = render_template("board/_live.html", **BoardView(permit, utcnow()).live())
+    permit, purpose = _open(no, ("view", "site"))
+    html = render_template("board/_live.html", **BoardView(permit, utcnow()).live(),
+                           photo_query=f"{links.PARAMS[purpose]}={links.token(permit, purpose)}")
     answer = Response(html, mimetype="text/html")
     answer.set_etag(hashlib.sha256(html.encode()).hexdigest()[:32])
     answer.headers["Cache-Control"] = "no-cache"
     return answer.make_conditional(request)
+
+
+@bp.get("/board/<no>/isolation/<int:point_id>/photo")
+def isolation_photo(no: str, point_id: int):
+    """Return the photo of one of the permit's isolation points (its lock and tag)."""
+    permit, _purpose = _open(no, ("view", "site"))
+    point = (IsolationPoint.select().join(IsolationLink)
+             .where((IsolationPoint.id == point_id) & (IsolationLink.permit == permit)).first())
+    if point is None or point.photo is None:
+        abort(404)
+    path = settings.current().instance_path / point.photo.path
+    if not path.is_file():
+        abort(404)
+    answer = send_file(path, mimetype=mimetypes.guess_type(point.photo.filename)[0] or "image/jpeg")
+    answer.headers["Cache-Control"] = "private, max-age=3600"
+    return answer
 
 
 def qr_png(text: str) -> bytes:

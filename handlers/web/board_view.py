@@ -13,6 +13,7 @@ from peewee import Value
 import settings
 from models import Alarm, CheckIn, GasReading, Person, Signature, Step
 from models.handover import Handover
+from models.isolation import STATE_LABELS, IsolationLink, IsolationPoint
 from models.permit import Permit
 from workflow import machine, onsite, simops, template as templates
 from workflow.clock import local
@@ -170,9 +171,19 @@ class BoardView:
                  "in_at": self.at(h.in_confirmed_at, "%H:%M") if h.in_confirmed_at else ""}
                 for h in rows]
 
+    def isolations(self) -> list[dict]:
+        """Return the permit's isolation points: lock, state, who verified, and whether a photo shows it."""
+        rows = (IsolationPoint.select(IsolationPoint, IsolationLink).join(IsolationLink)
+                .where(IsolationLink.permit == self.permit).order_by(IsolationLink.id))
+        return [{"id": point.id, "tag": point.tag, "method": point.method, "lock_no": point.lock_no,
+                 "state": STATE_LABELS[point.state], "isolated_by": point.isolated_by.name,
+                 "verified_by": point.verified_by.name if point.verified_by_id else "",
+                 "purpose": point.isolationlink.purpose, "photo": point.photo_id or None}
+                for point in rows]
+
     def live(self) -> dict:
         """Return everything the self-refreshing part of the board shows."""
         return {"head": self.head(), "people": self.people(), "signatures": self.signatures(),
-                "overlaps": self.overlaps(), "handovers": self.handovers(),
+                "overlaps": self.overlaps(), "handovers": self.handovers(), "isolations": self.isolations(),
                 "readings": self.readings(), "limits": self.limits(), "alarms": self.alarms(),
                 "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": GASES}

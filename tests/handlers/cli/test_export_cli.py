@@ -39,7 +39,7 @@ def test_each_export_writes_its_workbook(run, tmp_path):
     assert "综合评价得分 Q = 96.5 分" in run("export", "report", "--month", "2026-11", "-o", str(tmp_path / "r.xlsx"))
     assert load_workbook(tmp_path / "r.xlsx")["概览"]._charts
     assert "校验通过" in run("export", "audit", "--month", "2026-11", "-o", str(tmp_path / "a.xlsx"))
-    assert "持证记录 5 条" in run("export", "certificates", "--month", "2026-11", "-o", str(tmp_path / "c.xlsx"))
+    assert "持证记录 7 条" in run("export", "certificates", "--month", "2026-11", "-o", str(tmp_path / "c.xlsx"))
 
 
 @pytest.mark.parametrize("args, message", [
