@@ -78,11 +78,17 @@ class Faults:
 
     def __init__(self):
         self.fired: Counter = Counter()
+        self.away: list[tuple[str, float, float]] = []   # (what, from, until): a part of the plant was gone
         self.lock = threading.Lock()
 
     def count(self, what: str) -> None:
         with self.lock:
             self.fired[what] += 1
+
+    def was_away(self, what: str, since: float) -> None:
+        """Note that what was gone from since (time.time()) until now."""
+        with self.lock:
+            self.away.append((what, since, time.time()))
 
     def wrap(self, state, platform: str, held: threading.Event) -> None:
         """Count every call the sandbox's fault rules decided to fail or delay."""
@@ -109,23 +115,29 @@ def kill_worker_mid_send(plant, faults: Faults, held: threading.Event, say) -> N
         say("  (no send was under way within 30 s: workers killed anyway)")
     time.sleep(0.5)
     for name in [n for n in plant.parts if n.startswith("worker-")]:
+        since = time.time()
         plant.kill(name)
         faults.count("worker SIGKILL")
         plant.restart(name)
+        # Gone until the new process serves again, which the plant cannot see: the kill itself is noted.
+        faults.was_away(f"{name} SIGKILLed", since)
     say("  workers SIGKILLed mid-send, started again")
 
 
 def restart_redis(plant, faults: Faults, say, *, away: float = 10) -> None:
+    since = time.time()
     plant.kill("redis")
     faults.count("redis down")
     say(f"  redis killed, away for {away:g} s")
     time.sleep(away)
     plant.start_redis()
+    faults.was_away("redis", since)
     say("  redis back (empty)")
 
 
 def database_away(plant, faults: Faults, say, *, seconds: float = 8) -> None:
     faults.count("database away")
+    since = time.time()
     if plant.database_url.startswith("sqlite"):
         import sqlite3
         path = plant.database_url.split("///", 1)[1]
@@ -144,6 +156,7 @@ def database_away(plant, faults: Faults, say, *, seconds: float = 8) -> None:
             time.sleep(1)
         database.close()
         say(f"  the app's database connections terminated, each second for {seconds:g} s")
+    faults.was_away("database", since)
     say("  database back")
 
 
@@ -319,13 +332,23 @@ def books(plant, phone: Recorder, alarms: dict) -> dict:
     undelivered = [a for a in raised if a not in first]
     lost += len(undelivered)
     problems += [f"alarm {a} raised, no card at the sandbox" for a in undelivered]
-    late = sorted(first[a] - alarms[a] for a in alarms if a in first and first[a] - alarms[a] > LATE_SECONDS)
+    late = sorted((first[a] - alarms[a], alarms[a], first[a]) for a in alarms
+                  if a in first and first[a] - alarms[a] > LATE_SECONDS)
     report = audit.verify()
     if not report.ok:
         problems.append(f"audit chain broken: {report.broken}")
     return {"lost": lost, "doubled": doubled, "repeated": repeated, "transitions": transitions, "refusals": refusals,
             "late": late, "alarms": len(raised), "chain": "ok" if report.ok else "broken",
             "problems": problems, "clicks": len(phone.clicks), "cards": len(arrived)}
+
+
+def explain_late(late: list, away: list, deaths: list, started: float) -> list[tuple[float, list[str]]]:
+    """Name, for each late alarm, what was gone between its reading and its card (seconds into the run)."""
+    gone = [*away, *((f"{name} died (exit {code}), restarted", at, at) for at, name, code in deaths)]
+    return [(seconds, [f"{what} {since - started:.0f}–{until - started:.0f} s" if until > since
+                       else f"{what} at {since - started:.0f} s"
+                       for what, since, until in gone if since <= arrived and until >= reading])
+            for seconds, reading, arrived in late]
 
 
 def _text_of(message: dict) -> str:
@@ -368,7 +391,7 @@ def main() -> int:
 def run(plant, args, seed: int) -> int:
     from models import database
     rng = random.Random(seed)
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
 
     def say(line: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {line}", flush=True)
@@ -453,7 +476,9 @@ def run(plant, args, seed: int) -> int:
         print(f"DingTalk texts shown again after a send whose answer timed out: {found['repeated']} "
               "(robot messages have no idempotency key; a resend is how none is lost)")
     if found["late"]:
-        print(f"late alarms (s after the reading): {', '.join(f'{s:.1f}' for s in found['late'])}")
+        print("late alarms (s after the reading): " + "; ".join(
+            f"{late:.1f} ({', '.join(why) or 'no fault to explain it'})"
+            for late, why in explain_late(found["late"], faults.away, plant.deaths, wall)))
     for problem in found["problems"][:40]:
         print(f"  {problem}", file=sys.stderr)
     print(f"faults={sum(faults.fired.values())} transitions={found['transitions']} lost={lost} "
