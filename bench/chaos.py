@@ -463,8 +463,10 @@ def run(plant, args, seed: int) -> int:
     for t in sensors:
         t.join(5)
     database.close_all()
-    # The last alarms' cards: the detectors have stopped, so nothing new is raised meanwhile.
-    waiting = plants.wait_drained(30) if waiting else 0
+    # The last alarms' cards: the detectors have stopped, so nothing new is raised meanwhile. Waited for
+    # whether or not the outbox had drained before: an alarm raised just before they stopped is still
+    # being sent, and the books would count it lost.
+    waiting = plants.wait_drained(30)
     found = books(plant, phone, alarms)
     database.close()
     lost = found["lost"] + len(failures)
