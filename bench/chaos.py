@@ -458,7 +458,7 @@ def run(plant, args, seed: int) -> int:
     plant.wecom_state().faults.clear()
     plant.dingtalk_state().faults.clear()
     say("faults over; waiting for the outbox to drain")
-    waiting = plants.wait_drained(DRAIN_SECONDS)
+    plants.wait_drained(DRAIN_SECONDS)
     stop.set()
     for t in sensors:
         t.join(5)
@@ -466,7 +466,7 @@ def run(plant, args, seed: int) -> int:
     # The last alarms' cards: the detectors have stopped, so nothing new is raised meanwhile. Waited for
     # whether or not the outbox had drained before: an alarm raised just before they stopped is still
     # being sent, and the books would count it lost.
-    waiting = plants.wait_drained(30)
+    plants.wait_drained(30)
     found = books(plant, phone, alarms)
     database.close()
     lost = found["lost"] + len(failures)
