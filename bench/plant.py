@@ -90,8 +90,8 @@ class Plant:
     def add(self, name: str, *args: str) -> Part:
         """Start `python app.py <args>` as a part of the plant."""
         part = Part(name, [sys.executable, str(ROOT / "app.py"), *args])
-        self.parts[name] = part
         self._spawn(part)
+        self.parts[name] = part   # only once it has a process: the supervisor polls every part it sees
         return part
 
     def _spawn(self, part: Part) -> None:
