@@ -23,7 +23,9 @@ Then the books: every click answered 200 has one signature and one audit event (
 row is left unsent; every card recorded reached its sandbox; no WeCom text reached a person more often
 than the outbox holds it (DingTalk's robot texts have no idempotency key, so a text resent after a
 timed-out answer may show twice there: counted and printed, not failed); every alarm raised has its
-card; the audit chain verifies. The last line:
+card; the audit chain verifies. An alarm card more than LATE_SECONDS after its reading is late: counted,
+not failed, and printed with what was gone meanwhile (Redis, the database, a worker) or that nothing was.
+The last line:
 `faults=N transitions=N lost=N doubled=N alarms_late=N chain=ok|broken`; exit 1 unless lost=0,
 doubled=0 and chain=ok. Replay a run with its printed --seed.
 """
