@@ -23,7 +23,9 @@ Then the books: every click answered 200 has one signature and one audit event (
 row is left unsent; every card recorded reached its sandbox; no WeCom text reached a person more often
 than the outbox holds it (DingTalk's robot texts have no idempotency key, so a text resent after a
 timed-out answer may show twice there: counted and printed, not failed); every alarm raised has its
-card; the audit chain verifies. The last line:
+card; the audit chain verifies. An alarm card more than LATE_SECONDS after its reading is late: counted,
+not failed, and printed with what was gone meanwhile (Redis, the database, a worker) or that nothing was.
+The last line:
 `faults=N transitions=N lost=N doubled=N alarms_late=N chain=ok|broken`; exit 1 unless lost=0,
 doubled=0 and chain=ok. Replay a run with its printed --seed.
 """
@@ -78,11 +80,17 @@ class Faults:
 
     def __init__(self):
         self.fired: Counter = Counter()
+        self.away: list[tuple[str, float, float]] = []   # (what, from, until): a part of the plant was gone
         self.lock = threading.Lock()
 
     def count(self, what: str) -> None:
         with self.lock:
             self.fired[what] += 1
+
+    def was_away(self, what: str, since: float) -> None:
+        """Note that what was gone from since (time.time()) until now."""
+        with self.lock:
+            self.away.append((what, since, time.time()))
 
     def wrap(self, state, platform: str, held: threading.Event) -> None:
         """Count every call the sandbox's fault rules decided to fail or delay."""
@@ -109,23 +117,29 @@ def kill_worker_mid_send(plant, faults: Faults, held: threading.Event, say) -> N
         say("  (no send was under way within 30 s: workers killed anyway)")
     time.sleep(0.5)
     for name in [n for n in plant.parts if n.startswith("worker-")]:
+        since = time.time()
         plant.kill(name)
         faults.count("worker SIGKILL")
         plant.restart(name)
+        # Gone until the new process serves again, which the plant cannot see: the kill itself is noted.
+        faults.was_away(f"{name} SIGKILLed", since)
     say("  workers SIGKILLed mid-send, started again")
 
 
 def restart_redis(plant, faults: Faults, say, *, away: float = 10) -> None:
+    since = time.time()
     plant.kill("redis")
     faults.count("redis down")
     say(f"  redis killed, away for {away:g} s")
     time.sleep(away)
     plant.start_redis()
+    faults.was_away("redis", since)
     say("  redis back (empty)")
 
 
 def database_away(plant, faults: Faults, say, *, seconds: float = 8) -> None:
     faults.count("database away")
+    since = time.time()
     if plant.database_url.startswith("sqlite"):
         import sqlite3
         path = plant.database_url.split("///", 1)[1]
@@ -144,6 +158,7 @@ def database_away(plant, faults: Faults, say, *, seconds: float = 8) -> None:
             time.sleep(1)
         database.close()
         say(f"  the app's database connections terminated, each second for {seconds:g} s")
+    faults.was_away("database", since)
     say("  database back")
 
 
@@ -319,13 +334,23 @@ def books(plant, phone: Recorder, alarms: dict) -> dict:
     undelivered = [a for a in raised if a not in first]
     lost += len(undelivered)
     problems += [f"alarm {a} raised, no card at the sandbox" for a in undelivered]
-    late = sorted(first[a] - alarms[a] for a in alarms if a in first and first[a] - alarms[a] > LATE_SECONDS)
+    late = sorted((first[a] - alarms[a], alarms[a], first[a]) for a in alarms
+                  if a in first and first[a] - alarms[a] > LATE_SECONDS)
     report = audit.verify()
     if not report.ok:
         problems.append(f"audit chain broken: {report.broken}")
     return {"lost": lost, "doubled": doubled, "repeated": repeated, "transitions": transitions, "refusals": refusals,
             "late": late, "alarms": len(raised), "chain": "ok" if report.ok else "broken",
             "problems": problems, "clicks": len(phone.clicks), "cards": len(arrived)}
+
+
+def explain_late(late: list, away: list, deaths: list, started: float) -> list[tuple[float, list[str]]]:
+    """Name, for each late alarm, what was gone between its reading and its card (seconds into the run)."""
+    gone = [*away, *((f"{name} died (exit {code}), restarted", at, at) for at, name, code in deaths)]
+    return [(seconds, [f"{what} {since - started:.0f}–{until - started:.0f} s" if until > since
+                       else f"{what} at {since - started:.0f} s"
+                       for what, since, until in gone if since <= arrived and until >= reading])
+            for seconds, reading, arrived in late]
 
 
 def _text_of(message: dict) -> str:
@@ -368,7 +393,7 @@ def main() -> int:
 def run(plant, args, seed: int) -> int:
     from models import database
     rng = random.Random(seed)
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
 
     def say(line: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {line}", flush=True)
@@ -435,13 +460,15 @@ def run(plant, args, seed: int) -> int:
     plant.wecom_state().faults.clear()
     plant.dingtalk_state().faults.clear()
     say("faults over; waiting for the outbox to drain")
-    waiting = plants.wait_drained(DRAIN_SECONDS)
+    plants.wait_drained(DRAIN_SECONDS)
     stop.set()
     for t in sensors:
         t.join(5)
     database.close_all()
-    # The last alarms' cards: the detectors have stopped, so nothing new is raised meanwhile.
-    waiting = plants.wait_drained(30) if waiting else 0
+    # The last alarms' cards: the detectors have stopped, so nothing new is raised meanwhile. Waited for
+    # whether or not the outbox had drained before: an alarm raised just before they stopped is still
+    # being sent, and the books would count it lost.
+    plants.wait_drained(30)
     found = books(plant, phone, alarms)
     database.close()
     lost = found["lost"] + len(failures)
@@ -453,7 +480,9 @@ def run(plant, args, seed: int) -> int:
         print(f"DingTalk texts shown again after a send whose answer timed out: {found['repeated']} "
               "(robot messages have no idempotency key; a resend is how none is lost)")
     if found["late"]:
-        print(f"late alarms (s after the reading): {', '.join(f'{s:.1f}' for s in found['late'])}")
+        print("late alarms (s after the reading): " + "; ".join(
+            f"{late:.1f} ({', '.join(why) or 'no fault to explain it'})"
+            for late, why in explain_late(found["late"], faults.away, plant.deaths, wall)))
     for problem in found["problems"][:40]:
         print(f"  {problem}", file=sys.stderr)
     print(f"faults={sum(faults.fired.values())} transitions={found['transitions']} lost={lost} "

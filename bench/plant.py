@@ -61,6 +61,7 @@ class Plant:
     dingtalk_url: str = ""
     parts: dict[str, Part] = field(default_factory=dict)
     restarts: int = 0             # parts found dead and started again, as a supervisor would
+    deaths: list = field(default_factory=list)   # (time, part, exit code) of each of those
     stops: list = field(default_factory=list)
     _watching: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,8 +90,8 @@ class Plant:
     def add(self, name: str, *args: str) -> Part:
         """Start `python app.py <args>` as a part of the plant."""
         part = Part(name, [sys.executable, str(ROOT / "app.py"), *args])
-        self.parts[name] = part
         self._spawn(part)
+        self.parts[name] = part   # only once it has a process: the supervisor polls every part it sees
         return part
 
     def _spawn(self, part: Part) -> None:
@@ -127,6 +128,7 @@ class Plant:
                     if part.name != "redis" and not part.expected_down and part.process.poll() is not None:
                         with self._lock:
                             self.restarts += 1
+                            self.deaths.append((time.time(), part.name, part.process.returncode))
                         self._spawn(part)
         threading.Thread(target=loop, name="supervisor", daemon=True).start()
 
@@ -306,7 +308,7 @@ def _wait_workers(plant: Plant, count: int) -> None:
     from rq import Worker
     from jobs import alarm_queue
     connection = Redis(port=plant.redis_port)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180   # six processes importing the app at once: minutes on a busy 2-core machine
     alarm_loops = alarm_queue.LOOPS
     # Each worker: the ordinary lane (an rq worker) and one alarm lane (a loop that says it lives).
     while (len(Worker.all(connection=connection)) < count

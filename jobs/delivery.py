@@ -2,7 +2,8 @@
 
 A row is leased before sending and marked sent after; a sweep re-enqueues rows whose lease ran
 out. A resend after a crash reuses the card's task id, which the platform refuses as a duplicate
-(WeCom 42014), and that refusal is taken as proof the first send arrived.
+(WeCom 42014), and that refusal is taken as proof the first send arrived. A send that outlives its
+lease (an answer past the client's timeout) records its outcome only if nobody claimed the row since.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 # A gas alarm's card retried minutes later is as good as lost: it backs off only up to this.
 ALARM_RETRY_CAP = 5
+SUPERSEDED = "superseded"   # the send ended after its lease, and another worker holds the row now
 
 
 def _claim(outbox_id: int) -> Outbox | None:
@@ -40,11 +42,27 @@ def _claim(outbox_id: int) -> Outbox | None:
         return row
 
 
-def _release(row: Outbox, *, state: str, wait: timedelta = timedelta(0), error: str | None = None) -> None:
+def _release(row: Outbox, *, state: str, wait: timedelta = timedelta(0), error: str | None = None) -> bool:
+    """Record how this claim's send ended; return False when the row was no longer this claim's to change.
+
+    A send can outlive its lease (a platform that answers past the client's timeout), and the sweep
+    then gives the row to another worker. What that claim does stands: this one's late failure must
+    not put a row sent meanwhile back to pending, or the resend doubles a text and every such race
+    spends one more of the row's attempts. A send that succeeded is the truth whoever holds the row.
+    """
     with transaction():
-        Outbox.update(state=state, lease_until=utcnow() + wait if wait else None,
-                      last_error=error, sent_at=utcnow() if state == "sent" else None
-                      ).where(Outbox.id == row.id).execute()
+        now = for_update(Outbox.select().where(Outbox.id == row.id)).first()
+        if now is None:
+            return False
+        mine = now.state != "sent" if state == "sent" else (now.state == "sending" and now.attempts == row.attempts)
+        if mine:
+            Outbox.update(state=state, lease_until=utcnow() + wait if wait else None,
+                          last_error=error, sent_at=utcnow() if state == "sent" else None
+                          ).where(Outbox.id == row.id).execute()
+        else:
+            log.info("outbox %s: attempt %s ended after the row was claimed again; left to that claim",
+                     row.id, row.attempts)
+        return mine
 
 
 def _backoff(row: Outbox) -> timedelta:
@@ -61,31 +79,33 @@ def deliver(outbox_id: int) -> str:
     try:
         platform = _send(row)
     except RateLimited as exc:
-        _release(row, state="pending", wait=timedelta(seconds=exc.retry_after), error=str(exc))
+        if not _release(row, state="pending", wait=timedelta(seconds=exc.retry_after), error=str(exc)):
+            return SUPERSEDED
         return "rate limited"
     except PlatformError as exc:
         if exc.retryable and row.attempts < MAX_ATTEMPTS:
-            _release(row, state="pending", wait=_backoff(row), error=str(exc))
-            return "retry later"
-        log.error("outbox %s to %s failed for good: %s", row.id, row.person_id, exc)
-        _release(row, state="failed", error=str(exc))
-        metrics.delivery_failed(row.kind)
-        return "failed"
+            return "retry later" if _release(row, state="pending", wait=_backoff(row), error=str(exc)) else SUPERSEDED
+        return _give_up(row, str(exc))
     except Exception as exc:
         # Unnamed trouble (a network error the SDK did not wrap): back off and count the attempt, so
         # the row ends failed with its reason instead of going round the sweep for ever.
         log.exception("outbox %s to %s: delivery raised", row.id, row.person_id)
         error = f"{type(exc).__name__}: {exc}"
         if row.attempts < MAX_ATTEMPTS:
-            _release(row, state="pending", wait=_backoff(row), error=error)
-            return "retry later"
-        _release(row, state="failed", error=error)
-        metrics.delivery_failed(row.kind)
-        return "failed"
+            return "retry later" if _release(row, state="pending", wait=_backoff(row), error=error) else SUPERSEDED
+        return _give_up(row, error)
     _release(row, state="sent")
     if row.kind in ALARM_KINDS:
         _observe_relay(row, platform)
     return "sent"
+
+
+def _give_up(row: Outbox, error: str) -> str:
+    if not _release(row, state="failed", error=error):
+        return SUPERSEDED
+    log.error("outbox %s to %s failed for good: %s", row.id, row.person_id, error)
+    metrics.delivery_failed(row.kind)
+    return "failed"
 
 
 def _send(row: Outbox) -> str:

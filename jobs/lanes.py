@@ -89,7 +89,26 @@ def work(names: list[str], *, burst: bool, quiet: bool) -> None:
     if settings.current().dingtalk:
         import bot.dingtalk, bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
     models.db.release()
-    OrdinaryWorker([queue(name) for name in names], connection=redis()).work(burst=burst, logging_level=level)
+    _ordinary_worker(names).work(burst=burst, logging_level=level)
+
+
+def _ordinary_worker(names: list[str]) -> OrdinaryWorker:
+    """Build rq's worker for names once Redis answers.
+
+    rq's worker reaches Redis as it is built and gives up at once when Redis is away: the process
+    would end, and its alarm lane's processes with it (they die with their parent), though they wait
+    for Redis by themselves. A supervisor's restart then costs a cold start of every lane, seconds in
+    which no alarm card goes out after Redis is back.
+    """
+    import time
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+    from .alarm_queue import WAIT
+    while True:
+        try:
+            return OrdinaryWorker([queue(name) for name in names], connection=redis())
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.error("worker cannot reach Redis, trying again: %s", exc)
+            time.sleep(WAIT)
 
 
 def _me() -> str:

@@ -184,3 +184,47 @@ def test_the_request_pushes_the_cards_and_one_warm_loop_sends_each_once(world, r
         assert set(sent) == {Person.get_by_id(i).wecom_userid for i in alarm.recipients}
         assert all(len(c) == 1 for c in sent.values()), sent
     assert alarm_queue.depth() == 0 and not Outbox.select().where(Outbox.state != "sent").exists()
+
+
+def test_a_worker_started_while_redis_is_away_waits_for_it_and_keeps_its_alarm_lane(plant, tmp_path, monkeypatch):
+    import shutil
+    import threading
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from rq import Worker
+    sock = tmp_path / "later.sock"
+    monkeypatch.setenv("REDIS_URL", f"unix://{sock}")
+    if plant.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{plant.database}")
+    worker = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--quiet", "--alarm-workers", "1",
+                               "--sweep-every", "0.5"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    server = None
+    try:
+        # Its own words that it waits, not a time: the alarm lane's children say so too, in other words.
+        for line in worker.stderr:
+            if "worker cannot reach Redis" in line:
+                break
+        else:
+            pytest.fail(f"the worker ended (exit {worker.wait()}) instead of waiting for Redis")
+        threading.Thread(target=worker.stderr.read, daemon=True).start()   # keep the pipe from filling
+        server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", "0", "--unixsocket",
+                                   str(sock), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                                  stdout=subprocess.DEVNULL)
+        conn = Redis.from_url(f"unix://{sock}")
+
+        def listening() -> bool:
+            try:
+                return conn.ping()
+            except RedisConnectionError:
+                return False
+
+        wait_for(listening, "the test's redis-server did not start")
+        wait_for(lambda: any(w.pid == worker.pid for w in Worker.all(connection=conn)),
+                 "the worker never served its queues once Redis came")
+        wait_for(lambda: conn.zcard(alarm_queue.LOOPS) > 0, "its alarm lane never served once Redis came")
+        assert worker.poll() is None   # the same process: nothing had to start it again
+    finally:
+        stop(worker)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
