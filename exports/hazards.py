@@ -39,11 +39,17 @@ def _name(person: Person | None) -> str | None:
     return person.name if person is not None else None
 
 
-def _overdue(f: Finding, run: Run) -> str:
+def late(f: Finding, run: Run) -> bool | None:
+    """Return whether the finding was (or still is) rectified after its deadline; None without a deadline."""
     if f.deadline is None:
-        return ""
+        return None
     done = f.rectified_at if f.state in ("rectified", "closed") else run.now
-    return "是" if done > f.deadline else "否"
+    return done > f.deadline
+
+
+def _overdue(f: Finding, run: Run) -> str:
+    overdue = late(f, run)
+    return "" if overdue is None else "是" if overdue else "否"
 
 
 def write(book, scope: Scope, run: Run) -> dict[str, int]:

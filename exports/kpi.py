@@ -7,7 +7,12 @@ Definitions (also written into the report beside each figure):
   escalated, and work started no earlier than the last approval; the rate is over all the month's permits;
 - closure cycle: submission to close, in hours, for the month's closed permits;
 - alarm response: from the reading to the first 确认收到; in time within ALARM_RESEND_SECONDS, the
-  moment the alarm would be re-sent one role higher.
+  moment the alarm would be re-sent one role higher;
+- a permit whose random audit (抽查) failed is not compliant, whenever the audit was done;
+- hazards: found and closed in the month; the rectification deadlines that fell in the month and are
+  decided (rectified, or past), on time when rectified by the deadline, else overdue, by responsible
+  unit; the audits recorded in the month, passed over done; the inspection rounds due in the month and
+  decided, on time when submitted by their due time.
 """
 from __future__ import annotations
 
@@ -18,15 +23,19 @@ from datetime import datetime
 
 import settings
 from models import AuditEvent, Signature, Step
+from models.hazard import AUDIT_FAILED, AUDIT_PASSED, Finding, PermitAudit
+from models.inspection import DONE as ROUND_DONE, Inspection
 from models.permit import Permit
 from workflow import template as templates
 from workflow.rules import UNGRADED
 
+from .hazards import late
 from .records import alarm_pages, count_alarms, response_seconds
 from .run import PAGE, Run
 from .scope import Scope
 
 NO_GRADE = "不分级"
+NO_UNIT = "未指派单位"
 
 
 @dataclass
@@ -48,6 +57,39 @@ class AlarmFigures:
     acknowledged: int = 0
     in_time: int = 0
     seconds: list[int] = field(default_factory=list)
+
+
+@dataclass
+class UnitFindings:
+    found: int = 0
+    closed: int = 0
+    due: int = 0           # deadlines in the month, decided
+    overdue: int = 0
+
+
+@dataclass
+class TypeAudits:
+    done: int = 0
+    passed: int = 0
+
+
+@dataclass
+class HazardFigures:
+    units: dict[str, UnitFindings] = field(default_factory=lambda: defaultdict(UnitFindings))
+    audits: dict[str, TypeAudits] = field(default_factory=lambda: defaultdict(TypeAudits))   # by work type
+    rounds_due: int = 0
+    rounds_on_time: int = 0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(u, name) for u in self.units.values())
+
+    @property
+    def audits_done(self) -> int:
+        return sum(a.done for a in self.audits.values())
+
+    @property
+    def audits_passed(self) -> int:
+        return sum(a.passed for a in self.audits.values())
 
 
 @dataclass
@@ -75,6 +117,8 @@ class Figures:
     accepted_first_time: int = 0
     alarms: dict[str, AlarmFigures] = field(default_factory=lambda: defaultdict(AlarmFigures))
     resend_seconds: int = 120
+    audit_failed: int = 0         # permits whose random audit failed
+    hazards: HazardFigures = field(default_factory=HazardFigures)
 
     @property
     def steps_done(self) -> int:
@@ -126,7 +170,38 @@ def compute(scope: Scope, run: Run) -> Figures:
                 level.acknowledged += 1
                 level.seconds.append(seconds)
                 level.in_time += seconds <= figures.resend_seconds
+    _hazards(figures.hazards, scope, run)
     return figures
+
+
+def _unit(finding: Finding) -> str:
+    return finding.unit.name if finding.unit_id else NO_UNIT
+
+
+def _hazards(h: HazardFigures, scope: Scope, run: Run) -> None:
+    start, end = scope.period.bounds(run.tz)
+    for f in Finding.select().where((Finding.found_at >= start) & (Finding.found_at < end)):
+        h.units[_unit(f)].found += 1
+    for f in Finding.select().where((Finding.closed_at >= start) & (Finding.closed_at < end)):
+        h.units[_unit(f)].closed += 1
+    for f in Finding.select().where((Finding.deadline >= start) & (Finding.deadline < end)):
+        rectified = f.state in ("rectified", "closed")
+        if not rectified and run.now <= f.deadline:
+            continue   # still within its time: neither on time nor overdue yet
+        unit = h.units[_unit(f)]
+        unit.due += 1
+        unit.overdue += bool(late(f, run))
+    for work_type, state in (PermitAudit.select(Permit.work_type, PermitAudit.state).join(Permit)
+                             .where((PermitAudit.done_at >= start) & (PermitAudit.done_at < end)).tuples()):
+        audits = h.audits[templates.get(work_type).name]
+        audits.done += 1
+        audits.passed += state == AUDIT_PASSED
+    for state, due, done in (Inspection.select(Inspection.state, Inspection.due_at, Inspection.done_at)
+                             .where((Inspection.due_at >= start) & (Inspection.due_at < end)).tuples()):
+        if state != ROUND_DONE and run.now <= due:
+            continue
+        h.rounds_due += 1
+        h.rounds_on_time += state == ROUND_DONE and done <= due
 
 
 def _count_page(figures: Figures, page: list[tuple], run: Run) -> None:
@@ -145,6 +220,8 @@ def _count_page(figures: Figures, page: list[tuple], run: Run) -> None:
         if phase == "approve" and decision == "approve":
             approved[permit_id] = max(signed_at, approved.get(permit_id, signed_at))
     numbers = {p[1]: p[0] for p in page}
+    failed_audit = {pid for (pid,) in PermitAudit.select(PermitAudit.permit)
+                    .where(PermitAudit.permit.in_(ids) & (PermitAudit.state == AUDIT_FAILED)).tuples()}
     escalated: dict[int, Counter] = defaultdict(Counter)
     paused: Counter = Counter()
     for no, action, data in (AuditEvent.select(AuditEvent.permit_no, AuditEvent.action, AuditEvent.data)
@@ -177,11 +254,11 @@ def _count_page(figures: Figures, page: list[tuple], run: Run) -> None:
         if accept_done or counts["rectify"]:
             figures.accepted += 1
             figures.accepted_first_time += accept_done and not counts["rectify"]
-        _steps_and_compliance(figures, steps[pid], escalated[pid], started, approved.get(pid))
+        _steps_and_compliance(figures, steps[pid], escalated[pid], started, approved.get(pid), pid in failed_audit)
 
 
 def _steps_and_compliance(figures: Figures, steps: list[tuple], escalated: Counter,
-                          started: datetime | None, approved: datetime | None) -> None:
+                          started: datetime | None, approved: datetime | None, audit_failed: bool) -> None:
     late = bool(escalated)
     in_order, previous, pending_before = True, None, False
     for _pid, key, _seq, name, phase, state, activated, due, completed in steps:
@@ -206,4 +283,5 @@ def _steps_and_compliance(figures: Figures, steps: list[tuple], escalated: Count
     figures.out_of_order += not in_order
     figures.late += late
     figures.started_early += early
-    figures.compliant += in_order and not late and not early
+    figures.audit_failed += audit_failed
+    figures.compliant += in_order and not late and not early and not audit_failed

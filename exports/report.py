@@ -16,6 +16,7 @@ from .sheet import HEADER_ALIGN, HEADER_FILL, HEADER_FONT, HEADER_ROW, Column, S
 from .values import percent, state
 
 OVERVIEW, SCORE, TYPES, DAILY, STEPS, ALARMS = "概览", "综合评价", "类型与级别", "每日作业", "步骤时效", "报警响应"
+HAZARDS, AUDITS = "隐患整改", "作业抽查"
 FIRST = HEADER_ROW + 1     # the first data row of every table
 SCORE_FORMAT = "0.0"
 
@@ -67,7 +68,8 @@ def write(book, scope: Scope, run: Run, items: tuple[weights.Item, ...]) -> tupl
                       run, scope, "")
     score_sheet = book.create_sheet(SCORE)   # created now so the tabs keep their order
     charts = [_types(book, scope, run, figures), _daily(book, scope, run, figures),
-              *_steps(book, scope, run, figures), _alarms(book, scope, run, figures)]
+              *_steps(book, scope, run, figures), _alarms(book, scope, run, figures),
+              _hazards(book, scope, run, figures), _audits(book, scope, run, figures)]
     weight_rows = weights.write_sheet(book, run.heading(scope.period.label), items)
     q_cell, ui = _score(score_sheet, run, scope, items, values, weight_rows)
     _overview(overview, figures, q_cell, [ui, *charts])
@@ -76,12 +78,13 @@ def write(book, scope: Scope, run: Run, items: tuple[weights.Item, ...]) -> tupl
 
 def _overview(sheet: Sheet, f: Figures, q_cell: str, charts: list) -> None:
     """Write the month at a glance: the key figures, then every chart in a two-column grid."""
-    alarms = f.alarm_total
+    alarms, h = f.alarm_total, f.hazards
     rows = [
         ("作业票总数", f.permits, "张", "计划开始时间在本月、已提交过的作业票（含退回修改中的）"),
         ("已关闭", f.by_state.get("closed", 0), "张", "；".join(f"{state(s)} {n}" for s, n in sorted(f.by_state.items()))),
         ("合规率", percent(f.compliant, f.permits), "%",
-         f"按流程完成 {f.compliant} 张；顺序不符 {f.out_of_order}，超时签字 {f.late}，先干后批 {f.started_early}"),
+         f"按流程完成 {f.compliant} 张；顺序不符 {f.out_of_order}，超时签字 {f.late}，先干后批 {f.started_early}，"
+         f"抽查不合格 {f.audit_failed}"),
         ("平均闭环周期", kpi.mean(f.cycles), "小时", f"提交到关闭，已关闭 {len(f.cycles)} 张"),
         ("P90 闭环周期", kpi.p90(f.cycles), "小时", "九成作业票在此时间内闭环"),
         ("预警响应率", percent(alarms.in_time, alarms.raised), "%",
@@ -92,6 +95,15 @@ def _overview(sheet: Sheet, f: Figures, q_cell: str, charts: list) -> None:
         ("验收不通过（整改）", f.rectifications, "次", ""),
         ("暂停", f.suspensions, "次", f"已开工 {f.started} 张中 {f.suspended} 张被暂停过"),
         ("超时上报（升级）", sum(s.escalations for s in f.steps.values()), "次", "步骤超过时限后逐级上报"),
+        ("本月发现隐患", h.total("found"), "项", "发现时间在本月"),
+        ("本月关闭隐患", h.total("closed"), "项", "复查通过、关闭时间在本月"),
+        ("按期整改率", percent(h.total("due") - h.total("overdue"), h.total("due")), "%",
+         f"整改期限在本月且已整改或已过期 {h.total('due')} 项，按期整改 {h.total('due') - h.total('overdue')} 项"),
+        ("超期隐患", h.total("overdue"), "项", "整改期限在本月、逾期才整改或至今未整改；按责任单位见“隐患整改”"),
+        ("抽查合格率", percent(h.audits_passed, h.audits_done), "%",
+         f"本月完成抽查 {h.audits_done} 张，合格 {h.audits_passed} 张；不合格的作业票计为不合规"),
+        ("巡检按时完成率", percent(h.rounds_on_time, h.rounds_due), "%",
+         f"完成期限在本月且已提交或已过期 {h.rounds_due} 次，按时 {h.rounds_on_time} 次"),
     ]
     for row in rows:
         sheet.append(list(row))
@@ -100,7 +112,7 @@ def _overview(sheet: Sheet, f: Figures, q_cell: str, charts: list) -> None:
     sheet.finish()
     sheet.ws.page_setup.fitToHeight = 1   # the first page of a printout shows the whole month
     # Each chart is drawn again here from its sheet's table: the first page shows the whole month.
-    cells = ["F3"] + [f"{column}{row}" for row in (21, 39, 57) for column in ("A", "F")]
+    cells = ["F3"] + [f"{column}{row}" for row in (27, 45, 63, 81) for column in ("A", "F")]
     for make, cell in zip([c for c in charts if c is not None], cells):
         sheet.ws.add_chart(make(), cell)
 
@@ -193,6 +205,52 @@ def _alarms(book, scope: Scope, run: Run, f: Figures):
         _add_series(chart, sheet.ws, columns=range(2, 5), rows=len(levels))
         return chart
     sheet.ws.add_chart(make(), "I3")
+    return make
+
+
+def _hazards(book, scope: Scope, run: Run, f: Figures):
+    columns = (Column("责任单位", 16), Column("本月发现", 9), Column("本月关闭", 9), Column("到期应整改", 10),
+               Column("超期", 8), Column("按期整改率 %", 12))
+    sheet = _sheet(book, HAZARDS, columns, run, scope, "本月没有隐患")
+    h = f.hazards
+    units = sorted(h.units, key=lambda n: (n == kpi.NO_UNIT, -h.units[n].overdue, n))
+    for name in units:
+        u = h.units[name]
+        sheet.append([name, u.found, u.closed, u.due, u.overdue, percent(u.due - u.overdue, u.due)])
+    sheet.finish()
+    if not units:
+        return None
+    height = max(8.5, 0.55 * len(units))
+
+    def make():
+        chart = _chart(BarChart, "隐患：按责任单位（发现、关闭、超期）", y_title="项", type="bar", height=height)
+        _add_series(chart, sheet.ws, columns=range(2, 4), rows=len(units))
+        # 超期 is not beside 发现 and 关闭 in the table: added on its own, then every series gets the units.
+        chart.add_data(Reference(sheet.ws, min_col=5, min_row=HEADER_ROW, max_row=HEADER_ROW + len(units)),
+                       titles_from_data=True)
+        chart.set_categories(Reference(sheet.ws, min_col=1, min_row=FIRST, max_row=HEADER_ROW + len(units)))
+        return chart
+    sheet.ws.add_chart(make(), "H3")
+    return make
+
+
+def _audits(book, scope: Scope, run: Run, f: Figures):
+    columns = (Column("作业类型", 14), Column("抽查", 8), Column("合格", 8), Column("合格率 %", 10))
+    sheet = _sheet(book, AUDITS, columns, run, scope, "本月没有完成的抽查")
+    audits = f.hazards.audits
+    names = sorted(audits, key=lambda n: (-audits[n].done, n))
+    for name in names:
+        a = audits[name]
+        sheet.append([name, a.done, a.passed, percent(a.passed, a.done)])
+    sheet.finish()
+    if not names:
+        return None
+
+    def make():
+        chart = _chart(BarChart, "随机抽查：按作业类型", y_title="张", type="col", overlap=-10)
+        _add_series(chart, sheet.ws, columns=range(2, 4), rows=len(names))
+        return chart
+    sheet.ws.add_chart(make(), "F3")
     return make
 
 

@@ -33,7 +33,8 @@ def _refs(chart) -> list[tuple[str, str]]:
 
 def test_each_table_has_its_native_chart_over_exactly_its_rows(month, tmp_path):
     _, book = _report(tmp_path)
-    assert book.sheetnames == ["概览", "综合评价", "类型与级别", "每日作业", "步骤时效", "报警响应", "权重配置"]
+    assert book.sheetnames == ["概览", "综合评价", "类型与级别", "每日作业", "步骤时效", "报警响应", "隐患整改",
+                               "作业抽查", "权重配置"]
     types = book["类型与级别"]
     (chart,) = types._charts
     rows = 3 + len({p.work_type for p in Permit.select()})
