@@ -1,5 +1,5 @@
 """月度作业许可分析's hazard KPIs: findings found and closed, on-time rectification, overdue by unit, the audit
-pass rate and rounds on time, read back from the workbook; a failed audit makes its permit non-compliant."""
+pass rate and inspection rounds on time, read back from the workbook; a failed audit makes its permit non-compliant."""
 from __future__ import annotations
 
 import re
@@ -8,10 +8,12 @@ from datetime import date, timedelta
 from openpyxl import load_workbook
 
 from exports.build import build_report
+from exports.inspection_import import load_inspections
 from exports.period import month as read_month
 from exports.run import Run
-from hazards import audits, findings
-from models import CheckIn, find_person
+from exports.samples.build_sample_inspections import OUT as SAMPLE
+from hazards import audits, findings, inspections
+from models import CheckIn, Inspection, InspectionPlan, find_person
 from tests.conftest import MORNING
 from tests.emergency.test_emergency_stop import running_at
 from workflow.walkthrough import Clock
@@ -104,3 +106,17 @@ def test_audit_pass_rate_and_a_failed_audit_makes_its_permit_non_compliant(plant
     assert list(sheet.iter_rows(min_row=4, values_only=True)) == [("动火作业", 3, 2, round(200 / 3, 1))]
     (chart,) = sheet._charts
     assert [s.val.numRef.f for s in chart.series] == ["'作业抽查'!$B$4", "'作业抽查'!$C$4"]
+
+
+def test_rounds_on_time_count_the_rounds_due_in_the_month(plant, tmp_path):
+    load_inspections(SAMPLE)
+    assert inspections.open_due(MORNING + timedelta(hours=1)) == 2   # the tank farm's shift round and hot work's day
+    tank = Inspection.get(Inspection.plan == InspectionPlan.get(InspectionPlan.name == "3#罐区每班巡检"))
+    heliang = find_person("heliang")
+    hot = running_at("hot_work", "3#罐区 东侧管廊", Clock(MORNING - timedelta(hours=2)))
+    CheckIn.create(permit=hot, person=heliang, at=MORNING + timedelta(hours=2), source="qr", kind="visit")
+    inspections.record(tank.id, [], by=heliang, now=MORNING + timedelta(hours=3))
+    overview = _overview(_report(tmp_path))
+    # The day round was never submitted and is past its due time by the export: due, not on time.
+    assert overview["巡检按时完成率"][1] == 50.0
+    assert "2 次，按时 1 次" in overview["巡检按时完成率"][3]
