@@ -155,15 +155,8 @@ class _Checker(RowChecker):
         first_row: dict[str, int] = {}
         result = []
         for row in rows:
-            self.check_lengths(row, LIMITS)
-            for column in REQUIRED:
-                if not row[column]:
-                    self.error(row, column, "不能为空")
+            self.check_basics(row, LIMITS, REQUIRED, CODE, first_row)
             code = row[CODE]
-            if code in first_row:
-                self.error(row, CODE, f"编号“{code}”与第{first_row[code]}行重复")
-            elif code:
-                first_row[code] = row.row
             if row[KIND] and row[KIND] not in KINDS:
                 self.error(row, KIND, f"未知类型“{row[KIND]}”，可选：{'、'.join(KINDS)}")
             if row[KIND] == FIXED and row[AREA]:

@@ -87,15 +87,8 @@ class _Checker(RowChecker):
         first_row: dict[str, int] = {}
         result = []
         for row in rows:
-            self.check_lengths(row, LIMITS)
-            for column in REQUIRED:
-                if not row[column]:
-                    self.error(row, column, "不能为空")
+            self.check_basics(row, LIMITS, REQUIRED, NO, first_row)
             no = row[NO]
-            if no in first_row:
-                self.error(row, NO, f"编号“{no}”与第{first_row[no]}行重复")
-            elif no:
-                first_row[no] = row.row
             fields = {"kind": row[KIND], "cycle_months": self.whole(row, CYCLE, CYCLE_RANGE),
                       "tested_on": self.tested(row), "keeper": self.keeper(row),
                       "limit_hours": (self.whole(row, LIMIT, LIMIT_RANGE) if row.cells.get(LIMIT)

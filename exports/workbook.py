@@ -62,6 +62,19 @@ class RowChecker:
             if len(row.cells.get(column, "")) > limit:
                 self.error(row, column, f"内容过长（最多 {limit} 个字符）")
 
+    def check_basics(self, row: SheetRow, limits: dict[str, int], required, key: str,
+                     first_row: dict[str, int]) -> None:
+        """Lengths, required cells, and a key column unique within the sheet (first_row remembers each key)."""
+        self.check_lengths(row, limits)
+        for column in required:
+            if not row[column]:
+                self.error(row, column, "不能为空")
+        value = row[key]
+        if value in first_row:
+            self.error(row, key, f"{key}“{value}”与第{first_row[value]}行重复")
+        elif value:
+            first_row[value] = row.row
+
 
 def cell_text(value) -> str:
     """Return a cell's value as trimmed text; a whole number typed as a number loses its ".0"."""
