@@ -7,6 +7,7 @@ every answer. A step that does not happen raises StoryFailed, so the demo exits 
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 

@@ -27,7 +27,7 @@ from workflow.assign import resolve
 from workflow.template import COORDINATE
 
 from .demo import Demo, phone_for, wait_delivered
-from .gas_story import StoryFailed, expect
+from .gas_story import expect
 from .scripted import GOOD_AIR, take_through, tiny_png
 
 ADMIN = "lvming"
