@@ -31,6 +31,7 @@ WECOM_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, lik
 DINGTALK_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
                     "Mobile Safari/537.36 AliApp(DingTalk/7.6.10) com.alibaba.android.rimet")
 MARK_FORM = re.compile(r'<form method="post" action="([^"]+)" class="mark"')
+JSAPI = re.compile(r'<script type="application/json" id="jsapi">(.*?)</script>', re.S)
 CLEAN = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
 
 
@@ -125,15 +126,50 @@ class Phone:
         page = browser.get(f"{self.base}/phone/{user}/scan", params={"url": url}, timeout=10)
         return browser, page
 
-    def visit(self, user: str, permit_no: str, action: str = "in") -> requests.Response:
-        """Scan the site QR code and tap 现场签到 (action "in") or 离开现场 ("out"); return the last page."""
+    def visit(self, user: str, permit_no: str, action: str = "in", *, at: str | None = "site") -> requests.Response:
+        """Scan the site QR code and tap 现场签到 (action "in") or 离开现场 ("out"); return the last page.
+
+        at="site": the person walks to the permit's site first (their phone's GPS is there); None: the
+        phone stays where it is. The page's position comes from the JS-SDK call, made as the page makes it.
+        """
+        if at == "site":
+            self.walk_to_site(user, permit_no)
         browser, page = self.open_code(user, self.site_code(permit_no))
         forms = MARK_FORM.findall(page.text) if page.status_code == 200 else []
         if not forms:
             return page
         # Both buttons post to the same form action; the hidden action field says which.
         return browser.post(requests.compat.urljoin(page.url, forms[0].replace("&amp;", "&")),
-                            data={"action": action}, headers={"Origin": f"{self.app}"}, timeout=10)
+                            data={"action": action, **self.located(browser, page)},
+                            headers={"Origin": f"{self.app}"}, timeout=10)
+
+    def place(self, user: str, latitude: float | None, longitude: float | None = None,
+              accuracy: float = 15.0) -> None:
+        """Put user's phone at a WGS-84 position (None: no fix, as with location turned off)."""
+        self._post("/sandbox/location", json={"user": user, "latitude": latitude, "longitude": longitude,
+                                              "accuracy": accuracy})
+
+    def walk_to_site(self, user: str, permit_no: str) -> None:
+        """Put user's phone at the centre of the permit's site fence, where one is set."""
+        from workflow import places
+        fence = places.fence_of(Permit.get(Permit.no == permit_no))
+        if fence is not None:
+            self.place(user, fence.latitude, fence.longitude)
+
+    def located(self, browser: requests.Session, page: requests.Response) -> dict:
+        """Return the position fields the board's script fills in: the JS-SDK's answer, or nothing."""
+        found = JSAPI.search(page.text)
+        if not found:
+            return {}
+        js = json.loads(found.group(1))
+        ask = {"type": "wgs84"} if js["sdk"] == "wecom" else {"coordinate": 1}
+        answer = browser.post(f"{self.base}/sandbox/jsapi/location", timeout=10,
+                              data=json.dumps({"config": js["config"], "url": page.url.split("#")[0], **ask}))
+        where = answer.json()
+        if where.get("errMsg", "getLocation:ok") != "getLocation:ok" or where.get("errorCode"):
+            return {}
+        return {"latitude": where["latitude"], "longitude": where["longitude"], "accuracy": where["accuracy"],
+                "datum": js["datum"]}
 
     def scan(self, user: str, permit_no: str) -> int:
         """Check in at the permit's work site by scanning its QR code; return the final HTTP status."""
