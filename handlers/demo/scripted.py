@@ -338,13 +338,18 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             say(f"  {step.name:<12} {tester.name} 在聊天中发送气体检测数据")
             drain()
             continue
-        if d.phase == "start":
-            for kind in d.gates.photos:
-                applicant = phone.account(permit.applicant)
-                before = len(phone.messages(applicant))
-                phone.photo(applicant, tiny_png(), f"{kind}.png")
+        for kind in d.gates.photos:   # the start's, and the finished site's at completion and acceptance
+            applicant = phone.account(permit.applicant)
+            if d.phase != "start":   # aimed: the applicant's newer permits may lack photos too
+                phone.text(applicant, f"照片 {permit_no}")
                 drain()
-                _await_answer(phone, applicant, before)
+            before = len(phone.messages(applicant))
+            phone.photo(applicant, tiny_png(), f"{kind}.png")
+            drain()
+            _await_answer(phone, applicant, before)
+            if d.phase != "start":
+                say(f"  {step.name:<12} {permit.applicant.name} 发送“照片 {permit_no}”和一张{kind}照片")
+        if d.phase == "start":
             if d.gates.gas_fresh:
                 tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
                 tester = machine.assignees(tester_step)[0]
