@@ -93,6 +93,11 @@ class WeComWsSettings:
     ping_seconds: float = 30.0     # WeCom asks for a ping every 30 s
 
 
+# The platforms' JS-SDK scripts (docs/wecom.md, docs/dingtalk.md "JS-SDK"); the sandbox serves stand-ins.
+WECOM_JSSDK = "https://res.wx.qq.com/open/js/jweixin-1.2.0.js"
+DINGTALK_JSSDK = "https://g.alicdn.com/dingding/dingtalk-jsapi/2.10.3/dingtalk.open.js"
+
+
 @dataclass(frozen=True)
 class DingTalkSettings:
     app_key: str
@@ -108,6 +113,8 @@ class DingTalkSettings:
     api_base: str = "https://api.dingtalk.com"
     oapi_base: str = "https://oapi.dingtalk.com"
     login_base: str = "https://login.dingtalk.com"
+    agent_id: int = 0             # the H5 micro-app's AgentId: dd.config names it to read the phone's position
+    jssdk_url: str = DINGTALK_JSSDK
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class WeComSettings:
     aes_key: str
     api_base: str = "https://qyapi.weixin.qq.com"
     oauth_base: str = "https://open.weixin.qq.com"   # where pages opened in WeCom get their OAuth code
+    jssdk_url: str = WECOM_JSSDK                      # the JS-SDK a page opened in WeCom loads (wx.getLocation)
 
 
 def _int(env: dict, name: str, default: int) -> int:
@@ -214,7 +222,8 @@ def _wecom(env: dict) -> WeComSettings | None:
                          secret=env["WECOM_SECRET"], token=env["WECOM_TOKEN"],
                          aes_key=env["WECOM_AES_KEY"],
                          api_base=(env.get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
-                         oauth_base=(env.get("WECOM_OAUTH_BASE") or "https://open.weixin.qq.com").rstrip("/"))
+                         oauth_base=(env.get("WECOM_OAUTH_BASE") or "https://open.weixin.qq.com").rstrip("/"),
+                         jssdk_url=env.get("WECOM_JSSDK_URL") or WECOM_JSSDK)
 
 
 WS_ID = re.compile(r"[A-Za-z0-9_\-@.]{1,128}")
@@ -271,7 +280,8 @@ def _dingtalk(env: dict) -> DingTalkSettings | None:
         event_token=env.get("DINGTALK_TOKEN", ""), event_aes_key=aes_key,
         api_base=(env.get("DINGTALK_API_BASE") or "https://api.dingtalk.com").rstrip("/"),
         oapi_base=(env.get("DINGTALK_OAPI_BASE") or "https://oapi.dingtalk.com").rstrip("/"),
-        login_base=(env.get("DINGTALK_LOGIN_BASE") or "https://login.dingtalk.com").rstrip("/"))
+        login_base=(env.get("DINGTALK_LOGIN_BASE") or "https://login.dingtalk.com").rstrip("/"),
+        agent_id=_int(env, "DINGTALK_AGENT_ID", 0), jssdk_url=env.get("DINGTALK_JSSDK_URL") or DINGTALK_JSSDK)
 
 
 def _sockets(raw: str | None) -> frozenset[str] | None:

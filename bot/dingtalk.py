@@ -29,6 +29,7 @@ from dingtalk.crypto import DingTalkCrypto
 from redis import Redis
 from Tea.exceptions import TeaException
 
+from bot import jsapi
 from bot.base import CallbackRejected, Event, PlatformError, RateLimited
 from cards.actions import option_id
 from cards.dingtalk import MAX_OPTIONS
@@ -92,7 +93,8 @@ class DingTalkAdapter:
                  oapi_base: str = "https://oapi.dingtalk.com", login_base: str = "https://login.dingtalk.com",
                  callback_type: str = "STREAM", callback_route_key: str = "", event_token: str = "",
                  event_aes_key: str = "", replay_window: float = DEFAULT_WINDOW, clock: Callable[[], float] = time.time,
-                 key_prefix: str = "dingtalk", timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep):
+                 key_prefix: str = "dingtalk", timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep,
+                 agent_id: int = 0, jssdk_url: str = "https://g.alicdn.com/dingding/dingtalk-jsapi/2.10.3/dingtalk.open.js"):
         callback_type = callback_type.upper()
         if callback_type not in ("STREAM", "HTTP"):
             raise ValueError(f"callback_type must be STREAM or HTTP, not {callback_type!r}")
@@ -108,6 +110,8 @@ class DingTalkAdapter:
         self._redis = redis
         self._oapi_tokens = TokenStore(redis, f"{scope}:oapi-token")
         self._api_tokens = TokenStore(redis, f"{scope}:api-token")
+        self._tickets = TokenStore(redis, f"{scope}:jsapi-ticket")
+        self.agent_id, self.jssdk_url = int(agent_id), jssdk_url
         self.oapi = _OapiClient(corp_id=corp_id, app_key=app_key, app_secret=app_secret,
                                 oapi_base=oapi_base.rstrip("/"), tokens=self._oapi_tokens, timeout=timeout)
         config = _tea_config(self.api_base, timeout)
@@ -367,6 +371,22 @@ class DingTalkAdapter:
         query = urlencode({"redirect_uri": redirect_uri, "response_type": "code", "client_id": self.app_key,
                            "scope": "openid", "state": state, "prompt": "consent"})
         return f"{self.login_base}/oauth2/auth?{query}"
+
+    def jsapi_config(self, page_url: str) -> dict:
+        """Return what the page at page_url needs to load the JS-SDK and call device.geolocation.get."""
+        ticket = self._tickets.get(self._fetch_ticket)
+        nonce, timestamp, signature = jsapi.signed(ticket, page_url)
+        # coordinate 1 asks for AutoNavi's (GCJ-02) position, which Android returns whatever is asked.
+        return {"sdk": "dingtalk", "script": self.jssdk_url, "datum": "gcj02",
+                "config": {"agentId": str(self.agent_id), "corpId": self.corp_id, "timeStamp": timestamp,
+                           "nonceStr": nonce, "signature": signature, "type": 0,
+                           "jsApiList": ["device.geolocation.get"]}}
+
+    def _fetch_ticket(self) -> tuple[str, int]:
+        result = self._oapi(lambda: self.oapi.get("get_jsapi_ticket"))
+        if not result.get("ticket"):
+            raise PlatformError("bad_answer", "get_jsapi_ticket answered without a ticket", retryable=True)
+        return result["ticket"], int(result.get("expires_in") or jsapi.TICKET_SECONDS)
 
     def user_from_oauth_code(self, code: str) -> str:
         """Return the corp userid of whoever logged in; an outsider or a bad code raises not_member."""

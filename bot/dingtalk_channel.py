@@ -48,4 +48,5 @@ def build() -> DingTalkChannel:
         card_template_id=conf.card_template_id, redis=redis(), api_base=conf.api_base, oapi_base=conf.oapi_base,
         login_base=conf.login_base, callback_type="HTTP" if conf.mode == "http" else "STREAM",
         callback_route_key="permit" if conf.mode == "http" else "",
-        event_token=conf.event_token, event_aes_key=conf.event_aes_key, replay_window=conf.callback_window))
+        event_token=conf.event_token, event_aes_key=conf.event_aes_key, replay_window=conf.callback_window,
+        agent_id=conf.agent_id, jssdk_url=conf.jssdk_url))

@@ -13,6 +13,7 @@ from redis import Redis
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from bot import jsapi
 from bot.base import Event, PlatformError
 from bot.ratelimit import WECOM_MEMBER_LIMITS, MemberLimiter
 from bot.tokens import TokenStore
@@ -96,13 +97,16 @@ class WeComAdapter:
                  api_base: str = "https://qyapi.weixin.qq.com", redis: Redis, replay_window: float = 300,
                  clock: Callable[[], float] = time.time, key_prefix: str = "wecom",
                  member_limits: Sequence[tuple[int, float]] = WECOM_MEMBER_LIMITS, timeout: float = 10.0,
-                 sleep: Callable[[float], None] = time.sleep, oauth_base: str = "https://open.weixin.qq.com"):
+                 sleep: Callable[[float], None] = time.sleep, oauth_base: str = "https://open.weixin.qq.com",
+                 jssdk_url: str = "https://res.wx.qq.com/open/js/jweixin-1.2.0.js"):
         self.agent_id, self.corp_id, self.oauth_base = int(agent_id), corp_id, oauth_base.rstrip("/")
+        self.jssdk_url = jssdk_url
         self._redis, self._sleep = redis, sleep
         base = api_base.rstrip("/").removesuffix("/cgi-bin")
         scope = f"{key_prefix}:{corp_id}:{self.agent_id}"
         self._prefix = scope
         self._tokens = TokenStore(redis, f"{scope}:token")
+        self._tickets = TokenStore(redis, f"{scope}:jsapi-ticket")
         self._limiter = MemberLimiter(redis, f"{scope}:sent", member_limits)
         self.client = _Client(corp_id, secret, api_base=base, tokens=self._tokens, timeout=timeout)
         self._callbacks = CallbackReader(corp_id=corp_id, token=token, aes_key=aes_key,
@@ -178,6 +182,20 @@ class WeComAdapter:
         if not user_id:
             raise PlatformError("not_member", "the code belongs to someone outside the corp", retryable=False)
         return user_id
+
+    def jsapi_config(self, page_url: str) -> dict:
+        """Return what the page at page_url needs to load the JS-SDK and call wx.getLocation."""
+        ticket = self._tickets.get(self._fetch_ticket)
+        nonce, timestamp, signature = jsapi.signed(ticket, page_url)
+        return {"sdk": "wecom", "script": self.jssdk_url, "datum": "wgs84",
+                "config": {"beta": False, "debug": False, "appId": self.corp_id, "timestamp": timestamp,
+                           "nonceStr": nonce, "signature": signature, "jsApiList": ["getLocation"]}}
+
+    def _fetch_ticket(self) -> tuple[str, int]:
+        result = self._call_json(lambda: self.client.get("get_jsapi_ticket"))
+        if not result.get("ticket"):
+            raise PlatformError("bad_answer", "get_jsapi_ticket answered without a ticket", retryable=True)
+        return result["ticket"], int(result.get("expires_in") or jsapi.TICKET_SECONDS)
 
     # -- plumbing ----------------------------------------------------------------------------------
 

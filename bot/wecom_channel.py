@@ -49,4 +49,5 @@ def build() -> WeComChannel:
     conf = settings.current().wecom
     return WeComChannel(WeComAdapter(corp_id=conf.corp_id, agent_id=conf.agent_id, secret=conf.secret,
                                      token=conf.token, aes_key=conf.aes_key, api_base=conf.api_base,
-                                     oauth_base=conf.oauth_base, redis=redis()))
+                                     oauth_base=conf.oauth_base, jssdk_url=conf.jssdk_url,
+                                     redis=redis()))

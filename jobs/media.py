@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from peewee import JOIN
 
-from models import Attachment, Outbox, Person
+from models import Outbox, Person
 from models.permit import Permit, PermitMember
-from workflow import WorkflowError, template as templates, work
+from workflow import WorkflowError, gates, template as templates, work
 
-IMAGE_KINDS_OPEN = ("draft", "in_approval", "issued", "in_progress", "suspended")
+IMAGE_KINDS_OPEN = ("draft", "in_approval", "issued", "in_progress", "suspended", "completed", "rectifying")
 
 
 def _aim(person: Person) -> dict | None:
@@ -29,26 +29,25 @@ def _aimed(aim: dict | None) -> tuple[Permit, str, str | None] | None:
     if permit is None:
         return None
     kind = aim.get("kind") or ""
-    if not kind:
-        have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
-        wanted = [k for step in templates.get(permit.work_type).steps for k in step.gates.photos if k not in have]
-        kind = wanted[0] if wanted else "现场"
     step = machine.active_step(permit)
+    if not kind:
+        wanted = gates.wanted_photos(permit, templates.get(permit.work_type), step.key if step else None)
+        kind = wanted[0] if wanted else "现场"
     return permit, kind, step.key if step else None
 
 
-def _wanted(person: Person) -> tuple[Permit, str] | None:
-    """Return the newest permit of person's that still lacks a required photo, and which kind."""
+def _wanted(person: Person) -> tuple[Permit, str, str | None] | None:
+    """Return the newest permit of person's that still lacks a required photo, which kind, and the active step."""
+    from workflow import machine
     mine = (Permit.select().join(PermitMember, JOIN.LEFT_OUTER, on=(PermitMember.permit == Permit.id))
             .where(((Permit.applicant == person) | (PermitMember.person == person))
                    & Permit.state.in_(list(IMAGE_KINDS_OPEN)))
             .order_by(Permit.id.desc()).distinct())
     for permit in mine:
-        have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
-        for step in templates.get(permit.work_type).steps:
-            missing = [kind for kind in step.gates.photos if kind not in have]
-            if missing:
-                return permit, missing[0]
+        step = machine.active_step(permit)
+        wanted = gates.wanted_photos(permit, templates.get(permit.work_type), step.key if step else None)
+        if wanted:
+            return permit, wanted[0], step.key if step else None
     return None
 
 
@@ -59,9 +58,9 @@ def attach_photo(person_id: int, media_id: str, reply_key: str, platform: str = 
     aim = _aim(person)
     if aim and aim.get("point"):
         return _point_photo(person, aim["point"], media_id, reply_key, platform)
-    aimed = _aimed(aim)
-    target = aimed[:2] if aimed else _wanted(person)
-    step_key = aimed[2] if aimed else None
+    found = _aimed(aim) or _wanted(person)
+    target = found[:2] if found else None
+    step_key = found[2] if found else None
     if target is None:
         from hazards.findings import photo_from_chat, photo_target
         text = "收到照片，但您没有需要照片的作业票或隐患"

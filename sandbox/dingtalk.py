@@ -77,6 +77,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 from flask import Flask, Response, jsonify, redirect, request
 
+from sandbox.device import Devices, device_routes
 from sandbox.dingtalk_phone import SCANNER_COOKIE, dingtalk_phone
 from sandbox.dingtalk_state import AcsError, ClickRefused, DingtalkState, OapiError
 from sandbox.dingtalk_stream import StreamGateway
@@ -102,6 +103,7 @@ def create_dingtalk_sandbox(*, app_key: str, app_secret: str, corp_id: str, robo
                           card_template_id=card_template_id, users=users, names=names,
                           now=lambda: app.config["SANDBOX_NOW"]())
     app.extensions["dingtalk_sandbox"] = state
+    state.devices = Devices()   # before the routes: the ticket endpoint reads it
     state.groups = Groups(state.now)
     state.groups.admin_routes(app)
     _oapi_routes(app, state)
@@ -111,6 +113,8 @@ def create_dingtalk_sandbox(*, app_key: str, app_secret: str, corp_id: str, robo
     _stream_routes(app, state)
     _user_routes(app, state)
     app.register_blueprint(dingtalk_phone)
+    device_routes(app, state.devices, platform="dingtalk", corp_id=state.corp_id, member=state.member,
+                  scanner_cookie=SCANNER_COOKIE)
     return app
 
 
@@ -237,6 +241,10 @@ def _oapi_routes(app: Flask, state: DingtalkState) -> None:
         ctype = ctype or mimetypes.guess_type(name)[0] or "application/octet-stream"
         return state.upload(request.args.get("type") or request.form.get("type"), name, ctype,
                             media.read() if media else None)
+
+    @api("get_jsapi_ticket", "/get_jsapi_ticket", "GET")
+    def get_jsapi_ticket():
+        return {"errcode": 0, "errmsg": "ok", "ticket": state.devices.ticket, "expires_in": 7200}
 
     @api("user/getbyunionid", "/topapi/user/getbyunionid", "POST")
     def getbyunionid():

@@ -43,6 +43,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import xmltodict
 from flask import Flask, Response, jsonify, redirect, request
 
+from sandbox.device import Devices, device_routes
 from sandbox.phone import SCANNER_COOKIE, phone
 from sandbox.server import admin_body as _admin_body, bad as _bad, run_in_thread
 from sandbox.wecom_callback import Callbacks, click_xml, message_xml, verify_callback_url
@@ -80,6 +81,9 @@ def create_wecom_sandbox(*, corp_id: str, corp_secret: str, agent_id: int, token
     _user_routes(app, state, callbacks)
     _oauth_routes(app, state)
     app.register_blueprint(phone)
+    state.devices = Devices()
+    device_routes(app, state.devices, platform="wecom", corp_id=state.corp_id, member=state.member,
+                  scanner_cookie=SCANNER_COOKIE)
     return app
 
 
@@ -148,6 +152,10 @@ def _api_routes(app: Flask, state: WecomState) -> None:
     @api("media/get", "GET")
     def media_get():
         return _media_response(state.media.get(request.args.get("media_id")))
+
+    @api("get_jsapi_ticket", "GET")
+    def get_jsapi_ticket():
+        return {"errcode": 0, "errmsg": "ok", "ticket": state.devices.ticket, "expires_in": 7200}
 
     @api("auth/getuserinfo", "GET")
     def getuserinfo():

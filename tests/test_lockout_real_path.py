@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from handlers.demo.scripted import take_through
+from handlers.demo.scripted import take_through, tiny_png
 from models import AuditEvent, Signature, Step
 from models.handover import Handover
 from models.isolation import IsolationLink, IsolationPoint
@@ -138,6 +138,10 @@ def test_a_handover_mid_work_lets_the_new_guardian_sign_and_not_the_old_one(worl
     phone.visit("chuwei", permit.no, "out")
     drain()
     assert Permit.get_by_id(permit.id).state == "in_progress"
+    phone.text("zhuyan", f"照片 {permit.no}")     # hot work's completion needs the finished site's photo
+    drain()
+    phone.photo("zhuyan", tiny_png(), "done.png")
+    drain()
     new_card = phone.open_card("weidong", f"{permit.no}-complete-")
     phone.click("weidong", new_card)
     drain()

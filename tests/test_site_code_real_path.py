@@ -86,3 +86,53 @@ def test_a_check_in_from_500_m_away_is_refused_naming_the_distance(world):
     assert page.status_code == 200 and "签到成功" in page.text
     mark = CheckIn.get()
     assert (mark.person.account, round(mark.latitude, 4)) == ("chuwei", round(site.latitude + 0.0002, 4))
+
+
+@BOTH
+def test_the_position_comes_from_the_apps_js_sdk_and_a_phone_without_one_is_refused(world):
+    import re
+    from models import Area, CheckIn
+    from workflow.places import distance_m
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    site = Area.get(Area.name == "3#罐区")
+    # The phone's GPS is 300 m east: the board's JS-SDK call reports it (DingTalk in GCJ-02, some 500 m
+    # off, which the app turns back), and the refusal names the true distance.
+    east = site.longitude + 300 / (111_195 * 0.866)
+    phone.place("chuwei", site.latitude, east)
+    refused = phone.visit("chuwei", permit.no, at=None)
+    assert refused.status_code == 409
+    said_away = int(re.search(r"您距作业地点“3#罐区”约 (\d+) 米，超出签到范围 60 米", refused.text).group(1))
+    assert abs(said_away - distance_m(site.latitude, east, site.latitude, site.longitude)) <= 1
+    # Location turned off: the JS-SDK has no fix, the page sends none, and a fenced site refuses.
+    phone.place("chuwei", None)
+    blind = phone.visit("chuwei", permit.no, at=None)
+    assert blind.status_code == 409
+    assert "未取得手机位置：在“3#罐区”签到须核对位置。请允许获取位置（打开手机定位）后重新扫码签到" in blind.text
+    assert not CheckIn.select().exists()
+    page = phone.visit("chuwei", permit.no)             # walks to the site: the GPS is at its centre
+    assert page.status_code == 200 and "签到成功" in page.text
+    mark = CheckIn.get()
+    assert distance_m(mark.latitude, mark.longitude, site.latitude, site.longitude) < 1
+    # Leaving is recorded without a position: a guardian's departure must never be refused.
+    phone.place("chuwei", None)
+    left = phone.visit("chuwei", permit.no, "out", at=None)
+    assert left.status_code == 200 and "已登记离开现场" in left.text
+
+
+@BOTH
+def test_a_site_without_coordinates_takes_a_check_in_without_a_position(world):
+    from models import Area, CheckIn
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    Area.update(latitude=None, longitude=None, radius=None).execute()
+    phone.place("chuwei", None)
+    _, board = phone.open_code("chuwei", phone.site_code(permit.no))
+    assert "本作业地点未登记坐标和范围：签到不核对手机位置" in board.text
+    page = phone.visit("chuwei", permit.no, at=None)
+    assert page.status_code == 200 and "签到成功" in page.text
+    assert CheckIn.get().latitude is None

@@ -79,7 +79,8 @@ def world(platform: str, *, plant, monkeypatch, redis_conn, dingtalk_mode: str =
     ding_base, stop_ding = run_dingtalk_sandbox(ding_app)   # its stop also ends the Stream gateway
     env = {"WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": str(AGENT), "WECOM_SECRET": SECRET,
            "WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "WECOM_API_BASE": wecom_base,
-           "WECOM_OAUTH_BASE": wecom_base,
+           "WECOM_OAUTH_BASE": wecom_base, "WECOM_JSSDK_URL": f"{wecom_base}/sandbox/jssdk.js",
+           "DINGTALK_JSSDK_URL": f"{ding_base}/sandbox/jssdk.js",
            "DINGTALK_APP_KEY": APP_KEY, "DINGTALK_APP_SECRET": APP_SECRET, "DINGTALK_CORP_ID": DING_CORP,
            "DINGTALK_API_BASE": ding_base, "DINGTALK_OAPI_BASE": ding_base, "DINGTALK_LOGIN_BASE": ding_base,
            "DINGTALK_MODE": dingtalk_mode, "DINGTALK_TOKEN": EVENT_TOKEN, "DINGTALK_AES_KEY": EVENT_AES_KEY,

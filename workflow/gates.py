@@ -43,12 +43,41 @@ def gas_fresh(permit: Permit, t: Template, now: datetime, *, since: datetime | N
         raise GateNotMet(f"最近一次合格的气体分析在 {age:.0f} 分钟前，超过 {limit} 分钟，请重新检测")
 
 
-def photos(permit: Permit, kinds: tuple[str, ...]) -> None:
-    """Refuse unless a photo of every required kind is attached."""
-    have = {a.kind for a in Attachment.select(Attachment.kind).where(Attachment.permit == permit)}
+# Steps after the start whose photos show the work done: only a photo taken once the work started counts.
+AFTER_START = ("work", "accept", "close")
+
+
+def _photo_kinds(permit: Permit, since: datetime | None) -> set[str]:
+    query = Attachment.select(Attachment.kind).where(Attachment.permit == permit)
+    if since is not None:
+        query = query.where(Attachment.created_at >= since)
+    return {a.kind for a in query}
+
+
+def photos(permit: Permit, kinds: tuple[str, ...], *, phase: str = "start") -> None:
+    """Refuse unless a photo of every required kind is attached (after the start, one taken since)."""
+    later = phase in AFTER_START
+    have = _photo_kinds(permit, permit.started_at if later else None)
     missing = [k for k in kinds if k not in have]
     if missing:
-        raise GateNotMet(f"缺少现场照片：{'、'.join(missing)}")
+        taken = "开工后拍摄的" if later else ""
+        raise GateNotMet(f"缺少{taken}现场照片：{'、'.join(missing)}。请发送“照片 {permit.no} {missing[0]}”，再发送照片")
+
+
+def wanted_photos(permit: Permit, t: Template, active_key: str | None) -> list[str]:
+    """Return the photo kinds permit still lacks, in step order.
+
+    The start's photos may come ahead of it (the extinguisher is in place before the work starts); a
+    later step's only while that step is active, since they show the work done.
+    """
+    wanted: list[str] = []
+    for step in t.steps:
+        later = step.phase in AFTER_START
+        if not step.gates.photos or (later and step.key != active_key):
+            continue
+        have = _photo_kinds(permit, permit.started_at if later else None)
+        wanted += [k for k in step.gates.photos if k not in have and k not in wanted]
+    return wanted
 
 
 def guardians(permit: Permit, t: Template) -> None:
@@ -84,7 +113,7 @@ def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datet
     if g.gas_fresh:
         gas_fresh(permit, t, now)
     if g.photos:
-        photos(permit, g.photos)
+        photos(permit, g.photos, phase=step.phase)
     found = []
     # Approvals re-check the named people too: a certificate can expire or be revoked while a permit waits.
     roles = g.certificates or (hooks.MEMBER_ROLES if step.phase == "approve" else ())

@@ -21,6 +21,10 @@ from .suspension import suspend
 from .template import Template
 
 GUARDIAN, WORK_LEADER, CREW = "监护人", "作业负责人", "作业人"
+# The door where a person proves presence with their own phone: there the phone must say where it is.
+# The command line is the safety office's own record (a paper check-in typed in), audited as such.
+LOCATED_SOURCES = {"scan"}
+DATUMS = ("wgs84", "gcj02")   # GPS, and China's map datum, which DingTalk's location API answers in
 # Steps signed only by the people the applicant named are covered by their permit role.
 _MEMBER_ROLES = {"申请人", CREW, GUARDIAN}
 
@@ -107,9 +111,10 @@ def require_present(permit: Permit, t: Template, roles: tuple[str, ...], now: da
 
 
 def _location(location: dict | None) -> dict:
-    """Return the phone's position as columns, or nothing when it gave none or nonsense."""
+    """Return the phone's WGS-84 position as columns, nothing when it gave none; refuse nonsense."""
     if not location:
         return {}
+    datum = location.get("datum") or "wgs84"
     try:
         lat, lng = float(location["latitude"]), float(location["longitude"])
         accuracy = float(location["accuracy"]) if location.get("accuracy") not in (None, "") else None
@@ -117,11 +122,15 @@ def _location(location: dict | None) -> dict:
         raise InvalidPermit("位置信息格式不对") from None
     if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (accuracy is not None and accuracy < 0):
         raise InvalidPermit("位置信息超出范围")
+    if datum not in DATUMS:
+        raise InvalidPermit("位置信息的坐标系不对")
+    if datum == "gcj02":
+        from .datum import gcj02_to_wgs84
+        lat, lng = gcj02_to_wgs84(lat, lng)
     return {"latitude": lat, "longitude": lng, "accuracy": accuracy}
 
 
-def _mark(ctx: Ctx, kind: str, roles: list[str], source: str, location: dict | None) -> CheckIn:
-    where = _location(location)
+def _mark(ctx: Ctx, kind: str, roles: list[str], source: str, where: dict) -> CheckIn:
     row = CheckIn.create(permit=ctx.permit, person=ctx.by, at=ctx.now, source=source, kind=kind,
                          role="、".join(roles)[:100] or "到访", **where)
     ctx.bump = False   # a fact about the site, not a change of the permit: no card goes stale
@@ -129,12 +138,19 @@ def _mark(ctx: Ctx, kind: str, roles: list[str], source: str, location: dict | N
     return row
 
 
-def _within_fence(permit: Permit, where: dict) -> None:
-    """Refuse a position outside the site's radius, naming the distance; no position or no fence: no check."""
+def _within_fence(permit: Permit, where: dict, source: str) -> None:
+    """Refuse a position outside the site's radius, naming the distance, and a phone that gave none.
+
+    A site without a fence checks nothing; the board says so.
+    """
     from . import places
-    fence = places.fence_of(permit) if where else None
+    fence = places.fence_of(permit)
     if fence is None:
         return
+    if not where:
+        if source not in LOCATED_SOURCES:
+            return
+        raise GateNotMet(f"未取得手机位置：在“{fence.name}”签到须核对位置。请允许获取位置（打开手机定位）后重新扫码签到")
     away = places.distance_m(where["latitude"], where["longitude"], fence.latitude, fence.longitude)
     if away > fence.radius:
         raise GateNotMet(f"您距作业地点“{fence.name}”约 {away:.0f} 米，超出签到范围 {fence.radius:.0f} 米，"
@@ -146,8 +162,9 @@ def check_in(permit_no: str, *, by: Person, source: str = "cli", location: dict 
     """Record that a person is at the work site (scan of the on-site QR code); others are visits."""
     def body(ctx: Ctx) -> None:
         roles = roles_on(ctx.permit, ctx.by)
-        _within_fence(ctx.permit, _location(location))
-        row = _mark(ctx, "in" if roles else "visit", roles, source, location)
+        where = _location(location)
+        _within_fence(ctx.permit, where, source)
+        row = _mark(ctx, "in" if roles else "visit", roles, source, where)
         ctx.detail = (f"{ctx.by.name}（{row.role}）现场签到，{ctx.template.checkin_minutes} 分钟内有效"
                       if roles else f"{ctx.by.name} 不在本作业票上：已登记到访，不作为签到")
     return run(permit_no, "check_in", body, by=by, now=now)
@@ -162,7 +179,8 @@ def check_out(permit_no: str, *, by: Person, source: str = "cli", location: dict
     def body(ctx: Ctx) -> None:
         if last_mark(ctx.permit, ctx.by, ctx.now) != "in":
             raise GateNotMet(f"{ctx.by.name} 没有在本作业票现场签到，无需离开现场登记")
-        _mark(ctx, "out", roles_on(ctx.permit, ctx.by), source, location)
+        # Leaving is never refused for want of a position: a guardian's departure must stop the work.
+        _mark(ctx, "out", roles_on(ctx.permit, ctx.by), source, _location(location))
         guardian = ctx.by.id in {p.id for p in machine.members(ctx.permit, GUARDIAN)}
         if guardian and ctx.permit.state == IN_PROGRESS:
             stops.append(f"监护人 {ctx.by.name} 离开现场")

@@ -77,11 +77,10 @@ def _act(permit: Permit, step: Step, clock: Clock, say: Callable[[str], None]) -
         work.record_gas(permit.no, by=people[0], values=_gas_values(t), now=clock.tick())
         say(f"  {step.name:<12} {people[0].name} 录入合格的气体检测数据")
         return
+    for kind in d.gates.photos:   # the start's, and the finished site's at completion and acceptance
+        work.attach(permit.no, by=permit.applicant, kind=kind, data=f"{kind} photo".encode(),
+                    filename=f"{kind}.jpg", step_key=step.key, now=clock.tick())
     if d.phase == "start":
-        applicant = permit.applicant
-        for kind in d.gates.photos:
-            work.attach(permit.no, by=applicant, kind=kind, data=f"{kind} photo".encode(),
-                        filename=f"{kind}.jpg", now=clock.tick())
         if d.gates.gas_fresh:
             tester = next(p for p in machine.assignees(Step.get((Step.permit == permit) & (Step.phase == "gas"))))
             work.record_gas(permit.no, by=tester, values=_gas_values(t), now=clock.tick())

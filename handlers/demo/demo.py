@@ -96,6 +96,8 @@ def running(create_app: Callable[[], Flask], *, port: int, sandbox_port: int, ti
         started.callback(stop_dingtalk)
         os.environ.update({**CREDENTIALS, **DINGTALK, **(timers or {}), "WECOM_API_BASE": wecom_url,
                            "WECOM_OAUTH_BASE": wecom_url, "DINGTALK_API_BASE": dingtalk_url,
+                           "WECOM_JSSDK_URL": f"{wecom_url}/sandbox/jssdk.js",
+                           "DINGTALK_JSSDK_URL": f"{dingtalk_url}/sandbox/jssdk.js",
                            "DINGTALK_OAPI_BASE": dingtalk_url, "DINGTALK_LOGIN_BASE": dingtalk_url,
                            "DEFAULT_PLATFORM": "dingtalk" if platform == "dingtalk" else "wecom",
                            **({**ROBOT, "WECOM_WS_URL": gateway.url} if on_ws else {})})

@@ -32,6 +32,7 @@ DINGTALK_BROWSER = ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, 
                     "Mobile Safari/537.36 AliApp(DingTalk/7.6.10) com.alibaba.android.rimet")
 MARK_FORM = re.compile(r'<form method="post" action="([^"]+)" class="mark"')
 LOAN_FORM = re.compile(r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="action" value="(\w+)">')
+JSAPI = re.compile(r'<script type="application/json" id="jsapi">(.*?)</script>', re.S)
 CLEAN = {"O2": 20.9, "EX": 0.0, "H2S": 0.0, "CO": 0.0}
 
 
@@ -126,15 +127,50 @@ class Phone:
         page = browser.get(f"{self.base}/phone/{user}/scan", params={"url": url}, timeout=10)
         return browser, page
 
-    def visit(self, user: str, permit_no: str, action: str = "in") -> requests.Response:
-        """Scan the site QR code and tap 现场签到 (action "in") or 离开现场 ("out"); return the last page."""
+    def visit(self, user: str, permit_no: str, action: str = "in", *, at: str | None = "site") -> requests.Response:
+        """Scan the site QR code and tap 现场签到 (action "in") or 离开现场 ("out"); return the last page.
+
+        at="site": the person walks to the permit's site first (their phone's GPS is there); None: the
+        phone stays where it is. The page's position comes from the JS-SDK call, made as the page makes it.
+        """
+        if at == "site":
+            self.walk_to_site(user, permit_no)
         browser, page = self.open_code(user, self.site_code(permit_no))
         forms = MARK_FORM.findall(page.text) if page.status_code == 200 else []
         if not forms:
             return page
         # Both buttons post to the same form action; the hidden action field says which.
         return browser.post(requests.compat.urljoin(page.url, forms[0].replace("&amp;", "&")),
-                            data={"action": action}, headers={"Origin": f"{self.app}"}, timeout=10)
+                            data={"action": action, **self.located(browser, page)},
+                            headers={"Origin": f"{self.app}"}, timeout=10)
+
+    def place(self, user: str, latitude: float | None, longitude: float | None = None,
+              accuracy: float = 15.0) -> None:
+        """Put user's phone at a WGS-84 position (None: no fix, as with location turned off)."""
+        self._post("/sandbox/location", json={"user": user, "latitude": latitude, "longitude": longitude,
+                                              "accuracy": accuracy})
+
+    def walk_to_site(self, user: str, permit_no: str) -> None:
+        """Put user's phone at the centre of the permit's site fence, where one is set."""
+        from workflow import places
+        fence = places.fence_of(Permit.get(Permit.no == permit_no))
+        if fence is not None:
+            self.place(user, fence.latitude, fence.longitude)
+
+    def located(self, browser: requests.Session, page: requests.Response) -> dict:
+        """Return the position fields the board's script fills in: the JS-SDK's answer, or nothing."""
+        found = JSAPI.search(page.text)
+        if not found:
+            return {}
+        js = json.loads(found.group(1))
+        ask = {"type": "wgs84"} if js["sdk"] == "wecom" else {"coordinate": 1}
+        answer = browser.post(f"{self.base}/sandbox/jsapi/location", timeout=10,
+                              data=json.dumps({"config": js["config"], "url": page.url.split("#")[0], **ask}))
+        where = answer.json()
+        if where.get("errMsg", "getLocation:ok") != "getLocation:ok" or where.get("errorCode"):
+            return {}
+        return {"latitude": where["latitude"], "longitude": where["longitude"], "accuracy": where["accuracy"],
+                "datum": js["datum"]}
 
     def tool(self, user: str, no: str, action: str | None = None) -> requests.Response:
         """Scan a tool's QR label; with action ("out" 领用, "in" 归还), tap the button the page offers for it."""
@@ -338,12 +374,18 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             continue
         if d.phase == "start":
             _take_tools(phone, permit, d, None, say)   # a worker takes the harness
-            for kind in d.gates.photos:
-                applicant = phone.account(permit.applicant)
-                before = len(phone.messages(applicant))
-                phone.photo(applicant, tiny_png(), f"{kind}.png")
+        for kind in d.gates.photos:   # the start's, and the finished site's at completion and acceptance
+            applicant = phone.account(permit.applicant)
+            if d.phase != "start":   # aimed: the applicant's newer permits may lack photos too
+                phone.text(applicant, f"照片 {permit_no}")
                 drain()
-                _await_answer(phone, applicant, before)
+            before = len(phone.messages(applicant))
+            phone.photo(applicant, tiny_png(), f"{kind}.png")
+            drain()
+            _await_answer(phone, applicant, before)
+            if d.phase != "start":
+                say(f"  {step.name:<12} {permit.applicant.name} 发送“照片 {permit_no}”和一张{kind}照片")
+        if d.phase == "start":
             if d.gates.gas_fresh:
                 tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
                 tester = machine.assignees(tester_step)[0]

@@ -153,7 +153,9 @@ def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status:
     view = BoardView(permit, utcnow())
     context = view.live()
     token_param = f"{links.PARAMS[purpose]}={links.token(permit, purpose)}"
+    jsapi = _jsapi(viewer) if viewer is not None and permit.state in COMMANDS["check_in"] else None
     html = render_template("board/board.html", **context, purpose=purpose, problem=problem, photo_query=token_param,
+                           jsapi=jsapi,
                            live_url=f"/board/{permit.no}/live?{token_param}", poll_seconds=POLL_SECONDS,
                            me=_me(permit, viewer, view) if viewer else None,
                            done=DONE.get(request.args.get("m", "")),
@@ -164,6 +166,20 @@ def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status:
                            area=getattr(places.area_of(permit), "name", ""),
                            print_url=f"/board/{permit.no}/print?{token_param}" if purpose == "site" else "")
     return Response(html, status=status, mimetype="text/html")
+
+
+def _jsapi(viewer: Person) -> dict | None:
+    """Return the signed JS-SDK config of the app the page is open in, to read the phone's position there.
+
+    Without it (another browser, or the platform failed to hand out a ticket) the page asks the browser.
+    """
+    adapter = adapter_for(_browser_app() or "")
+    if adapter is None or not hasattr(adapter, "jsapi_config"):
+        return None
+    try:
+        return adapter.jsapi_config(_here() + request.full_path.rstrip("?"))
+    except PlatformError:
+        return None
 
 
 def _me(permit: Permit, person: Person, view: BoardView) -> dict:
@@ -273,7 +289,7 @@ def checkin(no: str):
     action = request.form.get("action")
     if action not in ("in", "out"):
         abort(400)
-    place = {k: request.form.get(k) for k in ("latitude", "longitude", "accuracy")}
+    place = {k: request.form.get(k) for k in ("latitude", "longitude", "accuracy", "datum")}
     location = place if place["latitude"] and place["longitude"] else None
     command = onsite.check_in if action == "in" else onsite.check_out
     try:

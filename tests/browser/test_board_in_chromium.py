@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from cards import links
 from handlers.demo.scripted import CLEAN, take_through
 from models import CheckIn, Signature, find_person
@@ -99,3 +101,26 @@ def test_a_phone_scans_the_site_code_and_checks_in_through_oauth(world, context_
     row = CheckIn.get()
     assert (row.person_id, row.kind, row.source) == (find_person("wuhai").id, "in", "scan")
     assert (round(row.latitude, 4), round(row.longitude, 4)) == (30.2734, 120.1566)   # inside 3#罐区
+
+
+@pytest.mark.parametrize("world", ["wecom", "dingtalk"], indirect=True)
+def test_in_the_chat_apps_browser_the_position_comes_from_its_js_sdk(world, context_for):
+    from urllib.parse import quote
+    from playwright.sync_api import expect
+    from models import Area
+    from workflow.places import distance_m
+    phone, drain, sandbox = world
+    permit = applied(phone, drain)
+    site = Area.get(Area.name == "3#罐区")
+    phone.place("wuhai", site.latitude + 0.0002, site.longitude)     # 22 m north of its centre
+    # The app's own browser, and no leave to use the browser's position: only the JS-SDK can say where.
+    page = context_for(**PHONE, user_agent=phone.browser).new_page()
+    page.goto(f"{sandbox}/phone/wuhai/scan?url={quote(phone.site_code(permit.no), safe='')}")
+    expect(page.locator(".me .who")).to_contain_text("吴海")
+    page.wait_for_function("document.querySelector('form.mark').latitude.value !== ''")
+    assert page.locator("form.mark input[name=datum]").first.input_value() == (
+        "wgs84" if phone.platform == "wecom" else "gcj02")
+    page.locator("#checkin").click()
+    expect(page.locator(".done")).to_have_text("签到成功")
+    row = CheckIn.get()
+    assert distance_m(row.latitude, row.longitude, site.latitude + 0.0002, site.longitude) < 1

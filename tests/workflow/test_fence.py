@@ -31,3 +31,28 @@ def test_outside_the_radius_is_refused_and_without_coordinates_nothing_is_checke
     assert BoardView(load(no), clock.now).fence() == "本作业地点未登记坐标和范围：签到不核对手机位置"
     check_in(no, by=who("chuwei"), location=far, now=clock.tick())
     assert CheckIn.select().count() == 2
+
+
+def test_gcj02_is_turned_back_into_the_gps_position_it_came_from():
+    from sandbox.device import to_gcj02
+    from workflow.datum import gcj02_to_wgs84, wgs84_to_gcj02
+    shifted = wgs84_to_gcj02(30.0, 120.0)
+    assert shifted == to_gcj02(30.0, 120.0)
+    assert 400 < places.distance_m(30.0, 120.0, *shifted) < 700     # more than any site's radius
+    assert places.distance_m(30.0, 120.0, *gcj02_to_wgs84(*shifted)) < 0.01
+    assert wgs84_to_gcj02(48.85, 2.35) == (48.85, 2.35)              # outside China: no shift
+
+
+def test_a_phones_scan_without_a_position_is_refused_at_a_fenced_site(plant):
+    from workflow import InvalidPermit
+    no, clock = permit_in("in_approval")
+    fence = places.fence_of(load(no))
+    with pytest.raises(GateNotMet, match=f"未取得手机位置：在“{fence.name}”签到须核对位置"):
+        check_in(no, by=who("chuwei"), source="scan", now=clock.tick())
+    with pytest.raises(InvalidPermit, match="位置信息的坐标系不对"):
+        check_in(no, by=who("chuwei"), source="scan", now=clock.tick(),
+                 location={"latitude": fence.latitude, "longitude": fence.longitude, "datum": "bd09"})
+    assert not CheckIn.select().exists()
+    # The safety office typing in a paper check-in has no phone to ask; it is recorded as theirs.
+    check_in(no, by=who("chuwei"), source="cli", now=clock.tick())
+    assert CheckIn.get().source == "cli"

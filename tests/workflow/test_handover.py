@@ -6,7 +6,7 @@ from models import AuditEvent, Certificate, CheckIn, StepAssignee, find_person
 from models.handover import Handover
 from tests.workflow.test_rules import clock_for, hot, refused, reload, working
 from workflow import (GateNotMet, NotAuthorized, NotCertified, NotFound, check_in, check_out, handover,
-                      machine, sign)
+                      machine, sign, work)
 
 who = find_person
 
@@ -56,6 +56,8 @@ def test_a_guardian_handed_over_properly_keeps_the_work_going_and_signs_no_more(
     assert reload(permit).state == "in_progress"
     with refused(NotAuthorized, "褚卫不是“完工确认”的签字人，应由 卫东 签字", permit):
         sign(permit.no, "complete", by=who("chuwei"), now=clock.tick())
+    work.attach(permit.no, by=reload(permit).applicant, kind="完工现场", data=b"cleared site", filename="done.jpg",
+                now=clock.tick())   # hot work's completion needs the finished site's photo
     assert sign(permit.no, "complete", by=who("weidong"), now=clock.tick()).state == "completed"
     events = [e.action for e in AuditEvent.select().where(AuditEvent.permit_no == permit.no)]
     assert events.count("handover") == 1 and events.count("handover_confirm") == 2

@@ -209,6 +209,9 @@ NO_DETECTOR = (NotFound, "没有编号为 GD-0012 的检测仪")   # the sample 
 REFUSED_BY_A_RULE = {
     ("in_approval", "sign"): (GateNotMet, "请先到现场扫码签到（签到 30 分钟内有效），再审批"),
     ("issued", "sign"): (GateNotMet, "最近一次合格的气体分析在 69 分钟前，超过 30 分钟，请重新检测"),
+    # Hot work's completion and acceptance each need a photo of the finished site, taken since the start.
+    ("in_progress", "sign"): (GateNotMet, "缺少开工后拍摄的现场照片：完工现场。请发送“照片 DH-20261124-0001 完工现场”，再发送照片"),
+    ("completed", "sign"): (GateNotMet, "缺少开工后拍摄的现场照片：验收现场。请发送“照片 DH-20261124-0001 验收现场”，再发送照片"),
     ("in_progress", "escalate"): (NothingDue, "no escalation due"),
     ("in_progress", "remind_reading"): (NothingDue, "no reading interval"),   # hot work logs no 2-hourly reading
     **{(state, command): NO_DETECTOR for state in ("in_approval", "issued", "in_progress", "suspended")
