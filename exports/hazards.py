@@ -2,6 +2,7 @@
 抽查记录: one row per permit drawn for a random audit; 巡检记录: one row per inspection round."""
 from __future__ import annotations
 
+from hazards import inspections
 from models import Department, Person
 from models.hazard import AUDIT_STATE_NAMES, STATE_NAMES, AuditDraw, Finding, PermitAudit
 from models.inspection import DONE, Inspection, InspectionPlan
@@ -31,7 +32,7 @@ AUDIT_COLUMNS = (
 ROUND_COLUMNS = (
     Column("巡检计划", 20), Column("对象", 12), Column("周期", 6), Column("巡检人", 9), Column("开始", TIME),
     Column("完成期限", TIME), Column("提交时间", TIME), Column("状态", 8), Column("不符合项", 40),
-    Column("隐患编号", 24), Column("签到作业票", 19),
+    Column("隐患编号", 24), Column("现场签到", 34),
 )
 
 
@@ -109,5 +110,5 @@ def _rounds(book, scope: Scope, run: Run, heading) -> int:
         failed = "；".join(f"{i}. {r.items[i - 1]}" for i in r.failed if 0 < i <= len(r.items))
         sheet.append([plan.name, subject, plan.schedule, _name(r.inspector), run.clock(r.starts_at),
                       run.clock(r.due_at), run.clock(r.done_at), _round_state(r, run), failed,
-                      "、".join(r.findings), r.permit.no if r.permit_id else None])
+                      "、".join(r.findings), inspections.proof(r)])
     return sheet.finish()

@@ -1,7 +1,8 @@
 """Inspection rounds (巡检): pushed as checklist cards when a plan's period starts, done on site, chased when late.
 
 Presence is proven by the existing site check-in: a scan of the QR code of a permit in the plan's
-area (or, for a work-type plan, of a permit of that type) since the round began. Each item ticked
+area (or, for a work-type plan, of a permit of that type) since the round began; for an area plan,
+also by opening, in the chat app, the board of an area that holds the plan's area or lies in it. Each item ticked
 不符合 opens a finding at that place, through the finding flow everyone else uses.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from peewee import IntegrityError
 import settings
 from cards.inspection import subject
 from models import CheckIn, Outbox, Person, transaction, utcnow
-from models.area import parents, within
+from models.area import Area, AreaVisit, parents, within
 from models.hazard import SOURCE_INSPECTION
 from models.inspection import DAILY, DONE, PENDING, SHIFT, WEEKLY, Inspection, InspectionPlan
 from models.permit import Permit
@@ -108,7 +109,43 @@ def _presence(row: Inspection, by: Person) -> Permit | None:
     return None
 
 
-def _where(row: Inspection, permit: Permit) -> str:
+def visited(area: Area, person: Person, platform: str, now: datetime | None = None) -> AreaVisit:
+    """Record that person proved, through the app's OAuth, to have opened area's board at its entrance."""
+    now = now or utcnow()
+    with transaction():
+        visit = AreaVisit.create(area=area, person=person, platform=platform, at=now)
+        audit.append(permit_no=None, actor=actor(person), action="area_visit",
+                     data={"visit": visit.id, "area": area.name, "platform": platform}, at=now)
+    return visit
+
+
+def _visit(row: Inspection, by: Person, until: datetime | None = None) -> AreaVisit | None:
+    """Return the latest visit by the inspector to a board covering the plan's area since the round began.
+
+    A board shows everything under its area, so a visit proves presence there and below; a visit to a
+    board inside the plan's area counts as a permit's code there does.
+    """
+    if not row.plan.area_id:
+        return None
+    query = AreaVisit.select().where((AreaVisit.person == by) & (AreaVisit.at >= row.starts_at))
+    if until is not None:
+        query = query.where(AreaVisit.at <= until)
+    tree = parents()
+    for visit in query.order_by(AreaVisit.at.desc(), AreaVisit.id.desc()):
+        if within(row.plan.area_id, visit.area_id, tree) or within(visit.area_id, row.plan.area_id, tree):
+            return visit
+    return None
+
+
+def proof(row: Inspection) -> str | None:
+    """Say what proved the inspector's presence at a round done: the permit's code, or the area board's visit."""
+    if row.permit_id:
+        return row.permit.no
+    visit = _visit(row, row.inspector, row.done_at) if row.done_at else None
+    return f"区域看板 {visit.area.name} {when(visit.at)}" if visit is not None else None
+
+
+def _where(row: Inspection, permit: Permit | None) -> str:
     if row.plan.area_id:
         return row.plan.area.name
     node = places.area_of(permit)
@@ -128,9 +165,12 @@ def record(inspection_id: int, failed_items: list[str], *, by: Person, now: date
         if by.id != row.inspector_id:
             raise NotAuthorized(f"巡检“{plan.name}”由{row.inspector.name}负责")
         permit = _presence(row, by)
-        if permit is None:
-            what = f"{subject(plan)}内" if plan.area_id else f"正在进行的{subject(plan)}"
-            raise InvalidPermit(f"请先到现场扫描{what}作业票的二维码签到，再提交巡检结果")
+        visit = _visit(row, by, now) if permit is None else None
+        if permit is None and visit is None:
+            if plan.area_id:
+                raise InvalidPermit(f"请先到现场扫描{subject(plan)}内作业票的二维码签到，"
+                                    f"或用手机扫描区域入口看板的二维码，再提交巡检结果")
+            raise InvalidPermit(f"请先到现场扫描正在进行的{subject(plan)}作业票的二维码签到，再提交巡检结果")
         unknown = [item for item in failed_items if item not in row.items]
         if unknown:
             raise InvalidPermit(f"巡检表中没有“{unknown[0]}”")
@@ -143,8 +183,10 @@ def record(inspection_id: int, failed_items: list[str], *, by: Person, now: date
         row.failed = [row.items.index(item) + 1 for item in failed_items]
         row.findings, row.remind_at, row.escalate_at = found, None, None
         row.save()
-        audit.append(permit_no=permit.no, actor=actor(by), action="inspection_done",
-                     data={"inspection": row.id, "plan": plan.name, "failed": row.failed, "findings": found}, at=now)
+        proved = {"visit": visit.id} if visit is not None else {}
+        audit.append(permit_no=permit.no if permit else None, actor=actor(by), action="inspection_done",
+                     data={"inspection": row.id, "plan": plan.name, "failed": row.failed, "findings": found,
+                           **proved}, at=now)
         _card(row, "settle-ask")
     return row
 

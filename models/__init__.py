@@ -1,6 +1,6 @@
 """Peewee models: the single source of truth."""
 from .api import ApiToken, IdempotentRequest, Webhook
-from .area import Area
+from .area import Area, AreaVisit
 from .audit import AuditEvent, AuditHead, Outbox
 from .certificate import Authorisation, Certificate
 from .db import connect, database, transaction, utcnow

@@ -1,9 +1,9 @@
 """The plant's places as a tree (plant → unit → area → site), as loaded from the 区域 sheet."""
 from __future__ import annotations
 
-from peewee import BooleanField, CharField, DoubleField, FloatField, ForeignKeyField
+from peewee import BooleanField, CharField, DateTimeField, DoubleField, FloatField, ForeignKeyField
 
-from .db import BaseModel
+from .db import BaseModel, utcnow
 from .org import Person
 
 # Node kinds, as the 区域 sheet names them, from the root down.
@@ -28,6 +28,21 @@ class Area(BaseModel):
     dingtalk_group = CharField(max_length=128, null=True)
     # A node dropped from the sheet keeps the permits that name it but takes no new ones.
     active = BooleanField(default=True)
+
+
+class AreaVisit(BaseModel):
+    """Someone proved, through the app's OAuth, to have opened an area's board at its entrance.
+
+    Kept in the database, not only in the board's cookie: an inspection round it proves must stay
+    explainable to an auditor after the cookie is gone.
+    """
+    area = ForeignKeyField(Area, on_delete="RESTRICT")
+    person = ForeignKeyField(Person, on_delete="RESTRICT")
+    platform = CharField(max_length=16)
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("person", "at"), False),)
 
 
 def parents() -> dict[int, int | None]:

@@ -1,7 +1,7 @@
 """Every table, in the order they are created on an empty database."""
 from .api import ApiToken, IdempotentRequest, Webhook
 from .audit import AuditEvent, AuditHead, Outbox
-from .area import Area
+from .area import Area, AreaVisit
 from .certificate import Authorisation, Certificate
 from .delivery import CardRecord, Conversation, NameChoice
 from .emergency import Emergency
@@ -28,4 +28,4 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
           KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, Course, Question,
           QuizAttempt, InspectionPlan,
-          Inspection, Tool, ToolLoan, Enterprise, SchemaVersion]
+          Inspection, AreaVisit, Tool, ToolLoan, Enterprise, SchemaVersion]

@@ -131,3 +131,57 @@ def test_a_random_audit_comes_as_a_card_whose_ticks_are_the_failed_measures(worl
     done = PermitAudit.get()
     assert (done.state, done.failed, done.finding_id) == ("failed", [10], f.id)
     assert phone.open_card("sunli", f"audit-{row.id}-") is None and f"已抽查：{hot.no}" in everything(phone, "sunli")
+
+
+def _open_area_board(world, user: str) -> None:
+    """Scan the area board's QR code at 3#罐区's entrance with user's chat app (its OAuth, as on site)."""
+    from handlers.web.area_board import url as area_url
+    from models import Area
+    _, page = world.phone.open_code(user, area_url(Area.get(Area.name == "3#罐区")))
+    assert page.status_code == 200
+
+
+@BOTH
+def test_a_round_of_an_area_with_no_live_permit_is_proved_by_opening_its_board_in_the_app(world):
+    from exports.hazards import ROUND_COLUMNS
+    from hazards.inspections import proof
+    from models import AreaVisit, Permit
+    phone, drain = world.phone, world.drain
+    round_ = _pushed(world)
+    assert not Permit.select().exists()                         # nothing in the area has a code to scan
+    card = phone.open_card("heliang", f"inspection-{round_.id}-")
+    phone.click("heliang", card, ticks=[1])
+    drain()
+    assert "或用手机扫描区域入口看板的二维码" in said(phone, "heliang")
+    _open_area_board(world, "sunli")                            # someone else's visit proves nothing for 何亮
+    phone.click("heliang", phone.open_card("heliang", f"inspection-{round_.id}-"), ticks=[1])
+    drain()
+    assert "请先到现场扫描3#罐区内作业票的二维码签到" in said(phone, "heliang")
+    assert Inspection.get_by_id(round_.id).state == "pending" and Finding.select().count() == 0
+
+    _open_area_board(world, "heliang")
+    visit = AreaVisit.get(AreaVisit.person == find_person("heliang"))
+    assert (visit.area.name, visit.platform) == ("3#罐区", world.platform)
+    phone.click("heliang", phone.open_card("heliang", f"inspection-{round_.id}-"), ticks=[1])
+    drain()
+    f = Finding.get()
+    assert f"已登记隐患 {f.no}" in said(phone, "heliang") and f.area.name == "3#罐区"
+    done = Inspection.get_by_id(round_.id)
+    assert (done.state, done.permit_id, done.findings) == ("done", None, [f.no])
+    event = AuditEvent.get(AuditEvent.action == "inspection_done")
+    assert event.data["visit"] == visit.id
+    # The 巡检记录 sheet's presence column names the board and when it was opened.
+    assert ROUND_COLUMNS[-1].header == "现场签到" and proof(done).startswith("区域看板 3#罐区 ")
+
+
+@BOTH
+def test_a_visit_to_the_area_board_before_the_round_began_does_not_prove_it(world):
+    from models import utcnow
+    phone, drain = world.phone, world.drain
+    _open_area_board(world, "heliang")
+    round_ = _pushed(world, at=utcnow() + timedelta(hours=8))   # the next shift's round, begun after the visit
+    assert round_.starts_at > utcnow()
+    phone.click("heliang", phone.open_card("heliang", f"inspection-{round_.id}-"), ticks=[1])
+    drain()
+    assert "请先到现场扫描3#罐区内作业票的二维码签到" in said(phone, "heliang")
+    assert Inspection.get_by_id(round_.id).state == "pending" and Finding.select().count() == 0

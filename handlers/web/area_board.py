@@ -2,7 +2,8 @@
 
 Opened only by its signed link (`python app.py area-board 区域` prints it). The link is posted at the
 area's entrance, so, like a permit's site code, it proves presence: opened in WeCom or DingTalk it goes
-through the permit board's OAuth and then offers 一键应急 for the area, with the same rules.
+through the permit board's OAuth and then offers 一键应急 for the area, with the same rules; each
+opening so proved is recorded as a visit, which counts as an inspector's presence in the area.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from models import utcnow
 from models.area import Area
 
 from emergency import stop
+from hazards import inspections
 
 from .area_view import AreaView
 from .board import DONE, POLL_SECONDS, Site, sos, start_oauth, through_oauth, viewer
@@ -47,7 +49,8 @@ def _open(area_id: int) -> Area:
 
 def _site(area: Area) -> Site:
     return Site(key=f"area:{area.id}", path=f"/area/{area.id}", home=f"/area/{area.id}?a={token(area)}",
-                page=lambda **kw: _page(area, **kw))
+                page=lambda **kw: _page(area, **kw),
+                proved=lambda person, platform: inspections.visited(area, person, platform))
 
 
 def _page(area: Area, *, viewer=None, status: int = 200, problem: tuple[str, str] | None = None) -> Response:

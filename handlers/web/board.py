@@ -56,12 +56,14 @@ class Site:
     """A page whose link proves presence at a place (a permit's site code, an area's board), and its OAuth.
 
     key: what the who-cookie is bound to; path: the cookie's path; home: the page's own address with its
-    proving token; page: renders that page for a viewer, with a problem and a status.
+    proving token; page: renders that page for a viewer, with a problem and a status; proved: told of
+    each person the OAuth proved, with the platform, where the proof must outlive the cookie.
     """
     key: str
     path: str
     home: str
     page: Callable[..., Response]
+    proved: Callable[[Person, str], None] | None = None
 
     def to(self, extra: str = "") -> str:
         return f"{self.home}{extra}"
@@ -254,6 +256,8 @@ def _came_back(site: Site, platform: str) -> Response:
     person = Person.get_or_none((account == user_id) & (Person.active == True))  # noqa: E712
     if person is None:
         return site.page(status=403, problem=("不在组织架构中", "您的账号不在本厂组织架构中或已停用。"))
+    if site.proved is not None:
+        site.proved(person, platform)
     answer = redirect(site.home)   # drop the spent code from the address bar and history
     answer.set_cookie(WHO_COOKIE, _who_serializer().dumps({"p": person.id, "n": site.key}),
                       max_age=WHO_SECONDS, path=site.path, httponly=True, samesite="Lax",
