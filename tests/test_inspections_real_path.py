@@ -133,11 +133,11 @@ def test_a_random_audit_comes_as_a_card_whose_ticks_are_the_failed_measures(worl
     assert phone.open_card("sunli", f"audit-{row.id}-") is None and f"已抽查：{hot.no}" in everything(phone, "sunli")
 
 
-def _open_area_board(world, user: str) -> None:
-    """Scan the area board's QR code at 3#罐区's entrance with user's chat app (its OAuth, as on site)."""
+def _open_area_board(world, user: str, area: str = "3#罐区") -> None:
+    """Scan the QR code of area's board at its entrance with user's chat app (its OAuth, as on site)."""
     from handlers.web.area_board import url as area_url
     from models import Area
-    _, page = world.phone.open_code(user, area_url(Area.get(Area.name == "3#罐区")))
+    _, page = world.phone.open_code(user, area_url(Area.get(Area.name == area)))
     assert page.status_code == 200
 
 
@@ -185,3 +185,15 @@ def test_a_visit_to_the_area_board_before_the_round_began_does_not_prove_it(worl
     drain()
     assert "请先到现场扫描3#罐区内作业票的二维码签到" in said(phone, "heliang")
     assert Inspection.get_by_id(round_.id).state == "pending" and Finding.select().count() == 0
+
+
+@BOTH
+def test_a_visit_to_the_board_of_the_area_holding_the_plans_area_proves_its_round(world):
+    from hazards.inspections import proof
+    phone, drain = world.phone, world.drain
+    round_ = _pushed(world)
+    _open_area_board(world, "heliang", "储运罐区")               # its board lists everything under it, 3#罐区 too
+    phone.click("heliang", phone.open_card("heliang", f"inspection-{round_.id}-"), ticks=[1])
+    drain()
+    done = Inspection.get_by_id(round_.id)
+    assert done.state == "done" and proof(done).startswith("区域看板 储运罐区 ")
