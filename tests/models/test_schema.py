@@ -58,7 +58,7 @@ def _back_to_version_1() -> None:
     from models.training import Course, Question, QuizAttempt
     database.drop_tables([Enterprise, ToolLoan, Tool, QuizAttempt, Question, Course, Inspection, InspectionPlan])
     from models.area import AreaVisit
-    database.drop_tables([AreaVisit])   # m0025's (keys to area and person)
+    database.drop_tables([AreaVisit])   # m0031's (keys to area and person)
     # m0019's columns, before the tables that hold them go.
     migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
     migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
