@@ -157,7 +157,7 @@ def test_a_check_in_needs_the_phone_to_have_come_through_oauth_from_the_site_cod
     # The same proof from a card's link (view token) is not enough either.
     assert client.post(path_of(links.url(permit, path="/checkin")), data={"action": "in"}).status_code == 404
     assert not CheckIn.select().exists()
-    done = client.post(post, data={"action": "in"})
+    done = client.post(post, data={"action": "in", **_at_the_site(permit)})
     assert done.status_code == 303 and done.headers["Location"].endswith("&m=in")
     assert [(c.person.wecom_userid, c.kind, c.source) for c in CheckIn.select()] == [("wuhai", "in", "scan")]
     page = client.get(done.headers["Location"]).get_data(as_text=True)
@@ -179,7 +179,14 @@ def test_a_non_canonical_twin_of_a_genuine_presence_cookie_checks_nobody_in(clie
     assert refused.status_code == 403 and "请重新扫码" in refused.get_data(as_text=True)
     assert not CheckIn.select().exists()
     client.set_cookie(WHO_COOKIE, genuine, path=f"/board/{permit.no}")
-    assert client.post(post, data={"action": "in"}).status_code == 303
+    assert client.post(post, data={"action": "in", **_at_the_site(permit)}).status_code == 303
+
+
+def _at_the_site(permit) -> dict:
+    """The form fields of a phone standing at the permit's site, which a fenced site asks for."""
+    from workflow.places import area_of
+    site = area_of(permit)
+    return {"latitude": str(site.latitude), "longitude": str(site.longitude), "accuracy": "10"}
 
 
 def test_a_non_canonical_twin_of_a_board_link_opens_nothing(client):
