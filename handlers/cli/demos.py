@@ -84,6 +84,8 @@ def demo(scripted, story, platform, instance, port, sandbox_port, reset):
                        "例如打开 朱岩 的手机视图发送“帮助”；按 Ctrl-C 停止")
             click.echo("现场签到：申请提交后的回复里有“现场二维码”，打开后复制二维码下方的网址，"
                        "在审批人手机视图点“扫一扫”粘贴打开")
+            click.echo("示例区域设有电子围栏：桌面浏览器签到时位置取自浏览器本身，须在现场半径内（如 3#罐区 "
+                       "30.2734, 120.1566，60 米），可在浏览器开发者工具的“传感器（Sensors）”中设定位置")
             click.echo("数据保留在实例目录中，下次启动接着用；python app.py demo --reset 从头开始")
             while True:
                 time.sleep(3600)
