@@ -361,6 +361,8 @@ def test_rectification_loop_ends_in_close(plant):
     assert out.state == "completed" and load(no).rectify_deadline is None
     assert told(out) == {("yangshou", "act")}
 
+    # The acceptance asks for a photo of the finished site, here of the site as rectified.
+    attach(no, by=load(no).applicant, kind="验收现场", data=b"photo", filename="accept.jpg", now=clock.tick())
     accept(no, by=who("yangshou"), now=clock.tick())
     assert close(no, by=who("wuhai"), now=clock.tick()).state == "closed"
     assert signatures(no, "accept") == [(1, "yangshou", "rectify"), (2, "yangshou", "approve")]
