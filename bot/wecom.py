@@ -152,18 +152,25 @@ class WeComAdapter:
         """Replace the card (or just its buttons' label) that `response_code` identifies, once."""
         if (card is None) == (replace_name is None):
             raise ValueError("give exactly one of card= or replace_name=")
-        used = f"{self._prefix}:rc:{hashlib.sha1(response_code.encode()).hexdigest()}"
-        if self._redis.exists(used):
-            raise PlatformError("response_code_used", "this response_code has already updated its card",
-                                retryable=False)
         data: dict = {"userids": list(user_ids), "agentid": self.agent_id, "response_code": response_code}
         if card is not None:
             data["template_card"] = card
         else:
             data["button"] = {"replace_name": replace_name}
+        # The spent code remembers what it wrote: a resend of the very same update (its first answer
+        # came, but the worker died before settling the card) is done already, not a failure.
+        used = f"{self._prefix}:rc:{hashlib.sha1(response_code.encode()).hexdigest()}"
+        wrote = hashlib.sha1(json.dumps([data["userids"], card, replace_name], sort_keys=True,
+                                        ensure_ascii=False).encode()).hexdigest()
+        spent = self._redis.get(used)
+        if spent is not None:
+            if (spent.decode() if isinstance(spent, bytes) else spent) == wrote:
+                return
+            raise PlatformError("response_code_used", "this response_code has already updated its card",
+                                retryable=False)
         # Card updates are not new messages, so they take no per-member send slot.
         self._call_json(lambda: self.client.post("message/update_template_card", data=data))
-        self._redis.set(used, "1", ex=RESPONSE_CODE_TTL)
+        self._redis.set(used, wrote, ex=RESPONSE_CODE_TTL)
 
     def fetch_media(self, media_id: str) -> bytes:
         """Download a temporary media file (e.g. a photo sent in chat)."""

@@ -13,7 +13,9 @@ import requests
 import settings
 from handlers.demo.scripted import GOOD_AIR, Detector, Phone, take_through
 from jobs import delivery
-from models import Alarm, AuditEvent, GasReading, Outbox, Person, Sensor, Signature, Step
+from bot import registry
+from bot.base import PlatformError
+from models import Alarm, AuditEvent, CardRecord, GasReading, Outbox, Person, Sensor, Signature, Step
 from models.permit import Permit
 from sensors.intake import sign
 from workflow import assign as workflow_assign, audit, machine, template as templates
@@ -187,6 +189,33 @@ def test_a_worker_that_dies_after_sending_does_not_send_twice(world, monkeypatch
     sent = [m for m in phone.messages(user) if (m.get("task_id") or "").endswith(f"-n{first.id}")]
     texts = [m for m in phone.messages(user) if m["msgtype"] == "text"]
     assert len(sent) + len(texts) == 1
+
+
+@BOTH
+def test_an_update_applied_but_answered_too_late_is_delivered_on_the_resend(world, monkeypatch):
+    # The platform updated the card, but its answer never reached the worker (a read timeout): WeCom's
+    # response code is spent by then, and the resend must still end the row sent, the card settled.
+    phone, drain, _ = world
+    permit, card = applied(phone, drain)
+    real_update, lost = {}, []
+    for kind in ("wecom", "dingtalk"):
+        cls = type(registry.channel(kind))
+        real_update[cls] = cls.update_card
+
+        def answer_lost(self, *args, _real=real_update[cls], **kwargs):
+            _real(self, *args, **kwargs)
+            if not lost:
+                lost.append(1)
+                raise PlatformError("http", "ReadTimeout: the answer did not come in time", retryable=True)
+
+        monkeypatch.setattr(cls, "update_card", answer_lost)
+    phone.click("zhengji", card)
+    drain()
+    assert lost, "no card was updated"
+    Outbox.update(lease_until=datetime(2000, 1, 1)).where(Outbox.state == "pending").execute()
+    drain()
+    assert [(r.kind, r.state, r.last_error) for r in Outbox.select().where(Outbox.state != "sent")] == []
+    assert CardRecord.get(CardRecord.task_id == card["task_id"]).state == "settled"
 
 
 @pytest.mark.parametrize("body, status", [

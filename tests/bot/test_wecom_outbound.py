@@ -160,6 +160,54 @@ def test_a_card_is_updated_once_per_response_code(adapter, sandbox):
     assert stats(sandbox)["message/update_template_card"] == calls  # refused before calling
 
 
+def test_a_resend_of_the_update_a_code_already_made_is_done_not_failed(adapter, sandbox):
+    # The worker's first try was answered, then it died before the card was settled: the resend must
+    # not end the row failed (the card shows it already) nor spend another call.
+    result = adapter.send_card("zhangsan", card())
+    adapter.update_card(["zhangsan"], result["response_code"], replace_name="已由 张三 于 10:42 同意")
+    calls = stats(sandbox)["message/update_template_card"]
+    adapter.update_card(["zhangsan"], result["response_code"], replace_name="已由 张三 于 10:42 同意")
+    assert stats(sandbox)["message/update_template_card"] == calls
+    [message] = received(sandbox, "zhangsan")
+    assert message["state"]["replace_name"] == "已由 张三 于 10:42 同意"
+
+
+def _outcome(task_id: str, url: str | None = "http://127.0.0.1/p/HW-1"):
+    from cards.card import Card
+    return Card(kind="outcome", task_id=task_id, title="已由 李四 于 10:45 批准", subtitle="", fields=(), buttons=(),
+                url=url or "", notice="可以开始作业")
+
+
+@pytest.mark.parametrize("spent_by", ["another update", "wecom"])
+def test_an_update_whose_code_is_spent_reaches_the_person_as_a_card_of_its_own(make_adapter, sandbox, key_prefix,
+                                                                              spent_by):
+    from bot.wecom_channel import WeComChannel
+    sent = card()
+    result = make_adapter(api_base=sandbox).send_card("zhangsan", sent)
+    make_adapter(api_base=sandbox).update_card(["zhangsan"], result["response_code"], replace_name="已同意")
+    # "wecom": an adapter without our record of the code, so it is WeCom that refuses it (42022),
+    # as after an update whose answer was lost, or a code past its 72 h.
+    prefix = key_prefix if spent_by == "another update" else key_prefix + ":other"
+    channel = WeComChannel(make_adapter(api_base=sandbox, key_prefix=prefix))
+    for _ in range(2):   # a resend of the fallback is still one card
+        channel.update_card("zhangsan", _outcome(sent["task_id"]), token=result["response_code"])
+    clicked, fallback = received(sandbox, "zhangsan")
+    assert clicked["state"]["replace_name"] == "已同意"
+    assert fallback["content"]["main_title"]["title"] == "已由 李四 于 10:45 批准"
+    assert fallback["content"]["task_id"].startswith(sent["task_id"] + "-u")
+
+
+def test_an_update_without_a_link_whose_code_is_spent_arrives_as_text(make_adapter, sandbox):
+    from bot.wecom_channel import WeComChannel
+    adapter = make_adapter(api_base=sandbox)
+    sent = card()
+    result = adapter.send_card("zhangsan", sent)
+    adapter.update_card(["zhangsan"], result["response_code"], replace_name="已同意")
+    WeComChannel(adapter).update_card("zhangsan", _outcome(sent["task_id"], url=None), token=result["response_code"])
+    text = received(sandbox, "zhangsan")[-1]
+    assert text["msgtype"] == "text" and "已由 李四 于 10:45 批准" in text["content"]["content"]
+
+
 def test_the_platform_refuses_a_reused_response_code_too(make_adapter, sandbox, redis_conn, key_prefix):
     result = make_adapter(api_base=sandbox).send_card("zhangsan", card())
     make_adapter(api_base=sandbox).update_card(["zhangsan"], result["response_code"], replace_name="已同意")
