@@ -57,13 +57,15 @@ class Site:
 
     key: what the who-cookie is bound to; path: the cookie's path; home: the page's own address with its
     proving token; page: renders that page for a viewer, with a problem and a status; proved: told of
-    each person the OAuth proved, with the platform, where the proof must outlive the cookie.
+    each person the OAuth proved, with the platform, where the proof must outlive the cookie; code: the
+    printed code a refusal asks to scan again.
     """
     key: str
     path: str
     home: str
     page: Callable[..., Response]
     proved: Callable[[Person, str], None] | None = None
+    code: str = "现场的二维码"   # what to scan again, named in the refusals
 
     def to(self, extra: str = "") -> str:
         return f"{self.home}{extra}"
@@ -129,7 +131,7 @@ def _scan_platform() -> str | None:
     return None
 
 
-def _app_names() -> str:
+def app_names() -> str:
     conf = settings.current()
     return "或".join(APP_NAME[p] for p in ("wecom", "dingtalk") if getattr(conf, p)) or "企业微信"
 
@@ -161,7 +163,7 @@ def _page(permit: Permit, purpose: str, *, viewer: Person | None = None, status:
                            live_url=f"/board/{permit.no}/live?{token_param}", poll_seconds=POLL_SECONDS,
                            me=_me(permit, viewer, view) if viewer else None,
                            done=DONE.get(request.args.get("m", "")),
-                           can_scan=purpose == "site" and _scan_platform() is not None, apps=_app_names(),
+                           can_scan=purpose == "site" and _scan_platform() is not None, apps=app_names(),
                            scan_url=f"/board/{permit.no}/scan?{token_param}",
                            checkin_url=f"/board/{permit.no}/checkin?{token_param}",
                            emergency_url=f"/board/{permit.no}/emergency?{token_param}",
@@ -246,12 +248,12 @@ def _came_back(site: Site, platform: str) -> Response:
     if not expected or not hmac.compare_digest(expected, request.args.get("state", "")):
         # A code that arrives without this browser's state was handed over by someone else.
         return site.page(status=403, problem=(
-            "无法确认身份", f"这个链接不是在本手机上扫码打开的，请用{app}重新扫描现场的二维码。"))
+            "无法确认身份", f"这个链接不是在本手机上扫码打开的，请用{app}重新扫描{site.code}。"))
     try:
         user_id = adapter_for(platform).user_from_oauth_code(request.args.get(CODE_PARAM[platform], ""))
     except PlatformError:
         return site.page(status=403, problem=(
-            "无法确认身份", "扫码链接已失效或已使用过，或您不是本企业成员，请重新扫描现场的二维码。"))
+            "无法确认身份", f"扫码链接已失效或已使用过，或您不是本企业成员，请重新扫描{site.code}。"))
     account = getattr(Person, ACCOUNT[platform])
     person = Person.get_or_none((account == user_id) & (Person.active == True))  # noqa: E712
     if person is None:
@@ -273,7 +275,7 @@ def posted_by(site: Site) -> Person | None:
     """
     origin = request.headers.get("Origin")
     if origin and urlsplit(origin).netloc != request.host:
-        abort(403)
+        abort(site.page(status=403, problem=("未能办理", "请在扫码打开的页面上操作。")))
     return viewer(site)
 
 
@@ -289,7 +291,7 @@ def checkin(no: str):
     permit, person = _posted_on_site(no)
     if person is None:
         return _page(permit, "site", status=403, problem=(
-            "请重新扫码", f"签到须在扫码后 10 分钟内完成，请用{_app_names()}重新扫描作业现场的二维码。"))
+            "请重新扫码", f"签到须在扫码后 10 分钟内完成，请用{app_names()}重新扫描作业现场的二维码。"))
     action = request.form.get("action")
     if action not in ("in", "out"):
         abort(400)
@@ -320,7 +322,7 @@ def sos(site: Site, node: Area | None) -> Response:
     person = posted_by(site)
     if person is None:
         return site.page(status=403, problem=(
-            "请重新扫码", f"发起应急须先用{_app_names()}扫描现场的二维码确认身份；情况紧急请立即电话报告安全员。"))
+            "请重新扫码", f"发起应急须先用{app_names()}扫描现场的二维码确认身份；情况紧急请立即电话报告安全员。"))
     said = " ".join((request.form.get("text") or "").split())[:200]
     refusal = None
     if request.form.get("confirm") != "1":
@@ -396,5 +398,5 @@ def printable(no: str):
     site_url = links.url(permit, "site")
     image = base64.b64encode(qr_png(site_url)).decode()
     return render_template("board/print.html", **view.live(), checklists=view.checklists(),
-                           qr_data=f"data:image/png;base64,{image}", site_url=site_url, apps=_app_names(),
+                           qr_data=f"data:image/png;base64,{image}", site_url=site_url, apps=app_names(),
                            plant=settings.current().plant_name)

@@ -153,7 +153,8 @@ def test_a_check_in_needs_the_phone_to_have_come_through_oauth_from_the_site_cod
         {"p": wuhai.id, "n": permit.no})
     client.set_cookie(WHO_COOKIE, genuine, path=f"/board/{permit.no}")
     elsewhere = {"Origin": "https://elsewhere.example"}
-    assert client.post(post, data={"action": "in"}, headers=elsewhere).status_code == 403
+    refused = client.post(post, data={"action": "in"}, headers=elsewhere)
+    assert refused.status_code == 403 and "请在扫码打开的页面上操作" in refused.get_data(as_text=True)
     # The same proof from a card's link (view token) is not enough either.
     assert client.post(path_of(links.url(permit, path="/checkin")), data={"action": "in"}).status_code == 404
     assert not CheckIn.select().exists()
