@@ -65,6 +65,34 @@ def _external_url() -> str | None:
     return url if url and not url.startswith("sqlite") else None
 
 
+# A test that takes none of the database fixtures and whose module starts nothing that opens one (an
+# app, a CLI command, a subprocess, a connection of its own) passes or fails alike on every engine.
+_DATABASE_FIXTURES = {"db", "instance", "plant"}
+_OPENS_A_DATABASE = ("DATABASE_URL", "create_app", "connect(", "subprocess", "CliRunner", "app.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL or MariaDB, run only the tests that reach the database: the rest ran on SQLite."""
+    if not _external_url():
+        return
+    sources: dict[str, str] = {}
+
+    def reaches(item) -> bool:
+        if _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            return True
+        path = str(item.fspath)
+        if path not in sources:
+            sources[path] = Path(path).read_text(encoding="utf-8")
+        return any(word in sources[path] for word in _OPENS_A_DATABASE)
+
+    kept, left = [], []
+    for item in items:
+        (kept if reaches(item) else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def _external_schema():
     """Build the schema once per session on a server database, from nothing."""
