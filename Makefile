@@ -24,7 +24,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 test: test-sqlite test-engines
 
 test-sqlite: $(STAMP)
-	env -u DATABASE_URL $(PY) -m pytest -q
+	env -u DATABASE_URL $(PY) -m pytest -q --durations=15
 
 test-engines: $(STAMP)
 	@PY=$(PY) PG_URL=$(PG_URL) MYSQL_URL=$(MYSQL_URL) sh scripts/test-engines.sh

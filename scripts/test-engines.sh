@@ -24,7 +24,7 @@ engine() {
     fi
     if "$PY" scripts/db_answers.py "$url"; then
         echo "== suite on $name ($(shown "$url")): started; its output follows when both runs end"
-        ( DATABASE_URL="$url" "$PY" -m pytest -q > "$logs/$key.log" 2>&1; echo $? > "$logs/$key.rc" ) &
+        ( DATABASE_URL="$url" "$PY" -m pytest -q --durations=15 > "$logs/$key.log" 2>&1; echo $? > "$logs/$key.rc" ) &
         started="$started $key:$name"
     elif [ "${CI:-}" = "true" ]; then
         echo "== FAILED: $name does not answer at $(shown "$url") (CI=true: a configured engine must answer)"
