@@ -177,3 +177,20 @@ def test_a_guided_end_too_late_is_asked_again(say):
     reply = say("zhuyan", "9999-12-31 23:59")
     assert reply[0].startswith("结束：“9999-12-31 23:59”超出范围") and reply[0].endswith("请重新填写")
     assert Conversation.select().count() == 1 and Permit.select().count() == 0
+
+
+def test_help_is_an_index_and_each_topic_fits_one_wecom_text(say):
+    from bot.wecom_channel import TEXT_LIMIT
+    from handlers.chat import commands, hazards
+    [index] = say("zhuyan", "帮助")
+    assert index == commands.HELP and "帮助 现场" in index
+    pages = {topic: say("zhuyan", f"帮助 {topic}")[0] for topic in commands.HELP_TOPICS}
+    assert pages["现场"].startswith("作业现场：") and "气体检测 编号" in pages["现场"]
+    # WeCom cuts a longer text: the end of the help would be lost.
+    assert all(len(text.encode()) <= TEXT_LIMIT for text in [index, *pages.values()])
+    # Every command is on some page, at the start of a line or after a " / ".
+    shown = {part.split()[0] for page in pages.values() for line in page.splitlines()
+             for part in line.split(" —— ")[0].split(" / ") if part.strip()}
+    words = set(commands.COMMANDS) | set(hazards.ANONYMOUS_COMMANDS) | {"待办", "取消"}
+    assert words - shown == set()
+    assert say("zhuyan", "帮助 不存在的类别") == [index]
