@@ -80,38 +80,20 @@ def _post_all(url: str, jobs: list[tuple], concurrency: int) -> dict:
     """POST every job (params, body[, headers]) from concurrency threads (a Session each); return latencies,
     statuses, wall time."""
     import requests
-    latencies: list[float] = [0.0] * len(jobs)
-    statuses: list[int | None] = [None] * len(jobs)
-    lock, cursor = threading.Lock(), iter(range(len(jobs)))
-    ready = threading.Barrier(concurrency + 1)
     headers = {"Content-Type": "text/xml; charset=utf-8"}
+    local = threading.local()
 
-    def work() -> None:
-        with requests.Session() as session:
-            ready.wait()
-            while True:
-                with lock:
-                    i = next(cursor, None)
-                if i is None:
-                    return
-                params, body, *own = jobs[i]
-                started = time.perf_counter()
-                try:
-                    answer = session.post(url, params=params, data=body, headers=own[0] if own else headers,
-                                          timeout=WECOM_ANSWER_WITHIN * 4)
-                    statuses[i] = answer.status_code
-                except requests.RequestException:
-                    statuses[i] = None
-                latencies[i] = time.perf_counter() - started
+    def send(i: int) -> int | None:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        params, body, *own = jobs[i]
+        try:
+            return local.session.post(url, params=params, data=body, headers=own[0] if own else headers,
+                                      timeout=WECOM_ANSWER_WITHIN * 4).status_code
+        except requests.RequestException:
+            return None
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    return {"latencies": latencies, "statuses": statuses, "wall": time.perf_counter() - started}
+    return support.closed_loop(len(jobs), concurrency, send)
 
 
 # -- setup -----------------------------------------------------------------------------------------------

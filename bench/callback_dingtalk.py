@@ -24,7 +24,6 @@ gateway, each publishing its next frame once the previous one was ACKed.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 APP_KEY, APP_SECRET, DING_CORP = "dingbenchkey01", "dingtalk-bench-secret", "dingbenchcorp"
@@ -124,34 +123,15 @@ def _connection(base: str, state, on_event):
 
 def _drive(gateway, clicks: list[dict], concurrency: int) -> dict:
     """Publish every click from concurrency threads, each waiting for its last to be ACKed; return latencies."""
+    from support import closed_loop
     from sandbox.dingtalk import CARD_TOPIC
-    latencies: list[float] = [0.0] * len(clicks)
-    statuses: list[int | None] = [None] * len(clicks)
-    lock, cursor = threading.Lock(), iter(range(len(clicks)))
-    ready = threading.Barrier(concurrency + 1)
 
-    def work() -> None:
-        ready.wait()
-        while True:
-            with lock:
-                i = next(cursor, None)
-            if i is None:
-                return
-            started = time.perf_counter()
-            mid = gateway.publish(CARD_TOPIC, clicks[i])
-            frame = gateway.wait(mid, timeout=20.0)
-            latencies[i] = time.perf_counter() - started
-            # Lost (a 5xx ACK, none in time) counts as a failed click, as a non-200 answer does over HTTP.
-            statuses[i] = frame["code"] if frame["status"] == "delivered" else None
+    def send(i: int) -> int | None:
+        frame = gateway.wait(gateway.publish(CARD_TOPIC, clicks[i]), timeout=20.0)
+        # Lost (a 5xx ACK, none in time) counts as a failed click, as a non-200 answer does over HTTP.
+        return frame["code"] if frame["status"] == "delivered" else None
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    return {"latencies": latencies, "statuses": statuses, "wall": time.perf_counter() - started}
+    return closed_loop(len(clicks), concurrency, send)
 
 
 def measure(base: str, state, on_event, warm: list[dict], clicks: list[dict], concurrency: int) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 
 BOT_ID, BOT_SECRET = "aibbench01", "bench-bot-secret"
@@ -41,33 +40,14 @@ def frames(made, user: str) -> list[dict]:
 
 def _drive(gateway, connection, jobs: list[dict], concurrency: int) -> dict:
     """Push every frame from concurrency threads, each waiting for its last to be handled; return latencies."""
-    latencies: list[float] = [0.0] * len(jobs)
-    handled: list[bool] = [False] * len(jobs)
-    lock, cursor = threading.Lock(), iter(range(len(jobs)))
-    ready = threading.Barrier(concurrency + 1)
+    from support import closed_loop
 
-    def work() -> None:
-        ready.wait()
-        while True:
-            with lock:
-                i = next(cursor, None)
-            if i is None:
-                return
-            started = time.perf_counter()
-            gateway.raw(jobs[i])
-            handled[i] = connection.wait_handled({jobs[i]["body"]["msgid"]}, timeout=20.0)
-            latencies[i] = time.perf_counter() - started
+    def send(i: int) -> int | None:
+        gateway.raw(jobs[i])
+        # A frame not handled in time counts as a failed click, as a non-200 answer does over HTTP.
+        return 200 if connection.wait_handled({jobs[i]["body"]["msgid"]}, timeout=20.0) else None
 
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    # A frame not handled in time counts as a failed click, as a non-200 answer does over HTTP.
-    return {"latencies": latencies, "statuses": [200 if ok else None for ok in handled],
-            "wall": time.perf_counter() - started}
+    return closed_loop(len(jobs), concurrency, send)
 
 
 def _connection(gateway, on_event):

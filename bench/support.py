@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 SAFE_DATABASE_NAMES = ("test", "bench")   # a bench drops and recreates the tables of its database
@@ -14,6 +16,38 @@ def phase(text: str) -> None:
     """Tell the person at the terminal what the bench is doing now: on stderr, so stdout stays the figures
     (its last line the ratio) whatever is shown."""
     print(f"  … {text}", file=sys.stderr, flush=True)
+
+
+def closed_loop(count: int, concurrency: int, send: Callable[[int], int | None]) -> dict:
+    """Run send(i) for every i from concurrency threads, each with one request in flight at a time.
+
+    send returns the request's status (None: lost, timed out). Returns the latencies and statuses by i
+    and the wall time from the moment all threads were ready.
+    """
+    latencies: list[float] = [0.0] * count
+    statuses: list[int | None] = [None] * count
+    lock, cursor = threading.Lock(), iter(range(count))
+    ready = threading.Barrier(concurrency + 1)
+
+    def work() -> None:
+        ready.wait()
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                return
+            started = time.perf_counter()
+            statuses[i] = send(i)
+            latencies[i] = time.perf_counter() - started
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    return {"latencies": latencies, "statuses": statuses, "wall": time.perf_counter() - started}
 
 
 def stop_embedded_redis() -> None:
