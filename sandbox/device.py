@@ -50,13 +50,15 @@ class Devices:
         self.ticket = secrets.token_urlsafe(48)
         self.positions: dict[str, dict] = {}
 
-    def place(self, user: str, latitude, longitude, accuracy=15.0) -> None:
+    def place(self, user: str, latitude, longitude, accuracy=15.0, mock: bool = False) -> None:
+        """Put the member's phone there; mock: the position comes from a mock-location app (Android)."""
         with self.lock:
             if latitude is None:
                 self.positions.pop(user, None)   # location off, or no fix indoors
             else:
                 self.positions[user] = {"latitude": float(latitude), "longitude": float(longitude),
-                                        "accuracy": float(accuracy if accuracy is not None else 15.0)}
+                                        "accuracy": float(accuracy if accuracy is not None else 15.0),
+                                        "mock": bool(mock)}
 
     def where(self, user: str) -> dict | None:
         with self.lock:
@@ -119,7 +121,8 @@ def device_routes(app: Flask, devices: Devices, *, platform: str, corp_id: str, 
         user = member(str(body.get("user", "")))
         if user is None:
             return jsonify({"error": "unknown user"}), 404
-        devices.place(user, body.get("latitude"), body.get("longitude"), body.get("accuracy"))
+        devices.place(user, body.get("latitude"), body.get("longitude"), body.get("accuracy"),
+                      mock=body.get("mock") is True)
         return jsonify({"ok": True})
 
     @app.get("/sandbox/jssdk.js")
@@ -171,5 +174,7 @@ def _dingtalk(devices: Devices, corp_id: str, user: str | None, config: dict, bo
     if where is None:
         return {"errorCode": 3, "errorMessage": "定位失败"}
     lat, lng = to_gcj02(where["latitude"], where["longitude"])   # Android: AutoNavi's datum, always
+    # isFromMock: Android only, whether the position came from a mock-location provider (dingtalk-jsapi's
+    # device.geolocation.get result); WeCom's getLocation answers nothing of the kind.
     return {"errorCode": 0, "latitude": lat, "longitude": lng, "accuracy": where["accuracy"], "address": "",
-            "netType": "wifi", "operatorType": "", "locationType": 1}
+            "netType": "wifi", "operatorType": "", "locationType": 1, "isFromMock": where["mock"]}

@@ -123,6 +123,26 @@ def test_the_position_comes_from_the_apps_js_sdk_and_a_phone_without_one_is_refu
 
 
 @BOTH
+def test_a_position_from_a_mock_location_app_is_refused_where_the_app_says_so(world):
+    from models import Area, CheckIn
+    phone, drain, _ = world
+    phone.text("zhuyan", apply_text())
+    drain()
+    permit = Permit.get()
+    site = Area.get(Area.name == "3#罐区")
+    phone.place("chuwei", site.latitude, site.longitude, mock=True)
+    page = phone.visit("chuwei", permit.no, at=None)
+    if phone.platform == "dingtalk":
+        # DingTalk's Android client marks such a position (isFromMock); the board passes the mark on.
+        assert page.status_code == 409
+        assert "手机定位来自模拟定位（虚拟定位）软件，不能用于现场签到" in page.text
+        assert not CheckIn.select().exists()
+    else:
+        # WeCom's getLocation says nothing of the kind: the position is taken as given (docs/wecom.md).
+        assert page.status_code == 200 and "签到成功" in page.text
+
+
+@BOTH
 def test_a_site_without_coordinates_takes_a_check_in_without_a_position(world):
     from models import Area, CheckIn
     phone, drain, _ = world

@@ -162,6 +162,9 @@ def check_in(permit_no: str, *, by: Person, source: str = "cli", location: dict 
     """Record that a person is at the work site (scan of the on-site QR code); others are visits."""
     def body(ctx: Ctx) -> None:
         roles = roles_on(ctx.permit, ctx.by)
+        if location and location.get("mock"):
+            # DingTalk's Android client says when a mock-location app supplied the position.
+            raise GateNotMet("手机定位来自模拟定位（虚拟定位）软件，不能用于现场签到。请关闭该软件后重新扫码签到")
         where = _location(location)
         _within_fence(ctx.permit, where, source)
         row = _mark(ctx, "in" if roles else "visit", roles, source, where)

@@ -145,10 +145,11 @@ class Phone:
                             headers={"Origin": f"{self.app}"}, timeout=10)
 
     def place(self, user: str, latitude: float | None, longitude: float | None = None,
-              accuracy: float = 15.0) -> None:
-        """Put user's phone at a WGS-84 position (None: no fix, as with location turned off)."""
+              accuracy: float = 15.0, mock: bool = False) -> None:
+        """Put user's phone at a WGS-84 position (None: no fix, as with location turned off); mock: the
+        position comes from a mock-location app."""
         self._post("/sandbox/location", json={"user": user, "latitude": latitude, "longitude": longitude,
-                                              "accuracy": accuracy})
+                                              "accuracy": accuracy, "mock": mock})
 
     def walk_to_site(self, user: str, permit_no: str) -> None:
         """Put user's phone at the centre of the permit's site fence, where one is set."""
@@ -170,7 +171,7 @@ class Phone:
         if where.get("errMsg", "getLocation:ok") != "getLocation:ok" or where.get("errorCode"):
             return {}
         return {"latitude": where["latitude"], "longitude": where["longitude"], "accuracy": where["accuracy"],
-                "datum": js["datum"]}
+                "datum": js["datum"], "mock": "1" if where.get("isFromMock") else ""}
 
     def tool(self, user: str, no: str, action: str | None = None) -> requests.Response:
         """Scan a tool's QR label; with action ("out" 领用, "in" 归还), tap the button the page offers for it."""

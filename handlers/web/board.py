@@ -295,7 +295,7 @@ def checkin(no: str):
     action = request.form.get("action")
     if action not in ("in", "out"):
         abort(400)
-    place = {k: request.form.get(k) for k in ("latitude", "longitude", "accuracy", "datum")}
+    place = {k: request.form.get(k) for k in ("latitude", "longitude", "accuracy", "datum", "mock")}
     location = place if place["latitude"] and place["longitude"] else None
     command = onsite.check_in if action == "in" else onsite.check_out
     try:
