@@ -89,7 +89,19 @@ def work(names: list[str], *, burst: bool, quiet: bool) -> None:
     if settings.current().dingtalk:
         import bot.dingtalk, bot.dingtalk_channel, cards.dingtalk  # noqa: E401,F401
     models.db.release()
-    _ordinary_worker(names).work(burst=burst, logging_level=level)
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+    while True:
+        worker = _ordinary_worker(names)
+        try:
+            worker.work(burst=burst, logging_level=level)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.error("worker lost Redis: %s", exc)   # rq's own teardown, after it gave up on a lost Redis
+        if burst or worker._stop_requested:
+            return
+        # rq ends its loop on any error it meets outside a job, such as Redis going away while a horse
+        # works (its monitor writes the job's time there). The process, and the alarm lane that dies
+        # with it, must outlive that: a new rq worker once Redis answers.
+        log.error("worker stopped without being asked to; starting again once Redis answers")
 
 
 def _ordinary_worker(names: list[str]) -> OrdinaryWorker:

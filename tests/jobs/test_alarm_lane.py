@@ -228,3 +228,60 @@ def test_a_worker_started_while_redis_is_away_waits_for_it_and_keeps_its_alarm_l
         if server is not None:
             server.terminate()
             server.wait(10)
+
+
+def test_a_worker_whose_redis_goes_away_while_a_job_runs_serves_again_once_it_is_back(plant, tmp_path, monkeypatch):
+    import shutil
+    import threading
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from rq import Worker
+    sock = tmp_path / "away.sock"
+    monkeypatch.setenv("REDIS_URL", f"unix://{sock}")
+    if plant.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{plant.database}")
+
+    def redis_server() -> subprocess.Popen:
+        server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", "0", "--unixsocket",
+                                   str(sock), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                                  stdout=subprocess.DEVNULL)
+        conn = Redis.from_url(f"unix://{sock}")
+
+        def listening() -> bool:
+            try:
+                return conn.ping()
+            except RedisConnectionError:
+                return False
+
+        wait_for(listening, "the test's redis-server did not start")
+        return server
+
+    server = redis_server()
+    conn = Redis.from_url(f"unix://{sock}")
+    worker = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--quiet", "--queues", "default",
+                               "--sweep-every", "0.5"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: any(w.pid == worker.pid for w in Worker.all(connection=conn)),
+                 "the worker never served its queue")
+        # A job in the work horse when Redis goes: rq's horse monitor writes to Redis and fails.
+        Queue("default", connection=conn).enqueue("time.sleep", 30)
+        wait_for(lambda: any(w.get_current_job_id() for w in Worker.all(connection=conn)),
+                 "the job never started")
+        server.terminate()
+        server.wait(10)
+        # Redis stays away until rq has given up on it (its own words), longer than redis-py's retries.
+        for line in worker.stderr:
+            if "quitting" in line or "lost Redis" in line:
+                break
+        else:
+            pytest.fail(f"the worker ended (exit {worker.wait()}) without saying it lost Redis")
+        threading.Thread(target=worker.stderr.read, daemon=True).start()   # keep the pipe from filling
+        server = redis_server()   # back, empty: as after a restart without persistence
+        made = tmp_path / "served after the outage"
+        Queue("default", connection=conn).enqueue("os.mkdir", str(made))
+        wait_for(made.exists, "the worker did not serve its queue once Redis was back")
+        assert worker.poll() is None   # the same process: nothing had to start it again
+    finally:
+        stop(worker)
+        server.terminate()
+        server.wait(10)
