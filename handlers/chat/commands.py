@@ -26,6 +26,7 @@ from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
 from .knowledge import COMMANDS as KNOWLEDGE_COMMANDS, entry_text
 from .replies import Replier
+from .safety_tools import COMMANDS as TOOL_COMMANDS
 from .show import describe, todo_lines
 from .training import COMMANDS as TRAINING_COMMANDS, HELP as TRAINING_HELP
 
@@ -423,4 +424,4 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
             "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
-            **KNOWLEDGE_COMMANDS, **TRAINING_COMMANDS, **hazards.COMMANDS}
+            **KNOWLEDGE_COMMANDS, **TRAINING_COMMANDS, **TOOL_COMMANDS, **hazards.COMMANDS}
