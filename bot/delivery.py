@@ -189,9 +189,15 @@ class _Delivery:
                             lambda which, task: change.settled_card(number, int(which), task_id=task))
 
     def _quiz(self) -> None:
-        """Send a quiz question's card."""
-        from cards.quiz import question_card
+        """Send a quiz question's card, or turn the person's cards of it into the answer given."""
+        from cards.quiz import answered_card, question_card
         attempt, asked = self.payload["attempt"], self.payload["asked"]
+        if self.payload.get("settle"):
+            for record in self._cards(f"quiz-{attempt}-{asked}", permit=False):
+                with _building(self.row):
+                    card = answered_card(attempt, asked, task_id=record.task_id)
+                self._update(record, card)
+            return
         with _building(self.row):
             card = question_card(attempt, asked, person_id=self.row.person_id, serial=self.row.id)
         self._send(card, step_key=f"quiz-{attempt}-{asked}")

@@ -44,3 +44,20 @@ def question_card(attempt_id: int, asked: int, *, person_id: int, serial: int) -
                 buttons=tuple(Button(label, actions.quiz_key("answer", attempt_id, asked, i), SECONDARY)
                               for i, label in enumerate(labels)),
                 notice=stem)
+
+
+def answered_card(attempt_id: int, asked: int, *, task_id: str) -> Card:
+    """Return what a question's card becomes once answered: the answer given, and no buttons."""
+    attempt = QuizAttempt.get_by_id(attempt_id)
+    questions = list(Question.select().where(Question.course == attempt.course_id).order_by(Question.seq))
+    question = questions[asked]
+    given = next((a["chosen"] for a in attempt.answers if a["seq"] == question.seq), [])
+    said = ("、".join(question.options[c] for c in given) if question.kind == TRUE_FALSE
+            else "、".join(LETTERS[c] for c in given))
+    head = f"第 {asked + 1}/{len(questions)} 题（{question.kind}）"
+    options = "" if question.kind == TRUE_FALSE else "\n" + "\n".join(
+        f"{LETTERS[i]}. {o}" for i, o in enumerate(question.options))
+    # Short, as the title is all WeCom shows of it: the label on the card's greyed-out buttons.
+    return Card(kind="outcome", task_id=task_id, title=f"已作答：{said or '（无）'}", subtitle=attempt.course.title,
+                fields=(Field("课程", attempt.course.title), Field("题号", head), Field("您的答案", said or "（无）")),
+                buttons=(), notice=question.stem + options)

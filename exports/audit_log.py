@@ -24,7 +24,8 @@ COLUMNS = (
     Column("内容", 60), Column("前一事件哈希", HASH), Column("本事件哈希", HASH), Column("本条校验", 11),
 )
 ACTIONS = {**COMMAND_LABELS, "create": "创建", "alarm": "气体报警", "alarm_ack": "确认报警",
-           "alarm_resend": "报警重发", "refused": "拒绝办理", "export": "导出"}
+           "alarm_resend": "报警重发", "refused": "拒绝办理", "export": "导出", "quiz_start": "开始考试",
+           "quiz_finish": "考试交卷"}
 CONTENT_CHARS = 1000     # an Excel cell holds 32 767; a snapshot-free event is far shorter
 OK, CHANGED, UNLINKED = "一致", "内容被改动", "链接断开"
 

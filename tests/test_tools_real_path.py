@@ -1,8 +1,10 @@
 """Safety tools end to end, on WeCom and DingTalk: a phone scans a tool's QR label through the platform's
 OAuth page, takes the tool out or back, an expired detector is refused and keeps the gas test from
-counting, and the scheduler's scan warns the keeper and chases a loan past its limit."""
+counting, the scheduler's scan warns the keeper and chases a loan past its limit, and `工器具 编号` in chat
+tells a tool's state with a link to its page."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import requests
@@ -15,10 +17,10 @@ from models import AuditEvent, GasReading, utcnow
 from models.permit import Permit
 from models.tool import Tool, ToolLoan
 from tests.test_site_real_path import newest_notice, to_step
+from tests.test_training_real_path import texts
 from tests.test_wecom_real_path import BOTH, applied, world  # noqa: F401
 from tools import labels, loans
 from workflow import machine
-
 
 
 def _today() -> date:
@@ -155,3 +157,38 @@ def test_with_a_register_loaded_the_scripted_driver_scans_out_the_tools_the_step
     assert Tool.get(Tool.no == "GJ-0001").holder.name == "陈检"   # GJ-0003 lapsed: passed over
     assert Tool.get(Tool.no == "GJ-0003").holder is None
     assert any("扫码领用便携式气体检测仪 GJ-0001" in line for line in said)
+
+
+@BOTH
+def test_the_chat_word_tells_a_tools_state_with_its_page_and_refuses_an_unknown_number(world, tmp_path):
+    phone, drain, _ = world
+    register(tmp_path)
+    assert scan(phone, "chenjian", "GJ-0001", "out").status_code == 200
+    detector, lapsed = Tool.get(Tool.no == "GJ-0001"), Tool.get(Tool.no == "GJ-0003")
+    events, loans_before = AuditEvent.select().count(), ToolLoan.select().count()
+
+    phone.text("heliang", "工器具 GJ-0001")
+    drain()
+    said = texts(phone, "heliang")[-1]
+    assert said.startswith("【安全工器具】GJ-0001 便携式气体检测仪\n"
+                           f"检验有效期至 {detector.due_on:%Y-%m-%d}，在检验有效期内\n保管人：孙立\n"
+                           f"领用情况：陈检 于 {loans.when(detector.out_at)} 领用\n"), said
+    link = re.search(r"领用、归还请打开：(\S+)$", said).group(1)
+    _browser, page = phone.open_code("heliang", link)   # the link opens the page a scan of the label opens
+    assert page.status_code == 200 and "GJ-0001" in page.text and "陈检" in page.text
+
+    phone.text("heliang", "工器具 gj-0003")   # typed in lower case on a phone
+    drain()
+    assert texts(phone, "heliang")[-1].startswith(
+        f"【安全工器具】GJ-0003 便携式气体检测仪\n检验有效期至 {lapsed.due_on:%Y-%m-%d}，已过期，不得使用；"
+        "请交保管人 孙立 送检\n保管人：孙立\n领用情况：在库，未领用\n")
+
+    phone.text("heliang", "工器具 GJ-9999")
+    drain()
+    assert texts(phone, "heliang")[-1] == "未办理：工器具登记册中没有编号为 GJ-9999 的工器具，请核对工器具上的编号"
+    phone.text("heliang", "工器具")
+    drain()
+    assert texts(phone, "heliang")[-1] == "未办理：格式：工器具 编号，例如：工器具 GJ-0001"
+    assert Tool.get(Tool.no == "GJ-0001").holder.name == "陈检" and ToolLoan.select().count() == loans_before
+    assert AuditEvent.select().where(AuditEvent.action.startswith("tool_")).count() == 1
+    assert AuditEvent.select().count() - events == AuditEvent.select().where(AuditEvent.action == "refused").count()

@@ -1,16 +1,20 @@
-"""Training and quizzes in chat, on WeCom and DingTalk: a course's text, one question per card, a score,
-the authorisation a pass writes, retakes limited, and the certificate matrix requiring that authorisation."""
+"""Training and quizzes in chat, on WeCom and DingTalk: a course's text, one question per card settled in
+place once answered, a score, the authorisation a pass writes, the attempt in the audit chain, retakes
+limited, and the certificate matrix requiring that authorisation."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import requests
 
 from certs import matrix
 from exports.samples.build_sample_training import OUT as SAMPLE_COURSES
-from models import Certificate, QuizAttempt
+from models import AuditEvent, Certificate, QuizAttempt
 from models.permit import Permit
 from training import workbook
+from workflow import audit
 from tests.test_wecom_real_path import apply_text, as_sent, world  # noqa: F401  (world is a fixture)
 
 BOTH = pytest.mark.parametrize("world", ["wecom", "dingtalk"], indirect=True)
@@ -29,6 +33,12 @@ def question(phone, user: str) -> dict:
     card = phone.open_card(user, "quiz-")
     assert card is not None, f"{user} has no question card"
     return card
+
+
+def now_showing(phone, user: str, card: dict) -> tuple[bool, str]:
+    """Return whether the card user holds with card's task id still has buttons, and what it says."""
+    held = next(m for m in reversed(phone.messages(user)) if m.get("task_id") == card["task_id"])
+    return held["state"]["interactive"], json.dumps(held["state"], ensure_ascii=False)
 
 
 def take(phone, drain, user: str, answers) -> None:
@@ -52,9 +62,13 @@ def test_a_guardian_takes_the_course_passes_the_quiz_and_holds_the_authorisation
     first = question(phone, "chuwei")
     assert phone.buttons(first) == ["A", "B", "C", "D"]
     take(phone, drain, "chuwei", RIGHT[:2])
+    interactive, says = now_showing(phone, "chuwei", first)   # settled in place: the answer, no buttons
+    assert not interactive and "已作答：B" in says
     checklist = question(phone, "chuwei")
     assert as_sent(checklist)["items"] == 4 and phone.buttons(checklist) == ["提交答案"]
     take(phone, drain, "chuwei", RIGHT[2:])
+    interactive, says = now_showing(phone, "chuwei", checklist)
+    assert not interactive and "已作答：A、B、C" in says
     result = texts(phone, "chuwei")[-1]
     assert "答对 5/5 题，得分 100（80 分及格），合格" in result and "已取得动火监护人上岗授权" in result
     attempt = QuizAttempt.get()
@@ -62,6 +76,13 @@ def test_a_guardian_takes_the_course_passes_the_quiz_and_holds_the_authorisation
     assert [a["chosen"] for a in attempt.answers] == [[1], [1], [0, 1, 2], [1], [0]]
     certificate = Certificate.get(Certificate.kind == "动火监护人上岗授权")
     assert certificate.person == attempt.person and attempt.certificate == certificate
+    started, finished = (AuditEvent.get(AuditEvent.action == a) for a in ("quiz_start", "quiz_finish"))
+    assert started.actor == finished.actor and "褚卫" in finished.actor and started.seq < finished.seq
+    assert finished.data | {"answers": None} == {"course": "DH-JH", "title": GUARDIAN_COURSE, "attempt": 1,
+                                                 "score": 100, "result": "passed", "answers": None,
+                                                 "certificate": certificate.number}
+    assert [a["chosen"] for a in finished.data["answers"]] == [[1], [1], [0, 1, 2], [1], [0]]
+    assert audit.verify().ok
 
 
 @BOTH
@@ -72,11 +93,14 @@ def test_a_failed_quiz_is_retaken_up_to_the_limit_and_bad_answers_change_nothing
     drain()
     first = question(phone, "weidong")
     phone.click("weidong", first, button=1)
-    drain()
-    phone.click("weidong", first, button=0)   # a second answer to the same question
+    phone.click("weidong", first, button=0)   # a second answer to the same question, before the card settles
     drain()
     assert texts(phone, "weidong")[-1] == "未办理：第 1 题已作答，不能重复作答"
     assert QuizAttempt.get().answers == [{"seq": 1, "chosen": [1], "right": True}]
+    interactive, says = now_showing(phone, "weidong", first)
+    assert not interactive and "已作答：B" in says   # the answer taken, not the refused one
+    with pytest.raises(requests.HTTPError):    # once settled, the app itself offers no button to click
+        phone.click("weidong", first, button=0)
     take(phone, drain, "weidong", WRONG[1:2])
     phone.click("weidong", question(phone, "weidong"), ticks=[])   # 提交答案 with nothing ticked
     drain()

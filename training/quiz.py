@@ -1,7 +1,8 @@
 """A quiz in chat: the course text, then one question per card, scored at the end.
 
 Each answer is claimed by a conditional update on the attempt's `asked` counter, so a second click on
-the same card, or two clicks racing, record one answer and refuse the other.
+the same card, or two clicks racing, record one answer and refuse the other. The answered card is
+settled in place to show the answer given, and each attempt's start and result go to the audit chain.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from certs.days import local_day
 from models import Authorisation, Certificate, Course, Outbox, Person, PersonRole, Question, QuizAttempt, transaction, utcnow
 from models.training import CONTRACTORS, FAILED, MULTIPLE, OPEN, PASSED
+from workflow import audit
 from workflow.errors import InvalidTransition, NotAuthorized, NotFound, WorkflowError
 
 ISSUER = "厂内培训考试"
@@ -53,6 +55,13 @@ def _ask(attempt: QuizAttempt, asked: int) -> None:
                    dedupe_key=f"quiz:{attempt.id}:{asked}").on_conflict_ignore().execute())
 
 
+def _settle(attempt: QuizAttempt, asked: int) -> None:
+    """Turn the person's card of the asked-th question into the answer they gave, without buttons."""
+    (Outbox.insert(person=attempt.person_id, kind="quiz",
+                   payload={"kind": "quiz", "attempt": attempt.id, "asked": asked, "settle": True},
+                   dedupe_key=f"quiz-settle:{attempt.id}:{asked}").on_conflict_ignore().execute())
+
+
 def course_text(course: Course) -> str:
     images = "".join(f"\n图片：{image}" for image in course.images)
     return (f"【培训课程】{course.title}\n{course.body}{images}\n\n"
@@ -75,6 +84,9 @@ def start(course: Course, *, by: Person) -> QuizAttempt:
             raise InvalidTransition(f"课程“{course.title}”已考试 {len(done)} 次，达到允许次数 {course.max_attempts} 次，"
                                     "请联系安全管理部门", command="quiz_start", state="limit")
         attempt = QuizAttempt.create(person=by, course=course, number=len(done) + 1)
+        audit.append(permit_no=None, actor=by.label(), action="quiz_start",
+                     data={"course": course.code, "title": course.title, "attempt": attempt.number},
+                     at=attempt.started_at)
         _tell(by, f"{attempt.id}:course", course_text(course))
         _ask(attempt, 0)
     return attempt
@@ -125,11 +137,22 @@ def answer(attempt_id: int, asked: int, chosen: list[int], *, by: Person, now: d
         if not claimed:
             raise InvalidTransition(f"第 {asked + 1} 题已作答，不能重复作答", command="quiz_answer", state="answered")
         attempt = QuizAttempt.get_by_id(attempt.id)
+        _settle(attempt, asked)
         if not finished:
             _ask(attempt, asked + 1)
         else:
             _finish(attempt, len(questions), now)
+            _audit_result(QuizAttempt.get_by_id(attempt.id), now)
     return attempt
+
+
+def _audit_result(attempt: QuizAttempt, now: datetime) -> None:
+    # The answers go with the score, so that an attempt edited afterwards no longer matches its event.
+    certificate = attempt.certificate
+    audit.append(permit_no=None, actor=attempt.person.label(), action="quiz_finish",
+                 data={"course": attempt.course.code, "title": attempt.course.title, "attempt": attempt.number,
+                       "score": attempt.score, "result": attempt.state, "answers": attempt.answers,
+                       "certificate": certificate.number if certificate else None}, at=now)
 
 
 def _finish(attempt: QuizAttempt, total: int, now: datetime) -> None:

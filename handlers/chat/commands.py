@@ -26,6 +26,7 @@ from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
 from .knowledge import COMMANDS as KNOWLEDGE_COMMANDS, entry_text
 from .replies import Replier
+from .safety_tools import COMMANDS as TOOL_COMMANDS
 from .show import describe, todo_lines
 from .training import COMMANDS as TRAINING_COMMANDS, HELP as TRAINING_HELP
 
@@ -70,8 +71,9 @@ HELP_TOPICS = {
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
 清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复""",
     "隐患": "隐患和举报：\n" + hazards.HELP,
-    "其他": """培训、知识和导出：
+    "其他": """培训、知识、工器具和导出：
 知识 关键词 —— 查安全知识库：规章、事故案例、经验教训（例如：知识 受限空间 硫化氢）
+工器具 编号 —— 安全工器具的检验是否有效、在谁手中，附扫码页面链接
 """ + TRAINING_HELP + """导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）""",
 }
 HELP = """可用命令按类别查看，发送其中一项：
@@ -80,7 +82,7 @@ HELP = """可用命令按类别查看，发送其中一项：
 帮助 现场 —— 气体检测、暂停、恢复、绑定检测仪、照片、隔离、重发二维码、采集人脸
 帮助 应急 —— 应急、演练、清点、解除应急
 帮助 隐患 —— 隐患、指派、整改、复查、举报、抽查
-帮助 其他 —— 知识、培训、导出
+帮助 其他 —— 知识、工器具、培训、导出
 最常用：待办 —— 等我办理的事项；查询 编号 —— 作业票状态和记录"""
 
 
@@ -440,4 +442,4 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
             "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
-            **KNOWLEDGE_COMMANDS, **TRAINING_COMMANDS, **hazards.COMMANDS}
+            **KNOWLEDGE_COMMANDS, **TRAINING_COMMANDS, **TOOL_COMMANDS, **hazards.COMMANDS}

@@ -43,3 +43,25 @@ def test_a_finished_quiz_takes_no_more_answers(started):
         quiz.answer(started.id, asked, chosen, by=chuwei)
     with pytest.raises(WorkflowError, match=r"本次考试已结束（100 分）"):
         quiz.answer(started.id, 4, [0], by=chuwei)
+
+
+def test_each_answer_settles_its_card_and_the_attempt_goes_to_the_audit_chain(started):
+    from cards.quiz import answered_card
+    from models import AuditEvent
+    from workflow import audit
+    chuwei = find_person("chuwei")
+    quiz.answer(started.id, 0, [1], by=chuwei)
+    quiz.answer(started.id, 1, [0], by=chuwei)   # a true/false question: said as the option's words
+    settles = [r.payload for r in Outbox.select().where(Outbox.dedupe_key.startswith(f"quiz-settle:{started.id}:"))
+               .order_by(Outbox.id)]
+    assert settles == [{"kind": "quiz", "attempt": started.id, "asked": n, "settle": True} for n in (0, 1)]
+    first, second = (answered_card(started.id, n, task_id="t") for n in (0, 1))
+    assert (first.kind, first.title, first.buttons) == ("outcome", "已作答：B", ())
+    assert ("您的答案", "B") in {(f.name, f.value) for f in first.fields} and "B. 30 分钟" in first.notice
+    assert second.title == "已作答：正确"
+    assert [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)] == ["quiz_start"]
+    for asked, chosen in enumerate(([0, 1, 2], [1], [0]), start=2):
+        quiz.answer(started.id, asked, chosen, by=chuwei)
+    result = AuditEvent.get(AuditEvent.action == "quiz_finish")
+    assert (result.data["score"], result.data["result"], result.data["attempt"]) == (80, "passed", 1)
+    assert audit.verify().ok
