@@ -51,7 +51,8 @@ class Archived:
 def history(run: Run) -> Period:
     """Return the plant-local days from the first permit or audit event to today: the enterprise's whole file."""
     today = _local_day(run, run.now)
-    firsts = [Permit.select(fn.MIN(Permit.planned_start)).scalar(), AuditEvent.select(fn.MIN(AuditEvent.created_at)).scalar()]
+    firsts = [Permit.select(fn.MIN(Permit.planned_start)).scalar(),
+              AuditEvent.select(fn.MIN(AuditEvent.created_at)).scalar()]
     days = [_local_day(run, moment) for moment in firsts if moment is not None]
     return Period(min(days + [today]), max(days + [today]))
 

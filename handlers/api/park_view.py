@@ -93,11 +93,17 @@ def _view(month, run: Run, items) -> dict:
         "alarms": [{"id": a.id, "device": a.device, "level": a.level, "gas": a.gas, "value": a.value, "area": a.area,
                     "raised_at": iso(a.raised_at), "acknowledged": a.acknowledged_at is not None}
                    for a in alarms.order_by(Alarm.id).limit(LISTED)],
-        "findings": [{"no": f.no, "place": f.place, "description": f.description, "grade": f.grade, "state": f.state, "deadline": iso(f.deadline)}
+        "findings": [{"no": f.no, "place": f.place, "description": f.description, "grade": f.grade,
+                      "state": f.state, "deadline": iso(f.deadline)}
                      for f in found.order_by(Finding.id).limit(LISTED)],
         "kpi": {"month": month.label, "score": month_score.q, "groups": month_score.groups,
                 "indicators": month_score.indicators, "permits": month_score.permits, "alarms": month_score.alarms},
     }
+
+
+# An enterprise whose database did not answer: no figures, rather than figures that look like zero.
+UNREAD = {"live_permits": None, "open_alarms": None, "open_findings": None, "permits": [], "alarms": [],
+          "findings": [], "kpi": None}
 
 
 @bp.route("/park/overview")
@@ -115,7 +121,6 @@ def park_overview():
     run, items = Run(conf.plant_tz, conf.plant_name, now), weights.current()
     out = []
     for site in enterprises.across(lambda: _view(month, run, items)):
-        part = site.found or {"live_permits": None, "open_alarms": None, "open_findings": None, "permits": [],
-                              "alarms": [], "findings": [], "kpi": None}
+        part = site.found or UNREAD
         out.append({"code": site.code, "name": site.name, "error": site.error or None, **part})
     return {"generated_at": iso(now), "enterprises": out}
