@@ -5,8 +5,9 @@ from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, Text
 
 from .db import BaseModel, JSONField, utcnow
 
-READ, WRITE = "read", "write"
-SCOPES = (READ, WRITE)
+READ, WRITE, PARK = "read", "write", "park"
+# park: the park safety office's token, read-only, for the park view across every enterprise and nothing else.
+SCOPES = (READ, WRITE, PARK)
 
 
 class ApiToken(BaseModel):

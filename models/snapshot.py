@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from peewee import BlobField, DateField, DateTimeField, ForeignKeyField, SqliteDatabase, sort_models
 
-from .db import JSONField, database
+from .db import JSONField, bind, database, unbind
 from .schema import current_version, upgrade
 from .tables import MODELS
 from .version import SchemaVersion
@@ -91,13 +91,14 @@ def consistent_view() -> Iterator[str]:
 
 @contextmanager
 def _bound(db) -> Iterator[None]:
-    previous = database.obj
-    database.initialize(db)
+    # Bound to this context rather than installed as the process's own: a park enterprise's database may
+    # be the one bound here, and installing the copy would leave that binding in front of it.
+    token = bind(db)
     try:
         yield
     finally:
         db.close()
-        database.initialize(previous)
+        unbind(token)
 
 
 def dump(sink: Sink) -> dict:

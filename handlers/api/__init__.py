@@ -5,7 +5,7 @@ from flask import Flask, request
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException
 
-from . import hazards  # noqa: F401 - its routes join the blueprint
+from . import hazards, park_view  # noqa: F401 - their routes join the blueprint
 from .schemas import ErrorSchema
 from .views import bp
 

@@ -21,6 +21,7 @@ from . import tokens
 
 log = logging.getLogger(__name__)
 MAX_KEY = 128
+PARK_PATH = "/api/v1/park/"
 
 
 def authenticate() -> None:
@@ -36,6 +37,11 @@ def authenticate() -> None:
     if token is None:
         _refuse()
     g.api_token = token
+    park_path = request.path.startswith(PARK_PATH)
+    if tokens.is_park(token, g.enterprise) != park_path:
+        # The park office reads the park view and no single enterprise's resources; no other token reads it.
+        abort(403, message=("园区令牌只能读取园区视图（/api/v1/park/…）" if not park_path
+                            else "只有园区令牌（api-token create --scope park）可以读取园区视图"), code="forbidden")
     _within_rate(token)
     _touch(token)
 

@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from models.api import SCOPES, WRITE, ApiToken
+from models.api import PARK, SCOPES, WRITE, ApiToken
 from models.db import bound, transaction, utcnow
 from park import enterprises
 from workflow import audit
@@ -34,7 +34,10 @@ def create(name: str, scope: str, *, enterprise: str | None = None, now: datetim
     if scope not in SCOPES:
         raise TokenError(f"未知权限“{scope}”，可选：{'、'.join(SCOPES)}")
     if enterprise is None:
+        # A park token lives in the deployment's database, beside the registry of the enterprises it reads.
         return _create(name, scope, PREFIX + secrets.token_urlsafe(32), now or utcnow())
+    if scope == PARK:
+        raise TokenError("园区令牌（park）只能在部署本身创建（不带 --enterprise）：企业的令牌只读本企业")
     if scope == WRITE:
         # A write queues messages that only the deployment's own jobs deliver today: an enterprise's
         # would wait unseen, so its tokens read until jobs run per enterprise.
@@ -93,3 +96,8 @@ def authenticate(header: str | None) -> ApiToken | None:
 
 def may_write(token: ApiToken) -> bool:
     return token.scope == WRITE
+
+
+def is_park(token: ApiToken, enterprise: str | None) -> bool:
+    """True for the park office's token: park-scoped, and the deployment's own, not an enterprise's."""
+    return token.scope == PARK and enterprise is None

@@ -7,7 +7,7 @@ from .database import (audit_checkpoint, enrol_face, init_db, load_inspections_c
                        verify_audit)
 from .demos import demo, walkthrough
 from .dingtalk_setup import dingtalk_setup
-from .enterprises import enterprise
+from .enterprises import archive, enterprise, park_report
 from .exports import COMMANDS as EXPORT_COMMANDS
 from .permits import permit_cli
 from .processes import dingtalk_stream, scheduler, serve, wecom_ws, worker
@@ -17,4 +17,5 @@ from .tools import load_tools_command, tool_labels
 COMMANDS = (init_db, load_org_command, load_sensors_command, load_inspections_command, load_knowledge_command,
             load_training_command, load_tools_command, tool_labels, sensor_rekey, enrol_face, verify_audit, seal_audit,
             audit_checkpoint, walkthrough, demo, permit_cli, states, serve, worker, scheduler, dingtalk_stream, wecom_ws,
-            dingtalk_setup, backup, restore, area_board, api_token, webhook, enterprise, *EXPORT_COMMANDS)
+            dingtalk_setup, backup, restore, area_board, api_token, webhook, enterprise, park_report, archive,
+            *EXPORT_COMMANDS)

@@ -11,7 +11,8 @@ def api_token():
 
 @api_token.command("create")
 @click.option("--name", required=True, help="who uses it, e.g. ERP; writes are audited under this name")
-@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True)
+@click.option("--scope", type=click.Choice(["read", "write", "park"]), default="read", show_default=True,
+              help="park: the park safety office's read-only view across every enterprise")
 @click.pass_context
 def create(ctx, name, scope):
     """Create a token and print it once: only its hash is stored (with --enterprise: that enterprise's)."""
@@ -31,7 +32,7 @@ def listing():
     from handlers.api.tokens import listing as tokens
     rows = tokens()
     if not rows:
-        click.echo("还没有令牌：python app.py api-token create --name NAME --scope read|write")
+        click.echo("还没有令牌：python app.py api-token create --name NAME --scope read|write|park")
     for t in rows:
         used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "从未使用"
         state = f"已吊销 {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "有效"
