@@ -29,6 +29,7 @@ from .board import APP_NAME, _browser_app, _here
 bp = Blueprint("selfie", __name__, template_folder="templates")
 CAMERA_APIS = {"wecom": ("chooseImage", "uploadImage"), "dingtalk": ("biz.util.uploadImageFromCamera",)}
 MAX_MEDIA_REF = 1000     # a media_id or a CDN link; anything longer is not one
+LAST_MS = 4_102_444_800_000   # 2100-01-01 in ms: a later "capture time" is no clock's
 
 
 def _target(token: str) -> tuple[Person, Permit, Step] | None:
@@ -101,7 +102,8 @@ def take(token: str):
     if not isinstance(media, str) or not media or len(media) > MAX_MEDIA_REF:
         return _refuse(400, "没有收到照片，请重新拍摄")
     captured = body.get("captured_ms")
-    if captured is not None and (not isinstance(captured, int) or isinstance(captured, bool) or captured <= 0):
+    if captured is not None and (not isinstance(captured, int) or isinstance(captured, bool)
+                                 or not 0 < captured < LAST_MS):
         return _refuse(400, "拍摄时间格式错误")
     if problem := _waiting(person, permit, step):
         return _refuse(409, problem)

@@ -92,6 +92,9 @@ def test_a_capture_ten_minutes_old_is_refused_and_the_step_stays_locked(plan_nee
 def test_a_chat_photo_for_a_signature_is_refused_with_the_camera_link(plan_needs_a_face, photo, world):
     phone, drain, _ = world
     applied(phone, drain, photo)
+    phone.text("zhuyan", "自拍")
+    drain()
+    assert said(phone, "zhuyan")[-1] == "未办理：您当前没有需要人脸核验的签字"
     phone.photo("zhengji", photo("obama2.jpg"), "selfie.jpg")
     drain()
     last = said(phone, "zhengji")[-1]
@@ -111,6 +114,10 @@ def test_the_page_refuses_an_album_picture_a_forged_link_and_a_link_off_dingtalk
     assert (album.status_code, album.json()) == (400, {"error": "相册中的照片不能用于人脸核验，请用相机现场自拍"})
     assert post({"platform": "dingtalk", "media": "x", "source": "camera"}, link[:-3] + "abc").status_code == 404
     assert post({"platform": "qq", "media": "x", "source": "camera"}).status_code == 400
+    for captured in (10 ** 20, -5, "now", True):
+        late = post({"platform": "dingtalk", "media": "x", "source": "camera", "captured_ms": captured})
+        assert (late.status_code, late.json()) == (400, {"error": "拍摄时间格式错误"})
+    assert post(["not", "an", "object"]).json() == {"error": "请求格式错误：须为 JSON"}
     assert FaceCheck.select().count() == 0
     # A link the page hands over that is not on DingTalk's hosts is never fetched.
     assert post({"platform": "dingtalk", "media": "http://10.0.0.1/x.jpg", "source": "camera"}).status_code == 202
