@@ -32,6 +32,7 @@ from handlers.web.downloads import bp as downloads
 from handlers.web.health import bp as health
 from handlers.web.limits import register as limit_bodies
 from handlers.web.muster import bp as muster
+from handlers.web.selfie import bp as selfie
 from handlers.web.sensors import bp as sensors
 from handlers.web.tools import bp as tools
 from isolation.gate import release_problems as isolation_release, start_problems as isolation_start
@@ -90,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(area_board)
     app.register_blueprint(tools)
+    app.register_blueprint(selfie)
     open_api(app)
 
     return app

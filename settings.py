@@ -73,6 +73,10 @@ class Settings:
     face_keep_photos: bool = False    # keep enrolment photos, not only their encodings
     face_max_bytes: int = 8 * 1024 * 1024   # a larger chat photo is refused before it is decoded
     face_check_steps: frozenset[str] = frozenset()   # "work_type.step" keys needing a face check
+    face_capture_minutes: int = 3     # a signing selfie taken longer ago than this is refused
+    # A signing selfie sent as a chat photo may come from the album and carries no capture time:
+    # refused unless the plant allows it (a deployment whose chat app cannot open the selfie page).
+    face_chat_selfies: bool = False
     # Someone with accounts on both platforms gets cards where they last wrote or clicked; until
     # then, here.
     default_platform: str = "wecom"
@@ -352,6 +356,8 @@ def load(overrides: dict | None = None) -> Settings:
         face_keep_photos=env.get("FACE_KEEP_PHOTOS", "").lower() in ("1", "true", "yes", "是"),
         face_max_bytes=_int(env, "FACE_MAX_BYTES", 8 * 1024 * 1024),
         face_check_steps=frozenset(k.strip() for k in env.get("FACE_CHECK_STEPS", "").split(",") if k.strip()),
+        face_capture_minutes=_positive(env, "FACE_CAPTURE_MINUTES", 3),
+        face_chat_selfies=env.get("FACE_CHAT_SELFIES", "").lower() in ("1", "true", "yes", "是"),
         default_platform=_platform(env.get("DEFAULT_PLATFORM") or "wecom"),
         ready_sockets=_sockets(env.get("READY_SOCKETS")),
         wecom=_wecom(env),

@@ -50,6 +50,9 @@ QPS_LIMIT_CODES = frozenset({"Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",  
 QPS_LIMIT_WAIT = 1.0    # the limit is per second: DingTalk's advice is to wait a second and call again
 FLOW_CONTROL_WAIT = 60.0                 # seconds before a flow-controlled person is tried again [unverified]
 MAX_MEDIA = 20 * 1024 * 1024             # oapi media/upload takes files up to 20 MB
+# Where biz.util.uploadImageFromCamera's links point (docs/dingtalk.md "JS-SDK": static.dingtalk.com,
+# *.alicdn.com); the API's own host too, which is the sandbox's in tests.
+MEDIA_HOSTS = frozenset({"static.dingtalk.com"})
 MAX_BODY = 64 * 1024                     # a real callback is a few KiB
 UNDELIVERED_TTL = 7 * 24 * 3600         # how long a created-but-undelivered card is remembered
 CARD_TOPIC, ROBOT_TOPIC = "card", "robot"
@@ -372,15 +375,30 @@ class DingTalkAdapter:
                            "scope": "openid", "state": state, "prompt": "consent"})
         return f"{self.login_base}/oauth2/auth?{query}"
 
-    def jsapi_config(self, page_url: str) -> dict:
-        """Return what the page at page_url needs to load the JS-SDK and call device.geolocation.get."""
+    def jsapi_config(self, page_url: str, apis: tuple[str, ...] = ("device.geolocation.get",)) -> dict:
+        """Return what the page at page_url needs to load the JS-SDK and call apis (device.geolocation.get)."""
         ticket = self._tickets.get(self._fetch_ticket)
         nonce, timestamp, signature = jsapi.signed(ticket, page_url)
         # coordinate 1 asks for AutoNavi's (GCJ-02) position, which Android returns whatever is asked.
         return {"sdk": "dingtalk", "script": self.jssdk_url, "datum": "gcj02",
                 "config": {"agentId": str(self.agent_id), "corpId": self.corp_id, "timeStamp": timestamp,
                            "nonceStr": nonce, "signature": signature, "type": 0,
-                           "jsApiList": ["device.geolocation.get"]}}
+                           "jsApiList": list(apis)}}
+
+    def fetch_camera_photo(self, url: str) -> bytes:
+        """Download a photo biz.util.uploadImageFromCamera put on DingTalk's CDN, from DingTalk's hosts only.
+
+        The page hands the link over, so any other host is refused: the server must not fetch
+        addresses a phone names (an intranet address, or a picture kept elsewhere).
+        """
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        cdn = (host in MEDIA_HOSTS or host.endswith(".alicdn.com")) and parts.netloc == host
+        if parts.scheme not in ("http", "https") or not (
+                cdn or parts.netloc == urlsplit(self.oapi.API_BASE_URL).netloc):
+            raise PlatformError("bad_media_url", f"not a DingTalk media address: {host or url[:60]}", retryable=False)
+        # Older answers name the CDN over http: fetched over https all the same.
+        return self._download(parts._replace(scheme="https").geturl() if cdn else url, self.max_file_bytes)
 
     def _fetch_ticket(self) -> tuple[str, int]:
         result = self._oapi(lambda: self.oapi.get("get_jsapi_ticket"))

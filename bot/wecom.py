@@ -190,13 +190,17 @@ class WeComAdapter:
             raise PlatformError("not_member", "the code belongs to someone outside the corp", retryable=False)
         return user_id
 
-    def jsapi_config(self, page_url: str) -> dict:
-        """Return what the page at page_url needs to load the JS-SDK and call wx.getLocation."""
+    def jsapi_config(self, page_url: str, apis: tuple[str, ...] = ("getLocation",)) -> dict:
+        """Return what the page at page_url needs to load the JS-SDK and call apis (wx.getLocation)."""
         ticket = self._tickets.get(self._fetch_ticket)
         nonce, timestamp, signature = jsapi.signed(ticket, page_url)
         return {"sdk": "wecom", "script": self.jssdk_url, "datum": "wgs84",
                 "config": {"beta": False, "debug": False, "appId": self.corp_id, "timestamp": timestamp,
-                           "nonceStr": nonce, "signature": signature, "jsApiList": ["getLocation"]}}
+                           "nonceStr": nonce, "signature": signature, "jsApiList": list(apis)}}
+
+    def fetch_camera_photo(self, server_id: str) -> bytes:
+        """Download a photo the selfie page's wx.uploadImage put on WeCom: its serverId is a media_id."""
+        return self.fetch_media(server_id)
 
     def _fetch_ticket(self) -> tuple[str, int]:
         result = self._call_json(lambda: self.client.get("get_jsapi_ticket"))

@@ -207,9 +207,9 @@ class _View:
             hints.append(f"须有 {self.t.gas.fresh_minutes or 30} 分钟内合格的气体分析")
         if d.gates.tools and Tool.in_force():
             hints.append(_tools_hint(d))
-        from faces.gate import required as face_checked
+        from faces.gate import how_to_selfie, required as face_checked
         if face_checked(self.t.code, d.key):
-            hints.append("须人脸核验：签字前请在对话中发送一张本人自拍照")
+            hints.append(f"须人脸核验：签字前请{how_to_selfie().removeprefix('请先').removeprefix('请')}")
         if d.mode == "all":
             people = machine.assignees(step)
             signed = len(machine.signatures(step))

@@ -35,7 +35,14 @@ def problems(permit: Permit, *, step: str, person: Person, at: datetime) -> list
         return ["人脸核验中，请稍候再签字"]
     if check is not None and check.state == PASSED and at - check.decided_at <= FRESH:
         return []
-    return [f"“{current.name}”须人脸核验：请先在对话中发送一张本人自拍照，核验通过后再签字"]
+    return [f"“{current.name}”须人脸核验：{how_to_selfie()}，核验通过后再签字"]
+
+
+def how_to_selfie() -> str:
+    """Say how a signer gives the selfie: in chat where the plant allows it, else through the camera page."""
+    if settings.current().face_chat_selfies:
+        return "请先在对话中发送一张本人自拍照"
+    return "请在对话中发送“自拍”，打开回复的链接用相机现场自拍"
 
 
 def step_name(permit: Permit, step_key: str) -> str:

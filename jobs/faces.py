@@ -4,7 +4,7 @@ from __future__ import annotations
 import settings
 from bot.base import PlatformError
 from models import FaceCheck, FaceEnrolment, Outbox, Person, transaction, utcnow
-from models.face import CHECKING, ENROL, PASSED, REFUSED, WAITING
+from models.face import CAMERA, CHECKING, ENROL, PASSED, REFUSED, WAITING
 
 
 def begin(person: Person, target) -> FaceCheck:
@@ -19,8 +19,9 @@ def begin(person: Person, target) -> FaceCheck:
 
 def check_face(check_id: int, media_id: str, reply_key: str, platform: str = "wecom") -> str:
     """Fetch the selfie (from the platform it was sent on) and decide the check; say the outcome and why."""
-    from bot.registry import channel
+    from bot.registry import adapter_for, channel
     from faces.enrol import enrol
+    from faces.live import capture_time, judge
     from faces.match import FaceRefused, distance, encode
     from workflow import audit
     check = FaceCheck.get_by_id(check_id)
@@ -29,11 +30,17 @@ def check_face(check_id: int, media_id: str, reply_key: str, platform: str = "we
     person, conf, measured = check.person, settings.current(), None
     try:
         try:
-            data = channel(platform).fetch_media(media_id)
+            data = (adapter_for(platform).fetch_camera_photo(media_id) if check.source == CAMERA
+                    else channel(platform).fetch_media(media_id))
         except PlatformError as exc:
             # Decided either way rather than left "checking": the person can simply send another photo.
             raise FaceRefused("照片过大，请发送普通自拍照" if exc.code == "media_too_large"
+                              else "照片不是钉钉相机上传的图片，请在自拍页面重新拍摄" if exc.code == "bad_media_url"
                               else "照片下载失败，请重新发送") from None
+        if check.source == CAMERA:
+            # The camera's own stamp first; the page's word only where the platform's copy lost it.
+            check.captured_at = capture_time(data) or check.captured_at
+            judge(check.captured_at, check.created_at)
         if check.purpose == ENROL:
             enrol(person, data, source="chat")
             passed, text = True, "人脸已采集，今后需人脸核验的签字将与此照片比对"
@@ -58,6 +65,8 @@ def check_face(check_id: int, media_id: str, reply_key: str, platform: str = "we
         permit_no = check.permit.no if check.permit_id else None
         audit.append(permit_no=permit_no, actor=person.label(), action="face_check",
                      data={"purpose": check.purpose, "step": check.step_key, "passed": passed,
+                           "source": check.source,
+                           "captured_at": check.captured_at.isoformat() if check.captured_at else None,
                            "distance": None if measured is None else round(measured, 4), "reason": reason},
                      at=check.decided_at)
         (Outbox.insert(permit_no=permit_no, person=person, kind="reply", dedupe_key=reply_key[:191],

@@ -8,6 +8,7 @@ from .org import Person
 from .permit import Permit
 
 ENROL, SIGN = "enrol", "sign"                     # what a selfie is for
+CHAT, CAMERA = "chat", "camera"                   # a photo sent in chat, or taken through the JS-SDK's camera
 WAITING, CHECKING, PASSED, REFUSED = "waiting", "checking", "passed", "refused"
 
 
@@ -30,5 +31,7 @@ class FaceCheck(BaseModel):
     state = CharField(max_length=12, index=True)  # waiting | checking | passed | refused
     reason = CharField(max_length=200, default="")
     distance = FloatField(null=True)
+    source = CharField(max_length=8, default=CHAT)
+    captured_at = DateTimeField(null=True)        # when the camera took it (camera selfies); UTC
     created_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField(null=True)

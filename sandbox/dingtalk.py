@@ -114,7 +114,7 @@ def create_dingtalk_sandbox(*, app_key: str, app_secret: str, corp_id: str, robo
     _user_routes(app, state)
     app.register_blueprint(dingtalk_phone)
     device_routes(app, state.devices, platform="dingtalk", corp_id=state.corp_id, member=state.member,
-                  scanner_cookie=SCANNER_COOKIE)
+                  scanner_cookie=SCANNER_COOKIE, now=state.now)
     return app
 
 

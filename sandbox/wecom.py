@@ -83,7 +83,8 @@ def create_wecom_sandbox(*, corp_id: str, corp_secret: str, agent_id: int, token
     app.register_blueprint(phone)
     state.devices = Devices()
     device_routes(app, state.devices, platform="wecom", corp_id=state.corp_id, member=state.member,
-                  scanner_cookie=SCANNER_COOKIE)
+                  scanner_cookie=SCANNER_COOKIE, now=state.now,
+                  keep=lambda photo: state.media.upload("image", "camera.jpg", "image/jpeg", photo)["media_id"])
     return app
 
 

@@ -8,7 +8,7 @@ import settings
 from bot.base import Event
 from cards import links
 from exports import knowledge
-from models import Conversation, Outbox, Person, transaction, utcnow
+from models import Conversation, Outbox, Person, Step, transaction, utcnow
 from models.people import Ambiguous, NameProblem, resolve
 from models.permit import Permit
 from sensors import watch
@@ -66,7 +66,8 @@ HELP_TOPICS = {
 照片 点位 —— 下一张照片作为该隔离点位的照片（锁具和挂牌），显示在公示牌和隔离台账中
 隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
 重发二维码 编号 —— 作废本票张贴的现场二维码并生成新码（申请人、安全员）
-采集人脸 人员 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）""",
+采集人脸 人员 —— 请此人发送自拍照登记人脸，用于签字时的人脸核验（系统管理员）
+自拍 —— 签字须人脸核验时，获取用相机现场自拍的链接""",
     "应急": """应急：
 应急 区域 情况 / 演练 区域 情况 —— 一键应急（演练）：暂停该区域进行中的作业，通知撤离
 清点 区域 / 解除应急 区域 处置情况 —— 人员清点；解除后各作业票须复测、监护人确认后恢复""",
@@ -79,7 +80,7 @@ HELP_TOPICS = {
 HELP = """可用命令按类别查看，发送其中一项：
 帮助 申请 —— 申请动火作业（其他作业类型同理）、复制、修改、提交、取消、撤销
 帮助 办理 —— 待办、查询、驳回、退回、延期、变更、验收不通过、整改完成、交接
-帮助 现场 —— 气体检测、暂停、恢复、绑定检测仪、照片、隔离、重发二维码、采集人脸
+帮助 现场 —— 气体检测、暂停、恢复、绑定检测仪、照片、隔离、重发二维码、采集人脸、自拍
 帮助 应急 —— 应急、演练、清点、解除应急
 帮助 隐患 —— 隐患、指派、整改、复查、举报、抽查
 帮助 其他 —— 知识、工器具、培训、导出
@@ -302,6 +303,18 @@ def _audit_refusal(permit_no: str, person: Person, reason: str, platform: str) -
                      data={"command": "submit", "reason": reason, "channel": platform}, at=utcnow())
 
 
+def _selfie_link(_head, _lines, person, reply, _event) -> None:
+    """Send the signer the camera page of the face check they are waiting on."""
+    from faces.gate import awaiting
+    from faces.live import url
+    target = awaiting(person)
+    if not isinstance(target, Step):
+        raise WorkflowError("您当前没有需要人脸核验的签字")
+    minutes = settings.current().face_capture_minutes
+    reply(f"“{target.permit.no} {target.name}”须人脸核验：请用手机打开以下链接，用相机现场自拍"
+          f"（相册照片不能使用，拍摄后 {minutes} 分钟内有效）：{url(person, target.permit, target)}")
+
+
 def _enrol_face(head, _lines, person, reply, _event) -> None:
     """An admin asks someone for their enrolment selfie: their next photo in chat becomes their face."""
     from faces.enrol import request
@@ -441,5 +454,5 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "照片": _aim_photo,
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
-            "导出": export_command, "采集人脸": _enrol_face, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
+            "导出": export_command, "采集人脸": _enrol_face, "自拍": _selfie_link, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
             **KNOWLEDGE_COMMANDS, **TRAINING_COMMANDS, **TOOL_COMMANDS, **hazards.COMMANDS}

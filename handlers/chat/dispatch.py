@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 
+import settings
 from bot.base import ANONYMOUS, Event
-from models import Outbox, Person
+from models import Outbox, Person, Step
 from models.db import Busy
 from models.written import Written, collecting
 from workflow.machine import record_refusal
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 FAILED = "failed"                    # nothing of it was stored: a retry is handled afresh
 FAILED_KEPT = "failed after commit"  # part of it was stored: a retry is a duplicate
+REFUSED_SELFIE = -1                  # _selfie: the photo was for a signing face check, and refused
 
 
 def _person(event: Event) -> Person | None:
@@ -86,6 +88,13 @@ def _selfie(event: Event, person: Person) -> int | None:
     target = awaiting(person)
     if target is None:
         return None
+    if isinstance(target, Step) and not settings.current().face_chat_selfies:
+        # A chat photo may be an album picture of anyone's face, taken at any time: the signing
+        # selfie comes from the camera page, which stamps when the camera took it.
+        from faces.live import url
+        Replier(event, person)("人脸核验未通过：对话中发送的照片可能来自相册，不能用于签字核验。"
+                               f"请用手机打开以下链接，用相机现场自拍：{url(person, target.permit, target)}")
+        return REFUSED_SELFIE
     check = begin(person, target)
     Replier(event, person)("已收到自拍照，正在核验人脸，请稍候……")
     return check.id
@@ -114,7 +123,9 @@ def _route(event: Event) -> str:
         # Downloading is slow work: a job fetches the photo and answers.
         from jobs.connection import queue
         from jobs.media import attach_photo
-        if (check_id := _selfie(event, person)) is not None:
+        if (check_id := _selfie(event, person)) == REFUSED_SELFIE:
+            return "chat selfie refused"
+        if check_id is not None:
             from jobs.faces import check_face
             queue("default").enqueue(check_face, check_id, event.media_id, f"reply:{event.dedupe_key}:face",
                                      platform=event.platform, job_timeout=120)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 import time
@@ -341,18 +342,27 @@ def scripted(demo: Demo, say, platform: str = "wecom") -> Permit:
 
 
 def _face_check(phone, say) -> None:
-    """The admin has 郑计's face enrolled by a selfie in chat; 郑计's next selfie unlocks 作业计划."""
+    """The admin has 郑计's face enrolled by a selfie in chat; 郑计's camera selfie unlocks 作业计划."""
     phone.text(account(phone, "lvming"), "采集人脸 zhengji")
     wait_delivered()
     say(f"  {'人脸采集':<12} 吕明 发送“采集人脸 zhengji”，郑计 发送自拍照 obama.jpg → {_selfie(phone, 'obama.jpg')}")
-    say(f"  {'人脸核验':<12} 作业计划须人脸核验，郑计 发送自拍照 obama2.jpg → {_selfie(phone, 'obama2.jpg')}")
+    say(f"  {'人脸核验':<12} 作业计划须人脸核验，郑计 发送“自拍”，在回复的链接里用相机自拍 obama2.jpg → "
+        f"{_selfie(phone, 'obama2.jpg', camera=True)}")
 
 
-def _selfie(phone, photo: str) -> str:
-    """Send 郑计's selfie, wait for the worker's face check, and return its answer."""
+def _selfie(phone, photo: str, *, camera: bool = False) -> str:
+    """Send 郑计's selfie (in chat, or through the camera page), wait for the face check, return its answer."""
     from models import FaceCheck
     user = account(phone, "zhengji")
-    phone.photo(user, (FACES / photo).read_bytes(), photo)
+    if camera:
+        phone.text(user, "自拍")
+        wait_delivered()
+        link = re.search(r"https?://\S+/selfie/[\w.\-]+", texts(phone, user)[-1])
+        answer = phone.selfie(user, link.group(0) if link else "", (FACES / photo).read_bytes())
+        if answer.status_code != 202:
+            return f"自拍页面未受理（HTTP {answer.status_code}）"
+    else:
+        phone.photo(user, (FACES / photo).read_bytes(), photo)
     deadline = time.monotonic() + 60
     while FaceCheck.select().where(FaceCheck.state.in_(["waiting", "checking"])).exists():
         if time.monotonic() > deadline:

@@ -173,6 +173,30 @@ class Phone:
         return {"latitude": where["latitude"], "longitude": where["longitude"], "accuracy": where["accuracy"],
                 "datum": js["datum"], "mock": "1" if where.get("isFromMock") else ""}
 
+    def selfie(self, user: str, link: str, photo: bytes, *, at: float | None = None) -> requests.Response:
+        """Open a selfie link in user's chat app and shoot photo with its camera, as the page's script does.
+
+        at: the Unix time the camera's clock shows as it shoots (None: the platform's now). Returns the
+        app's answer to the upload, or the page when it offers no camera.
+        """
+        import base64
+        self._post("/sandbox/camera", json={"user": user, "photo": base64.b64encode(photo).decode(), "at": at})
+        browser, page = self.open_code(user, link)
+        found = JSAPI.search(page.text)
+        if page.status_code != 200 or not found:
+            return page
+        js, url = json.loads(found.group(1)), page.url.split("#")[0]
+        call = lambda api, **args: browser.post(f"{self.base}/sandbox/jsapi/{api}", timeout=10,  # noqa: E731
+                                                data=json.dumps({"config": js["config"], "url": url, **args})).json()
+        if js["sdk"] == "wecom":
+            chosen = call("chooseImage", sourceType=["camera"])
+            media = call("uploadImage", localId=chosen["localIds"][0])["serverId"]
+        else:
+            media = call("biz.util.uploadImageFromCamera", compression=True)["result"][0]
+        return browser.post(url, json={"platform": js["sdk"], "media": media, "source": "camera",
+                                       "captured_ms": int(time.time() * 1000)},
+                            headers={"Origin": self.app}, timeout=10)
+
     def tool(self, user: str, no: str, action: str | None = None) -> requests.Response:
         """Scan a tool's QR label; with action ("out" 领用, "in" 归还), tap the button the page offers for it."""
         from models.tool import Tool

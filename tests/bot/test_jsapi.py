@@ -43,3 +43,35 @@ def test_the_phone_answers_only_a_config_signed_for_its_page(make_adapter, sandb
         assert answer == {"errMsg": "config:invalid signature"}
     else:
         assert (answer["errMsg"], answer["latitude"], answer["longitude"]) == ("getLocation:ok", 30.1, 120.2)
+
+
+def camera(base: str, user: str, api: str, **args) -> dict:
+    phone = requests.Session()
+    phone.cookies.set("wecom_sandbox_user", user)
+    return phone.post(f"{base}/sandbox/jsapi/{api}", timeout=10, data=json.dumps(args)).json()
+
+
+def test_the_phones_camera_answers_only_a_camera_config_signed_for_its_page(make_adapter, sandbox):  # noqa: F811
+    import base64
+    import io
+    from PIL import Image
+    from faces.live import capture_time
+    adapter, page = make_adapter(api_base=sandbox), "http://127.0.0.1:5000/selfie/abc"
+    located, shooting = adapter.jsapi_config(page), adapter.jsapi_config(page, ("chooseImage", "uploadImage"))
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), (200, 180, 160)).save(out, format="PNG")
+    requests.post(f"{sandbox}/sandbox/camera", json={"user": "zhangsan", "photo": base64.b64encode(out.getvalue())
+                                                      .decode(), "at": 1796623200}, timeout=10)
+    assert camera(sandbox, "zhangsan", "chooseImage", config=located["config"], url=page,
+                  sourceType=["camera"]) == {"errMsg": "chooseImage:permission denied"}
+    assert camera(sandbox, "zhangsan", "chooseImage", config=shooting["config"], url=page + "x",
+                  sourceType=["camera"]) == {"errMsg": "config:invalid signature"}
+    assert camera(sandbox, "zhangsan", "chooseImage", config=shooting["config"], url=page,
+                  sourceType=["album", "camera"])["errMsg"] == "chooseImage:fail sandbox has no album"
+    chosen = camera(sandbox, "zhangsan", "chooseImage", config=shooting["config"], url=page, sourceType=["camera"])
+    assert camera(sandbox, "lisi", "uploadImage", config=shooting["config"], url=page,
+                  localId=chosen["localIds"][0]) == {"errMsg": "uploadImage:fail"}   # another phone's picture
+    uploaded = camera(sandbox, "zhangsan", "uploadImage", config=shooting["config"], url=page,
+                      localId=chosen["localIds"][0])
+    photo = adapter.fetch_camera_photo(uploaded["serverId"])
+    assert str(capture_time(photo)) == "2026-12-07 06:00:00"   # the camera's stamp: 1796623200 in UTC

@@ -14,8 +14,13 @@ from tests.test_wecom_real_path import apply_text, world  # noqa: F401  (world i
 
 @pytest.fixture
 def plan_needs_a_face(monkeypatch):
-    """Let the plant require a face check at hot work's first step (作业计划, signed by 郑计)."""
+    """Let the plant require a face check at hot work's first step (作业计划, signed by 郑计), by chat selfie.
+
+    These tests are of the chat selfie a plant may allow (FACE_CHAT_SELFIES); the camera page's
+    selfies, the default, are tested in test_live_selfie.py.
+    """
     monkeypatch.setenv("FACE_CHECK_STEPS", "hot_work.plan")
+    monkeypatch.setenv("FACE_CHAT_SELFIES", "1")
 
 
 def texts(phone, user: str) -> list[str]:
