@@ -73,6 +73,8 @@ class Settings:
     face_keep_photos: bool = False    # keep enrolment photos, not only their encodings
     face_max_bytes: int = 8 * 1024 * 1024   # a larger chat photo is refused before it is decoded
     face_check_steps: frozenset[str] = frozenset()   # "work_type.step" keys needing a face check
+    # A permit starts only after its crew's pre-shift meeting (班前会) of the day, everyone confirmed.
+    meeting_before_start: bool = False
     # Someone with accounts on both platforms gets cards where they last wrote or clicked; until
     # then, here.
     default_platform: str = "wecom"
@@ -352,6 +354,7 @@ def load(overrides: dict | None = None) -> Settings:
         face_keep_photos=env.get("FACE_KEEP_PHOTOS", "").lower() in ("1", "true", "yes", "是"),
         face_max_bytes=_int(env, "FACE_MAX_BYTES", 8 * 1024 * 1024),
         face_check_steps=frozenset(k.strip() for k in env.get("FACE_CHECK_STEPS", "").split(",") if k.strip()),
+        meeting_before_start=env.get("MEETING_BEFORE_START", "").lower() in ("1", "true", "yes", "是"),
         default_platform=_platform(env.get("DEFAULT_PLATFORM") or "wecom"),
         ready_sockets=_sockets(env.get("READY_SOCKETS")),
         wecom=_wecom(env),

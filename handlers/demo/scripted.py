@@ -183,6 +183,13 @@ class Phone:
         return browser.post(requests.compat.urljoin(page.url, forms[0][0].replace("&amp;", "&")),
                             data={"action": action}, headers={"Origin": f"{self.app}"}, timeout=10)
 
+    def meeting(self, user: str, meeting_id: int) -> requests.Response:
+        """Scan the pre-shift meeting's code at its place: the page the OAuth round trip ends on."""
+        from meetings import links
+        from models.meeting import Meeting
+        _browser, page = self.open_code(user, links.url(Meeting.get_by_id(meeting_id), "place", base_url=self.app))
+        return page
+
     def scan(self, user: str, permit_no: str) -> int:
         """Check in at the permit's work site by scanning its QR code; return the final HTTP status."""
         page = self.visit(user, permit_no)
