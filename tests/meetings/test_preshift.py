@@ -99,3 +99,26 @@ def test_yesterdays_meeting_does_not_open_todays_start(plant, required):
         preshift.confirm(meeting.id, by=find_person(account), now=now)
     assert preshift.problems(permit, at=now) == []
     assert preshift.problems(permit, at=now + timedelta(days=1))[0].startswith("开工前须召开当天班前会")
+
+
+def test_the_ledger_lists_each_meeting_with_its_permits_and_who_confirmed(plant, tmp_path):
+    from openpyxl import load_workbook
+    from exports.build import build_ledger
+    from exports.meeting_sheet import MEETING_COLUMNS, MEETINGS
+    from exports.period import month as read_month
+    from exports.run import Run
+    from exports.scope import Scope
+    permit, now = _at_start()
+    meeting = preshift.hold(by=find_person("jianghan"), now=now).meeting
+    for account in ("jianghan", "chuwei"):
+        preshift.check_in(meeting.id, by=find_person(account), platform="wecom", now=now)
+    preshift.confirm(meeting.id, by=find_person("chuwei"), now=now)
+    built = build_ledger(Scope(read_month("2026-11")), tmp_path / "ledger.xlsx", Run.current())
+    sheet = load_workbook(built.path)[MEETINGS]
+    assert [c.value for c in sheet[3]] == [c.header for c in MEETING_COLUMNS]
+    rows = [dict(zip([c.header for c in MEETING_COLUMNS], r)) for r in sheet.iter_rows(min_row=4, values_only=True)]
+    assert built.rows[MEETINGS] == 1
+    row = rows[0]
+    assert (row["作业负责人"], row["作业票"], row["应到人数"], row["签到人数"], row["确认人数"]) == (
+        "蒋焊", permit.no, 3, 2, 1)
+    assert row["参会人员（确认时间）"].startswith("褚卫（监护人 ") and row["未确认"] == "蒋焊（作业负责人）、沈力（作业人）"
