@@ -449,7 +449,7 @@ def meet(phone: Phone, permit: Permit, drain: Callable[[], None], say: Callable[
     phone.text(phone.account(leader), "班前会")
     drain()
     meeting = Meeting.get((Meeting.leader == leader) & (Meeting.day == preshift.today(utcnow())))
-    say(f"  {'班前会':<12} {leader.name} 发送“班前会”，卡片列出 {'、'.join(p.no for p in preshift.permits_of(meeting))}"
+    say(f"  {'班前会':<12} {leader.name} 发送“班前会”，卡片列出 {'、'.join(p.no for p in preshift.permits_of(meeting))} "
         "的危害、措施和安全知识")
     for row in preshift.attendees(meeting):
         if row.confirmed_at is not None:
