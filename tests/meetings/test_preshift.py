@@ -62,7 +62,8 @@ def test_a_confirmation_comes_after_the_scan_once_and_only_from_the_crew(plant):
         preshift.confirm(meeting.id, by=find_person("shenli"), now=now + timedelta(minutes=2))
     with pytest.raises(InvalidTransition, match="的班前会二维码，已过期"):
         preshift.check_in(meeting.id, by=find_person("chuwei"), platform="wecom", now=now + timedelta(days=1))
-    actions = [e.action for e in AuditEvent.select().where(AuditEvent.action.startswith("meeting_"))]
+    actions = [e.action for e in AuditEvent.select().where(AuditEvent.action.startswith("meeting_"))
+               .order_by(AuditEvent.seq)]
     assert actions == ["meeting_held", "meeting_check_in", "meeting_confirm"]
     assert verify().ok
 
