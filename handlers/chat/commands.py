@@ -25,7 +25,7 @@ from .namesakes import ask_which
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
 from .knowledge import COMMANDS as KNOWLEDGE_COMMANDS, entry_text
-from .meeting import COMMANDS as MEETING_COMMANDS, HELP as MEETING_HELP
+from .meeting import COMMANDS as MEETING_COMMANDS
 from .replies import Replier
 from .show import describe, todo_lines
 from .training import COMMANDS as TRAINING_COMMANDS, HELP as TRAINING_HELP
@@ -66,7 +66,7 @@ HELP = """可用命令：
 隔离 编号 点位 方式 锁号 / 隔离确认 编号 点位 / 解除隔离 点位 —— 能量隔离（上锁挂牌）
 交接 编号 接班人 —— 作业负责人或监护人交接班
 知识 关键词 —— 查安全知识库：规章、事故案例、经验教训（例如：知识 受限空间 硫化氢）
-""" + TRAINING_HELP + MEETING_HELP + """导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
+""" + TRAINING_HELP + """导出 台账 2026-11 / 导出 月报 2026-11 —— 导出 Excel（管理员；发送“导出”查看全部用法）
 """ + hazards.HELP + """
 帮助"""
 COLUMNS = ("location", "content", "medium", "planned_start", "planned_end")

@@ -10,9 +10,6 @@ from workflow import WorkflowError
 
 from .replies import Replier
 
-HELP = "班前会 —— 作业负责人召开当天班前会：班组成员扫码签到后在卡片上确认参会\n"
-
-
 def _hold(_head, _lines, person: Person, reply, _event: Event) -> None:
     held = preshift.hold(by=person, now=utcnow())
     meeting = held.meeting
