@@ -83,10 +83,14 @@ def test_a_permit_waits_for_its_crews_meeting_then_starts(world, monkeypatch):
 
 
 @BOTH
-def test_a_forged_meeting_code_opens_nothing(world):
+def test_only_a_leader_holds_a_meeting_and_a_forged_meeting_code_opens_nothing(world):
     phone, drain, _ = world
     permit, _ = applied(phone, drain)
     take_through(phone, permit.no, drain, until="issued")
+    phone.text("shenli", "班前会")   # a worker, not the leader: refused, no meeting
+    drain()
+    assert texts(phone, "shenli")[-1].startswith("未办理：您今天没有作为作业负责人（作业人中第一位）的作业票")
+    assert not Meeting.select().exists()
     phone.text("jianghan", "班前会")
     drain()
     meeting = Meeting.get()
