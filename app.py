@@ -31,10 +31,12 @@ from handlers.web.callbacks import bp as callbacks
 from handlers.web.downloads import bp as downloads
 from handlers.web.health import bp as health
 from handlers.web.limits import register as limit_bodies
+from handlers.web.meeting import bp as meeting
 from handlers.web.muster import bp as muster
 from handlers.web.selfie import bp as selfie
 from handlers.web.sensors import bp as sensors
 from handlers.web.tools import bp as tools
+from meetings.preshift import problems as meeting_problems
 from isolation.gate import release_problems as isolation_release, start_problems as isolation_start
 from sensors.alarms import manual_reading
 from sensors.watch import monitoring_problems
@@ -55,6 +57,7 @@ def wire_gates() -> None:
     hooks.register("resume", resume_problems)
     hooks.register("hazard_hold", hazard_hold)
     hooks.register("tools", tool_problems)
+    hooks.register("meeting", meeting_problems)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -92,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(area_board)
     app.register_blueprint(tools)
     app.register_blueprint(selfie)
+    app.register_blueprint(meeting)
     open_api(app)
 
     return app

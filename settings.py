@@ -77,6 +77,8 @@ class Settings:
     # A signing selfie sent as a chat photo may come from the album and carries no capture time:
     # refused unless the plant allows it (a deployment whose chat app cannot open the selfie page).
     face_chat_selfies: bool = False
+    # A permit starts only after its crew's pre-shift meeting (班前会) of the day, everyone confirmed.
+    meeting_before_start: bool = False
     # Someone with accounts on both platforms gets cards where they last wrote or clicked; until
     # then, here.
     default_platform: str = "wecom"
@@ -358,6 +360,7 @@ def load(overrides: dict | None = None) -> Settings:
         face_check_steps=frozenset(k.strip() for k in env.get("FACE_CHECK_STEPS", "").split(",") if k.strip()),
         face_capture_minutes=_positive(env, "FACE_CAPTURE_MINUTES", 3),
         face_chat_selfies=env.get("FACE_CHAT_SELFIES", "").lower() in ("1", "true", "yes", "是"),
+        meeting_before_start=env.get("MEETING_BEFORE_START", "").lower() in ("1", "true", "yes", "是"),
         default_platform=_platform(env.get("DEFAULT_PLATFORM") or "wecom"),
         ready_sockets=_sockets(env.get("READY_SOCKETS")),
         wecom=_wecom(env),

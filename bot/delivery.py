@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 PERMIT_CARD_KINDS = ("act", "info", "stop", "outcome")
 OTHER_KINDS = ("reply", "alarm", "alarm_ack", "file", "export", "export_update", "export_done", "isolation",
                "handover", "muster", "pick", "change", "quiz", "courses",
-               "inspection", "audit")
+               "inspection", "audit", "meeting")
 
 
 def deliver(channel: Channel, row: Outbox, user: str) -> None:
@@ -229,6 +229,16 @@ class _Delivery:
         self._ask_or_settle(f"audit-{number}", "ask", settles,
                             lambda: inspection.audit_card(number, person_id=self.row.person_id, serial=self.row.id),
                             lambda _side, task: inspection.audit_settled_card(number, task_id=task))
+
+    def _meeting(self) -> None:
+        """Send a pre-shift meeting's card to an attendee, or turn their open ones into 已参加."""
+        from cards import meeting
+        number, side = self.payload["meeting"], self.payload["side"]
+        settles = side.removeprefix("settle-") if side.startswith("settle-") else None
+        person = self.row.person_id
+        self._ask_or_settle(f"meeting-{number}", "ask", settles,
+                            lambda: meeting.ask_card(number, person_id=person, serial=self.row.id),
+                            lambda _side, task: meeting.settled_card(number, person_id=person, task_id=task))
 
     def _ask_or_settle(self, prefix: str, ask: str, settles: str | None, build, settled) -> None:
         if settles is None:

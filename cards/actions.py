@@ -291,3 +291,20 @@ def parse_audit(text: str) -> int | None:
     """Return the audit id of an audit card's key, None for any other key."""
     found = _after_prefix(text, AUDIT_PREFIX, _VERSION, "audit")
     return int(found) if found else None
+
+
+# Pre-shift meeting cards (班前会): 确认参会, after the attendee's scan at the meeting's place.
+MEETING_PREFIX = "meeting.confirm:"
+
+
+def meeting_key(meeting_id: int) -> str:
+    """Build the key of a meeting card's 确认参会 button."""
+    if isinstance(meeting_id, bool) or not isinstance(meeting_id, int) or meeting_id < 1:
+        raise ValueError(f"not a meeting id: {meeting_id!r}")
+    return f"{MEETING_PREFIX}{meeting_id}"
+
+
+def parse_meeting(text: str) -> int | None:
+    """Return the meeting id of a 确认参会 button key, None for any other key."""
+    found = _after_prefix(text, MEETING_PREFIX, _VERSION, "meeting")
+    return int(found) if found else None

@@ -207,6 +207,8 @@ class _View:
             hints.append(f"须有 {self.t.gas.fresh_minutes or 30} 分钟内合格的气体分析")
         if d.gates.tools and Tool.in_force():
             hints.append(_tools_hint(d))
+        if d.phase == "start" and settings.current().meeting_before_start:
+            hints.append("须作业负责人召开当天班前会，班组全员扫码签到并确认参会")
         from faces.gate import how_to_selfie, required as face_checked
         if face_checked(self.t.code, d.key):
             hints.append(f"须人脸核验：签字前请{how_to_selfie().removeprefix('请先').removeprefix('请')}")

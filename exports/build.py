@@ -7,8 +7,8 @@ from pathlib import Path
 from models import AuditEvent
 from models.permit import Permit
 
-from . import (audit_log, certificates, change_sheet, emergencies, hazards, ledger, lockout, records, report,
-               rollups, tool_sheet, training_sheet, weights)
+from . import (audit_log, certificates, change_sheet, emergencies, hazards, ledger, lockout, meeting_sheet, records,
+               report, rollups, tool_sheet, training_sheet, weights)
 from .period import Period
 from .run import Run
 from .scope import Scope
@@ -61,6 +61,7 @@ def build_ledger(scope: Scope, out: Path, run: Run) -> Built:
     rows.update(hazards.write(book, scope, run))
     rows.update(training_sheet.write(book, scope, run))
     rows.update(tool_sheet.write(book, scope, run))
+    rows.update(meeting_sheet.write(book, scope, run))
     book.save(out)
     return Built(out, "ledger", scope.period.label, rows,
                  f"作业票 {rows[ledger.LEDGER]} 张，签字 {rows[ledger.SIGNATURES]} 条，"

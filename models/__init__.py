@@ -14,6 +14,7 @@ from .inbox import InboxEvent
 from .inspection import Inspection, InspectionPlan
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
+from .meeting import Meeting, MeetingAttendee, MeetingPermit
 from .org import Department, Person, PersonRole, find_person
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)

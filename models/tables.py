@@ -13,6 +13,7 @@ from .inbox import InboxEvent
 from .inspection import Inspection, InspectionPlan
 from .isolation import IsolationLink, IsolationPoint
 from .knowledge import KnowledgeEntry
+from .meeting import Meeting, MeetingAttendee, MeetingPermit
 from .org import Department, Person, PersonRole
 from .permit import (Attachment, ChangeRequest, CheckIn, GasReading, Permit, PermitCounter,
                      PermitMember, Signature, Step, StepAssignee)
@@ -28,4 +29,5 @@ MODELS = [Department, Person, PersonRole, Area, Permit, PermitMember, Step, Step
           IsolationLink, Handover, Emergency, InboxEvent, NameChoice, ApiToken, IdempotentRequest, Webhook,
           KnowledgeEntry, Finding, FindingPhoto, AnonymousReport, AuditDraw, PermitAudit, Course, Question,
           QuizAttempt, InspectionPlan,
-          Inspection, AreaVisit, Tool, ToolLoan, Enterprise, SchemaVersion]
+          Inspection, AreaVisit, Tool, ToolLoan, Enterprise,
+          Meeting, MeetingPermit, MeetingAttendee, SchemaVersion]

@@ -52,6 +52,7 @@ def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db
     from faces.gate import problems as face_problems
     from hazards.deadlines import hold_problems
     from isolation.gate import release_problems, start_problems
+    from meetings.preshift import problems as meeting_problems
     from sensors.alarms import manual_reading
     from sensors.watch import monitoring_problems
     from tools.loans import problems as tool_problems
@@ -66,4 +67,5 @@ def test_create_app_wires_every_gate_the_engine_declares_to_the_shipped_check(db
                            "certificate_expiry": [warn_expiring], "gas_reading": [manual_reading],
                            "face_check": [face_problems], "isolation": [start_problems],
                            "isolation_release": [release_problems], "resume": [resume_problems],
-                           "hazard_hold": [hold_problems], "tools": [tool_problems]}
+                           "hazard_hold": [hold_problems], "tools": [tool_problems],
+                           "meeting": [meeting_problems]}

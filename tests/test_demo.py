@@ -142,3 +142,17 @@ def test_the_inspection_story_closes_a_hazard_audits_a_permit_and_takes_an_anony
         assert re.search(r"何亮 收到“3#罐区每班巡检”卡片（5 项），扫码签到后勾选 1 项不符合 → 隐患 YH-\S+", out)
         # 巡检记录: the shift round, and hot work's day round when the story runs between 08:00 and 17:00.
         assert re.search(r"隐患排查治理台账 4 条，抽查记录 1 条，巡检记录 [12] 条", out) and "chain intact" in out
+
+
+def test_the_readiness_story_passes_a_quiz_refuses_an_expired_detector_and_holds_a_start_for_the_meeting(db, tmp_path):
+    for platform in ("wecom", "dingtalk"):
+        done = run_demo(db, tmp_path / platform, "--story", "readiness", "--platform", platform)
+        out = done.stdout
+        assert "褚卫 发送“培训 动火监护人上岗培训”，逐题作答 5 题 → 得分 100，合格，取得动火监护人上岗授权" in out
+        assert "陈检 未领检测仪就发送检测数据 → 拒绝：须先扫码领用便携式气体检测仪" in out
+        assert re.search(r"陈检 扫码领用 GJ-0003 → HTTP 409：检验有效期至 \S+，已过期，不得领用", out)
+        assert "陈检 扫码领用 GJ-0001 → 领用成功" in out
+        assert "褚卫 点击“确认” → 拒绝：开工前须召开当天班前会" in out
+        assert out.count("扫描班前会二维码签到，点击“确认参会”") == 3
+        assert "何亮（不在班组）扫描班前会二维码 → HTTP 403" in out
+        assert re.search(r"班组全员确认参会后，DH-\d{8}-\d{4} → 作业中", out) and "chain intact" in out

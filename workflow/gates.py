@@ -127,6 +127,7 @@ def check(step: StepDef, permit: Permit, t: Template, person: Person, now: datet
         found += hooks.problems("tools", permit, kinds=g.tools, person=person, at=now)
     if step.phase == "start":   # isolation comes before the work, whatever the template's gates say
         found += hooks.problems("isolation", permit, at=now)
+        found += hooks.problems("meeting", permit, at=now)   # the crew's 班前会, where the plant asks for it
     if found:
         raise GateNotMet("；".join(found))
     if g.checkins:   # last: arriving on site is the final thing before the work starts

@@ -18,7 +18,7 @@ GATES: dict[str, str] = {"certificates": "人员持证检查", "monitoring": "�
                          "face_check": "人脸核验", "isolation": "能量隔离检查",
                          "isolation_release": "能量隔离解除指派", "resume": "应急状态检查",
                          "hazard_hold": "重大隐患区域检查",
-                         "tools": "安全工器具检查"}
+                         "tools": "安全工器具检查", "meeting": "班前会检查"}
 CHECKS: dict[str, list[Callable]] = {name: [] for name in GATES}
 # The permit roles named by the applicant, whose certificates are checked at every assignment.
 MEMBER_ROLES = ("作业人", "监护人")

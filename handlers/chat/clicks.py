@@ -12,6 +12,7 @@ from .changes import handle_click as change_click
 from .exporting import refresh_click
 from .inspections import handle_audit_click as audit_click, handle_click as inspection_click
 from .lockout import handle_click as lockout_click
+from .meeting import handle_click as meeting_click
 from .replies import Replier
 from .training import handle_click as quiz_click
 
@@ -84,6 +85,9 @@ def handle_click(event: Event, person: Person) -> str:
         remember_response_code(event)
         return done
     if (done := change_click(event, person)) is not None:
+        remember_response_code(event)
+        return done
+    if (done := meeting_click(event, person)) is not None:
         remember_response_code(event)
         return done
     if (done := quiz_click(event, person)) is not None:

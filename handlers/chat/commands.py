@@ -25,6 +25,7 @@ from .namesakes import ask_which
 from .emergency import COMMANDS as EMERGENCY_COMMANDS
 from .exporting import export_command
 from .knowledge import COMMANDS as KNOWLEDGE_COMMANDS, entry_text
+from .meeting import COMMANDS as MEETING_COMMANDS
 from .replies import Replier
 from .safety_tools import COMMANDS as TOOL_COMMANDS
 from .show import describe, todo_lines
@@ -59,6 +60,7 @@ HELP_TOPICS = {
 整改完成 编号
 交接 编号 接班人 —— 作业负责人或监护人交接班""",
     "现场": """作业现场：
+班前会 —— 作业负责人召开当天班前会：列出当天作业票及其风险、措施，班组扫码签到后在卡片上确认参会
 气体检测 编号 O2=20.9 EX=0 H2S=0 CO=0 —— EX 单位 %LEL，O2 %vol，H2S、CO mg/m³
 暂停 编号 原因 / 恢复 编号 —— 暂停作业；监护人确认恢复（间断超时须先复测气体）
 绑定检测仪 编号 检测仪编号 / 解绑检测仪 编号 检测仪编号 —— 检测仪读数计入本票，报警通知本票人员
@@ -80,7 +82,7 @@ HELP_TOPICS = {
 HELP = """可用命令按类别查看，发送其中一项：
 帮助 申请 —— 申请动火作业（其他作业类型同理）、复制、修改、提交、取消、撤销
 帮助 办理 —— 待办、查询、驳回、退回、延期、变更、验收不通过、整改完成、交接
-帮助 现场 —— 气体检测、暂停、恢复、绑定检测仪、照片、隔离、重发二维码、采集人脸、自拍
+帮助 现场 —— 班前会、气体检测、暂停、恢复、绑定检测仪、照片、隔离、重发二维码、采集人脸、自拍
 帮助 应急 —— 应急、演练、清点、解除应急
 帮助 隐患 —— 隐患、指派、整改、复查、举报、抽查
 帮助 其他 —— 知识、工器具、培训、导出
@@ -455,4 +457,4 @@ COMMANDS = {"查询": _query, "气体检测": _gas, "驳回": _refuse, "退回":
             "绑定检测仪": _detector_command("绑定检测仪", watch.bind),
             "解绑检测仪": _detector_command("解绑检测仪", watch.unbind),
             "导出": export_command, "采集人脸": _enrol_face, "自拍": _selfie_link, **lockout.COMMANDS, **EMERGENCY_COMMANDS,
-            **KNOWLEDGE_COMMANDS, **TRAINING_COMMANDS, **TOOL_COMMANDS, **hazards.COMMANDS}
+            **KNOWLEDGE_COMMANDS, **TRAINING_COMMANDS, **TOOL_COMMANDS, **MEETING_COMMANDS, **hazards.COMMANDS}

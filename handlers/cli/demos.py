@@ -31,11 +31,12 @@ def walkthrough():
 
 @click.command("demo")
 @click.option("--scripted", is_flag=True, help="tell a story through the sandbox (see --story), then exit")
-@click.option("--story", type=click.Choice(["permit", "gas", "plant", "names", "inspection"]), default="permit",
+@click.option("--story", type=click.Choice(["permit", "gas", "plant", "names", "inspection", "readiness"]), default="permit",
               help="with --scripted: permit (a 一级 hot-work permit to close), gas (a controller of 100 detectors), "
                    "plant (overlapping permits, a shared isolation, a handover and an emergency drill), "
                    "names (the crew named by name, two of one name told apart by a click), "
-                   "inspection (a hazard rectified and re-checked, a random audit, an anonymous report)")
+                   "inspection (a hazard rectified and re-checked, a random audit, an anonymous report), "
+                   "readiness (a quiz passed, an expired detector refused, a start held for the crew's 班前会)")
 @click.option("--platform", type=click.Choice(["wecom", "dingtalk", "mixed"]), default="wecom",
               help="where people's cards go: WeCom, DingTalk, or alternating people between the two")
 @click.option("--instance", "instance", type=click.Path(file_okay=False),

@@ -208,6 +208,13 @@ class Phone:
         return browser.post(requests.compat.urljoin(page.url, forms[0][0].replace("&amp;", "&")),
                             data={"action": action}, headers={"Origin": f"{self.app}"}, timeout=10)
 
+    def meeting(self, user: str, meeting_id: int) -> requests.Response:
+        """Scan the pre-shift meeting's code at its place: the page the OAuth round trip ends on."""
+        from meetings import links
+        from models.meeting import Meeting
+        _browser, page = self.open_code(user, links.url(Meeting.get_by_id(meeting_id), "place", base_url=self.app))
+        return page
+
     def scan(self, user: str, permit_no: str) -> int:
         """Check in at the permit's work site by scanning its QR code; return the final HTTP status."""
         page = self.visit(user, permit_no)
@@ -398,31 +405,13 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             drain()
             continue
         if d.phase == "start":
-            _take_tools(phone, permit, d, None, say)   # a worker takes the harness
-        for kind in d.gates.photos:   # the start's, and the finished site's at completion and acceptance
-            applicant = phone.account(permit.applicant)
-            if d.phase != "start":   # aimed: the applicant's newer permits may lack photos too
-                phone.text(applicant, f"照片 {permit_no}")
-                drain()
-            before = len(phone.messages(applicant))
-            phone.photo(applicant, tiny_png(), f"{kind}.png")
-            drain()
-            _await_answer(phone, applicant, before)
-            if d.phase != "start":
-                say(f"  {step.name:<12} {permit.applicant.name} 发送“照片 {permit_no}”和一张{kind}照片")
-        if d.phase == "start":
-            if d.gates.gas_fresh:
-                tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
-                tester = machine.assignees(tester_step)[0]
-                phone.text(phone.account(tester), f"气体检测 {permit_no} {GOOD_AIR}")
-                drain()
-                if detector is not None:
-                    phone.text(phone.account(tester), f"绑定检测仪 {permit_no} {detector.code}")
-                    drain()
-                    detector.post().raise_for_status()
-                    say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
-            _isolate(phone, permit, drain, say)
-            _arrive(phone, permit_no, onsite.people_in_roles(permit, d.gates.checkins), say)
+            prepare_start(phone, permit, drain, say, detector=detector)
+            from meetings import preshift
+            from models import utcnow
+            if preshift.problems(permit, at=utcnow()):   # the plant wants the crew's 班前会 first
+                meet(phone, permit, drain, say)
+        else:
+            _photos(phone, permit, d, step, drain, say)
         # Who signed already is done: a step's signers can grow after its first ones signed (when a
         # frame is handled by another process, this loop may see the step before they are added).
         signed = {p for (p,) in Signature.select(Signature.person).where(
@@ -438,6 +427,69 @@ def take_through(phone: Phone, permit_no: str, drain: Callable[[], None],
             say(f"  {step.name:<12} {person.name} 点击“{phone.label(card)}” → {_answer(answer)}")
             drain()
     raise RuntimeError(f"{permit_no} never reached {until}")
+
+
+def _photos(phone: Phone, permit: Permit, d, step: Step, drain: Callable[[], None], say: Callable[[str], None]) -> None:
+    """Send the photos the step names: the start's, and the finished site's at completion and acceptance."""
+    for kind in d.gates.photos:
+        applicant = phone.account(permit.applicant)
+        if d.phase != "start":   # aimed: the applicant's newer permits may lack photos too
+            phone.text(applicant, f"照片 {permit.no}")
+            drain()
+        before = len(phone.messages(applicant))
+        phone.photo(applicant, tiny_png(), f"{kind}.png")
+        drain()
+        _await_answer(phone, applicant, before)
+        if d.phase != "start":
+            say(f"  {step.name:<12} {permit.applicant.name} 发送“照片 {permit.no}”和一张{kind}照片")
+
+
+def prepare_start(phone: Phone, permit: Permit, drain: Callable[[], None], say: Callable[[str], None] = lambda line: None,
+                  *, detector: Detector | None = None) -> None:
+    """Do what the on-site start needs before its click: tools, photos, a fresh gas test, isolation, check-ins."""
+    step = machine.active_step(permit)
+    d = templates.get(permit.work_type).step(step.key)
+    _take_tools(phone, permit, d, None, say)   # a worker takes the harness
+    _photos(phone, permit, d, step, drain, say)
+    if d.gates.gas_fresh:
+        tester_step = Step.get((Step.permit == permit) & (Step.phase == "gas"))
+        tester = machine.assignees(tester_step)[0]
+        phone.text(phone.account(tester), f"气体检测 {permit.no} {GOOD_AIR}")
+        drain()
+        if detector is not None:
+            phone.text(phone.account(tester), f"绑定检测仪 {permit.no} {detector.code}")
+            drain()
+            detector.post().raise_for_status()
+            say(f"  {'连续监测':<12} {tester.name} 绑定检测仪 {detector.code}，检测仪上报合格读数")
+    _isolate(phone, permit, drain, say)
+    _arrive(phone, permit.no, onsite.people_in_roles(permit, d.gates.checkins), say)
+
+
+def meet(phone: Phone, permit: Permit, drain: Callable[[], None], say: Callable[[str], None] = lambda line: None):
+    """The work leader holds the day's pre-shift meeting in chat; each of the crew scans its code and confirms."""
+    from meetings import preshift
+    from models import utcnow
+    from models.meeting import Meeting
+    leader = onsite.work_leader(permit)
+    phone.text(phone.account(leader), "班前会")
+    drain()
+    meeting = Meeting.get((Meeting.leader == leader) & (Meeting.day == preshift.today(utcnow())))
+    say(f"  {'班前会':<12} {leader.name} 发送“班前会”，卡片列出 {'、'.join(p.no for p in preshift.permits_of(meeting))} "
+        "的危害、措施和安全知识")
+    for row in preshift.attendees(meeting):
+        if row.confirmed_at is not None:
+            continue
+        user = phone.account(row.person)
+        page = phone.meeting(user, meeting.id)
+        if page.status_code != 200 or "签到成功" not in page.text:
+            raise RuntimeError(f"{row.person.name} could not check in at the meeting")
+        card = phone.open_card(user, f"meeting-{meeting.id}-")
+        if card is None:
+            raise RuntimeError(f"{row.person.name} has no meeting card")
+        answer = phone.click(user, card)
+        drain()
+        say(f"  {'班前会':<12} {row.person.name}（{row.roles}）扫描班前会二维码签到，点击“确认参会” → {_answer(answer)}")
+    return meeting
 
 
 def _isolate(phone: Phone, permit: Permit, drain: Callable[[], None], say: Callable[[str], None]) -> None:

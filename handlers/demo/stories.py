@@ -11,6 +11,7 @@ from .gas_story import StoryFailed, expect, gas
 from .inspection_story import inspection
 from .names_story import names
 from .plant_story import plant
+from .readiness_story import readiness
 
 
 def permit(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> None:
@@ -21,11 +22,12 @@ def permit(demo: Demo, say: Callable[[str], None], platform: str = "wecom") -> N
 
 
 STORIES: dict[str, Callable[..., None]] = {"permit": permit, "gas": gas, "plant": plant, "names": names,
-                                           "inspection": inspection}
+                                           "inspection": inspection, "readiness": readiness}
 # The permit story shortens every time limit so that one step is seen to escalate; the others keep the
 # template's limits, so nobody's card is taken away mid-story.
 SHORT_LIMITS = {"permit"}
 # Settings a story runs under besides the timers: every permit in progress is drawn for the audit.
-STORY_SETTINGS = {"inspection": {"AUDIT_SHARE": "1"}}
+# The readiness story: a permit's start waits for its crew's pre-shift meeting.
+STORY_SETTINGS = {"inspection": {"AUDIT_SHARE": "1"}, "readiness": {"MEETING_BEFORE_START": "1"}}
 
 __all__ = ["SHORT_LIMITS", "STORIES", "STORY_SETTINGS", "StoryFailed"]

@@ -28,7 +28,7 @@ def test_every_ledger_sheet_has_its_title_block_frozen_header_filter_and_widths(
     _, book = _ledger(tmp_path)
     assert book.sheetnames == ["作业票台账", "签字明细", "气体检测记录", "检测仪分钟汇总", "报警记录", "隔离台账",
                                "交接班记录", "应急记录", "变更记录", "隐患排查治理台账", "抽查记录",
-                               "巡检记录", "培训记录", "工器具台账", "领用记录"]
+                               "巡检记录", "培训记录", "工器具台账", "领用记录", "班前会记录"]
     expected = {"作业票台账": ledger.LEDGER_COLUMNS, "签字明细": ledger.SIGNATURE_COLUMNS,
                 "气体检测记录": records.READING_COLUMNS, "检测仪分钟汇总": rollups.COLUMNS,
                 "报警记录": records.ALARM_COLUMNS}
@@ -51,7 +51,8 @@ def test_the_ledger_totals_match_the_database_and_cells_are_typed(month, tmp_pat
     assert built.rows == {"作业票台账": 4, "签字明细": Signature.select().count(),
                           "气体检测记录": GasReading.select().count(), "检测仪分钟汇总": 0, "报警记录": 1,
                           "隔离台账": 1, "交接班记录": 0, "应急记录": 0, "变更记录": 0, "隐患排查治理台账": 0,
-                          "抽查记录": 0, "巡检记录": 0, "培训记录": 0, "工器具台账": 0, "领用记录": 0}
+                          "抽查记录": 0, "巡检记录": 0, "培训记录": 0, "工器具台账": 0, "领用记录": 0,
+                          "班前会记录": 0}
     hot = dict(zip([c.header for c in ledger.LEDGER_COLUMNS], rows[0]))
     assert hot["作业类型"] == "动火作业" and hot["状态"] == "已关闭"
     # Stored 00:00 UTC is 08:00 at the plant, and a date stays a date for Excel.

@@ -56,6 +56,8 @@ def _back_to_version_1() -> None:
     from models.inspection import Inspection, InspectionPlan
     from models.tool import Tool, ToolLoan
     from models.training import Course, Question, QuizAttempt
+    from models.meeting import Meeting, MeetingAttendee, MeetingPermit
+    database.drop_tables([MeetingAttendee, MeetingPermit, Meeting])   # m0032's (keys to permit and person)
     database.drop_tables([Enterprise, ToolLoan, Tool, QuizAttempt, Question, Course, Inspection, InspectionPlan])
     from models.area import AreaVisit
     database.drop_tables([AreaVisit])   # m0031's (keys to area and person)
@@ -116,6 +118,7 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert {"rectify_chase_at", "rectify_escalations"} <= {c.name for c in database.get_columns("permit")}
     assert all(database.table_exists(t) for t in ("course", "question", "quiz_attempt"))
     assert database.table_exists("tool") and database.table_exists("tool_loan")
+    assert all(database.table_exists(t) for t in ("meeting", "meeting_permit", "meeting_attendee"))
     assert current_version() == discover()[-1].version
 
 
