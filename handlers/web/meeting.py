@@ -19,7 +19,7 @@ from models.meeting import Meeting, MeetingAttendee
 from workflow import WorkflowError
 from workflow.clock import local
 
-from .board import Site, _app_names, qr_png, through_oauth, viewer
+from .board import Site, app_names, qr_png, through_oauth, viewer
 
 bp = Blueprint("meeting", __name__, template_folder="templates")
 
@@ -66,7 +66,7 @@ def _page(meeting: Meeting, purpose: str, *, viewer: Person | None = None, statu
             done = f"{viewer.name} 签到成功，请在班前会卡片上点击“确认参会”" if mine.confirmed_at is None \
                 else f"{viewer.name} 已签到并确认参会"
     html = render_template("meeting/meeting.html", meeting=meeting, purpose=purpose, viewer=viewer, problem=problem,
-                           done=done, apps=_app_names(), held_at=f"{local(meeting.held_at, tz):%H:%M}",
+                           done=done, apps=app_names(), held_at=f"{local(meeting.held_at, tz):%H:%M}",
                            agenda="\n".join(preshift.agenda(
                                meeting, knowledge_for=lambda code: knowledge.for_work_type(code, limit=3))),
                            rows=[{"name": r.person.name, "roles": r.roles, "state": _state(r, tz)} for r in rows],
