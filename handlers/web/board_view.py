@@ -103,9 +103,14 @@ class BoardView:
                 for s in rows]
 
     # -- gas and alarms -----------------------------------------------------------------------
+    def _recent(self) -> list[GasReading]:
+        if getattr(self, "_recent_rows", None) is None:
+            self._recent_rows = list(GasReading.select().where(GasReading.permit == self.permit)
+                                     .order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(READINGS))
+        return self._recent_rows
+
     def readings(self) -> list[dict]:
-        rows = list(GasReading.select().where(GasReading.permit == self.permit)
-                    .order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(READINGS))
+        rows = self._recent()
         return [self._reading(r, self.gases(rows)) for r in rows]
 
     @staticmethod
@@ -192,10 +197,4 @@ class BoardView:
         return {"head": self.head(), "people": self.people(), "signatures": self.signatures(),
                 "overlaps": self.overlaps(), "handovers": self.handovers(), "isolations": self.isolations(),
                 "readings": self.readings(), "limits": self.limits(), "alarms": self.alarms(),
-                "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": self._shown_gases()}
-
-    def _shown_gases(self) -> tuple[str, ...]:
-        # One cheap query for the gas columns of the readings the board shows.
-        rows = list(GasReading.select(GasReading.others).where(GasReading.permit == self.permit)
-                    .order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(READINGS))
-        return self.gases(rows)
+                "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": self.gases(self._recent())}
