@@ -61,6 +61,18 @@ def _resolve(medium: str) -> str:
         raise UnknownMedium(medium.strip()) from None
 
 
+def _check_combustible_gases() -> None:
+    """Raise UnknownMedium for a combustible gas of the table whose name media.toml does not list."""
+    for code in OTHERS:
+        if TABLE[code].kind == "combustible":
+            _resolve(TABLE[code].label)
+
+
+# A single-gas combustible detector's reading is converted by that gas's LEL: a table gas missing
+# from media.toml stops the app at start rather than an alarm mid-shift.
+_check_combustible_gases()
+
+
 def lel_of(medium: str) -> float:
     """Return the LEL in %vol of a medium given by name or alias."""
     return MEDIA[_resolve(medium)]
