@@ -8,7 +8,7 @@ from models.emergency import DRILL, EMERGENCY, MUSTER_LEVELS
 from models.permit import Permit
 from sensors import levels
 from workflow.clock import local
-from workflow.gas import UNITS
+from workflow.gas import GAS_LABELS, UNITS
 
 from . import actions, links
 from .card import DANGER, Button, Card, Field
@@ -58,7 +58,9 @@ def _fields(alarm: Alarm) -> tuple[Field, ...]:
     tz = settings.current().plant_tz
     if alarm.level in MUSTER_LEVELS:
         return _emergency_fields(alarm, tz)
-    reading = f"{alarm.value:g} {UNITS[alarm.gas]}" if alarm.gas and alarm.value is not None else "—"
+    # The gas is named: a detector may measure a dozen of them, and the unit alone does not say which.
+    reading = (f"{GAS_LABELS.get(alarm.gas, alarm.gas)} {alarm.value:g} {UNITS.get(alarm.gas, '')}".rstrip()
+               if alarm.gas and alarm.value is not None else "—")
     return (Field("检测仪", alarm.device or "人工检测"), Field("区域", alarm.area or "—"),
             Field("读数", reading), Field("级别", alarm.level),
             Field("时间", f"{local(alarm.reading_at, tz):%m-%d %H:%M:%S}"),

@@ -9,6 +9,7 @@ from peewee import JOIN
 from models import AuditEvent, Department, GasReading, Person, Signature, Step
 from models.permit import Permit, PermitMember
 from workflow import template as templates
+from workflow.gas import others_text
 from workflow.rules import UNGRADED
 
 from . import values
@@ -27,7 +28,7 @@ LEDGER_COLUMNS = (
     Column("计划开始", TIME), Column("计划结束", TIME), Column("提交时间", TIME), Column("批准时间", TIME),
     Column("开工时间", TIME), Column("完工时间", TIME), Column("验收时间", TIME), Column("关闭时间", TIME),
     Column("开工前气体检测时间", TIME), Column("检测人/检测仪", 13), Column("O2 %vol", 9), Column("EX %LEL", 9),
-    Column("H2S mg/m³", 10), Column("CO mg/m³", 10), Column("气体结论", 9),
+    Column("H2S mg/m³", 10), Column("CO mg/m³", 10), Column("其他气体", 20), Column("气体结论", 9),
     Column("暂停次数", 9), Column("暂停记录", 36), Column("签字记录", 80),
 )
 SIGNATURE_COLUMNS = (
@@ -89,7 +90,7 @@ def _rows(page: list[tuple], run: Run) -> Iterator[tuple[list, list]]:
         signs = signatures.get(pid, ())
         accepted = max((s[5] for s in signs if s[2] == "accept" and s[4] in ("confirm", "approve")), default=None)
         reading = readings.get(pid)
-        gas = [at(reading[0]), reading[1], *reading[2:6], VERDICTS[reading[6]]] if reading else [None] * 7
+        gas = [at(reading[0]), reading[1], *reading[2:7], VERDICTS[reading[7]]] if reading else [None] * 8
         paused = pauses.get(pid, [])
         signed = [(s, at(s[5])) for s in signs]
         row = [no, type_name, grade if grade != UNGRADED else None, values.state(state), unit,
@@ -127,20 +128,21 @@ def _signatures(ids: list[int]) -> dict[int, list[tuple]]:
 
 def _start_readings(ids: list[int]) -> dict[int, tuple]:
     """Return each started permit's newest reading taken at or before its start: (taken_at, tester
-    or device, O2, EX, H2S, CO, passed)."""
+    or device, O2, EX, H2S, CO, the other gases as text, passed)."""
     tester = Person.alias()
     rows = fetch(GasReading.select(GasReading.permit, GasReading.taken_at, GasReading.device, tester.name,
-                                   GasReading.o2, GasReading.ex, GasReading.h2s, GasReading.co, GasReading.passed)
+                                   GasReading.o2, GasReading.ex, GasReading.h2s, GasReading.co, GasReading.others,
+                                   GasReading.passed)
                  .join(Permit, on=GasReading.permit == Permit.id)
                  .switch(GasReading).join(tester, on=GasReading.tester == tester.id, join_type=JOIN.LEFT_OUTER)
                  .where(GasReading.permit.in_(ids) & Permit.started_at.is_null(False)
                         & (GasReading.taken_at <= Permit.started_at))
                  .order_by(GasReading.permit, GasReading.taken_at, GasReading.id), datetimes=(1,))
     found = {}
-    for permit_id, taken_at, device, tester_name, o2, ex, h2s, co, passed in rows:
+    for permit_id, taken_at, device, tester_name, o2, ex, h2s, co, others, passed in rows:
         # passed is 1/0 on SQLite and MySQL: the verdict words are looked up by truth, not identity.
         found[permit_id] = (taken_at, tester_name or (f"检测仪 {device}" if device else None), o2, ex, h2s,
-                            co, None if passed is None else bool(passed))
+                            co, others_text(others), None if passed is None else bool(passed))
     return found
 
 

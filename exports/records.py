@@ -10,6 +10,7 @@ from models import Alarm, AlarmAck, GasReading, Person
 from models.emergency import MUSTER_LEVELS
 from models.permit import Permit
 from workflow import template as templates
+from workflow.gas import others_text
 
 from .ledger import TIME, VERDICTS
 from .run import PAGE, Run, fetch
@@ -22,7 +23,7 @@ ALARMS = "报警记录"
 READING_COLUMNS = (
     Column("检测时间", TIME), Column("作业票编号", 19), Column("作业类型", 12), Column("作业地点", 22),
     Column("来源", 8), Column("检测仪编号", 11), Column("检测人", 9), Column("O2 %vol", 9),
-    Column("EX %LEL", 9), Column("H2S mg/m³", 10), Column("CO mg/m³", 10), Column("结论", 8),
+    Column("EX %LEL", 9), Column("H2S mg/m³", 10), Column("CO mg/m³", 10), Column("其他气体", 20), Column("结论", 8),
     Column("判定说明（对照本票限值）", 60), Column("记录时间", TIME),
 )
 ALARM_COLUMNS = (
@@ -49,7 +50,8 @@ def _readings(scope: Scope, run: Run):
     tester = Person.alias()
     query = (GasReading.select(GasReading.id, GasReading.taken_at, Permit.no, Permit.work_type, Permit.location,
                                GasReading.device, tester.name, GasReading.o2, GasReading.ex, GasReading.h2s,
-                               GasReading.co, GasReading.passed, GasReading.verdict, GasReading.recorded_at)
+                               GasReading.co, GasReading.others, GasReading.passed, GasReading.verdict,
+                               GasReading.recorded_at)
              .join(Permit, JOIN.LEFT_OUTER, on=GasReading.permit == Permit.id)
              .switch(GasReading).join(tester, JOIN.LEFT_OUTER, on=GasReading.tester == tester.id)
              .where((GasReading.taken_at >= start) & (GasReading.taken_at < end)))
@@ -63,14 +65,14 @@ def write_readings(book, scope: Scope, run: Run) -> int:
     at, last = run.clock, None
     while True:
         page = fetch(_readings(scope, run).where(_after(GasReading.taken_at, GasReading.id, last))
-                     .order_by(GasReading.taken_at, GasReading.id).limit(PAGE), datetimes=(1, 13))
+                     .order_by(GasReading.taken_at, GasReading.id).limit(PAGE), datetimes=(1, 14))
         if not page:
             return sheet.finish()
-        for (_, taken_at, no, work_type, location, device, tester, o2, ex, h2s, co, passed, verdict,
+        for (_, taken_at, no, work_type, location, device, tester, o2, ex, h2s, co, others, passed, verdict,
              recorded_at) in page:
             said = json.loads(verdict).get("text") if verdict else None
             sheet.append([at(taken_at), no, templates.get(work_type).name if work_type else None, location,
-                          "检测仪" if device else "人工", device, tester, o2, ex, h2s, co,
+                          "检测仪" if device else "人工", device, tester, o2, ex, h2s, co, others_text(others),
                           VERDICTS[None if passed is None else bool(passed)],
                           said or ("未绑定作业票，不判定" if no is None else None), at(recorded_at)])
         run.progress.advance(len(page))

@@ -6,7 +6,10 @@ lists the minutes folded away, so a detector's history over the period is comple
 """
 from __future__ import annotations
 
+import json
+
 from models import ReadingRollup, Sensor
+from workflow import gas
 
 from .ledger import TIME
 from .records import _after
@@ -21,8 +24,19 @@ COLUMNS = (
     Column("EX 最低", 9), Column("EX 最高", 9), Column("EX 末值", 9),
     Column("H2S 最低", 9), Column("H2S 最高", 9), Column("H2S 末值", 9),
     Column("CO 最低", 9), Column("CO 最高", 9), Column("CO 末值", 9), Column("末次读数时间", TIME),
+    Column("其他气体（最低/最高/末值）", 30),
 )
 GASES = ("o2", "ex", "h2s", "co")
+
+
+def _others(others: str | None) -> str | None:
+    """The other gases' minute as "氨 1/3/2 mg/m³"; the raw query hands over the JSON text."""
+    found = json.loads(others) if others else None
+    if not found:
+        return None
+    shown = lambda v: "—" if v is None else f"{v:g}"   # noqa: E731
+    return "；".join(f"{gas.GAS_LABELS.get(code, code)} {'/'.join(map(shown, found[code]))} {gas.UNITS.get(code, '')}"
+                    .rstrip() for code in sorted(found, key=lambda c: gas.GASES.index(c) if c in gas.GASES else 99))
 
 
 def _rollups(scope: Scope, run: Run):
@@ -46,7 +60,7 @@ def write(book, scope: Scope, run: Run) -> int:
     areas = dict(Sensor.select(Sensor.code, Sensor.area).tuples())
     fields = [ReadingRollup.id, ReadingRollup.minute, ReadingRollup.device, ReadingRollup.count]
     fields += [getattr(ReadingRollup, f"{gas}_{part}") for gas in GASES for part in ("min", "max", "last")]
-    fields.append(ReadingRollup.last_at)
+    fields += [ReadingRollup.last_at, ReadingRollup.others]
     at, last = run.clock, None
     while True:
         page = fetch(_rollups(scope, run).select(*fields)
@@ -55,7 +69,7 @@ def write(book, scope: Scope, run: Run) -> int:
         if not page:
             return sheet.finish()
         for row in page:
-            _, minute, device, n, *values, last_at = row
-            sheet.append([at(minute), device, areas.get(device), n, *values, at(last_at)])
+            _, minute, device, n, *values, last_at, others = row
+            sheet.append([at(minute), device, areas.get(device), n, *values, at(last_at), _others(others)])
         run.progress.advance(len(page))
         last = (page[-1][1], page[-1][0])

@@ -114,6 +114,8 @@ class GasReading(BaseModel):
     ex = FloatField(null=True)       # %LEL
     h2s = FloatField(null=True)      # mg/m³
     co = FloatField(null=True)       # mg/m³
+    # Every other gas of workflow/gases.toml, {code: value} in the table's unit; null when none.
+    others = JSONField(null=True)
     location_note = CharField(max_length=200, default="")
     passed = BooleanField(null=True)
     verdict = JSONField(default=dict)

@@ -25,7 +25,7 @@ class Sensor(BaseModel):
     name = CharField(max_length=100)
     area = CharField(max_length=200)                    # 区域/位置: a fixed detector covers it
     kind = CharField(max_length=8)                      # 便携 / 固定
-    gases = JSONField(default=list)                     # codes of workflow.gas.GASES it measures
+    gases = JSONField(default=list)                     # codes of workflow/gases.toml it measures
     interval_seconds = IntegerField()
     unit = ForeignKeyField(Department, null=True, on_delete="SET NULL")  # whose 安全员 hears its alarms
     # HMAC needs the key itself, so it is kept (and shown to the admin once, at registration).
@@ -94,6 +94,7 @@ class ReadingRollup(BaseModel):
     ex_min, ex_max, ex_last = FloatField(null=True), FloatField(null=True), FloatField(null=True)
     h2s_min, h2s_max, h2s_last = FloatField(null=True), FloatField(null=True), FloatField(null=True)
     co_min, co_max, co_last = FloatField(null=True), FloatField(null=True), FloatField(null=True)
+    others = JSONField(null=True)                       # every other gas: {code: [min, max, last]}
 
     class Meta:
         indexes = ((("device", "minute"), True),)

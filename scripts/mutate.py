@@ -137,6 +137,11 @@ MUTATIONS = (
              "value < limit, f\"< {limit:g}", "value <= limit, f\"< {limit:g}", (G, R, "-k", "h2s or co_ or gas_pass")),
     Mutation("oxygen-range-ignored", "workflow/gas.py",
              "if gas == \"O2\" and oxygen_range:", "if False:", (G, R, "-k", "oxygen or gas_pass")),
+    Mutation("other-toxic-gas-unlimited", "workflow/gas.py",
+             "getattr(limits, gas.lower(), None) or TABLE[gas].oel", "getattr(limits, gas.lower(), None) or math.inf",
+             (G, "-k", "toxic_gas_passes_only")),
+    Mutation("gas-detector-by-permit-medium", "workflow/gas.py",
+             "    if gas != \"EX\":\n        # A detector", "    if False:\n        # A detector", (G, "-k", "hydrogen")),
     # workflow/running.py: work left running
     Mutation("nightfall-ignores-day-work", "workflow/running.py",
              'if permit.attributes.get("night_work") != "否" or', "if True or",

@@ -69,7 +69,7 @@ def verify(body: bytes, headers, now: datetime | None = None) -> list[tuple[Sens
         try:
             reading = intake._reading(sensor, index, item, now, where=where)
         except Refused as exc:
-            raise Refused(exc.status, exc.code, exc.message, index=index, device=sensor.code) from None
+            raise Refused(exc.status, exc.code, exc.message, **{**exc.detail, "index": index, "device": sensor.code}) from None
         first = seen.setdefault((sensor.code, reading.taken_at), index)
         if first != index:
             raise Refused(400, "duplicate_reading", f"{where}与第 {first + 1} 条是同一检测仪同一时刻的读数",

@@ -143,14 +143,15 @@ def _reading(sensor: Sensor, index: int, item: dict, now: datetime, where: str =
         if code in values:
             raise Refused(422, "duplicate_gas", f"{where}的 {code} 出现了两次")
         if code not in gas.UNITS:
-            raise Refused(422, "unknown_gas", f"{where}含未知的气体代号 {str(key)[:20]!r}（可用 {'、'.join(gas.GASES)}）")
+            raise Refused(422, "unknown_gas", f"{where}含未知的气体代号 {str(key)[:20]!r}（可用 {'、'.join(gas.GASES)}）",
+                          field=f"values.{str(key)[:20]}")
         if code not in sensor.gases:
             raise Refused(422, "unregistered_gas", f"{where}含 {code}，检测仪 {sensor.code} 登记的测量气体为 "
-                                                   f"{'、'.join(sensor.gases)}")
+                                                   f"{'、'.join(sensor.gases)}", field=f"values.{str(key)[:20]}")
         try:
             values[code] = levels.check_value(code, raw)
         except ValueError as exc:
-            raise Refused(422, "invalid_value", f"{where}：{exc}") from None
+            raise Refused(422, "invalid_value", f"{where}：{exc}", field=f"values.{str(key)[:20]}") from None
     return Reading(taken, values)
 
 
@@ -320,8 +321,8 @@ def _follow(sensor: Sensor, readings, now: datetime) -> tuple[list[int], list[st
 def _rows(sensor: Sensor, reading: Reading, permits: list[Permit], judged: dict, now: datetime) -> list[dict]:
     upper = reading.values
     common = dict(device=sensor.code, taken_at=reading.taken_at, recorded_at=now, o2=upper.get("O2"),
-                  ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"), location_note=sensor.area,
-                  tester=None)
+                  ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"), others=gas.others(upper),
+                  location_note=sensor.area, tester=None)
     if not permits:
         return [dict(permit=None, passed=None, verdict={}, **common)]
     return [dict(permit=permit.id, passed=judged[permit.id][0], verdict=judged[permit.id][1].as_dict(), **common)

@@ -15,15 +15,15 @@ STOPS_WORK = frozenset({SECOND, OFF_LIMITS})
 
 # Default (first, second) alarm set points, from workflow/gases.toml: combustible in %LEL; toxic at
 # 100 % and 200 % of the GBZ 2.1 limit in mg/m³. A detector's own set points replace them per gas.
-SET_POINTS = {gas: (TABLE[gas].first, TABLE[gas].second) for gas in ("EX", "H2S", "CO")}
+SET_POINTS = {code: (gas.first, gas.second) for code, gas in TABLE.items() if gas.kind != "oxygen"}
 # Oxygen has one low and one high alarm and no second level; either means the air itself is wrong
 # (asphyxiation, or fire that burns violently), so both are treated as a second alarm: leave.
 O2_LOW, O2_HIGH = TABLE["O2"].first, TABLE["O2"].second
 
 # Largest value each gas can physically read: O2 is a share of the air; %LEL reaches 100 %vol of a
-# medium whose LEL is 1 %; a pure toxic gas at 20 °C weighs about 1.4 kg/m³ (H2S), 1.2 kg/m³ (CO).
-# A reading over the alarm level but under these is real and must never be refused.
-CEILINGS = {"O2": 100.0, "EX": 10_000.0, "H2S": 1_500_000.0, "CO": 1_250_000.0}
+# medium whose LEL is 1 %; a pure toxic gas at 20 °C weighs about 1.4 kg/m³ (H2S), 0.7 kg/m³ (NH3)
+# (gases.toml, ceiling). A reading over the alarm level but under these is real and must never be refused.
+CEILINGS = {code: gas.most for code, gas in TABLE.items()}
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def prune(now: datetime | None = None, *, limit: int | None = None) -> Pruned:
     last_id = 0
     while limit is None or examined < limit:
         rows = list(GasReading.select(GasReading.id, GasReading.device, GasReading.taken_at, GasReading.o2,
-                                      GasReading.ex, GasReading.h2s, GasReading.co)
+                                      GasReading.ex, GasReading.h2s, GasReading.co, GasReading.others)
                     .where(GasReading.permit.is_null() & GasReading.tester.is_null()
                            & GasReading.device.is_null(False) & (GasReading.taken_at < cutoff)
                            & (GasReading.id > last_id))
@@ -109,4 +109,17 @@ def _summary(rows: list[GasReading], prior: ReadingRollup | None) -> dict:
         fields[f"{gas}_min"] = min(values) if values else None
         fields[f"{gas}_max"] = max(values) if values else None
         fields[f"{gas}_last"] = getattr(newest, gas) if later else getattr(prior, f"{gas}_last")
+    fields["others"] = _other_summary(rows, prior, newest if later else None)
     return fields
+
+
+def _other_summary(rows: list[GasReading], prior: ReadingRollup | None, newest: GasReading | None) -> dict | None:
+    """{gas: [min, max, last]} of the gases beyond the four columns; last comes from newest if given."""
+    before = (prior.others or {}) if prior is not None else {}
+    found: dict[str, list] = {}
+    for gas in sorted({g for r in rows for g in (r.others or {})} | set(before)):
+        values = [r.others[gas] for r in rows if r.others and r.others.get(gas) is not None]
+        values += [v for v in (before.get(gas) or [None, None])[:2] if v is not None]
+        last = (newest.others or {}).get(gas) if newest is not None else (before.get(gas) or [None] * 3)[2]
+        found[gas] = [min(values), max(values), last] if values else [None, None, last]
+    return found or None

@@ -136,12 +136,12 @@ def test_bad_detector_workbook_is_reported_by_row_and_nothing_is_loaded(run, tmp
     book = Workbook()
     book.active.title = "检测仪"
     book.active.append(["编号", "名称", "区域/位置", "类型", "测量气体", "上报间隔秒"])
-    book.active.append(["GD-0100", "新探测器", "3#罐区", "固定", "NH3", 60])
+    book.active.append(["GD-0100", "新探测器", "3#罐区", "固定", "HCHO", 60])
     book.active.append(["GD-0101", "新探测器", "3#罐区", "手持", "EX", 60])
     path = tmp_path / "bad.xlsx"
     book.save(path)
     out = run("load-sensors", str(path), ok=False)
-    assert "检测仪 第2行 测量气体: 未知气体“NH3”" in out and "检测仪 第3行 类型" in out
+    assert "检测仪 第2行 测量气体: 未知气体“HCHO”" in out and "检测仪 第3行 类型" in out
     from models import Sensor
     assert Sensor.select().count() == 0
 

@@ -1,6 +1,7 @@
 """Judge a gas analysis against a permit's pass limits (GB 30871-2022, 气体分析)."""
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -11,9 +12,13 @@ from types import MappingProxyType
 
 from .gas_table import GASES as TABLE
 
-GASES = ("O2", "EX", "H2S", "CO")
-UNITS = {"O2": "%vol", "EX": "%LEL", "H2S": "mg/m³", "CO": "mg/m³"}
-GAS_LABELS = {"O2": "氧气", "EX": "可燃气体", "H2S": "硫化氢", "CO": "一氧化碳"}
+# The four gases every permit form has a column for (and gas_reading a column each); every other
+# gas of the table is measured only where a plant has a detector or a tester for it.
+CORE = ("O2", "EX", "H2S", "CO")
+GASES = CORE + tuple(code for code in TABLE if code not in CORE)
+OTHERS = GASES[len(CORE):]
+UNITS = {code: TABLE[code].unit for code in GASES}
+GAS_LABELS = {code: TABLE[code].label for code in GASES}
 LEL_SPLIT = 4.0  # GB 30871: media with LEL ≥ 4 %vol get the 0.5 %vol limit, the rest 0.2 %vol
 MEDIA_FILE = Path(__file__).with_name("media.toml")
 
@@ -54,6 +59,18 @@ def _resolve(medium: str) -> str:
         return _LOOKUP[_fold(medium)]
     except KeyError:
         raise UnknownMedium(medium.strip()) from None
+
+
+def _check_combustible_gases() -> None:
+    """Raise UnknownMedium for a combustible gas of the table whose name media.toml does not list."""
+    for code in OTHERS:
+        if TABLE[code].kind == "combustible":
+            _resolve(TABLE[code].label)
+
+
+# A single-gas combustible detector's reading is converted by that gas's LEL: a table gas missing
+# from media.toml stops the app at start rather than an alarm mid-shift.
+_check_combustible_gases()
 
 
 def lel_of(medium: str) -> float:
@@ -163,11 +180,34 @@ class Verdict:
 def _code(key: object) -> str:
     gas = str(key).strip().upper()
     if gas not in UNITS:
-        raise ValueError(f"未知的气体代号「{key}」：可用 {'、'.join(GASES)}")
+        raise ValueError(f"未知的气体代号「{str(key)[:20]}」：可用 {'、'.join(GASES)}")
     return gas
 
 
-def _ex(ex: float, medium: str | None, limits: GasLimits) -> GasItem:
+def others(values: dict[str, float]) -> dict[str, float] | None:
+    """The readings of gases beyond the four columns, as stored in gas_reading.others (None: none)."""
+    found = {gas: value for gas, value in values.items() if gas not in CORE}
+    return found or None
+
+
+def others_text(others: dict | str | None) -> str | None:
+    """Render the other gases' readings (a dict, or its JSON text as a raw query returns it) in Chinese."""
+    if isinstance(others, str):
+        others = json.loads(others)
+    if not others:
+        return None
+    return "；".join(f"{GAS_LABELS.get(gas, gas)} {_num(value)} {UNITS.get(gas, '')}".rstrip()
+                    for gas, value in sorted(others.items(), key=lambda kv: _order(kv[0])))
+
+
+def _order(gas: str) -> int:
+    return GASES.index(gas) if gas in GASES else len(GASES)
+
+
+def _ex(ex: float, medium: str | None, limits: GasLimits, gas: str = "EX") -> GasItem:
+    if gas != "EX":
+        # A detector for one combustible gas (H2, CH4) reads %LEL of that gas: its own LEL converts it.
+        medium = TABLE[gas].label
     if medium is None or not medium.strip():
         # No medium, no LEL: take the stricter limit and the highest registered LEL, which
         # turns a %LEL reading into the most %vol it could mean, so no medium is judged too leniently.
@@ -181,19 +221,20 @@ def _ex(ex: float, medium: str | None, limits: GasLimits) -> GasItem:
         note = f"介质 {name} LEL {lel:.1f}%"
     vol = round(lel * ex / 100, 9)  # float noise must not fail a reading exactly at the limit
     text = f"≤ {_vol(limit)} %vol（折算 {limit / lel * 100:.1f} %LEL，{note}）"
-    return GasItem("EX", ex, UNITS["EX"], vol <= limit, text, vol)
+    return GasItem(gas, ex, UNITS[gas], vol <= limit, text, vol)
 
 
 def _item(gas: str, value: float, *, medium: str | None, limits: GasLimits,
           oxygen_range: bool) -> GasItem:
-    if gas == "EX":
-        return _ex(value, medium, limits)
+    if TABLE[gas].kind == "combustible":
+        return _ex(value, medium, limits, gas)
     if gas == "O2" and oxygen_range:
         ok = limits.o2_min <= value <= min(limits.o2_max, limits.o2_ceiling)
         return GasItem(gas, value, UNITS[gas], ok, f"{limits.o2_min:.1f}–{limits.o2_max:.1f} %vol")
     if gas == "O2":
         return GasItem(gas, value, UNITS[gas], value <= limits.o2_ceiling, f"≤ {limits.o2_ceiling:.1f} %vol")
-    limit = getattr(limits, gas.lower())
+    # H2S and CO may be tightened by a template; every other toxic gas is held to its GBZ 2.1 limit.
+    limit = getattr(limits, gas.lower(), None) or TABLE[gas].oel
     return GasItem(gas, value, UNITS[gas], value < limit, f"< {limit:g} {UNITS[gas]}")
 
 
@@ -226,7 +267,7 @@ def parse_values(text: str) -> dict[str, float]:
     normal = re.sub(r"\s*[=:]\s*", "=", unicodedata.normalize("NFKC", text))
     tokens = [t for t in re.split(r"[\s,;、]+", normal) if t]
     if not tokens:
-        raise ValueError("未填写气体读数，格式如：O2=20.9 EX=0 H2S=0 CO=0")
+        raise ValueError("未填写气体读数，格式如：O2=20.9 EX=0 H2S=0 CO=0（其他气体如 NH3=0）")
     values: dict[str, float] = {}
     for token in tokens:
         match = _TOKEN.fullmatch(token)

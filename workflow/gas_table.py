@@ -21,6 +21,12 @@ class Gas:
     source: str
     oel: float | None = None        # toxic gases: the GBZ 2.1 limit, the permit's pass limit too
     oel_kind: str | None = None
+    ceiling: float | None = None    # toxic gases: the pure gas's density, the most a reading can be
+
+    @property
+    def most(self) -> float:
+        """The largest reading this gas can physically give, in its unit."""
+        return {"oxygen": 100.0, "combustible": 10_000.0}.get(self.kind, self.ceiling)
 
 
 def _load(path: Path) -> MappingProxyType:
@@ -31,6 +37,8 @@ def _load(path: Path) -> MappingProxyType:
             raise ValueError(f"{path.name}: [{code}] needs a known kind and 0 < first < second")
         if (gas.kind == "toxic") != (gas.oel is not None) or (gas.oel is not None and gas.first > gas.oel):
             raise ValueError(f"{path.name}: [{code}] a toxic gas has an oel, and its first set point is at most it")
+        if (gas.kind == "toxic") != (gas.ceiling is not None) or (gas.ceiling is not None and gas.ceiling <= gas.second):
+            raise ValueError(f"{path.name}: [{code}] a toxic gas has a ceiling above its second set point")
         found[code] = gas
     return MappingProxyType(found)
 

@@ -58,7 +58,7 @@ def record_gas(permit_no: str, *, by: Person | None, values: dict, taken_at: dat
         upper = {k.upper(): v for k, v in values.items()}
         reading = GasReading.create(
             permit=ctx.permit, device=device, tester=by, taken_at=taken, recorded_at=ctx.now,
-            o2=upper.get("O2"), ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"),
+            o2=upper.get("O2"), ex=upper.get("EX"), h2s=upper.get("H2S"), co=upper.get("CO"), others=gas.others(upper),
             location_note=location_note, passed=verdict.passed,
             verdict={**verdict.as_dict(), "text": verdict.text()})
         ctx.bump, ctx.detail = False, verdict.text()

@@ -88,6 +88,8 @@ class ReadingOut(Schema):
     ex = fields.Float(allow_none=True, required=True)
     h2s = fields.Float(allow_none=True, required=True)
     co = fields.Float(allow_none=True, required=True)
+    # Every other gas of the shipped table the reading measured, {code: value in the table's unit}.
+    others = fields.Dict(keys=fields.String(), values=fields.Float(), allow_none=True, required=True)
     passed = fields.Boolean(allow_none=True, required=True)
 
 

@@ -118,7 +118,7 @@ def permit(no):
                           "signed_at": iso(sig.signed_at)}
                          for sig in permit.signatures.order_by(Signature.signed_at, Signature.id)]
     out["readings"] = [{"taken_at": iso(r.taken_at), "device": r.device, "o2": r.o2, "ex": r.ex, "h2s": r.h2s,
-                        "co": r.co, "passed": r.passed}
+                        "co": r.co, "others": r.others, "passed": r.passed}
                        for r in permit.gas_readings.order_by(GasReading.taken_at, GasReading.id)]
     out["events"] = [{"seq": e.seq, "action": e.action, "actor": e.actor, "at": iso(e.created_at), "data": e.data}
                      for e in AuditEvent.select().where(AuditEvent.permit_no == no).order_by(AuditEvent.seq)]

@@ -42,7 +42,7 @@ class Detector:
     def __init__(self, app_base: str, code: str, secret: str, interval: float = 10.0,
                  gases: list[str] | None = None):
         self.url, self.code, self.secret, self.interval = f"{app_base}/sensors/readings", code, secret, interval
-        self.values = {gas: CLEAN[gas] for gas in gases} if gases else dict(CLEAN)
+        self.values = {gas: CLEAN.get(gas, 0.0) for gas in gases} if gases else dict(CLEAN)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Re-entrant so that change() can hold it across setting the air and posting it.

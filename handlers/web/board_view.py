@@ -17,7 +17,7 @@ from models.isolation import STATE_LABELS, IsolationLink, IsolationPoint
 from models.permit import Permit
 from workflow import machine, onsite, simops, template as templates
 from workflow.clock import local
-from workflow.gas import GAS_LABELS, GASES, UNITS
+from workflow.gas import CORE, GAS_LABELS, GASES, UNITS
 from workflow.rules import UNGRADED
 from workflow.states import (ACCEPTED, CANCELLED, CLOSED, COMPLETED, EXPIRED, IN_APPROVAL,
                              IN_PROGRESS, ISSUED, LABELS, RECTIFYING, REJECTED, SUSPENDED)
@@ -103,16 +103,27 @@ class BoardView:
                 for s in rows]
 
     # -- gas and alarms -----------------------------------------------------------------------
-    def readings(self) -> list[dict]:
-        rows = (GasReading.select().where(GasReading.permit == self.permit)
-                .order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(READINGS))
-        return [self._reading(r) for r in rows]
+    def _recent(self) -> list[GasReading]:
+        if getattr(self, "_recent_rows", None) is None:
+            self._recent_rows = list(GasReading.select().where(GasReading.permit == self.permit)
+                                     .order_by(GasReading.taken_at.desc(), GasReading.id.desc()).limit(READINGS))
+        return self._recent_rows
 
-    def _reading(self, r: GasReading) -> dict:
+    def readings(self) -> list[dict]:
+        rows = self._recent()
+        return [self._reading(r, self.gases(rows)) for r in rows]
+
+    @staticmethod
+    def gases(rows: list[GasReading]) -> tuple[str, ...]:
+        """The four columns every permit has, then each other gas that one of rows measured."""
+        measured = {gas for r in rows for gas in (r.others or {})}
+        return CORE + tuple(gas for gas in GASES if gas in measured and gas not in CORE)
+
+    def _reading(self, r: GasReading, gases: tuple[str, ...]) -> dict:
         items = {i["gas"]: i for i in (r.verdict or {}).get("items", [])}
         values = []
-        for gas in GASES:
-            value = getattr(r, gas.lower())
+        for gas in gases:
+            value = getattr(r, gas.lower()) if gas in CORE else (r.others or {}).get(gas)
             item = items.get(gas)
             values.append({"gas": gas, "text": "—" if value is None else f"{value:g}",
                            "ok": None if item is None else item["passed"]})
@@ -186,4 +197,4 @@ class BoardView:
         return {"head": self.head(), "people": self.people(), "signatures": self.signatures(),
                 "overlaps": self.overlaps(), "handovers": self.handovers(), "isolations": self.isolations(),
                 "readings": self.readings(), "limits": self.limits(), "alarms": self.alarms(),
-                "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": GASES}
+                "marks": self.marks(), "units": UNITS, "gas_labels": GAS_LABELS, "gases": self.gases(self._recent())}

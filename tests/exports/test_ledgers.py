@@ -92,8 +92,26 @@ def test_a_detector_reading_of_no_permit_is_listed_unjudged(month, tmp_path):
     GasReading.create(permit=None, device="GD-0001", taken_at=MORNING + timedelta(hours=5), o2=20.9, ex=0.0,
                       passed=None, verdict={})
     _, book = _ledger(tmp_path)
-    last = list(book["气体检测记录"].iter_rows(min_row=4, values_only=True))[-1]
-    assert last[1] is None and last[4] == "检测仪" and last[11] == "未判定" and "未绑定作业票" in last[12]
+    last = dict(zip([c.header for c in records.READING_COLUMNS],
+                    list(book["气体检测记录"].iter_rows(min_row=4, values_only=True))[-1]))
+    assert last["作业票编号"] is None and last["来源"] == "检测仪" and last["结论"] == "未判定"
+    assert "未绑定作业票" in last["判定说明（对照本票限值）"] and last["其他气体"] is None
+
+
+def test_readings_and_rolled_up_minutes_of_other_gases_show_them_with_chinese_labels_and_units(month, tmp_path):
+    from models import ReadingRollup
+    GasReading.create(permit=None, device="GD-0040", taken_at=MORNING + timedelta(hours=5), o2=20.9,
+                      others={"NH3": 5.0, "CL2": 0.5}, passed=None, verdict={})
+    ReadingRollup.create(device="GD-0040", minute=MORNING + timedelta(hours=4), count=3,
+                         last_at=MORNING + timedelta(hours=4, seconds=40), o2_min=20.9, o2_max=20.9, o2_last=20.9,
+                         others={"NH3": [2.0, 6.0, 4.0]})
+    _, book = _ledger(tmp_path)
+    last = dict(zip([c.header for c in records.READING_COLUMNS],
+                    list(book["气体检测记录"].iter_rows(min_row=4, values_only=True))[-1]))
+    assert last["其他气体"] == "氨 5.0 mg/m³；氯气 0.5 mg/m³"
+    (minute,) = book["检测仪分钟汇总"].iter_rows(min_row=4, values_only=True)
+    row = dict(zip([c.header for c in rollups.COLUMNS], minute))
+    assert row["其他气体（最低/最高/末值）"] == "氨 2/6/4 mg/m³" and row["O2 末值"] == 20.9
 
 
 def test_an_empty_period_gives_a_valid_workbook_that_says_no_data(plant, tmp_path):

@@ -146,8 +146,8 @@ BAD_BOOKS = {
     "no rows": (dict(rows=()), (None, None), "没有任何检测仪"),
     "duplicate code": (dict(rows=ROWS + (sensor_row("GD-0012", 名称="另一台"),)), (NEW_ROW, "编号"),
                        f"编号“GD-0012”与第{row_of('GD-0012')}行重复"),
-    "unknown gas": (dict(rows=replace("GD-0012", 测量气体="O2、EX、NH3")), (row_of("GD-0012"), "测量气体"),
-                    "未知气体“NH3”，可选：O2、EX、H2S、CO"),
+    "unknown gas": (dict(rows=replace("GD-0012", 测量气体="O2、EX、HCHO")), (row_of("GD-0012"), "测量气体"),
+                    "未知气体“HCHO”，可选：O2、EX、H2S、CO、H2、CH4、NH3、CL2、SO2、NO2、HCN、C6H6"),
     "only separators": (dict(rows=replace("GD-0012", 测量气体="、 /")), (row_of("GD-0012"), "测量气体"), "不能为空"),
     "bad type": (dict(rows=replace("GD-0012", 类型="手持")), (row_of("GD-0012"), "类型"),
                  "未知类型“手持”，可选：便携、固定"),
@@ -183,7 +183,7 @@ def test_bad_book_names_the_cell_and_changes_nothing(plant, tmp_path, case):
 
 
 def test_bad_book_registers_nothing(plant, tmp_path):
-    rows = ROWS + (("GD-0099", "新探测器", "3#罐区", "固定", "NH3", 60, "", ""),)
+    rows = ROWS + (("GD-0099", "新探测器", "3#罐区", "固定", "HCHO", 60, "", ""),)
 
     with pytest.raises(SensorImportError):
         load_sensors(write_book(tmp_path / "bad.xlsx", rows))
@@ -192,7 +192,7 @@ def test_bad_book_registers_nothing(plant, tmp_path):
 
 
 def test_every_error_is_reported_together(plant, tmp_path):
-    rows = replace("GD-0001", 类型="手持", 测量气体="O2、NH3", 上报间隔秒=0, 所属单位="U7", 启用="停用")
+    rows = replace("GD-0001", 类型="手持", 测量气体="O2、HCHO", 上报间隔秒=0, 所属单位="U7", 启用="停用")
     rows = [sensor_row("GD-0013", 名称="") if r[0] == "GD-0013" else r for r in rows]
 
     with pytest.raises(SensorImportError) as caught:

@@ -60,3 +60,17 @@ def test_the_table_carries_every_gas_with_unit_and_source_and_sets_the_permit_li
     assert all(g.first <= g.oel and g.second <= 2 * g.oel for g in toxic)
     assert (STATUTORY.h2s, STATUTORY.co) == (GASES["H2S"].oel, GASES["CO"].oel) == (10.0, 20.0)
     assert levels.SET_POINTS["H2S"] == (10.0, 20.0) and (levels.O2_LOW, levels.O2_HIGH) == (19.5, 23.5)
+
+
+def test_an_ammonia_detector_gets_the_table_s_set_points_or_tighter_ones_and_a_looser_one_is_refused(plant, tmp_path):
+    rows = [("GD-0060", "液氨罐区固定式氨气探测器", "3#罐区", "固定", "NH3、CL2", 30, "U2", "是", "NH3=20", "")]
+    load_sensors(write_sheets(tmp_path / "nh3.xlsx", {"检测仪": (SET_HEADERS, rows)}))
+    sensor = Sensor.get(code="GD-0060")
+    assert sensor.gases == ["NH3", "CL2"] and sensor.set_points == {"NH3": [20.0, 60.0]}
+    assert [(t.gas, t.level) for t in levels.trips({"NH3": 25.0, "CL2": 1.0}, sensor.set_points)] == [
+        ("NH3", levels.FIRST), ("CL2", levels.FIRST)]
+
+    loose = [rows[0][:8] + ("CL2=1.5", "")]
+    with pytest.raises(SensorImportError) as caught:
+        load_sensors(write_sheets(tmp_path / "loose.xlsx", {"检测仪": (SET_HEADERS, loose)}))
+    assert "氯气（CL2）一级报警值 1.5 mg/m³ 高于标准上限 1 mg/m³（GBZ 2.1-2019 MAC" in caught.value.errors[0].message

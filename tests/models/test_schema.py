@@ -61,6 +61,7 @@ def _back_to_version_1() -> None:
     database.drop_tables([Enterprise, ToolLoan, Tool, QuizAttempt, Question, Course, Inspection, InspectionPlan])
     from models.area import AreaVisit
     database.drop_tables([AreaVisit])   # m0031's (keys to area and person)
+    migrate(m.drop_column("gas_reading", "others"), m.drop_column("reading_rollup", "others"))   # m0035's
     # m0019's columns, before the tables that hold them go.
     migrate(*(m.drop_column("change_request", column) for column in CHANGE_ROUTE_COLUMNS))
     migrate(m.drop_column("sensor", "set_points"), m.drop_column("permit", "site_code_round"))
@@ -119,6 +120,8 @@ def test_a_version_1_database_is_upgraded_by_every_later_migration(db):
     assert all(database.table_exists(t) for t in ("course", "question", "quiz_attempt"))
     assert database.table_exists("tool") and database.table_exists("tool_loan")
     assert all(database.table_exists(t) for t in ("meeting", "meeting_permit", "meeting_attendee"))
+    assert "others" in {c.name for c in database.get_columns("gas_reading")}
+    assert "others" in {c.name for c in database.get_columns("reading_rollup")}
     assert current_version() == discover()[-1].version
 
 

@@ -66,7 +66,7 @@ class Site:
     def report(self, sensor: Sensor | str, at: datetime, **values) -> intake.Result:
         """Post one signed reading of sensor taken at `at` (good air unless values say otherwise)."""
         sensor = Sensor.get(Sensor.code == (sensor if isinstance(sensor, str) else sensor.code))
-        reading = {g: GOOD_AIR[g] for g in sensor.gases} | values
+        reading = {g: GOOD_AIR.get(g, 0.0) for g in sensor.gases} | values
         body = body_of([{"device": sensor.code, "ts": iso(at), "values": reading}])
         checked, readings, _ = intake.verify(body, signed(body, sensor.secret, at), now=at)
         return intake.ingest(checked, readings, now=at)

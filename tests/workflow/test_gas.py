@@ -7,7 +7,7 @@ import pytest
 
 from workflow import gas
 from workflow.gas import STATUTORY, GasLimits, UnknownMedium, evaluate, lel_of, limits_from, \
-    looser_fields, parse_values
+    GAS_LABELS, looser_fields, others, others_text, parse_values
 
 
 def ex(reading: float, medium: str | None, **kw) -> gas.GasItem:
@@ -145,10 +145,46 @@ def test_invalid_reading_raises(bad):
 
 
 def test_unknown_gas_code_raises_and_names_it():
-    with pytest.raises(ValueError, match="NO2"):
-        evaluate({"NO2": 1}, medium=None)
-    with pytest.raises(ValueError, match="SO2"):
-        evaluate({"O2": 20.9}, medium=None, required=("SO2",))
+    with pytest.raises(ValueError, match="HCHO"):
+        evaluate({"HCHO": 1}, medium=None)
+    with pytest.raises(ValueError, match="XE"):
+        evaluate({"O2": 20.9}, medium=None, required=("XE",))
+
+
+# --- the other gases of the table ---
+
+@pytest.mark.parametrize("gas, under, at", [("NH3", 29.9, 30.0), ("CL2", 0.9, 1.0), ("SO2", 9.9, 10.0),
+                                            ("NO2", 9.9, 10.0), ("HCN", 0.9, 1.0), ("C6H6", 9.9, 10.0)])
+def test_a_toxic_gas_passes_only_below_its_gbz_limit_from_the_table(gas, under, at):
+    assert evaluate({"O2": 20.9, gas: under}, medium=None).passed
+    failed = evaluate({"O2": 20.9, gas: at}, medium=None)
+    assert not failed.passed
+    assert f"{GAS_LABELS[gas]} {at:.1f} mg/m³ 不合格，限值 < {at:g} mg/m³" in failed.text()
+
+
+def test_a_hydrogen_detector_s_lel_reading_is_converted_by_hydrogen_s_own_lel():
+    # H2 LEL 4 %vol ≥ 4: the 0.5 %vol limit, which is 12.5 %LEL of hydrogen, whatever the permit's medium.
+    assert evaluate({"H2": 12.5}, medium="汽油").passed
+    failed = evaluate({"H2": 13.0}, medium="汽油")
+    assert not failed.passed and "氢气 13.0 %LEL（折 0.52 %vol）不合格" in failed.text()
+
+
+def test_a_template_may_require_another_gas_and_its_absence_fails():
+    verdict = evaluate({"O2": 20.9}, medium=None, required=("NH3",))
+    assert not verdict.passed and verdict.missing == ("NH3",) and "缺少 氨" in verdict.text()
+
+
+def test_chat_readings_take_any_gas_of_the_table():
+    assert parse_values("O2=20.9 NH3=5 cl2=0.5 C6H6=1") == {"O2": 20.9, "NH3": 5.0, "CL2": 0.5, "C6H6": 1.0}
+    with pytest.raises(ValueError, match="未知的气体代号「HCHO」"):
+        parse_values("O2=20.9 HCHO=1")
+
+
+def test_the_other_gases_are_shown_with_chinese_labels_and_units():
+    assert others({"O2": 20.9, "CO": 1.0}) is None
+    assert others({"O2": 20.9, "NH3": 5.0}) == {"NH3": 5.0}
+    assert others_text({"C6H6": 1.0, "NH3": 5.0}) == "氨 5.0 mg/m³；苯 1.0 mg/m³"
+    assert others_text('{"H2": 3}') == "氢气 3.0 %LEL" and others_text(None) is None
 
 
 # --- template limits ---
@@ -201,7 +237,7 @@ def test_parse_values_accepts_common_forms(text):
     ("O2=abc", "O2=abc"),
     ("O2=-1", "O2=-1"),
     ("EX=0.1%", "EX=0.1%"),
-    ("NO2=1", "NO2"),
+    ("HCHO=1", "HCHO"),
     ("O2=20.9 o2=20.8", "o2=20.8"),
 ])
 def test_parse_values_rejects_malformed_tokens_naming_them(text, named):

@@ -112,6 +112,19 @@ def test_gas_readings_show_pass_and_fail_and_active_alarms_show_in_red(client):
     assert 'class="alarms"' not in client.get(live).get_data(as_text=True)
 
 
+def test_a_reading_of_another_gas_gets_its_own_column_with_its_chinese_label_and_unit(client):
+    permit = in_approval()
+    tester = find_person("chenjian")
+    live = path_of(links.url(permit, path="/live"))
+    record_gas(permit.no, by=tester, values={"O2": 20.9, "EX": 0, "H2S": 0, "CO": 0})
+    assert "氨<small>" not in client.get(live).get_data(as_text=True)   # no column for a gas nobody measured
+    record_gas(permit.no, by=tester, values={"O2": 20.9, "EX": 0, "H2S": 0, "CO": 0, "NH3": 35})
+    html = client.get(live).get_data(as_text=True)
+    assert "<th>氨<small>mg/m³</small></th>" in html and '<td class="bad">35</td>' in html
+    assert "氨 &lt; 30 mg/m³" in html   # the limit it was held to, from the gas table
+    assert html.count("<td>—</td>") >= 1   # the older reading measured no ammonia
+
+
 def test_the_qr_code_holds_the_site_link(client):
     permit = in_approval()
     answer = client.get(path_of(links.url(permit, "print", path="/qr.png")))
