@@ -19,6 +19,7 @@ from models.schema import upgrade
 from workflow import audit
 
 _opened: dict[str, Database] = {}
+_codes: dict[int, str] = {}   # id of an opened database → its enterprise's code
 _lock = threading.Lock()
 
 
@@ -75,7 +76,32 @@ def listing() -> list[Enterprise]:
 def database_of(code: str) -> Database | None:
     """Return the enterprise's database (one pool per process and URL, opened on first use), or None."""
     row = _registry().where(Enterprise.code == code).first()
-    return _pool(row.database_url) if row is not None else None
+    if row is None:
+        return None
+    db = _pool(row.database_url)
+    _codes[id(db)] = row.code
+    return db
+
+
+def codes() -> list[str]:
+    """Return every registered enterprise's code, in order."""
+    return [code for (code,) in _registry().select(Enterprise.code).order_by(Enterprise.code).tuples()]
+
+
+def current() -> str | None:
+    """Return the code of the enterprise whose database this context has bound; None on the deployment's own."""
+    db = database.obj
+    if db is database.home:
+        return None
+    # A database bound by other means (a snapshot being read) is no enterprise's: its work is the deployment's.
+    return _codes.get(id(db))
+
+
+def after_fork() -> None:
+    """Forget the enterprises' connections a forked child inherited, as models.db.after_fork does the home's."""
+    from models.db import forget_inherited
+    for db in list(_opened.values()):
+        forget_inherited(db)
 
 
 def _pool(url: str) -> Database:
