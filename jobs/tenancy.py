@@ -13,7 +13,6 @@ from typing import Callable, Iterator
 from rq import Queue
 from rq.job import Job
 
-from models.db import bound
 from park import enterprises
 
 META = "enterprise"
@@ -35,10 +34,9 @@ def on(code: str | None) -> Iterator[None]:
     if not code:
         yield
         return
-    db = enterprises.database_of(code)
-    if db is None:
+    if enterprises.database_of(code) is None:
         raise UnknownEnterprise(f"没有编码为“{code}”的企业")
-    with bound(db):
+    with enterprises.entered(code):   # its database, and its own chat apps for what the job sends
         yield
 
 

@@ -1,13 +1,17 @@
 """The park's enterprises: added with a database of their own (migrated on the spot), and bound per request.
 
 The registry lives in the deployment's own database; each enterprise's permits, people and audit chain
-live only in its database.
+live only in its database. An enterprise may carry its own chat apps (a WeCom corp, a DingTalk org): a
+callback's corp id then finds it, and while it is entered every send goes through its apps alone.
 """
 from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
+from typing import Iterator
 
 from peewee import Database, OperationalError
 
@@ -81,6 +85,93 @@ def database_of(code: str) -> Database | None:
     db = _pool(row.database_url)
     _codes[id(db)] = row.code
     return db
+
+
+def _row(code: str) -> Enterprise | None:
+    return _registry().where(Enterprise.code == code).first()
+
+
+PLATFORM_VARS = {"wecom": "WECOM_", "dingtalk": "DINGTALK_"}
+
+
+def set_chat(code: str, variables: dict[str, str], *, now: datetime | None = None) -> list[str]:
+    """Give the enterprise its own app on each platform the variables name (WECOM_* / DINGTALK_*, as in
+    the deployment's settings); return the platforms set."""
+    if database.obj is not database.home:
+        raise EnterpriseError("企业的聊天应用只能在部署本身设置（不带 --enterprise）")
+    row = _row(code)
+    if row is None:
+        raise EnterpriseError(f"没有编码为“{code}”的企业：python app.py enterprise list")
+    unknown = sorted(k for k in variables if not k.startswith(tuple(PLATFORM_VARS.values())))
+    if unknown or not variables:
+        raise EnterpriseError(f"只接受 WECOM_* 或 DINGTALK_* 变量，未识别：{'、'.join(unknown) or '（空）'}")
+    found: dict[str, dict] = {}
+    for platform, prefix in PLATFORM_VARS.items():
+        env = {k: v for k, v in variables.items() if k.startswith(prefix)}
+        if not env:
+            continue
+        try:
+            parsed = settings.parse_platform(platform, env)
+        except SystemExit as exc:   # the settings' own check, whose message names the variable
+            raise EnterpriseError(f"{platform} 配置不正确：{exc}") from None
+        if parsed is None:
+            raise EnterpriseError(f"{platform} 配置不完整")
+        owner = corp_owner(platform, parsed.corp_id)
+        if owner not in (None, code):
+            raise EnterpriseError(f"企业号 {parsed.corp_id} 已由“{owner or '本部署'}”使用，每个企业须有自己的应用")
+        found[platform] = env
+    with transaction():
+        Enterprise.update(**found).where(Enterprise.id == row.id).execute()
+        # The secrets stay out of the chain: which apps, not their keys.
+        audit.append(permit_no=None, actor="cli", action="enterprise_chat_set",
+                     data={"code": code, "apps": {p: settings.parse_platform(p, e).corp_id for p, e in found.items()}},
+                     at=now or utcnow())
+    return sorted(found)
+
+
+def corp_owner(platform: str, corp_id: str) -> str | None:
+    """Return the code of the enterprise whose app on platform is corp_id, "" for the deployment's own, else None."""
+    own = getattr(settings.home(), platform, None)
+    if own is not None and own.corp_id == corp_id:
+        return ""
+    for row in _registry().where(getattr(Enterprise, platform).is_null(False)):
+        parsed = settings.parse_platform(platform, getattr(row, platform))
+        if parsed is not None and parsed.corp_id == corp_id:
+            return row.code
+    return None
+
+
+_settings: dict[tuple, settings.Settings] = {}
+
+
+def settings_of(code: str) -> settings.Settings | None:
+    """Return the settings the enterprise's work runs with: the deployment's, with the enterprise's own apps
+    in place of the deployment's when it has any; None for an unknown enterprise."""
+    row = _row(code)
+    if row is None:
+        return None
+    home = settings.home()
+    if not row.wecom and not row.dingtalk:
+        return home
+    key = (code, id(home), repr(row.wecom), repr(row.dingtalk))
+    with _lock:
+        if key not in _settings:
+            wecom = settings.parse_platform("wecom", row.wecom) if row.wecom else None
+            dingtalk = settings.parse_platform("dingtalk", row.dingtalk) if row.dingtalk else None
+            default = home.default_platform if wecom and dingtalk else ("wecom" if wecom else "dingtalk")
+            # Nothing of the deployment's own apps: another enterprise's card must never leave through them.
+            _settings[key] = replace(home, wecom=wecom, dingtalk=dingtalk, wecom_ws=None, default_platform=default)
+        return _settings[key]
+
+
+@contextmanager
+def entered(code: str) -> Iterator[str]:
+    """Run the block as the enterprise: its database bound, its settings (its chat apps) current."""
+    db, conf = database_of(code), settings_of(code)
+    if db is None or conf is None:
+        raise EnterpriseError(f"没有编码为“{code}”的企业")
+    with settings.scoped(conf), bound(db):
+        yield code
 
 
 def codes() -> list[str]:
