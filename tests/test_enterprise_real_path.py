@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from bot.dingtalk_sign import dingtalk_sign
+from cards import links
 from exports.org_import import load_org
 from handlers.api import tokens
 from handlers.demo.scripted import DingTalkPhone, Phone
@@ -146,6 +147,18 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
         answer = requests.post(f"{home.app}/wecom/callback", params=params, data=body, timeout=10)
         assert 400 <= answer.status_code < 500 and "Traceback" not in answer.text
         assert {code: books(code) for code in (None, "jia", "yi")} == before
+
+        # Pages: a board link issued in 甲 opens on 甲's database; with 乙's code (乙 has a permit of the same
+        # number) or none, or an unknown one, it is a bare 404.
+        with enterprises.entered("jia"):
+            board = links.url(jia_permit)
+        assert "?t=jia." in board and f"t=jia." in str(jia.messages("zhengji"))   # as the cards carried it
+        page = requests.get(board, timeout=10)
+        assert page.status_code == 200 and jia_permit.no in page.text
+        assert jia_permit.no == yi_permit.no   # numbered in each enterprise's own database
+        for forged in (board.replace("t=jia.", "t=yi."), board.replace("t=jia.", "t="),
+                       board.replace("t=jia.", "t=bing.")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
 
         # The API: each enterprise's token sees its own permit, signed in its own app, and no other's.
         for code, channel in (("jia", "wecom"), ("yi", "dingtalk")):
