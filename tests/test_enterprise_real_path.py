@@ -85,6 +85,8 @@ def park(app: str, tmp_path):
                                                           "mode": "callback"}, timeout=10)
         requests.post(f"{yi_base}/sandbox/config", json={"mode": "http", "card_callback_url": f"{app}/dingtalk/card",
                                                          "robot_callback_url": f"{app}/dingtalk/robot"}, timeout=10)
+        # 甲's WeCom checks the callback URL with 甲's token: the deployment answers for 甲's app.
+        assert requests.post(f"{jia_base}/sandbox/verify", timeout=10).json()["ok"] is True
         with enterprises.entered("yi"):
             register_card_route()   # as `python app.py --enterprise yi dingtalk-setup` does
         yield Phone(jia_base, app), DingTalkPhone(yi_base, app)
