@@ -92,6 +92,7 @@ def _row(code: str) -> Enterprise | None:
 
 
 PLATFORM_VARS = {"wecom": "WECOM_", "dingtalk": "DINGTALK_"}
+PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
 
 
 def set_chat(code: str, variables: dict[str, str], *, now: datetime | None = None) -> list[str]:
@@ -113,9 +114,9 @@ def set_chat(code: str, variables: dict[str, str], *, now: datetime | None = Non
         try:
             parsed = settings.parse_platform(platform, env)
         except SystemExit as exc:   # the settings' own check, whose message names the variable
-            raise EnterpriseError(f"{platform} 配置不正确：{exc}") from None
+            raise EnterpriseError(f"{PLATFORM_NAMES[platform]}应用配置不正确：{exc}") from None
         if parsed is None:
-            raise EnterpriseError(f"{platform} 配置不完整")
+            raise EnterpriseError(f"{PLATFORM_NAMES[platform]}应用配置不完整")
         owner = corp_owner(platform, parsed.corp_id)
         if owner not in (None, code):
             raise EnterpriseError(f"企业号 {parsed.corp_id} 已由“{owner or '本部署'}”使用，每个企业须有自己的应用")
