@@ -14,7 +14,7 @@ from cards import links
 from exports.org_import import load_org
 from handlers.api import tokens
 from handlers.demo.scripted import DingTalkPhone, Phone
-from models import AuditEvent, Finding, InboxEvent, Outbox, Person, Signature
+from models import AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature
 from models.db import bound
 from models.permit import Permit
 from park import enterprises
@@ -76,11 +76,11 @@ def park(app: str, tmp_path):
         assert enterprises.set_chat("jia", {
             "WECOM_CORP_ID": JIA_CORP, "WECOM_AGENT_ID": str(JIA_AGENT), "WECOM_SECRET": JIA_SECRET,
             "WECOM_TOKEN": JIA_TOKEN, "WECOM_AES_KEY": JIA_AES, "WECOM_API_BASE": jia_base,
-            "WECOM_OAUTH_BASE": jia_base}) == ["wecom"]
+            "WECOM_OAUTH_BASE": jia_base, "WECOM_JSSDK_URL": f"{jia_base}/sandbox/jssdk.js"}) == ["wecom"]
         assert enterprises.set_chat("yi", {
             "DINGTALK_APP_KEY": YI_KEY, "DINGTALK_APP_SECRET": YI_SECRET, "DINGTALK_CORP_ID": YI_CORP,
             "DINGTALK_MODE": "http", "DINGTALK_API_BASE": yi_base, "DINGTALK_OAPI_BASE": yi_base,
-            "DINGTALK_LOGIN_BASE": yi_base}) == ["dingtalk"]
+            "DINGTALK_LOGIN_BASE": yi_base, "DINGTALK_JSSDK_URL": f"{yi_base}/sandbox/jssdk.js"}) == ["dingtalk"]
         requests.post(f"{jia_base}/sandbox/config", json={"callback_url": f"{app}/wecom/callback",
                                                           "mode": "callback"}, timeout=10)
         requests.post(f"{yi_base}/sandbox/config", json={"mode": "http", "card_callback_url": f"{app}/dingtalk/card",
@@ -161,6 +161,14 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
         for forged in (board.replace("t=jia.", "t=yi."), board.replace("t=jia.", "t="),
                        board.replace("t=jia.", "t=bing.")):
             assert requests.get(forged, timeout=10).status_code == 404, forged
+
+        # The site's QR code of each enterprise's permit: scanned in that enterprise's app, proved through its
+        # OAuth, and the check-in written in its database alone.
+        for code, phone, permit in (("jia", jia, jia_permit), ("yi", yi, yi_permit)):
+            with enterprises.entered(code):
+                assert phone.scan("chuwei", permit.no) == 200
+                assert [c.person.name for c in CheckIn.select()] == ["褚卫"]
+        assert not CheckIn.select().exists()
 
         # The API: each enterprise's token sees its own permit, signed in its own app, and no other's.
         for code, channel in (("jia", "wecom"), ("yi", "dingtalk")):
