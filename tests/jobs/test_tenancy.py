@@ -46,6 +46,14 @@ def test_a_job_enqueued_under_an_enterprise_carries_it_and_runs_on_its_database(
     assert database.obj is database.home   # the worker gave the context back
 
 
+def test_the_forking_worker_runs_an_enterprises_job_in_its_horse_on_the_enterprises_database(yi):
+    with bound(enterprises.database_of(yi)):
+        job = queue("default").enqueue(marked)
+    OrdinaryWorker([queue("default")], connection=redis()).work(burst=True)
+    job.refresh()
+    assert job.return_value() == "yi"
+
+
 def test_a_job_of_an_enterprise_no_longer_registered_fails_and_runs_nowhere_else(yi):
     from models.enterprise import Enterprise
     with bound(enterprises.database_of(yi)):
