@@ -13,6 +13,7 @@ from bot.dingtalk_sign import dingtalk_sign
 from cards import links
 from exports.org_import import load_org
 from handlers.api import tokens
+from handlers.demo.demo import stream_connection
 from handlers.demo.scripted import DingTalkPhone, Phone
 from models import AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature
 from models.db import bound
@@ -59,12 +60,13 @@ YI_KEY, YI_SECRET, YI_CORP = "dingyikey01", "yi-dingtalk-secret", "dingyicorp"
 
 
 @contextmanager
-def park(app: str, tmp_path):
+def park(app: str, tmp_path, *, yi_mode: str = "http"):
     """Start 甲's WeCom and 乙's DingTalk, add both enterprises with the sample org and give each its app."""
     from handlers.cli.dingtalk_setup import register_card_route
     from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
     people = {p.wecom_userid: p.name for p in Person.select() if p.wecom_userid}
+    stream = None
     jia_base, stop_jia = run_in_thread(create_wecom_sandbox(
         corp_id=JIA_CORP, corp_secret=JIA_SECRET, agent_id=JIA_AGENT, token=JIA_TOKEN, aes_key=JIA_AES,
         users=list(people)))
@@ -79,18 +81,23 @@ def park(app: str, tmp_path):
             "WECOM_OAUTH_BASE": jia_base, "WECOM_JSSDK_URL": f"{jia_base}/sandbox/jssdk.js"}) == ["wecom"]
         assert enterprises.set_chat("yi", {
             "DINGTALK_APP_KEY": YI_KEY, "DINGTALK_APP_SECRET": YI_SECRET, "DINGTALK_CORP_ID": YI_CORP,
-            "DINGTALK_MODE": "http", "DINGTALK_API_BASE": yi_base, "DINGTALK_OAPI_BASE": yi_base,
+            "DINGTALK_MODE": yi_mode, "DINGTALK_API_BASE": yi_base, "DINGTALK_OAPI_BASE": yi_base,
             "DINGTALK_LOGIN_BASE": yi_base, "DINGTALK_JSSDK_URL": f"{yi_base}/sandbox/jssdk.js"}) == ["dingtalk"]
         requests.post(f"{jia_base}/sandbox/config", json={"callback_url": f"{app}/wecom/callback",
                                                           "mode": "callback"}, timeout=10)
-        requests.post(f"{yi_base}/sandbox/config", json={"mode": "http", "card_callback_url": f"{app}/dingtalk/card",
+        requests.post(f"{yi_base}/sandbox/config", json={"mode": yi_mode, "card_callback_url": f"{app}/dingtalk/card",
                                                          "robot_callback_url": f"{app}/dingtalk/robot"}, timeout=10)
         # 甲's WeCom checks the callback URL with 甲's token: the deployment answers for 甲's app.
         assert requests.post(f"{jia_base}/sandbox/verify", timeout=10).json()["ok"] is True
         with enterprises.entered("yi"):
-            register_card_route()   # as `python app.py --enterprise yi dingtalk-setup` does
+            if yi_mode == "http":
+                register_card_route()   # as `python app.py --enterprise yi dingtalk-setup` does
+            else:   # as `python app.py --enterprise yi dingtalk-stream` does
+                stream = stream_connection(yi_base, api_base=yi_base)
         yield Phone(jia_base, app), DingTalkPhone(yi_base, app)
     finally:
+        if stream is not None:
+            stream.stop()
         stop_jia()
         stop_yi()
 
@@ -115,9 +122,11 @@ def planned(phone, drain, code: str) -> Permit:
         return Permit.get()
 
 
-def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_access_is_refused(world, tmp_path):
+@pytest.mark.parametrize("yi_mode", ["http", "stream"])
+def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_access_is_refused(world, tmp_path,
+                                                                                             yi_mode):
     home, drain, _ = world
-    with park(home.app, tmp_path) as (jia, yi):
+    with park(home.app, tmp_path, yi_mode=yi_mode) as (jia, yi):
         jia_permit, yi_permit = planned(jia, drain, "jia"), planned(yi, drain, "yi")
         for code, permit, channel in (("jia", jia_permit, "wecom"), ("yi", yi_permit, "dingtalk")):
             with enterprises.entered(code):
