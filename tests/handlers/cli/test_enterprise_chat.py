@@ -77,3 +77,12 @@ def test_a_callback_of_a_corp_nobody_has_is_refused_before_anything_is_stored(ji
     for field in ("corpId", "chatbotCorpId"):
         assert api.post("/dingtalk/robot", json={field: "dingnobody"}).status_code == 403
     assert (InboxEvent.select().count(), AuditEvent.select().count()) == before
+
+
+def test_a_command_run_for_an_enterprise_reads_its_apps(jia):
+    from app import cli
+    ding = ["DINGTALK_APP_KEY=k", "DINGTALK_APP_SECRET=s", "DINGTALK_CORP_ID=dingyi"]
+    assert run(jia, "jia", *JIA).exit_code == 0 and run(jia, "yi", *ding).exit_code == 0
+    # jia chats on WeCom alone; yi's DingTalk app holds a Stream connection, so has no callback to register.
+    assert "未配置钉钉" in jia.invoke(cli, ["--enterprise", "jia", "dingtalk-setup"]).output
+    assert "DINGTALK_MODE=stream" in jia.invoke(cli, ["--enterprise", "yi", "dingtalk-setup"]).output
