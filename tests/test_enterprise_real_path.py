@@ -14,8 +14,10 @@ from cards import links
 from exports.org_import import load_org
 from handlers.api import tokens
 from handlers.demo.demo import stream_connection
+from handlers.web import area_board
 from handlers.demo.scripted import DingTalkPhone, Phone
 from models import AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature
+from models.area import Area
 from models.db import bound
 from models.permit import Permit
 from park import enterprises
@@ -169,6 +171,15 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
         assert jia_permit.no == yi_permit.no   # numbered in each enterprise's own database
         for forged in (board.replace("t=jia.", "t=yi."), board.replace("t=jia.", "t="),
                        board.replace("t=jia.", "t=bing.")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
+
+        # An area's board, whose link 甲 prints for its entrance: the same area of 乙 or of the deployment (the
+        # same sample plant, the same ids and names) is not what it opens.
+        with enterprises.entered("jia"):
+            area = Area.get(Area.id == jia_permit.area_id)
+            posted = area_board.url(area)
+        assert "?a=jia." in posted and requests.get(posted, timeout=10).status_code == 200
+        for forged in (posted.replace("a=jia.", "a=yi."), posted.replace("a=jia.", "a=")):
             assert requests.get(forged, timeout=10).status_code == 404, forged
 
         # The site's QR code of each enterprise's permit: scanned in that enterprise's app, proved through its

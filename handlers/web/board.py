@@ -89,12 +89,15 @@ def _who_serializer() -> URLSafeTimedSerializer:
 
 @bp.before_request
 def _enter_enterprise() -> None:
+    enter_enterprise(links.enterprise_of(request.args))
+
+
+def enter_enterprise(code: str | None) -> None:
     """Open a park enterprise's link on its database (and with its apps); an unknown code is a bare 404."""
     from contextlib import ExitStack
     from flask import g
     from models import database
     from park import enterprises
-    code = links.enterprise_of(request.args)
     if code is None:
         return
     if enterprises.database_of(code) is None:
@@ -108,7 +111,7 @@ def _enter_enterprise() -> None:
 
 
 @bp.teardown_request
-def _leave_enterprise(_exc) -> None:
+def leave_enterprise(_exc) -> None:
     from flask import g
     scope = g.pop("board_enterprise", None)
     if scope is not None:

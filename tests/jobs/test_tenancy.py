@@ -26,7 +26,8 @@ def marked() -> str:
 def yi(api, tmp_path):
     enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
     with bound(enterprises.database_of("yi")):
-        Person.create(name=MARK, wecom_userid="yionly", department=Department.create(code="YI-SAFE", name="乙厂安全部", kind=SAFETY))
+        unit = Department.create(code="YI-SAFE", name="乙厂安全部", kind=SAFETY)
+        Person.create(name=MARK, wecom_userid="yionly", department=unit)
     return "yi"
 
 
