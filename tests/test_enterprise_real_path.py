@@ -11,12 +11,13 @@ import requests
 
 from bot.dingtalk_sign import dingtalk_sign
 from cards import links
+from emergency import muster, stop
 from exports.org_import import load_org
 from handlers.api import tokens
 from handlers.demo.demo import stream_connection
 from handlers.web import area_board
 from handlers.demo.scripted import DingTalkPhone, Phone
-from models import AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature
+from models import AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature, find_person
 from models.area import Area
 from models.db import bound
 from models.permit import Permit
@@ -197,3 +198,11 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
             assert len(listed) == 1
             one = requests.get(f"{home.app}/api/v1/permits/{listed[0]['no']}", headers=auth, timeout=10).json()
             assert [s["channel"] for s in one["signatures"]] == [channel]
+
+        # An emergency raised in 甲: its muster page's link opens on 甲's database alone.
+        with enterprises.entered("jia"):
+            raised = stop.raise_emergency("3#罐区 东侧法兰泄漏", by=find_person("sunli")).emergency
+            page = muster.url(raised)
+        assert "?t=jia." in page and "人员清点" in requests.get(page, timeout=10).text
+        for forged in (page.replace("t=jia.", "t=yi."), page.replace("t=jia.", "t=")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
