@@ -79,7 +79,7 @@ def listing() -> list[Enterprise]:
 
 def database_of(code: str) -> Database | None:
     """Return the enterprise's database (one pool per process and URL, opened on first use), or None."""
-    row = _registry().where(Enterprise.code == code).first()
+    row = _row(code)
     if row is None:
         return None
     db = _pool(row.database_url)
