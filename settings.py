@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, time
 from pathlib import Path
+from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
@@ -290,6 +293,11 @@ def _dingtalk(env: dict) -> DingTalkSettings | None:
         agent_id=_int(env, "DINGTALK_AGENT_ID", 0), jssdk_url=env.get("DINGTALK_JSSDK_URL") or DINGTALK_JSSDK)
 
 
+def parse_platform(platform: str, env: dict) -> "WeComSettings | DingTalkSettings | None":
+    """Read one platform's app from WECOM_* or DINGTALK_* variables, checked as the deployment's own are."""
+    return {"wecom": _wecom, "dingtalk": _dingtalk}[platform](env)
+
+
 def _sockets(raw: str | None) -> frozenset[str] | None:
     if raw is None:
         return None
@@ -372,14 +380,34 @@ def load(overrides: dict | None = None) -> Settings:
 
 
 _current: Settings | None = None
+# A park enterprise's settings (its own chat apps) while its database is bound; see park/enterprises.py.
+_scoped: ContextVar["Settings | None"] = ContextVar("enterprise_settings", default=None)
 
 
 def current() -> Settings:
-    """Return the process's settings, loading them on first use."""
+    """Return the settings of this context: a park enterprise's while one is bound, else the process's own."""
+    scoped = _scoped.get()
+    if scoped is not None:
+        return scoped
+    return home()
+
+
+def home() -> Settings:
+    """Return the process's own settings, loading them on first use."""
     global _current
     if _current is None:
         _current = load()
     return _current
+
+
+@contextmanager
+def scoped(conf: Settings) -> Iterator[Settings]:
+    """Make conf the settings of this context for the block."""
+    token = _scoped.set(conf)
+    try:
+        yield conf
+    finally:
+        _scoped.reset(token)
 
 
 def configure(overrides: dict | None = None) -> Settings:

@@ -13,6 +13,7 @@ the same messageId, and the inbox's unique key absorbs it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import platform
@@ -158,7 +159,10 @@ class StreamConnection:
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("this StreamConnection is already running")
         self._stopping.clear()
-        self._thread = threading.Thread(target=self.run, name="dingtalk-stream", daemon=True)
+        # The thread runs in its starter's context, as `run` in the starter's own thread would: what the
+        # starter had bound (a park enterprise's database and apps) is where the events are kept.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self.run,),
+                                        name="dingtalk-stream", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -27,7 +27,7 @@ class _Entry:
 
 
 _entries: dict[str, _Entry] = {}
-_built: dict[str, Channel] = {}
+_built: dict[tuple, Channel] = {}   # by platform and the apps it was built from (a park enterprise has its own)
 _building = threading.Lock()
 ACCOUNT: dict[str, str] = {}           # platform -> Person column, kept in step with the registry
 
@@ -38,7 +38,7 @@ def register(platform: str, build: Callable[[], Channel], *, account: str,
     with _building:
         _entries[platform] = _Entry(build, account, configured, delivers)
         ACCOUNT[platform] = account
-        _built.pop(platform, None)
+        _forget(platform)
 
 
 def unregister(platform: str) -> None:
@@ -46,7 +46,17 @@ def unregister(platform: str) -> None:
     with _building:
         _entries.pop(platform, None)
         ACCOUNT.pop(platform, None)
-        _built.pop(platform, None)
+        _forget(platform)
+
+
+def _forget(platform: str) -> None:
+    for key in [k for k in _built if k[0] == platform]:
+        del _built[key]
+
+
+def _key(platform: str) -> tuple:
+    conf = settings.current()
+    return platform, conf.wecom, conf.dingtalk, conf.wecom_ws
 
 
 def configured() -> list[str]:
@@ -59,10 +69,11 @@ def channel(platform: str) -> Channel:
     entry = _entries.get(platform)
     if entry is None:
         raise PlatformError("no_channel", f"no channel is registered for {platform!r}", retryable=False)
+    key = _key(platform)
     with _building:
-        if platform not in _built:
-            _built[platform] = entry.build()
-        return _built[platform]
+        if key not in _built:
+            _built[key] = entry.build()
+        return _built[key]
 
 
 def adapter_for(platform: str):

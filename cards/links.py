@@ -7,6 +7,10 @@ Each link carries an HMAC of the permit (its number and creation second) for one
 A card's link therefore cannot check anyone in: only the code at the site can. A link stops working
 BOARD_GRACE_HOURS after its permit ended; unknown, tampered and lapsed links look alike (None).
 Exactly one string opens a link: another encoding of the same signature is refused.
+
+A park enterprise's link carries its code in the token (`<code>.<signature>`) and in what is signed:
+the board opens on that enterprise's database, and the link opened with another code (whose permit
+may well have the same number) or with none is refused like a tampered one.
 """
 from __future__ import annotations
 
@@ -38,12 +42,45 @@ def _message(permit: Permit, purpose: str) -> bytes:
     # alone. Round 0 signs as before, so codes printed before rounds existed keep working.
     if purpose != "view" and permit.site_code_round:
         text += f"|r{permit.site_code_round}"
-    return text.encode()
+    return (text + signed_enterprise()).encode()
+
+
+def enterprise() -> str | None:
+    """Return the park enterprise this context runs for, None for the deployment's own."""
+    from park.enterprises import current
+    return current()
+
+
+def signed_enterprise() -> str:
+    """Return what a link's signed message ends with: the enterprise it was issued in, nothing for the deployment's."""
+    code = enterprise()
+    return f"|e{code}" if code else ""
+
+
+def stamped(signature: str) -> str:
+    """Return a link's token: its signature, after the code of the enterprise it was issued in."""
+    code = enterprise()
+    return f"{code}.{signature}" if code else signature
+
+
+def code_in(given: str | None) -> str | None:
+    """Return the enterprise code a link's token starts with, None for a token of the deployment's own."""
+    code, dot, _ = str(given or "").partition(".")
+    return code if dot else None
 
 
 def token(permit: Permit, purpose: str) -> str:
-    """Return the token that grants purpose (view, site or print) on permit."""
-    return _signer(purpose).get_signature(_message(permit, purpose)).decode()
+    """Return the token that grants purpose (view, site or print) on permit (prefixed by its enterprise's code)."""
+    return stamped(_signer(purpose).get_signature(_message(permit, purpose)).decode())
+
+
+def enterprise_of(args: Mapping[str, str]) -> str | None:
+    """Return the park enterprise a link's query names in its token, or None for the deployment's own."""
+    for param in PARAMS.values():
+        code = code_in(args.get(param))
+        if code:
+            return code
+    return None
 
 
 def _is_token(permit: Permit, purpose: str, given: str) -> bool:

@@ -65,11 +65,15 @@ def summary(m: Muster) -> str:
 
 
 def token(emergency: Emergency) -> str:
-    """Return the token that opens the emergency's muster page (anyone with the link may look)."""
+    """Return the token that opens the emergency's muster page (anyone with the link may look).
+
+    Issued in a park enterprise, it names the enterprise as a permit's board link does (cards/links.py).
+    """
     import hashlib
     import hmac
-    return hmac.new(settings.signing_key().encode(), f"muster:{emergency.id}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
+    from cards import links
+    message = f"muster:{emergency.id}{links.signed_enterprise()}"
+    return links.stamped(hmac.new(settings.signing_key().encode(), message.encode(), hashlib.sha256).hexdigest()[:32])
 
 
 def url(emergency: Emergency) -> str:

@@ -11,6 +11,9 @@ The loop itself is jobs.lanes.serve_alarms. A row is pushed once while it waits:
 id, set with the push and dropped at the pop, stops the sweep and concurrent requests from piling
 copies of it on the list. A marker orphaned by a crash expires after the outbox lease, so the row
 is pushed again.
+
+A park enterprise's row goes on the same list as `<code>:<id>` (ids are per database), and the loop
+delivers it on that enterprise's database.
 """
 from __future__ import annotations
 
@@ -43,8 +46,11 @@ def push(outbox_ids: list[int]) -> int:
     if not outbox_ids:
         return 0
     import settings
+    from park.enterprises import current
     ttl = max(1, settings.current().outbox_lease_seconds)
-    return int(redis().eval(_PUSH, 2, KEY, MARK, ttl, *outbox_ids))
+    code = current()
+    entries = [f"{code}:{i}" for i in outbox_ids] if code else outbox_ids
+    return int(redis().eval(_PUSH, 2, KEY, MARK, ttl, *entries))
 
 
 def depth() -> int:
@@ -54,6 +60,12 @@ def depth() -> int:
 
 def pop(block: bool = True) -> int | None:
     """Take the next waiting row's id (waiting up to WAIT seconds when block), or None."""
+    entry = pop_entry(block)
+    return entry[1] if entry is not None else None
+
+
+def pop_entry(block: bool = True) -> tuple[str | None, int] | None:
+    """Take the next waiting row as (its enterprise's code or None, its id), or None."""
     conn = redis()
     if block:
         found = conn.blpop([KEY], timeout=WAIT)
@@ -65,7 +77,8 @@ def pop(block: bool = True) -> int | None:
     # Dropped now, not after the send: a send that fails leaves the row pending, and the sweep
     # must be free to push it again.
     conn.delete(MARK + raw.decode())
-    return int(raw)
+    code, _, outbox_id = raw.decode().rpartition(":")
+    return code or None, int(outbox_id)
 
 
 def alive() -> int:

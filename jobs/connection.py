@@ -61,8 +61,9 @@ def stop_embedded() -> None:
 
 
 def queue(name: str = "deliver") -> Queue:
-    """Return the rq queue of that name on this process's Redis."""
-    return Queue(name, connection=redis())
+    """Return the rq queue of that name on this process's Redis; its jobs carry the bound enterprise."""
+    from .tenancy import EnterpriseQueue
+    return EnterpriseQueue(name, connection=redis())
 
 
 def lane_for(kind: str) -> str:

@@ -170,14 +170,16 @@ def enqueue(outbox_ids, queue=None) -> None:
 def _enqueue_on(queue, outbox_ids: list[int]) -> None:
     from rq.exceptions import DuplicateJobError, NoSuchJobError
     from rq.job import Job, JobStatus
+    from .tenancy import scoped
     WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
     for outbox_id in outbox_ids:
         job_id = f"deliver-{outbox_id}"
+        scoped_id = scoped(job_id)   # the id the queue gives it in the bound enterprise
         try:
             queue.enqueue(deliver, outbox_id, job_id=job_id, unique=True, result_ttl=0, failure_ttl=86400)
         except DuplicateJobError:
             try:
-                job = Job.fetch(job_id, connection=queue.connection)
+                job = Job.fetch(scoped_id, connection=queue.connection)
             except NoSuchJobError:   # it finished in between
                 job = None
             status = job.get_status(refresh=False) if job is not None else None

@@ -34,6 +34,7 @@ from workflow.clock import local
 
 from . import delivery
 from .connection import queue, redis
+from .tenancy import scoped
 from .unique import enqueue_unique
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def start(person: Person, request: Request, *, seed: str) -> str:
 def progress_of(export: str) -> int | None:
     """Return the percent done, 100 once finished, None while queued or unknown."""
     try:
-        job = Job.fetch(export, connection=redis())
+        job = Job.fetch(scoped(export), connection=redis())
     except NoSuchJobError:
         return None
     if job.is_finished:

@@ -22,18 +22,26 @@ from rq import Worker
 import models
 from models.db import after_fork
 
+from park import enterprises
+
 from . import alarm_queue
 from .connection import ALARM, queue, redis
+from .tenancy import EnterpriseJob, EnterpriseQueue, each, on
 
 log = logging.getLogger(__name__)
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 class OrdinaryWorker(Worker):
-    """rq's forking worker, whose horse drops the database connections it inherited."""
+    """rq's forking worker, whose horse drops the database connections it inherited and runs each job on its
+    enterprise's database."""
+
+    job_class = EnterpriseJob
+    queue_class = EnterpriseQueue
 
     def main_work_horse(self, job, queue):
         after_fork()
+        enterprises.after_fork()
         return super().main_work_horse(job, queue)
 
 
@@ -69,9 +77,12 @@ def tick(names: list[str]) -> None:
     from models import utcnow
     from sensors import alarms
     from .delivery import sweep
-    if ALARM in names:
-        alarms.resend_due(utcnow())
-    sweep()
+
+    def share() -> None:
+        if ALARM in names:
+            alarms.resend_due(utcnow())
+        sweep()
+    each(share)   # the deployment's own database, then each park enterprise's
 
 
 def work(names: list[str], *, burst: bool, quiet: bool) -> None:
@@ -132,7 +143,7 @@ def serve_alarms(*, burst: bool, stop: threading.Event | None = None) -> int:
     """Deliver alarm cards as they are pushed (until stop, or until the list is empty when burst)."""
     import time
     from models import database
-    from .alarm_queue import LOOPS, WAIT, pop
+    from .alarm_queue import LOOPS, WAIT, pop_entry
     from .delivery import deliver
     if stop is None and not burst and threading.current_thread() is threading.main_thread():
         stop = threading.Event()
@@ -145,19 +156,21 @@ def serve_alarms(*, burst: bool, stop: threading.Event | None = None) -> int:
         try:
             if not burst:
                 redis().zadd(LOOPS, {_me(): time.time()})
-            outbox_id = pop(block=not burst)
+            entry = pop_entry(block=not burst)
         except Exception as exc:  # noqa: BLE001 - Redis away: the outbox keeps the rows, retry shortly
             log.error("alarm lane cannot reach Redis: %s", exc)
             if burst:
                 raise
             stop.wait(WAIT)
             continue
-        if outbox_id is None:
+        if entry is None:
             if burst:
                 break
             continue
+        code, outbox_id = entry
         try:
-            log.info("alarm lane: outbox %s %s", outbox_id, deliver(outbox_id))
+            with on(code):
+                log.info("alarm lane: outbox %s%s %s", f"{code}:" if code else "", outbox_id, deliver(outbox_id))
             done += 1
         except Exception:  # noqa: BLE001 - the row stays leased or pending; the sweep brings it back
             log.exception("alarm lane: outbox %s raised", outbox_id)

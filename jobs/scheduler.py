@@ -4,6 +4,9 @@ Several schedulers may run for availability. Each tick, every one of them tries 
 lock; the holder enqueues, the others stay idle. A scheduler that dies stops renewing, its lock runs
 out, and another takes over within the lock's lifetime. Redis only carries the jobs: the database
 says what is due, so a tick lost while Redis is down is made up by the next one.
+
+The leader enqueues each scan for the deployment's own database and once more for every park
+enterprise, bound to its database, so each enterprise's deadlines, sweeps and reports run on its own.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutErr
 
 from . import checkpoints, exporting, scans
 from . import readings
+from .tenancy import each, scoped
 from .unique import enqueue_unique
 
 log = logging.getLogger(__name__)
@@ -114,11 +118,14 @@ def tick(lock: LeaderLock, *, enqueue: Enqueue, every: float = 30.0, now: float 
             return False
         # One job id per interval: a leader change at the boundary cannot enqueue the same scan twice.
         keep = max(60, int(4 * every))   # a scan still queued after this is superseded by a newer one
-        enqueue(scans.run_all, f"scan-{int(now // every)}", ttl=keep, result_ttl=keep,
-                failure_ttl=86400)
-        _enqueue_certificate_scan(lock.redis, enqueue=enqueue, now=now, tz=tz)
-        _enqueue_monthly_report(lock.redis, enqueue=enqueue, now=now, tz=tz)
-        _enqueue_audit_checkpoint(lock.redis, enqueue=enqueue, now=now, tz=tz)
+
+        def due() -> None:
+            enqueue(scans.run_all, f"scan-{int(now // every)}", ttl=keep, result_ttl=keep,
+                    failure_ttl=86400)
+            _enqueue_certificate_scan(lock.redis, enqueue=enqueue, now=now, tz=tz)
+            _enqueue_monthly_report(lock.redis, enqueue=enqueue, now=now, tz=tz)
+            _enqueue_audit_checkpoint(lock.redis, enqueue=enqueue, now=now, tz=tz)
+        each(due)
         return True
     except (RedisConnectionError, RedisTimeoutError) as exc:
         lock.held = False
@@ -131,8 +138,9 @@ def prune_tick(lock: LeaderLock, *, enqueue: Enqueue, now: float | None = None) 
     now = time.time() if now is None else now
     if not lock.held:
         return False
-    return enqueue(readings.prune, f"readings-prune-{int(now // readings.PRUNE_EVERY)}",
-                   result_ttl=readings.PRUNE_EVERY, failure_ttl=86400)
+    done = each(lambda: enqueue(readings.prune, f"readings-prune-{int(now // readings.PRUNE_EVERY)}",
+                                result_ttl=readings.PRUNE_EVERY, failure_ttl=86400))
+    return any(done.values())
 
 
 def _plant_time(now: float, tz: ZoneInfo | None) -> datetime:
@@ -146,22 +154,22 @@ def _enqueue_certificate_scan(redis: Redis, *, enqueue: Enqueue, now: float, tz:
     """Enqueue the daily certificate scan on the first leader tick of the plant-local working day."""
     local = _plant_time(now, tz)
     day = local.date().isoformat()
-    if local.hour < CERT_SCAN_HOUR or _text(redis.get(CERT_DAY_KEY)) == day:
+    if local.hour < CERT_SCAN_HOUR or _text(redis.get(scoped(CERT_DAY_KEY))) == day:
         return
     # Recorded after the enqueue, so a crash in between retries (and the job id refuses a second copy).
     enqueue(scans.certificate_scan, f"certificates-{day}", result_ttl=2 * 86400, failure_ttl=7 * 86400)
-    redis.set(CERT_DAY_KEY, day, ex=7 * 86400)
+    redis.set(scoped(CERT_DAY_KEY), day, ex=7 * 86400)
 
 
 def _enqueue_audit_checkpoint(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:
     """Enqueue the day's audit checkpoint on the first leader tick from 23:00 (plant time)."""
     local = _plant_time(now, tz)
     day = local.date().isoformat()
-    if local.hour < CHECKPOINT_HOUR or _text(redis.get(CHECKPOINT_DAY_KEY)) == day:
+    if local.hour < CHECKPOINT_HOUR or _text(redis.get(scoped(CHECKPOINT_DAY_KEY))) == day:
         return
     enqueue(checkpoints.daily_checkpoint, f"audit-checkpoint-{day}", kwargs={"day": day},
             result_ttl=2 * 86400, failure_ttl=7 * 86400)
-    redis.set(CHECKPOINT_DAY_KEY, day, ex=7 * 86400)
+    redis.set(scoped(CHECKPOINT_DAY_KEY), day, ex=7 * 86400)
 
 
 def _enqueue_monthly_report(redis: Redis, *, enqueue: Enqueue, now: float, tz: ZoneInfo | None) -> None:
@@ -174,12 +182,12 @@ def _enqueue_monthly_report(redis: Redis, *, enqueue: Enqueue, now: float, tz: Z
     if local.day > REPORT_CATCH_UP_DAYS or (local.day == 1 and local.hour < REPORT_HOUR):
         return
     month = f"{(local.date().replace(day=1) - timedelta(days=1)):%Y-%m}"
-    if _text(redis.get(REPORT_MONTH_KEY)) == month:
+    if _text(redis.get(scoped(REPORT_MONTH_KEY))) == month:
         return
     enqueue(exporting.monthly_report, f"monthly-report-{month}", kwargs={"month": month},
             job_timeout=exporting.JOB_TIMEOUT,
             result_ttl=40 * 86400, failure_ttl=40 * 86400)
-    redis.set(REPORT_MONTH_KEY, month, ex=40 * 86400)
+    redis.set(scoped(REPORT_MONTH_KEY), month, ex=40 * 86400)
 
 
 def _text(value) -> str | None:
@@ -198,19 +206,21 @@ def run(*, every: float, lock_ttl: float, stop: threading.Event | None = None) -
     from apscheduler.events import EVENT_SCHEDULER_STARTED
     from apscheduler.schedulers.blocking import BlockingScheduler
     import settings
+    from park.enterprises import current
     from .connection import queue as rq_queue
     if every <= 0 or lock_ttl <= 0:
         raise ValueError("every and lock_ttl must be positive")
     queue = rq_queue("default")
     lock = LeaderLock(queue.connection, ttl=lock_ttl)
     tz = settings.current().plant_tz
-    last: dict[Callable, str] = {}
+    last: dict[tuple, str] = {}
 
     def enqueue(func, job_id, **options) -> bool:
-        if last.get(func) == job_id:
+        mine = (current(), func)   # per enterprise: each has its own scan of the interval
+        if last.get(mine) == job_id:
             return False   # this process already enqueued it; spare Redis the refused attempt
         added = enqueue_unique(queue, func, job_id, **options)
-        last[func] = job_id
+        last[mine] = job_id
         return added
 
     # The lock must be renewed well within its lifetime, however long the scan interval is;

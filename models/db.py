@@ -253,7 +253,11 @@ _inherited: list = []
 
 def after_fork() -> None:
     """Forget the connections a forked child inherited, without closing them under its parent."""
-    db = database.obj
+    forget_inherited(database.obj)
+
+
+def forget_inherited(db: Database | None) -> None:
+    """Forget db's connections inherited over a fork, leaving them open for the parent that still uses them."""
     if db is None:
         return
     # Closing would tell the server (PostgreSQL's Terminate) to end the parent's session too; the

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from peewee import CharField, DateTimeField
 
-from .db import BaseModel, utcnow
+from .db import BaseModel, JSONField, utcnow
 
 # Lower-case letters, digits and hyphens: the code travels inside API tokens and URLs as it is.
 CODE_PATTERN = r"[a-z0-9][a-z0-9-]{0,31}"
@@ -19,3 +19,8 @@ class Enterprise(BaseModel):
     # Credentials may be in the URL, as in DATABASE_URL: the registry is as secret as the settings.
     database_url = CharField(max_length=500)
     created_at = DateTimeField(default=utcnow)
+    # The enterprise's own apps, as the settings' WECOM_* / DINGTALK_* name them (corp_id, secret, …).
+    # An incoming callback's corp id finds the enterprise; its cards go out through these apps alone.
+    # With neither, the enterprise is reached through the deployment's own apps.
+    wecom = JSONField(null=True)
+    dingtalk = JSONField(null=True)

@@ -1,15 +1,17 @@
 """The park's enterprises: added with a database of their own (migrated on the spot), and bound per request.
 
 The registry lives in the deployment's own database; each enterprise's permits, people and audit chain
-live only in its database.
+live only in its database. An enterprise may carry its own chat apps (a WeCom corp, a DingTalk org): a
+callback's corp id then finds it, and while it is entered every send goes through its apps alone.
 """
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from peewee import Database, OperationalError
@@ -22,6 +24,7 @@ from models.schema import upgrade
 from workflow import audit
 
 _opened: dict[str, Database] = {}
+_codes: dict[int, str] = {}   # id of an opened database → its enterprise's code
 _lock = threading.Lock()
 
 
@@ -104,8 +107,121 @@ def listing() -> list[Enterprise]:
 
 def database_of(code: str) -> Database | None:
     """Return the enterprise's database (one pool per process and URL, opened on first use), or None."""
-    row = _registry().where(Enterprise.code == code).first()
-    return _pool(row.database_url) if row is not None else None
+    row = _row(code)
+    if row is None:
+        return None
+    db = _pool(row.database_url)
+    _codes[id(db)] = row.code
+    return db
+
+
+def _row(code: str) -> Enterprise | None:
+    return _registry().where(Enterprise.code == code).first()
+
+
+PLATFORM_VARS = {"wecom": "WECOM_", "dingtalk": "DINGTALK_"}
+PLATFORM_NAMES = {"wecom": "企业微信", "dingtalk": "钉钉"}
+
+
+def set_chat(code: str, variables: dict[str, str], *, now: datetime | None = None) -> list[str]:
+    """Give the enterprise its own app on each platform the variables name (WECOM_* / DINGTALK_*, as in
+    the deployment's settings); return the platforms set."""
+    if database.obj is not database.home:
+        raise EnterpriseError("企业的聊天应用只能在部署本身设置（不带 --enterprise）")
+    row = _row(code)
+    if row is None:
+        raise EnterpriseError(f"没有编码为“{code}”的企业：python app.py enterprise list")
+    unknown = sorted(k for k in variables if not k.startswith(tuple(PLATFORM_VARS.values())))
+    if unknown or not variables:
+        raise EnterpriseError(f"只接受 WECOM_* 或 DINGTALK_* 变量，未识别：{'、'.join(unknown) or '（空）'}")
+    found: dict[str, dict] = {}
+    for platform, prefix in PLATFORM_VARS.items():
+        env = {k: v for k, v in variables.items() if k.startswith(prefix)}
+        if not env:
+            continue
+        try:
+            parsed = settings.parse_platform(platform, env)
+        except SystemExit as exc:   # the settings' own check, whose message names the variable
+            raise EnterpriseError(f"{PLATFORM_NAMES[platform]}应用配置不正确：{exc}") from None
+        if parsed is None:
+            raise EnterpriseError(f"{PLATFORM_NAMES[platform]}应用配置不完整")
+        owner = corp_owner(platform, parsed.corp_id)
+        if owner not in (None, code):
+            raise EnterpriseError(f"企业号 {parsed.corp_id} 已由“{owner or '本部署'}”使用，每个企业须有自己的应用")
+        found[platform] = env
+    with transaction():
+        Enterprise.update(**found).where(Enterprise.id == row.id).execute()
+        # The secrets stay out of the chain: which apps, not their keys.
+        audit.append(permit_no=None, actor="cli", action="enterprise_chat_set",
+                     data={"code": code, "apps": {p: settings.parse_platform(p, e).corp_id for p, e in found.items()}},
+                     at=now or utcnow())
+    return sorted(found)
+
+
+def corp_owner(platform: str, corp_id: str) -> str | None:
+    """Return the code of the enterprise whose app on platform is corp_id, "" for the deployment's own, else None."""
+    own = getattr(settings.home(), platform, None)
+    if own is not None and own.corp_id == corp_id:
+        return ""
+    for row in _registry().where(getattr(Enterprise, platform).is_null(False)):
+        parsed = settings.parse_platform(platform, getattr(row, platform))
+        if parsed is not None and parsed.corp_id == corp_id:
+            return row.code
+    return None
+
+
+_settings: dict[tuple, settings.Settings] = {}
+
+
+def settings_of(code: str) -> settings.Settings | None:
+    """Return the settings the enterprise's work runs with: the deployment's, with the enterprise's own apps
+    in place of the deployment's when it has any; None for an unknown enterprise."""
+    row = _row(code)
+    if row is None:
+        return None
+    home = settings.home()
+    if not row.wecom and not row.dingtalk:
+        return home
+    key = (code, id(home), repr(row.wecom), repr(row.dingtalk))
+    with _lock:
+        if key not in _settings:
+            wecom = settings.parse_platform("wecom", row.wecom) if row.wecom else None
+            dingtalk = settings.parse_platform("dingtalk", row.dingtalk) if row.dingtalk else None
+            default = home.default_platform if wecom and dingtalk else ("wecom" if wecom else "dingtalk")
+            # Nothing of the deployment's own apps: another enterprise's card must never leave through them.
+            _settings[key] = replace(home, wecom=wecom, dingtalk=dingtalk, wecom_ws=None, default_platform=default)
+        return _settings[key]
+
+
+@contextmanager
+def entered(code: str) -> Iterator[str]:
+    """Run the block as the enterprise: its database bound, its settings (its chat apps) current."""
+    db, conf = database_of(code), settings_of(code)
+    if db is None or conf is None:
+        raise EnterpriseError(f"没有编码为“{code}”的企业")
+    with settings.scoped(conf), bound(db):
+        yield code
+
+
+def codes() -> list[str]:
+    """Return every registered enterprise's code, in order."""
+    return [code for (code,) in _registry().select(Enterprise.code).order_by(Enterprise.code).tuples()]
+
+
+def current() -> str | None:
+    """Return the code of the enterprise whose database this context has bound; None on the deployment's own."""
+    db = database.obj
+    if db is database.home:
+        return None
+    # A database bound by other means (a snapshot being read) is no enterprise's: its work is the deployment's.
+    return _codes.get(id(db))
+
+
+def after_fork() -> None:
+    """Forget the enterprises' connections a forked child inherited, as models.db.after_fork does the home's."""
+    from models.db import forget_inherited
+    for db in list(_opened.values()):
+        forget_inherited(db)
 
 
 def masked(url: str) -> str:
@@ -138,7 +254,8 @@ def across(work: Callable[[], Any]) -> list[Site]:
     sites = [Site(None, settings.current().plant_name, work())]
     for row in listing():
         try:
-            with bound(_pool(row.database_url)):
+            # Entered, not only bound: links and jobs made while reading must name the enterprise too.
+            with entered(row.code):
                 sites.append(Site(row.code, row.name, work()))
         except OperationalError:
             sites.append(Site(row.code, row.name, None, "无法读取该企业的数据库"))

@@ -20,6 +20,7 @@ from handlers.demo.demo import stream_connection, ws_connection
 from handlers.demo.scripted import DingTalkPhone, MixedPhone, Phone, WsPhone
 from jobs import delivery, lanes
 from jobs.connection import QUEUES
+from jobs.tenancy import EnterpriseJob, each
 from models import Person
 
 CORP, SECRET, TOKEN, AGENT = "wwsandbox01", "sandbox-secret", "sandbox-token", 1000002
@@ -119,9 +120,10 @@ def world(platform: str, *, plant, monkeypatch, redis_conn, dingtalk_mode: str =
                       and f["body"].get("msgtype") != "event" or f.get("body", {}).get("event", {}).get(
                           "eventtype") == "template_card_event"}
             assert ws.wait_handled(pushed), "the long connection did not handle every frame"
-        delivery.enqueue(delivery.due_rows())
+        # As the worker's own sweep does: the deployment's due rows, then each park enterprise's.
+        each(lambda: delivery.enqueue(delivery.due_rows()))
         lanes.serve_alarms(burst=True)
-        SimpleWorker(queues, connection=redis()).work(burst=True)
+        SimpleWorker(queues, connection=redis(), job_class=EnterpriseJob).work(burst=True)
         lanes.serve_alarms(burst=True)   # what the ordinary jobs raised (an offline alarm of a scan)
 
     stream = stream_connection(ding_base) if dingtalk_mode == "stream" else None

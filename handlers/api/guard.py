@@ -5,6 +5,7 @@ import functools
 import hashlib
 import logging
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 
 from flask import current_app, g, request
@@ -14,7 +15,7 @@ from redis.exceptions import RedisError
 
 from jobs.connection import redis
 from models.api import ApiToken, IdempotentRequest
-from models.db import bind, database, transaction, unbind, utcnow
+from models.db import database, transaction, utcnow
 from park import enterprises
 
 from . import tokens
@@ -29,10 +30,9 @@ def authenticate() -> None:
     header = request.headers.get("Authorization")
     g.enterprise = tokens.enterprise_of(header)
     if g.enterprise is not None:
-        db = enterprises.database_of(g.enterprise)
-        if db is None:
+        if enterprises.database_of(g.enterprise) is None:
             _refuse()
-        _bind(db)
+        _enter(g.enterprise)
     token = tokens.authenticate(header)
     if token is None:
         _refuse()
@@ -52,24 +52,21 @@ def _refuse() -> None:
           headers={"WWW-Authenticate": 'Bearer realm="api"'})
 
 
-def _bind(db) -> None:
-    """Run the rest of the request on the enterprise's database, and on no other."""
+def _enter(code: str) -> None:
+    """Run the rest of the request as the enterprise: on its database, and on no other."""
     if not database.is_closed():
         database.close()   # the deployment's own connection, opened for every request
-    g.enterprise_binding = bind(db)
+    scope = ExitStack()
+    scope.enter_context(enterprises.entered(code))
+    g.enterprise_scope = scope
     database.connect(reuse_if_open=True)
 
 
 def unbind_enterprise(_exc) -> None:
     """Close the enterprise's connection and give the context back, whatever the request's outcome."""
-    binding = g.pop("enterprise_binding", None)
-    if binding is None:
-        return
-    try:
-        if not database.is_closed():
-            database.close()
-    finally:
-        unbind(binding)
+    scope = g.pop("enterprise_scope", None)
+    if scope is not None:
+        scope.close()   # closes the enterprise's connection, then unbinds
 
 
 def _within_rate(token: ApiToken) -> None:

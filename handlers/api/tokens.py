@@ -38,10 +38,6 @@ def create(name: str, scope: str, *, enterprise: str | None = None, now: datetim
         return _create(name, scope, PREFIX + secrets.token_urlsafe(32), now or utcnow())
     if scope == PARK:
         raise TokenError("园区令牌（park）只能在部署本身创建（不带 --enterprise）：企业的令牌只读本企业")
-    if scope == WRITE:
-        # A write queues messages that only the deployment's own jobs deliver today: an enterprise's
-        # would wait unseen, so its tokens read until jobs run per enterprise.
-        raise TokenError("园区企业的令牌暂时只能是只读（read）：企业的后台任务尚未按企业运行")
     db = enterprises.database_of(enterprise)
     if db is None:
         raise TokenError(f"没有编码为“{enterprise}”的企业：python app.py enterprise list")

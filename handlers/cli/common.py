@@ -18,8 +18,9 @@ APP_FACTORY = "app_factory"
 
 
 def current_settings() -> settings_module.Settings:
-    """Return the settings of the app the command runs in."""
-    return current_app.config["SETTINGS"]
+    """Return the settings of the app the command runs in, or of the park enterprise it runs for (--enterprise)."""
+    conf = settings_module.current()
+    return conf if conf is not settings_module.home() else current_app.config["SETTINGS"]
 
 
 def person(account: str) -> Person:

@@ -31,6 +31,23 @@ def add(code, name, database_url):
     click.echo(f"企业“{name}”（{code}）已添加。导入组织架构：python app.py --enterprise {code} load-org 文件.xlsx")
 
 
+@enterprise.command("chat")
+@click.argument("code")
+@click.argument("variables", nargs=-1, required=True, metavar="VAR=VALUE...")
+def chat(code, variables):
+    """Give enterprise CODE its own WeCom corp and/or DingTalk org (WECOM_*=… DINGTALK_*=… as in .env)."""
+    from park.enterprises import EnterpriseError, set_chat
+    pairs = dict(v.partition("=")[::2] for v in variables)
+    if any("=" not in v for v in variables):
+        raise click.ClickException("每项须写成 变量=值，例如 WECOM_CORP_ID=ww0123")
+    try:
+        done = set_chat(code, pairs)
+    except EnterpriseError as exc:
+        raise click.ClickException(str(exc)) from None
+    names = {"wecom": "企业微信", "dingtalk": "钉钉"}
+    click.echo(f"企业 {code} 的{'、'.join(names[p] for p in done)}应用已设置；回调按企业号分到该企业，其消息经该应用发送")
+
+
 @enterprise.command("list")
 def listing():
     """List the enterprises: code, name, database (password masked), when added."""
@@ -44,13 +61,11 @@ def listing():
 
 def bind_for(ctx: click.Context, code: str) -> None:
     """Run the rest of the command on the enterprise's database; stop it if there is no such enterprise."""
-    from models.db import bound
-    from park.enterprises import database_of
-    db = database_of(code)
-    if db is None:
+    from park.enterprises import database_of, entered
+    if database_of(code) is None:
         raise click.ClickException(f"没有编码为“{code}”的企业：python app.py enterprise list")
     ctx.meta[ENTERPRISE] = code
-    ctx.with_resource(bound(db))
+    ctx.with_resource(entered(code))
 
 
 @enterprise.command("set-url")

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from itsdangerous import Signer
 
 import settings
+from cards import links
 from models import utcnow
 from models.area import Area
 
@@ -21,15 +22,28 @@ from emergency import stop
 from hazards import inspections
 
 from .area_view import AreaView
-from .board import DONE, POLL_SECONDS, Site, sos, start_oauth, through_oauth, viewer
+from .board import (DONE, POLL_SECONDS, Site, enter_enterprise, leave_enterprise, sos, start_oauth, through_oauth,
+                    viewer)
 
 bp = Blueprint("area_board", __name__)
 
 
+@bp.before_request
+def _enter_enterprise() -> None:
+    enter_enterprise(links.code_in(request.args.get("a")))
+
+
+bp.teardown_request(leave_enterprise)
+
+
 def token(area: Area) -> str:
-    """Return the token that opens area's board (the name too: a rebuilt tree must not reuse a link)."""
+    """Return the token that opens area's board (the name too: a rebuilt tree must not reuse a link).
+
+    Issued in a park enterprise, it names the enterprise as a permit's board link does (cards/links.py).
+    """
     signer = Signer(settings.signing_key(), salt="area-board", digest_method=hashlib.sha256)
-    return signer.get_signature(f"area|{area.id}|{area.name}".encode()).decode()
+    message = f"area|{area.id}|{area.name}{links.signed_enterprise()}"
+    return links.stamped(signer.get_signature(message.encode()).decode())
 
 
 def url(area: Area, *, base_url: str | None = None) -> str:

@@ -84,7 +84,40 @@ def _open(no: str, purposes: tuple[str, ...]) -> tuple[Permit, str]:
 
 
 def _who_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.signing_key(), salt="board-who")
+    # Per enterprise: two enterprises' permits may share a number, and a person id means another person.
+    code = links.enterprise()
+    return URLSafeTimedSerializer(settings.signing_key(), salt=f"board-who-{code}" if code else "board-who")
+
+
+@bp.before_request
+def _enter_enterprise() -> None:
+    enter_enterprise(links.enterprise_of(request.args))
+
+
+def enter_enterprise(code: str | None) -> None:
+    """Open a park enterprise's link on its database (and with its apps); an unknown code is a bare 404."""
+    from contextlib import ExitStack
+    from flask import g
+    from models import database
+    from park import enterprises
+    if code is None:
+        return
+    if enterprises.database_of(code) is None:
+        abort(404)
+    if not database.is_closed():
+        database.close()   # the deployment's connection, opened for every request
+    scope = ExitStack()
+    scope.enter_context(enterprises.entered(code))
+    g.board_enterprise = scope
+    database.connect(reuse_if_open=True)
+
+
+@bp.teardown_request
+def leave_enterprise(_exc) -> None:
+    from flask import g
+    scope = g.pop("board_enterprise", None)
+    if scope is not None:
+        scope.close()
 
 
 def _canonical_who(raw: str) -> bool:

@@ -1,11 +1,20 @@
-"""The platforms' callback URLs: short translators from HTTP to neutral events and back."""
+"""The platforms' callback URLs: short translators from HTTP to neutral events and back.
+
+On a park deployment the callback's corp id (WeCom's ToUserName, DingTalk's corpId or chatbotCorpId)
+says whose it is: the deployment's own app, or a park enterprise's, whose database and apps the rest of
+the request then runs with. A corp nobody here has is refused before anything is read or stored.
+"""
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from functools import wraps
 
 from flask import Blueprint, Response, abort, jsonify, request
+
+import models
 
 from bot.base import CallbackRejected, Event, sender_for_log
 from bot.registry import dingtalk_adapter, wecom_adapter
@@ -35,6 +44,51 @@ def _timed(platform: str):
     return wrap
 
 
+def _as_owner(platform: str, peek):
+    """Run the view as the enterprise whose app the callback's corp id names; refuse a corp nobody here has."""
+    def wrap(view):
+        @wraps(view)
+        def owned(*args, **kwargs):
+            import settings
+            from park import enterprises
+            corp = peek()
+            own = getattr(settings.home(), platform)
+            if corp is None or (own is not None and own.corp_id == corp):
+                return view(*args, **kwargs)   # the deployment's own, or for its adapter to refuse
+            owner = enterprises.corp_owner(platform, corp)
+            if not owner:
+                log.warning("%s callback refused: corp %r is no enterprise's here", platform, corp[:64])
+                return Response("unknown corp", status=403)
+            # The deployment's connection, opened for every request, is not this request's database.
+            if not models.database.is_closed():
+                models.database.close()
+            with enterprises.entered(owner):
+                return view(*args, **kwargs)
+        return owned
+    return wrap
+
+
+_TO_USER = re.compile(rb"<ToUserName>\s*<!\[CDATA\[([^\]]{1,128})\]\]>\s*</ToUserName>")
+
+
+def _wecom_corp() -> str | None:
+    # The envelope names the corp in clear beside the sealed message; the adapter then checks it again
+    # against the corp sealed inside, with the owner's keys.
+    found = _TO_USER.search(request.get_data(cache=True)[:4096])
+    return found.group(1).decode(errors="replace") if found else None
+
+
+def _dingtalk_corp() -> str | None:
+    try:
+        data = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    corp = data.get("corpId") or data.get("chatbotCorpId")
+    return corp if isinstance(corp, str) and corp else None
+
+
 def _wecom():
     adapter = wecom_adapter()
     if adapter is None:
@@ -44,21 +98,43 @@ def _wecom():
 
 @bp.get("/wecom/callback")
 def wecom_verify():
+    """Answer WeCom's check of the callback URL, for the deployment's app or a park enterprise's.
+
+    The check names no corp: the app whose token its signature was made with is the one it is for.
+    """
+    from park import enterprises
+    refusal = None
     try:
-        return Response(_wecom().verify_url(request.args), mimetype="text/plain")
+        if wecom_adapter() is not None:
+            return Response(wecom_adapter().verify_url(request.args), mimetype="text/plain")
     except CallbackRejected as exc:
-        return Response(exc.reason, status=exc.status)
+        refusal = exc
+    owners = [e.code for e in enterprises.listing() if e.wecom]
+    for code in owners:
+        with enterprises.entered(code):
+            try:
+                return Response(_wecom().verify_url(request.args), mimetype="text/plain")
+            except CallbackRejected as exc:
+                refusal = refusal or exc
+    if refusal is None:
+        abort(Response("WeCom is not configured", status=404))
+    return Response(refusal.reason, status=refusal.status)
 
 
 @bp.post("/wecom/callback")
 @_timed("wecom")
 def wecom_event():
-    adapter = _wecom()
     if (request.content_length or 0) > MAX_BODY:
         # Refused from the header, before reading: a large body must not be buffered to be measured.
         return Response(f"body of {request.content_length} bytes exceeds {MAX_BODY}", status=413)
+    return _wecom_event()
+
+
+@_as_owner("wecom", _wecom_corp)
+def _wecom_event():
+    adapter = _wecom()
     try:
-        event = adapter.parse_callback(request.args, request.stream.read(MAX_BODY + 1))
+        event = adapter.parse_callback(request.args, request.get_data(cache=True)[:MAX_BODY + 1])
     except CallbackRejected as exc:
         log.warning("wecom callback refused (%s): %s", exc.status, exc.reason)
         return Response(exc.reason, status=exc.status)
@@ -78,10 +154,11 @@ def _dingtalk():
     return adapter
 
 
+@_as_owner("dingtalk", _dingtalk_corp)
 def _dingtalk_callback(topic: str):
     adapter = _dingtalk()
     try:
-        event = adapter.http_callback(request.headers, request.get_data(cache=False), topic=topic)
+        event = adapter.http_callback(request.headers, request.get_data(cache=True), topic=topic)
     except CallbackRejected as exc:
         log.warning("dingtalk %s callback refused (%s): %s", topic, exc.status, exc.reason)
         return jsonify(error=exc.reason, code=getattr(exc, "code", "rejected")), exc.status

@@ -6,12 +6,23 @@ import hmac
 from flask import Blueprint, abort, render_template, request
 
 import settings
+from cards import links
 from emergency.muster import muster, token
 from emergency.stop import tag
 from models import Emergency, utcnow
 from workflow.clock import local
 
+from .board import enter_enterprise, leave_enterprise
+
 bp = Blueprint("muster", __name__, template_folder="templates")
+
+
+@bp.before_request
+def _enter_enterprise() -> None:
+    enter_enterprise(links.code_in(request.args.get("t")))
+
+
+bp.teardown_request(leave_enterprise)
 
 
 @bp.get("/muster/<int:emergency_id>")

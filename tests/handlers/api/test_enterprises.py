@@ -64,9 +64,15 @@ def test_a_token_that_names_another_enterprise_or_an_unknown_one_is_refused_with
     assert api.get("/api/v1/permits", headers=bearer(yi_raw)).status_code == 200
 
 
-def test_a_park_enterprises_token_reads_only_until_its_jobs_run_per_enterprise(api, second):
-    with pytest.raises(tokens.TokenError, match="只能是只读"):
-        tokens.create("乙厂人事", "write", enterprise=second)
+def test_a_park_enterprises_write_token_writes_in_its_enterprise_alone(api, second):
+    from models import Finding
+    yi = {**bearer(tokens.create("乙厂巡检", "write", enterprise=second)), "Idempotency-Key": "k1"}
+    body = {"place": "3#罐区", "description": "乙厂东侧消防通道堵塞", "found_by": "褚卫"}
+    posted = api.post("/api/v1/findings", json=body, headers=yi)
+    assert posted.status_code == 201, posted.get_json()
+    assert not Finding.select().where(Finding.description == body["description"]).exists()
+    with bound(enterprises.database_of(second)):
+        assert Finding.select().where(Finding.description == body["description"]).count() == 1
     with pytest.raises(tokens.TokenError, match="没有编码为“bing”的企业"):
         tokens.create("丙厂", "read", enterprise="bing")
 

@@ -1,0 +1,208 @@
+"""Park enterprises on one deployment, over HTTP and through the rq worker: what an enterprise's write token
+posts is handled on that enterprise's database, and its card reaches the chat."""
+from __future__ import annotations
+
+import base64
+import time
+from contextlib import contextmanager, nullcontext
+
+import pytest
+import requests
+
+from bot.dingtalk_sign import dingtalk_sign
+from cards import links
+from emergency import muster, stop
+from exports.org_import import load_org
+from handlers.api import tokens
+from handlers.demo.demo import stream_connection
+from handlers.web import area_board
+from handlers.demo.scripted import DingTalkPhone, Phone
+from models import AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature, find_person
+from models.area import Area
+from models.db import bound
+from models.permit import Permit
+from park import enterprises
+from sandbox.wecom_callback import Callbacks
+from tests.conftest import SAMPLE_ORG
+from tests.test_wecom_real_path import apply_text, world  # noqa: F401
+from tests.worlds import AES_KEY, AGENT, APP_SECRET, CORP, TOKEN
+
+BOTH = pytest.mark.parametrize("world", ["wecom", "dingtalk"], indirect=True)
+
+
+def enterprise(code: str, url: str) -> None:
+    """Add an enterprise with the sample org, its people holding the same accounts on both apps as in the world."""
+    enterprises.add(code, f"{code}化工", url)
+    with bound(enterprises.database_of(code)):
+        load_org(SAMPLE_ORG)
+        Person.update(dingtalk_userid=Person.wecom_userid).where(Person.wecom_userid.is_null(False)).execute()
+
+
+@BOTH
+def test_an_enterprises_write_token_posts_a_finding_whose_card_the_worker_delivers(world, tmp_path):
+    phone, drain, _ = world
+    enterprise("yi", f"sqlite:///{tmp_path / 'yi.db'}")
+    auth = {"Authorization": f"Bearer {tokens.create('乙厂巡检', 'write', enterprise='yi')}",
+            "Idempotency-Key": "yi-round-1"}
+    body = {"place": "3#罐区", "description": "乙厂东侧消防通道被杂物堵塞", "found_by": "褚卫"}
+    posted = requests.post(f"{phone.app}/api/v1/findings", json=body, headers=auth, timeout=10)
+    assert posted.status_code == 201, posted.text
+    no = posted.json()["no"]
+    drain()
+    # The card was queued in yi's database and sent by a job that ran there.
+    assert f"请指派整改：指派 {no}" in str(phone.messages("sunli")[-1])
+    assert not Finding.select().exists()
+    with bound(enterprises.database_of("yi")):
+        assert Finding.get().no == no
+
+
+# Two enterprises of the park with apps of their own: 甲 on a WeCom corp, 乙 on a DingTalk org (HTTP callbacks).
+JIA_CORP, JIA_SECRET, JIA_TOKEN, JIA_AGENT = "wwjia00001", "jia-secret", "jia-token", 1000003
+JIA_AES = base64.b64encode(bytes(range(100, 132))).decode().rstrip("=")
+YI_KEY, YI_SECRET, YI_CORP = "dingyikey01", "yi-dingtalk-secret", "dingyicorp"
+
+
+@contextmanager
+def park(app: str, tmp_path, *, yi_mode: str = "http"):
+    """Start 甲's WeCom and 乙's DingTalk, add both enterprises with the sample org and give each its app."""
+    from handlers.cli.dingtalk_setup import register_card_route
+    from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
+    from sandbox.wecom import create_wecom_sandbox, run_in_thread
+    people = {p.wecom_userid: p.name for p in Person.select() if p.wecom_userid}
+    stream = None
+    jia_base, stop_jia = run_in_thread(create_wecom_sandbox(
+        corp_id=JIA_CORP, corp_secret=JIA_SECRET, agent_id=JIA_AGENT, token=JIA_TOKEN, aes_key=JIA_AES,
+        users=list(people)))
+    yi_base, stop_yi = run_dingtalk_sandbox(create_dingtalk_sandbox(
+        app_key=YI_KEY, app_secret=YI_SECRET, corp_id=YI_CORP, robot_code=YI_KEY, users=list(people), names=people))
+    try:
+        enterprise("jia", f"sqlite:///{tmp_path / 'jia.db'}")
+        enterprise("yi", f"sqlite:///{tmp_path / 'yi.db'}")
+        assert enterprises.set_chat("jia", {
+            "WECOM_CORP_ID": JIA_CORP, "WECOM_AGENT_ID": str(JIA_AGENT), "WECOM_SECRET": JIA_SECRET,
+            "WECOM_TOKEN": JIA_TOKEN, "WECOM_AES_KEY": JIA_AES, "WECOM_API_BASE": jia_base,
+            "WECOM_OAUTH_BASE": jia_base, "WECOM_JSSDK_URL": f"{jia_base}/sandbox/jssdk.js"}) == ["wecom"]
+        assert enterprises.set_chat("yi", {
+            "DINGTALK_APP_KEY": YI_KEY, "DINGTALK_APP_SECRET": YI_SECRET, "DINGTALK_CORP_ID": YI_CORP,
+            "DINGTALK_MODE": yi_mode, "DINGTALK_API_BASE": yi_base, "DINGTALK_OAPI_BASE": yi_base,
+            "DINGTALK_LOGIN_BASE": yi_base, "DINGTALK_JSSDK_URL": f"{yi_base}/sandbox/jssdk.js"}) == ["dingtalk"]
+        requests.post(f"{jia_base}/sandbox/config", json={"callback_url": f"{app}/wecom/callback",
+                                                          "mode": "callback"}, timeout=10)
+        requests.post(f"{yi_base}/sandbox/config", json={"mode": yi_mode, "card_callback_url": f"{app}/dingtalk/card",
+                                                         "robot_callback_url": f"{app}/dingtalk/robot"}, timeout=10)
+        # 甲's WeCom checks the callback URL with 甲's token: the deployment answers for 甲's app.
+        assert requests.post(f"{jia_base}/sandbox/verify", timeout=10).json()["ok"] is True
+        with enterprises.entered("yi"):
+            if yi_mode == "http":
+                register_card_route()   # as `python app.py --enterprise yi dingtalk-setup` does
+            else:   # as `python app.py --enterprise yi dingtalk-stream` does
+                stream = stream_connection(yi_base, api_base=yi_base)
+        yield Phone(jia_base, app), DingTalkPhone(yi_base, app)
+    finally:
+        if stream is not None:
+            stream.stop()
+        stop_jia()
+        stop_yi()
+
+
+def books(code: str | None) -> tuple[int, int, int]:
+    """What a callback could have left in a database: events kept, audit events, messages queued."""
+    with enterprises.entered(code) if code else nullcontext():
+        return InboxEvent.select().count(), AuditEvent.select().count(), Outbox.select().count()
+
+
+def planned(phone, drain, code: str) -> Permit:
+    """Apply in chat as 朱岩 and have 郑计 confirm the plan, all in the enterprise's own app; return the permit."""
+    assert phone.text("zhuyan", apply_text())["status"] == 200
+    drain()
+    with enterprises.entered(code):
+        permit = Permit.get()
+    card = phone.open_card("zhengji", f"{permit.no}-plan-")
+    assert card is not None, phone.messages("zhengji")
+    assert phone.click("zhengji", card)["status"] == 200
+    drain()
+    with enterprises.entered(code):
+        return Permit.get()
+
+
+@pytest.mark.parametrize("yi_mode", ["http", "stream"])
+def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_access_is_refused(world, tmp_path,
+                                                                                             yi_mode):
+    home, drain, _ = world
+    with park(home.app, tmp_path, yi_mode=yi_mode) as (jia, yi):
+        jia_permit, yi_permit = planned(jia, drain, "jia"), planned(yi, drain, "yi")
+        for code, permit, channel in (("jia", jia_permit, "wecom"), ("yi", yi_permit, "dingtalk")):
+            with enterprises.entered(code):
+                assert [(s.step.key, s.channel) for s in Signature.select()] == [("plan", channel)]
+                assert permit.state == "in_approval"
+        # Each enterprise's cards went out through its own app, none through the deployment's.
+        assert home.messages("zhengji") == [] and not Permit.select().exists()
+        before = {code: books(code) for code in (None, "jia", "yi")}
+
+        # A corp nobody here has: refused before anything is read or stored.
+        nobody = b"<xml><ToUserName><![CDATA[wwnobody]]></ToUserName><Encrypt><![CDATA[x]]></Encrypt></xml>"
+        assert requests.post(f"{home.app}/wecom/callback", data=nobody, timeout=10).status_code == 403
+        stamp = str(int(time.time() * 1000))
+        robot = {"msgtype": "text", "text": {"content": "待办"}, "conversationType": "1", "senderStaffId": "zhengji",
+                 "chatbotCorpId": "dingnobody", "msgId": "m-1", "createAt": int(stamp)}
+        answer = requests.post(f"{home.app}/dingtalk/robot", json=robot, timeout=10,
+                               headers={"timestamp": stamp, "sign": dingtalk_sign(stamp, YI_SECRET)})
+        assert answer.status_code == 403
+        # 乙's corp named on a message signed with the deployment's secret: 乙's app refuses it.
+        answer = requests.post(f"{home.app}/dingtalk/robot", json={**robot, "chatbotCorpId": YI_CORP}, timeout=10,
+                               headers={"timestamp": stamp, "sign": dingtalk_sign(stamp, APP_SECRET)})
+        assert answer.status_code in (400, 401, 403) and "Traceback" not in answer.text
+        # 甲's corp on an envelope sealed with the deployment's keys: 甲's keys cannot open it.
+        params, body = Callbacks(token=TOKEN, aes_key=AES_KEY, corp_id=CORP, agent_id=AGENT).seal(
+            "<xml><ToUserName><![CDATA[x]]></ToUserName><MsgType><![CDATA[text]]></MsgType>"
+            "<Content><![CDATA[待办]]></Content><FromUserName><![CDATA[zhengji]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgId>99</MsgId></xml>", time.time())
+        body = body.replace(CORP.encode(), JIA_CORP.encode())
+        answer = requests.post(f"{home.app}/wecom/callback", params=params, data=body, timeout=10)
+        assert 400 <= answer.status_code < 500 and "Traceback" not in answer.text
+        assert {code: books(code) for code in (None, "jia", "yi")} == before
+
+        # Pages: a board link issued in 甲 opens on 甲's database; with 乙's code (乙 has a permit of the same
+        # number) or none, or an unknown one, it is a bare 404.
+        with enterprises.entered("jia"):
+            board = links.url(jia_permit)
+        assert "?t=jia." in board and f"t=jia." in str(jia.messages("zhengji"))   # as the cards carried it
+        page = requests.get(board, timeout=10)
+        assert page.status_code == 200 and jia_permit.no in page.text
+        assert jia_permit.no == yi_permit.no   # numbered in each enterprise's own database
+        for forged in (board.replace("t=jia.", "t=yi."), board.replace("t=jia.", "t="),
+                       board.replace("t=jia.", "t=bing.")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
+
+        # An area's board, whose link 甲 prints for its entrance: the same area of 乙 or of the deployment (the
+        # same sample plant, the same ids and names) is not what it opens.
+        with enterprises.entered("jia"):
+            area = Area.get(Area.id == jia_permit.area_id)
+            posted = area_board.url(area)
+        assert "?a=jia." in posted and requests.get(posted, timeout=10).status_code == 200
+        for forged in (posted.replace("a=jia.", "a=yi."), posted.replace("a=jia.", "a=")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
+
+        # The site's QR code of each enterprise's permit: scanned in that enterprise's app, proved through its
+        # OAuth, and the check-in written in its database alone.
+        for code, phone, permit in (("jia", jia, jia_permit), ("yi", yi, yi_permit)):
+            with enterprises.entered(code):
+                assert phone.scan("chuwei", permit.no) == 200
+                assert [c.person.name for c in CheckIn.select()] == ["褚卫"]
+        assert not CheckIn.select().exists()
+
+        # The API: each enterprise's token sees its own permit, signed in its own app, and no other's.
+        for code, channel in (("jia", "wecom"), ("yi", "dingtalk")):
+            auth = {"Authorization": f"Bearer {tokens.create(f'{code}看板', 'read', enterprise=code)}"}
+            listed = requests.get(f"{home.app}/api/v1/permits", headers=auth, timeout=10).json()["items"]
+            assert len(listed) == 1
+            one = requests.get(f"{home.app}/api/v1/permits/{listed[0]['no']}", headers=auth, timeout=10).json()
+            assert [s["channel"] for s in one["signatures"]] == [channel]
+
+        # An emergency raised in 甲: its muster page's link opens on 甲's database alone.
+        with enterprises.entered("jia"):
+            raised = stop.raise_emergency("3#罐区 东侧法兰泄漏", by=find_person("sunli")).emergency
+            page = muster.url(raised)
+        assert "?t=jia." in page and "人员清点" in requests.get(page, timeout=10).text
+        for forged in (page.replace("t=jia.", "t=yi."), page.replace("t=jia.", "t=")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
