@@ -83,3 +83,15 @@ def test_a_place_without_coordinates_is_checked_against_the_nearest_one_above_it
     with pytest.raises(GateNotMet, match=f"您距作业地点“{fence.name}”约 556 米"):
         check_in(no, by=who("chuwei"), location=metres_north(fence, 556), now=clock.tick())
     assert not CheckIn.select().exists()
+
+
+def test_a_gcj02_position_at_the_site_is_turned_back_and_taken(plant):
+    from workflow.datum import wgs84_to_gcj02
+    no, clock = permit_in("in_approval")
+    fence = places.fence_of(load(no))
+    lat, lng = wgs84_to_gcj02(fence.latitude, fence.longitude)   # as DingTalk's location API answers
+    assert places.distance_m(lat, lng, fence.latitude, fence.longitude) > fence.radius
+    check_in(no, by=who("chuwei"), source="scan", now=clock.tick(),
+             location={"latitude": lat, "longitude": lng, "accuracy": 10, "datum": "gcj02"})
+    row = CheckIn.get()
+    assert places.distance_m(row.latitude, row.longitude, fence.latitude, fence.longitude) < 1
