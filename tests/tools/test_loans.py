@@ -66,3 +66,19 @@ def test_the_loan_rules_refuse_in_plain_chinese_and_change_nothing(plant):
     with pytest.raises(GateNotMet, match="检验有效期至 2026-11-30，已过期，不得领用；请交保管人 孙立 送检"):
         loans.check_out("GJ-0001", by=chenjian, now=MORNING + timedelta(days=7))
     assert Tool.get(Tool.no == "GJ-0001").holder_id is None
+
+
+def test_the_start_of_work_at_height_waits_for_a_harness_in_hand(plant):
+    from tests.workflow.test_rules import clock_for, drive_to, reload
+    from workflow.walkthrough import _act
+    permit = draft("height", start=MORNING)
+    clock = clock_for(permit)
+    step = drive_to(permit, "start", clock)
+    tool("AQD-0001", HARNESS, date(2027, 6, 1))   # the register is loaded: the gate is in force
+    clock.now = max(clock.now, permit.planned_start)
+    with pytest.raises(GateNotMet, match="须先扫码领用安全带"):
+        _act(reload(permit), step, clock, lambda line: None)
+    assert reload(permit).state == "issued"
+    loans.check_out("AQD-0001", by=permit.members.first().person, now=clock.tick())
+    _act(reload(permit), step, clock, lambda line: None)
+    assert reload(permit).state == "in_progress"

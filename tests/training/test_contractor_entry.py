@@ -66,3 +66,11 @@ def test_a_matrix_naming_an_unknown_kind_as_entry_training_is_refused(tmp_path):
         f'# entry_training = "{KIND}"', 'entry_training = "入厂证"'), encoding="utf-8")
     with pytest.raises(ValueError, match="入厂证"):
         matrix.load(path)
+
+
+def test_a_revoked_entry_pass_does_not_count(contractor, tmp_path, monkeypatch):
+    entry_required(tmp_path, monkeypatch)
+    Certificate.create(person=contractor, kind=KIND, number="PX-CBS-RC-void", valid_until=date(2027, 11, 1),
+                       revoked_at=MORNING - timedelta(days=2))
+    refused_on_submit(hot("一级", crew=("konghan",)),
+                      f"孔焊（作业人，承包商）尚未通过入厂安全教育（没有{KIND}），临时授权暂不生效")

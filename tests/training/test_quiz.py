@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from exports.samples.build_sample_training import OUT as SAMPLE
-from models import Course, Outbox, QuizAttempt, find_person
+from models import Certificate, Course, Outbox, QuizAttempt, find_person
 from training import quiz, workbook
 from workflow import WorkflowError
 
@@ -65,3 +65,10 @@ def test_each_answer_settles_its_card_and_the_attempt_goes_to_the_audit_chain(st
     result = AuditEvent.get(AuditEvent.action == "quiz_finish")
     assert (result.data["score"], result.data["result"], result.data["attempt"]) == (80, "passed", 1)
     assert audit.verify().ok
+def test_a_score_of_exactly_the_pass_mark_passes_and_authorises(started):
+    chuwei = find_person("chuwei")
+    for asked, chosen in enumerate(([1], [1], [0, 1, 2], [1], [1])):   # the last one wrong: 4 of 5 right
+        quiz.answer(started.id, asked, chosen, by=chuwei)
+    attempt = QuizAttempt.get_by_id(started.id)
+    assert (attempt.score, started.course.pass_mark, attempt.state) == (80, 80, "passed")
+    assert Certificate.get_or_none((Certificate.person == chuwei) & (Certificate.kind == started.course.grants))

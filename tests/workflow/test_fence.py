@@ -56,3 +56,42 @@ def test_a_phones_scan_without_a_position_is_refused_at_a_fenced_site(plant):
     # The safety office typing in a paper check-in has no phone to ask; it is recorded as theirs.
     check_in(no, by=who("chuwei"), source="cli", now=clock.tick())
     assert CheckIn.get().source == "cli"
+
+
+def metres_north(fence, metres: float) -> dict:
+    """A position due north of the fence's centre (a degree of latitude is 111 195 m)."""
+    return {"latitude": fence.latitude + metres / 111_195, "longitude": fence.longitude}
+
+
+def test_the_radius_itself_is_the_limit(plant):
+    no, clock = permit_in("in_approval")
+    fence = places.fence_of(load(no))
+    with pytest.raises(GateNotMet, match=f"约 {fence.radius + 20:.0f} 米，超出签到范围 {fence.radius:.0f} 米"):
+        check_in(no, by=who("chuwei"), location=metres_north(fence, fence.radius + 20), now=clock.tick())
+    check_in(no, by=who("chuwei"), location=metres_north(fence, fence.radius - 20), now=clock.tick())
+    assert CheckIn.select().count() == 1
+
+
+def test_a_place_without_coordinates_is_checked_against_the_nearest_one_above_it(plant):
+    no, clock = permit_in("in_approval")
+    node = places.area_of(load(no))
+    assert node is not None and node.parent_id is not None
+    Area.update(latitude=None, longitude=None, radius=None).where(Area.id == node.id).execute()
+    Area.update(latitude=30.5, longitude=121.0, radius=150).where(Area.id == node.parent_id).execute()
+    fence = places.fence_of(load(no))
+    assert fence.id == node.parent_id
+    with pytest.raises(GateNotMet, match=f"您距作业地点“{fence.name}”约 556 米"):
+        check_in(no, by=who("chuwei"), location=metres_north(fence, 556), now=clock.tick())
+    assert not CheckIn.select().exists()
+
+
+def test_a_gcj02_position_at_the_site_is_turned_back_and_taken(plant):
+    from workflow.datum import wgs84_to_gcj02
+    no, clock = permit_in("in_approval")
+    fence = places.fence_of(load(no))
+    lat, lng = wgs84_to_gcj02(fence.latitude, fence.longitude)   # as DingTalk's location API answers
+    assert places.distance_m(lat, lng, fence.latitude, fence.longitude) > fence.radius
+    check_in(no, by=who("chuwei"), source="scan", now=clock.tick(),
+             location={"latitude": lat, "longitude": lng, "accuracy": 10, "datum": "gcj02"})
+    row = CheckIn.get()
+    assert places.distance_m(row.latitude, row.longitude, fence.latitude, fence.longitude) < 1

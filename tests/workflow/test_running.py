@@ -5,13 +5,18 @@ around them (start, gas test, resume) take the same clock.
 """
 from __future__ import annotations
 
+from datetime import date, time
+
 import pytest
 
 import settings
-from models import AuditEvent, Outbox, find_person
+from models import AuditEvent, GasReading, Outbox, Sensor, find_person
 from models.permit import Permit
+from sensors import intake
 from workflow import GateNotMet, running, template
+from workflow.grading import nightfall_at
 from workflow.template import load_file
+from workflow.walkthrough import WALK_DETECTOR
 
 from tests.workflow.test_rules import (clock_for, detector_reports, gas_test, hot, make, minutes, refused,
                                        reload, shanghai, working)
@@ -59,6 +64,13 @@ def test_the_nightfall_follows_the_season(plant):
     assert running.nightfall_due(shanghai(24, 17) + minutes(29)) == []
     assert [o.state for o in running.nightfall_due(shanghai(24, 17) + minutes(30))] == ["suspended"]
     assert "（17:30 起）" in texts(permit, "stop")["褚卫"][0]
+
+
+def test_a_new_season_s_nightfall_holds_from_its_first_day(plant):
+    settings.configure({"PLANT_NIGHTFALL": "04-01=19:00,10-01=17:30"})
+    seasons, t = settings.current().nightfall, template.get("hot_work")
+    days = (date(2026, 3, 31), date(2026, 4, 1), date(2026, 9, 30), date(2026, 10, 1))
+    assert [nightfall_at(day, t, seasons) for day in days] == [time(17, 30), time(19), time(19), time(17, 30)]
 
 
 def test_a_malformed_nightfall_setting_is_refused_at_start():
@@ -171,6 +183,17 @@ def test_a_reading_taken_after_midnight_lets_the_work_go_on(plant):
     gas_test(permit, shanghai(25, 0) + minutes(1))
     assert running.day_holds_due(shanghai(25, 0) + minutes(2)) == []
     assert reload(permit).state == "in_progress"
+
+
+def test_a_reading_judged_neither_way_is_not_todays_test(plant):
+    permit = overnight()
+    gas_test(permit, shanghai(24, 22) + minutes(30))
+    at = shanghai(25, 0) + minutes(1)
+    # The bound detector reports oxygen alone: it cannot open the gas gate, nor does it fail the air.
+    intake.ingest(Sensor.get(Sensor.code == WALK_DETECTOR), [intake.Reading(at, {"O2": 20.9})], now=at)
+    assert GasReading.get((GasReading.permit == permit) & (GasReading.taken_at == at)).passed is None
+    (held,) = running.day_holds_due(at + minutes(1))
+    assert held.state == "suspended"
 
 
 def test_work_started_today_is_not_held(plant):

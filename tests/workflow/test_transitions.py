@@ -369,6 +369,23 @@ def test_rectification_loop_ends_in_close(plant):
     assert audit.verify().ok
 
 
+def test_a_photo_of_the_finished_site_sent_before_the_start_counts_for_neither_completion_nor_acceptance(plant):
+    no, clock = permit_in("issued")
+    for kind in ("完工现场", "验收现场"):   # sent ahead: it cannot show the work done
+        attach(no, by=load(no).applicant, kind=kind, data=f"{kind} before the work".encode(), filename="early.jpg",
+               now=clock.tick())
+    go_to(no, clock, "work")
+    with pytest.raises(GateNotMet, match="缺少开工后拍摄的现场照片：完工现场"):
+        attempt("sign", no, clock)
+    attach(no, by=load(no).applicant, kind="完工现场", data=b"the finished site", filename="done.jpg",
+           now=clock.tick())
+    attempt("sign", no, clock)
+    assert load(no).state == "completed"
+    with pytest.raises(GateNotMet, match="缺少开工后拍摄的现场照片：验收现场"):
+        attempt("sign", no, clock)
+    assert load(no).state == "completed"
+
+
 # --- change requests ---------------------------------------------------------------------------
 
 def change_of(no: str) -> ChangeRequest:
