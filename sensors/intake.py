@@ -209,8 +209,7 @@ def prepare(posts: list[tuple[Sensor, list[Reading]]], *, now: datetime | None =
     """Judge every reading against the cached map; decide which detectors need the full evaluation."""
     now = now or utcnow()
     snap = registry.snapshot()
-    alarmed = {sid for (sid,) in database.execute_sql(compiled(("alarmed detectors",), _alarmed_query),
-                                                      list(alarms.ACTIVE_LEVELS)).fetchall()}
+    alarmed = _alarmed([sensor.id for sensor, _ in posts])
     rows, eventful = [], set()
     for sensor, readings in posts:
         sensor = snap.sensors.get(sensor.code, sensor)
@@ -227,9 +226,19 @@ def prepare(posts: list[tuple[Sensor, list[Reading]]], *, now: datetime | None =
     return Batch(frozen, tuple(rows), frozenset(eventful), now)
 
 
-def _alarmed_query():
+def _alarmed(ids: list[int]) -> set[int]:
+    """Which of these detectors have an alarm that a normal reading would clear."""
+    found = set()
+    # Only the posting detectors: the plant's other alarms are no business of this post.
+    for chunk in chunked(sorted(set(ids)), INSERT_CHUNK):
+        sql = compiled(("alarmed detectors", len(chunk)), lambda: _alarmed_query(len(chunk)))
+        found |= {sid for (sid,) in database.execute_sql(sql, [*alarms.ACTIVE_LEVELS, *chunk]).fetchall()}
+    return found
+
+
+def _alarmed_query(size: int):
     return Alarm.select(Alarm.sensor).where(
-        Alarm.cleared_at.is_null() & Alarm.level.in_(alarms.ACTIVE_LEVELS) & Alarm.sensor.is_null(False))
+        Alarm.cleared_at.is_null() & Alarm.level.in_(alarms.ACTIVE_LEVELS) & Alarm.sensor.in_([0] * size))
 
 
 def chunked(items, size: int):
