@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import settings
-from models import Alarm, AlarmAck, Outbox, Permit, Person, RegistryVersion, Sensor, transaction, utcnow
-from models.db import for_update
+from models import Alarm, AlarmAck, Outbox, Permit, Person, RegistryVersion, Sensor, database, transaction, utcnow
+from models.db import compiled, for_update
 from models.emergency import MUSTER_LEVELS
 from workflow import audit, groups, machine, template as templates
 from workflow.assign import org_role
@@ -69,13 +69,18 @@ def _send(alarm: Alarm, people: list[Person]) -> None:
          .on_conflict_ignore().execute())
 
 
+def _first_round_query():
+    return (Outbox.select(Outbox.id).where(Outbox.dedupe_key.startswith("") | Outbox.dedupe_key.startswith(""))
+            .order_by(Outbox.id))
+
+
 def outbox_rows(alarm_ids) -> list[int]:
     """Ids of the first-round cards of these alarms (what the request that raised them enqueues)."""
     ids = []
+    sql = compiled(("first-round cards",), _first_round_query) if alarm_ids else ""
     for alarm_id in alarm_ids:
-        ids += [i for (i,) in Outbox.select(Outbox.id).where(
-            Outbox.dedupe_key.startswith(f"alarm:{alarm_id}:1:")
-            | Outbox.dedupe_key.startswith(f"group:alarm:{alarm_id}:")).order_by(Outbox.id).tuples()]
+        # The patterns are the keys _send and groups.post write, each followed by LIKE's wildcard.
+        ids += [i for (i,) in database.execute_sql(sql, [f"alarm:{alarm_id}:1:%", f"group:alarm:{alarm_id}:%"])]
     return ids
 
 
@@ -143,18 +148,22 @@ def _resend_delay() -> timedelta:
     return timedelta(seconds=settings.current().alarm_resend_seconds)
 
 
+def _uncleared(sensor: Sensor, which: tuple[str, ...]) -> list[Alarm]:
+    # Asked for every reading that raises or clears an alarm: compiled once per number of levels.
+    sql = compiled(("uncleared alarms", len(which)), lambda: Alarm.select().where(
+        (Alarm.sensor == 0) & Alarm.cleared_at.is_null() & Alarm.level.in_(which)))
+    return list(Alarm.raw(sql, sensor.id, *which))
+
+
 def active(sensor: Sensor) -> list[Alarm]:
     """The detector's alarms that its readings have not yet cleared, worst first."""
-    rows = Alarm.select().where((Alarm.sensor == sensor) & Alarm.cleared_at.is_null()
-                                & Alarm.level.in_(ACTIVE_LEVELS))
-    return sorted(rows, key=lambda a: -levels.RANK[a.level])
+    return sorted(_uncleared(sensor, ACTIVE_LEVELS), key=lambda a: -levels.RANK[a.level])
 
 
 def clear(sensor: Sensor, now: datetime, *, offline: bool = False) -> int:
     """Mark the detector's active alarms (or its offline alarm) as cleared by a normal reading."""
-    which = [levels.OFFLINE] if offline else list(ACTIVE_LEVELS)
-    cleared = list(Alarm.select().where((Alarm.sensor == sensor) & Alarm.cleared_at.is_null()
-                                        & Alarm.level.in_(which)))
+    which = (levels.OFFLINE,) if offline else ACTIVE_LEVELS
+    cleared = _uncleared(sensor, which)
     if not cleared:
         return 0
     Alarm.update(cleared_at=now).where(Alarm.id.in_([a.id for a in cleared])).execute()

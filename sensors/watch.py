@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import settings
 from models import Permit, Person, RegistryVersion, Sensor, SensorBinding
+from models.db import compiled
 from models.sensor import FIXED
 from workflow import machine, places
 from workflow.errors import InvalidPermit, NotAuthorized, NotFound
@@ -20,15 +21,23 @@ def covers(sensor: Sensor, permit: Permit) -> bool:
     return sensor.kind == FIXED and places.covers(sensor.area, permit)
 
 
+def _bound_query():
+    return (Permit.select().join(SensorBinding)
+            .where((SensorBinding.sensor == 0) & SensorBinding.released_at.is_null() & Permit.state.in_(WATCHED)))
+
+
+def _watched_query():
+    return Permit.select().where(Permit.state.in_(WATCHED))
+
+
 def watched_permits(sensor: Sensor) -> list[Permit]:
     """Return the permits sensor's readings count for, oldest first."""
-    bound = (Permit.select().join(SensorBinding)
-             .where((SensorBinding.sensor == sensor) & SensorBinding.released_at.is_null()
-                    & Permit.state.in_(WATCHED)))
+    # Asked again under lock for every reading that raises or clears an alarm: compiled once.
+    bound = Permit.raw(compiled(("watched permits", "bound"), _bound_query), sensor.id, *WATCHED)
     found = {p.id: p for p in bound}
     if sensor.kind == FIXED:
         inside = places.coverage(sensor.area)
-        for permit in Permit.select().where(Permit.state.in_(WATCHED)):
+        for permit in Permit.raw(compiled(("watched permits", "all"), _watched_query), *WATCHED):
             if inside(permit):
                 found.setdefault(permit.id, permit)
     return sorted(found.values(), key=lambda p: p.id)
