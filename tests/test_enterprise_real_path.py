@@ -166,7 +166,7 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
         # number) or none, or an unknown one, it is a bare 404.
         with enterprises.entered("jia"):
             board = links.url(jia_permit)
-        assert "?t=jia." in board and f"t=jia." in str(jia.messages("zhengji"))   # as the cards carried it
+        assert "?t=jia." in board and "t=jia." in str(jia.messages("zhengji"))   # as the cards carried it
         page = requests.get(board, timeout=10)
         assert page.status_code == 200 and jia_permit.no in page.text
         assert jia_permit.no == yi_permit.no   # numbered in each enterprise's own database
