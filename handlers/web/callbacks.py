@@ -58,6 +58,8 @@ def _as_owner(platform: str, peek):
             owner = enterprises.corp_owner(platform, corp)
             if not owner:
                 log.warning("%s callback refused: corp %r is no enterprise's here", platform, corp[:64])
+                if platform == "dingtalk":   # refused as the adapter refuses: an error object
+                    return jsonify(error="the corp is no enterprise's here", code="unknown_corp"), 403
                 return Response("unknown corp", status=403)
             # The deployment's connection, opened for every request, is not this request's database.
             if not models.database.is_closed():
