@@ -107,7 +107,9 @@ def work(names: list[str], *, burst: bool, quiet: bool) -> None:
             worker.work(burst=burst, logging_level=level)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.error("worker lost Redis: %s", exc)   # rq's own teardown, after it gave up on a lost Redis
-        if burst or worker._stop_requested:
+        # rq marks a stop asked for by SIGTERM or SIGINT with its date, and only a stop asked for
+        # mid-job with _stop_requested: an idle worker's stop leaves that False.
+        if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
             return
         # rq ends its loop on any error it meets outside a job, such as Redis going away while a horse
         # works (its monitor writes the job's time there). The process, and the alarm lane that dies

@@ -285,3 +285,46 @@ def test_a_worker_whose_redis_goes_away_while_a_job_runs_serves_again_once_it_is
         stop(worker)
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_idle_worker_asked_to_stop_ends_with_its_alarm_lane(plant, redis_url, monkeypatch, how):
+    from redis import Redis
+    from rq import Worker
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    if plant.__class__.__name__.startswith("Sqlite"):
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{plant.database}")
+    conn = Redis.from_url(redis_url)
+    worker = start_worker("--alarm-workers", "1", "--sweep-every", "0.5")
+    try:
+        wait_for(lambda: any(w.pid == worker.pid for w in Worker.all(connection=conn)),
+                 "the worker never served its queues")
+        lane = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(p) == worker.pid]
+        assert lane, "the worker started no alarm-lane process"
+        # An idle rq worker ends its loop on the signal without marking _stop_requested: the
+        # supervisor's stop must still end the process, not start rq again.
+        worker.send_signal(how)
+        assert worker.wait(30) == 0
+        wait_for(lambda: not any(_alive(pid) for pid in lane), "the alarm lane outlived its worker")
+        assert not any(w.pid == worker.pid for w in Worker.all(connection=conn))
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []   # the process ended while we looked
+
+
+def _parent(proc: Path) -> int | None:
+    fields = _stat(int(proc.name))
+    return int(fields[1]) if fields else None
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z"
