@@ -123,10 +123,11 @@ def test_a_forged_label_is_refused_in_plain_chinese_and_changes_nothing(world, t
 def test_the_scheduler_warns_the_keeper_before_the_due_date_and_chases_a_loan_past_its_limit(world, tmp_path):
     phone, drain, _ = world
     register(tmp_path)
-    soon = Tool.get(Tool.no == "AQD-0001")
-    Tool.update(due_on=_today() + timedelta(days=10)).where(Tool.id == soon.id).execute()
     assert scan(phone, "chenjian", "GJ-0001", "out").status_code == 200
     out_at = Tool.get(Tool.no == "GJ-0001").out_at
+    # Ten days from the plant day of the scan below, not of now: 7 hours on may be tomorrow there.
+    soon = Tool.get(Tool.no == "AQD-0001")
+    Tool.update(due_on=loans.today(out_at + timedelta(hours=7)) + timedelta(days=10)).where(Tool.id == soon.id).execute()
 
     counts = scans.run_all((out_at + timedelta(hours=7)).isoformat())
     drain()
