@@ -1,11 +1,12 @@
 #!/bin/sh
-# Re-run the suite against the real PostgreSQL and MariaDB servers, the two side by side.
+# Run the suite against the real PostgreSQL and MariaDB servers, and on SQLite too when SQLITE is set
+# (`make test` sets it), all side by side.
 # An engine with an empty URL is not configured and is skipped. A configured engine that does not
 # answer fails the run under CI=true (a wrong URL there must not pass as green); elsewhere it is
 # skipped, and said so, so the project still passes on a machine without the servers.
-# The two runs share no state (each has its own database, a private redis-server and temporary
-# folders), and each spends much of its time waiting on its server and on loopback HTTP, so side by
-# side they finish sooner than one after the other (each used under half a core when run so).
+# The runs share no state (each has its own database, a private redis-server and temporary folders),
+# and each spends much of its time waiting on its server, its subprocesses and loopback HTTP (each used
+# under half a core when run alone), so side by side they finish sooner than one after the other.
 set -u
 status=0
 logs=$(mktemp -d)
@@ -23,7 +24,7 @@ engine() {
         return
     fi
     if "$PY" scripts/db_answers.py "$url"; then
-        echo "== suite on $name ($(shown "$url")): started; its output follows when both runs end"
+        echo "== suite on $name ($(shown "$url")): started; its output follows when every run ends"
         ( DATABASE_URL="$url" "$PY" -m pytest -q --durations=15 > "$logs/$key.log" 2>&1; echo $? > "$logs/$key.rc" ) &
         started="$started $key:$name"
     elif [ "${CI:-}" = "true" ]; then
@@ -34,6 +35,11 @@ engine() {
     fi
 }
 
+if [ -n "${SQLITE:-}" ]; then
+    echo "== suite on SQLite: started; its output follows when every run ends"
+    ( env -u DATABASE_URL "$PY" -m pytest -q --durations=15 > "$logs/sqlite.log" 2>&1; echo $? > "$logs/sqlite.rc" ) &
+    started="sqlite:SQLite"
+fi
 engine pg PostgreSQL "${PG_URL:-}"
 engine mysql MariaDB/MySQL "${MYSQL_URL:-}"
 wait
