@@ -8,6 +8,8 @@
 # and each spends much of its time waiting on its server, its subprocesses and loopback HTTP (each used
 # under half a core when run alone), so side by side they finish sooner than one after the other.
 set -u
+# The suites' own test of this script runs it again: SQLITE must not reach them, or each run would
+# start another whole SQLite suite (the children are started with it unset).
 status=0
 logs=$(mktemp -d)
 started=""
@@ -25,7 +27,7 @@ engine() {
     fi
     if "$PY" scripts/db_answers.py "$url"; then
         echo "== suite on $name ($(shown "$url")): started; its output follows when every run ends"
-        ( DATABASE_URL="$url" "$PY" -m pytest -q --durations=15 > "$logs/$key.log" 2>&1; echo $? > "$logs/$key.rc" ) &
+        ( DATABASE_URL="$url" env -u SQLITE "$PY" -m pytest -q --durations=15 > "$logs/$key.log" 2>&1; echo $? > "$logs/$key.rc" ) &
         started="$started $key:$name"
     elif [ "${CI:-}" = "true" ]; then
         echo "== FAILED: $name does not answer at $(shown "$url") (CI=true: a configured engine must answer)"
@@ -37,7 +39,7 @@ engine() {
 
 if [ -n "${SQLITE:-}" ]; then
     echo "== suite on SQLite: started; its output follows when every run ends"
-    ( env -u DATABASE_URL "$PY" -m pytest -q --durations=15 > "$logs/sqlite.log" 2>&1; echo $? > "$logs/sqlite.rc" ) &
+    ( env -u DATABASE_URL -u SQLITE "$PY" -m pytest -q --durations=15 > "$logs/sqlite.log" 2>&1; echo $? > "$logs/sqlite.rc" ) &
     started="sqlite:SQLite"
 fi
 engine pg PostgreSQL "${PG_URL:-}"
