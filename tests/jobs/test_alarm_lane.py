@@ -45,6 +45,26 @@ def cards_of(world, alarm: Alarm) -> dict[str, list[dict]]:
     return found
 
 
+def redis_server(sock: Path, folder: Path) -> subprocess.Popen:
+    """Start a redis-server of the test's own on sock, once it answers."""
+    import shutil
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", "0", "--unixsocket",
+                               str(sock), "--save", "", "--appendonly", "no", "--dir", str(folder)],
+                              stdout=subprocess.DEVNULL)
+    conn = Redis.from_url(f"unix://{sock}")
+
+    def listening() -> bool:
+        try:
+            return conn.ping()
+        except RedisConnectionError:
+            return False
+
+    wait_for(listening, "the test's redis-server did not start")
+    return server
+
+
 def start_worker(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--quiet", *args], cwd=ROOT)
 
@@ -187,10 +207,8 @@ def test_the_request_pushes_the_cards_and_one_warm_loop_sends_each_once(world, r
 
 
 def test_a_worker_started_while_redis_is_away_waits_for_it_and_keeps_its_alarm_lane(plant, tmp_path, monkeypatch):
-    import shutil
     import threading
     from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
     from rq import Worker
     sock = tmp_path / "later.sock"
     monkeypatch.setenv("REDIS_URL", f"unix://{sock}")
@@ -207,18 +225,8 @@ def test_a_worker_started_while_redis_is_away_waits_for_it_and_keeps_its_alarm_l
         else:
             pytest.fail(f"the worker ended (exit {worker.wait()}) instead of waiting for Redis")
         threading.Thread(target=worker.stderr.read, daemon=True).start()   # keep the pipe from filling
-        server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", "0", "--unixsocket",
-                                   str(sock), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                                  stdout=subprocess.DEVNULL)
+        server = redis_server(sock, tmp_path)
         conn = Redis.from_url(f"unix://{sock}")
-
-        def listening() -> bool:
-            try:
-                return conn.ping()
-            except RedisConnectionError:
-                return False
-
-        wait_for(listening, "the test's redis-server did not start")
         wait_for(lambda: any(w.pid == worker.pid for w in Worker.all(connection=conn)),
                  "the worker never served its queues once Redis came")
         wait_for(lambda: conn.zcard(alarm_queue.LOOPS) > 0, "its alarm lane never served once Redis came")
@@ -231,32 +239,15 @@ def test_a_worker_started_while_redis_is_away_waits_for_it_and_keeps_its_alarm_l
 
 
 def test_a_worker_whose_redis_goes_away_while_a_job_runs_serves_again_once_it_is_back(plant, tmp_path, monkeypatch):
-    import shutil
     import threading
     from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
     from rq import Worker
     sock = tmp_path / "away.sock"
     monkeypatch.setenv("REDIS_URL", f"unix://{sock}")
     if plant.__class__.__name__.startswith("Sqlite"):
         monkeypatch.setenv("DATABASE_URL", f"sqlite:///{plant.database}")
 
-    def redis_server() -> subprocess.Popen:
-        server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", "0", "--unixsocket",
-                                   str(sock), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                                  stdout=subprocess.DEVNULL)
-        conn = Redis.from_url(f"unix://{sock}")
-
-        def listening() -> bool:
-            try:
-                return conn.ping()
-            except RedisConnectionError:
-                return False
-
-        wait_for(listening, "the test's redis-server did not start")
-        return server
-
-    server = redis_server()
+    server = redis_server(sock, tmp_path)
     conn = Redis.from_url(f"unix://{sock}")
     worker = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker", "--quiet", "--queues", "default",
                                "--sweep-every", "0.5"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
@@ -276,7 +267,7 @@ def test_a_worker_whose_redis_goes_away_while_a_job_runs_serves_again_once_it_is
         else:
             pytest.fail(f"the worker ended (exit {worker.wait()}) without saying it lost Redis")
         threading.Thread(target=worker.stderr.read, daemon=True).start()   # keep the pipe from filling
-        server = redis_server()   # back, empty: as after a restart without persistence
+        server = redis_server(sock, tmp_path)   # back, empty: as after a restart without persistence
         made = tmp_path / "served after the outage"
         Queue("default", connection=conn).enqueue("os.mkdir", str(made))
         wait_for(made.exists, "the worker did not serve its queue once Redis was back")
