@@ -46,3 +46,17 @@ def test_an_engine_without_a_url_is_not_configured_and_skipped_even_under_ci():
     assert done.returncode == 0
     assert done.stdout.splitlines() == ["== PostgreSQL: no URL configured, skipped",
                                         "== MariaDB/MySQL: no URL configured, skipped"]
+
+
+def test_with_sqlite_set_the_sqlite_run_starts_without_it_so_no_run_starts_another(tmp_path):
+    # A stand-in for the venv's python: it says what it was asked to run and whether SQLITE reached it.
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "ran $* DATABASE_URL=${DATABASE_URL:-unset} SQLITE=${SQLITE:-unset}"\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL")}
+    env.update(PY=str(fake), PG_URL="", MYSQL_URL="", SQLITE="1", DATABASE_URL="postgresql://elsewhere/x")
+    done = subprocess.run(["sh", "scripts/test-engines.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0
+    assert "== suite on SQLite: started; its output follows when every run ends" in done.stdout
+    assert "ran -m pytest -q --durations=15 DATABASE_URL=unset SQLITE=unset" in done.stdout
