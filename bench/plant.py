@@ -137,8 +137,30 @@ class Plant:
         self._watching.set()
         for name in reversed(list(self.parts)):
             self.kill(name, signal.SIGTERM)
+        self._kill_strays()
         for stop in reversed(self.stops):
             stop()
+
+    def _kill_strays(self) -> None:
+        """SIGKILL any process still holding a file of the instance folder.
+
+        rq's work horse leaves its worker's session, so a worker SIGKILLed mid-job leaves its horse
+        running outside the process group that kill() signals; a horse waiting on the database would
+        outlive the run.
+        """
+        folder = str(self.instance)
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                held = any(os.readlink(fd).startswith(folder) for fd in (proc / "fd").iterdir())
+            except OSError:
+                continue   # ended while we looked, or not ours to read
+            if held:
+                try:
+                    os.kill(int(proc.name), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def log_tail(self, name: str, chars: int = 1500) -> str:
         path = self.instance / f"{name}.log"

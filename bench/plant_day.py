@@ -240,7 +240,13 @@ def run(plant, args) -> int:
         location = f"3#罐区东侧管廊 {serial}号口"
         with apply_lock:   # one applicant: their applications one after another
             phone.text(applicant, plants.apply_text(serial, settings.current().plant_tz))
-            found = Permit.select().where(Permit.location == location).first()
+            # The application may be handled by a worker after the callback is answered (a Stream
+            # event kept in the inbox): wait for its permit rather than look once.
+            deadline = time.monotonic() + 60
+            while (found := Permit.select().where(Permit.location == location).first()) is None \
+                    and time.monotonic() < deadline:
+                database.close()
+                time.sleep(0.2)
             database.close()
         if found is None:
             raise RuntimeError(f"no permit for {location}")
