@@ -20,9 +20,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps $(FACE_RECOGNITION)
 	touch $(STAMP)
 
-## Run the suite on SQLite, then again on PostgreSQL and MariaDB where they answer.
-# The three engines' runs side by side: each waits more than it computes, and one after the other
-# they took most of CI's time.
+## Run the suite on SQLite, PostgreSQL and MariaDB (the servers where they answer), side by side: each
+## run waits more than it computes, and one after the other they took most of CI's time.
 test: $(STAMP)
 	@SQLITE=1 PY=$(PY) PG_URL=$(PG_URL) MYSQL_URL=$(MYSQL_URL) sh scripts/test-engines.sh
 
