@@ -3,17 +3,19 @@ run by an rq worker with the test's clock, reaches the phones through the real S
 people answer in chat (a gas test, 恢复) goes through the callbacks at an hour the test sets."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from rq import Queue
 
+import settings
 from handlers.demo.scripted import GOOD_AIR, take_through
 from jobs import scans
 from jobs.connection import redis
-from models import GasReading
+from models import GasReading, utcnow
 from models.permit import Permit
 from workflow import machine
+from workflow.clock import local
 from workflow.walkthrough import Clock
 
 from tests.test_wecom_real_path import a_detector, apply_text
@@ -43,8 +45,13 @@ def test_a_confined_space_without_a_reading_for_2_hours_is_reminded_then_stopped
     phone.text("zhuyan", apply_text("受限空间作业", "介质: 甲烷\n受限空间名称: V-101 原料罐"))
     drain()
     permit = take_through(phone, Permit.get().no, drain, until="in_progress", detector=a_detector(phone))
-    # The 2 hours run from the newest logged reading, or from the start if that came later.
-    last = max(GasReading.select().order_by(GasReading.taken_at.desc()).first().taken_at, permit.started_at)
+    # The 2 hours run from the newest logged reading, or from the start if that came later. Scans two
+    # hours after a late-evening start would cross the plant's midnight and meet the daily re-test
+    # first: the start and its readings move to 08:00 of the plant's day, which the scans then follow.
+    tz = settings.current().plant_tz
+    last = datetime.combine(local(utcnow(), tz).date(), time(8), tz).astimezone(timezone.utc).replace(tzinfo=None)
+    Permit.update(started_at=last).where(Permit.id == permit.id).execute()
+    GasReading.update(taken_at=last - timedelta(minutes=5)).where(GasReading.permit == permit.id).execute()
     scan_at(drain, last + timedelta(minutes=100))
     assert not any("2 小时记录" in t for t in texts(phone, "chenjian"))
     scan_at(drain, last + timedelta(minutes=106))
