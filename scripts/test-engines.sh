@@ -8,8 +8,6 @@
 # and each spends much of its time waiting on its server, its subprocesses and loopback HTTP (each used
 # under half a core when run alone), so side by side they finish sooner than one after the other.
 set -u
-# The suites' own test of this script runs it again: SQLITE must not reach them, or each run would
-# start another whole SQLite suite (the children are started with it unset).
 status=0
 logs=$(mktemp -d)
 started=""
@@ -37,6 +35,8 @@ engine() {
     fi
 }
 
+# The suites' own test of this script runs it again: SQLITE must not reach them, or each run would
+# start another whole SQLite suite (every run is started with it unset).
 if [ -n "${SQLITE:-}" ]; then
     echo "== suite on SQLite: started; its output follows when every run ends"
     ( env -u DATABASE_URL -u SQLITE "$PY" -m pytest -q --durations=15 > "$logs/sqlite.log" 2>&1; echo $? > "$logs/sqlite.rc" ) &

@@ -3,19 +3,18 @@ run by an rq worker with the test's clock, reaches the phones through the real S
 people answer in chat (a gas test, 恢复) goes through the callbacks at an hour the test sets."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from rq import Queue
 
-import settings
 from handlers.demo.scripted import GOOD_AIR, take_through
 from jobs import scans
 from jobs.connection import redis
 from models import GasReading, utcnow
 from models.permit import Permit
 from workflow import machine
-from workflow.clock import local
+from workflow.running import day_start
 from workflow.walkthrough import Clock
 
 from tests.test_wecom_real_path import a_detector, apply_text
@@ -48,8 +47,7 @@ def test_a_confined_space_without_a_reading_for_2_hours_is_reminded_then_stopped
     # The 2 hours run from the newest logged reading, or from the start if that came later. Scans two
     # hours after a late-evening start would cross the plant's midnight and meet the daily re-test
     # first: the start and its readings move to 08:00 of the plant's day, which the scans then follow.
-    tz = settings.current().plant_tz
-    last = datetime.combine(local(utcnow(), tz).date(), time(8), tz).astimezone(timezone.utc).replace(tzinfo=None)
+    last = day_start(utcnow()) + timedelta(hours=8)
     Permit.update(started_at=last).where(Permit.id == permit.id).execute()
     GasReading.update(taken_at=last - timedelta(minutes=5)).where(GasReading.permit == permit.id).execute()
     scan_at(drain, last + timedelta(minutes=100))
