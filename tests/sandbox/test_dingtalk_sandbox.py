@@ -402,6 +402,9 @@ def test_gateway_refuses_wrong_credentials_and_bad_or_used_tickets(sandbox):
     assert caught.value.rcvd.code == 1008
     with connect(f"{body['endpoint']}?ticket={body['ticket']}"):
         pass
+    # The gateway takes the ticket in its handler, after the handshake: reused before that handler ran,
+    # the ticket would still be there.
+    until(lambda: stream_state(sandbox)["closed"])
     with connect(f"{body['endpoint']}?ticket={body['ticket']}") as ws, pytest.raises(ConnectionClosed) as caught:
         ws.recv(timeout=5)
     assert caught.value.rcvd.code == 1008
