@@ -89,9 +89,20 @@ class GasLimits:
     o2_ceiling: float = 23.5      # %vol, everywhere: enriched air makes any fire violent
     h2s: float = TABLE["H2S"].oel  # mg/m³, GBZ 2.1 MAC (gases.toml); the reading must be below it
     co: float = TABLE["CO"].oel    # mg/m³, GBZ 2.1 PC-TWA (gases.toml); the reading must be below it
+    # A template's own limits for the table's other toxic gases, as (code, mg/m³) pairs sorted by code;
+    # a gas not named is held to its GBZ 2.1 figure in gases.toml. Pairs keep the limits hashable.
+    toxic: tuple[tuple[str, float], ...] = ()
+
+    def limit_of(self, gas: str) -> float:
+        """Return the pass limit of a toxic gas: the reading must be below it."""
+        if gas in _CORE_TOXIC:
+            return getattr(self, gas.lower())
+        return dict(self.toxic).get(gas, TABLE[gas].oel)
 
 
 STATUTORY = GasLimits()
+_CORE_TOXIC = ("H2S", "CO")    # the permit form's own columns, fields of GasLimits
+_OTHER_TOXIC = {code.lower(): code for code in OTHERS if TABLE[code].kind == "toxic"}
 _LOWER_BOUNDS = frozenset({"o2_min"})  # looser means lower here; every other field is a ceiling
 _RULES = {
     "ex_vol_high_lel": f"可燃气体 LEL≥4% 时 ≤ {STATUTORY.ex_vol_high_lel:g} %vol",
@@ -99,21 +110,26 @@ _RULES = {
     "o2_min": f"受限空间氧气 ≥ {STATUTORY.o2_min:g} %vol",
     "o2_max": f"受限空间氧气 ≤ {STATUTORY.o2_max:g} %vol",
     "o2_ceiling": f"氧气任何时候 ≤ {STATUTORY.o2_ceiling:g} %vol",
-    "h2s": f"硫化氢 < {STATUTORY.h2s:g} mg/m³，GBZ 2.1 MAC",
-    "co": f"一氧化碳 < {STATUTORY.co:g} mg/m³，GBZ 2.1 PC-TWA",
+    **{code.lower(): f"{TABLE[code].label} < {TABLE[code].oel:g} {TABLE[code].unit}，GBZ 2.1 {TABLE[code].oel_kind}"
+       for code in (*_CORE_TOXIC, *_OTHER_TOXIC.values())},
 }
 
 
 def limits_from(overrides: dict) -> GasLimits:
-    """Build limits from a template's [gas.limits] table; keys not given keep the statutory figure."""
-    names = [f.name for f in fields(GasLimits)]
-    unknown = [key for key in overrides if key not in names]
+    """Build limits from a template's [gas.limits] table; keys not given keep the statutory figure.
+
+    Keys are GasLimits' fields, or the lower-case code of another toxic gas of the table (nh3, cl2, …).
+    """
+    names = [f.name for f in fields(GasLimits) if f.name != "toxic"]
+    unknown = [key for key in overrides if key not in names and key not in _OTHER_TOXIC]
     if unknown:
-        raise ValueError(f"unknown key {', '.join(map(str, unknown))} (known: {', '.join(names)})")
+        raise ValueError(f"unknown key {', '.join(map(str, unknown))} "
+                         f"(known: {', '.join([*names, *_OTHER_TOXIC])})")
     for key, value in overrides.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
             raise ValueError(f"{key} = {value!r} must be a positive number")
-    limits = GasLimits(**{key: float(value) for key, value in overrides.items()})
+    toxic = tuple(sorted((_OTHER_TOXIC[key], float(value)) for key, value in overrides.items() if key in _OTHER_TOXIC))
+    limits = GasLimits(**{key: float(value) for key, value in overrides.items() if key in names}, toxic=toxic)
     if not limits.o2_min <= limits.o2_max <= limits.o2_ceiling:
         raise ValueError("o2_min ≤ o2_max ≤ o2_ceiling does not hold")
     return limits
@@ -123,7 +139,9 @@ def looser_fields(limits: GasLimits) -> list[str]:
     """List every limit looser than GB 30871-2022, each message starting with the field name."""
     found = []
     for name in _RULES:
-        mine, law = getattr(limits, name), getattr(STATUTORY, name)
+        code = _OTHER_TOXIC.get(name)
+        mine, law = ((limits.limit_of(code), STATUTORY.limit_of(code)) if code
+                     else (getattr(limits, name), getattr(STATUTORY, name)))
         if (mine < law) if name in _LOWER_BOUNDS else (mine > law):
             found.append(f"{name} = {mine:g} is looser than GB 30871-2022 ({_RULES[name]})")
     return found
@@ -233,8 +251,7 @@ def _item(gas: str, value: float, *, medium: str | None, limits: GasLimits,
         return GasItem(gas, value, UNITS[gas], ok, f"{limits.o2_min:.1f}–{limits.o2_max:.1f} %vol")
     if gas == "O2":
         return GasItem(gas, value, UNITS[gas], value <= limits.o2_ceiling, f"≤ {limits.o2_ceiling:.1f} %vol")
-    # H2S and CO may be tightened by a template; every other toxic gas is held to its GBZ 2.1 limit.
-    limit = getattr(limits, gas.lower(), None) or TABLE[gas].oel
+    limit = limits.limit_of(gas)
     return GasItem(gas, value, UNITS[gas], value < limit, f"< {limit:g} {UNITS[gas]}")
 
 

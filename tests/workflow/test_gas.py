@@ -210,6 +210,21 @@ def test_looser_template_limits_are_reported():
     assert looser_fields(STATUTORY) == []
 
 
+def test_a_template_may_tighten_another_toxic_gas_and_not_loosen_it():
+    strict = limits_from({"nh3": 20, "c6h6": 6})
+    assert evaluate({"NH3": 25}, medium=None).passed   # under GBZ 2.1's 30
+    failed = evaluate({"NH3": 25}, medium=None, limits=strict)
+    assert not failed.passed and "氨 25.0 mg/m³ 不合格，限值 < 20 mg/m³" in failed.text()
+    assert evaluate({"NH3": 19.9}, medium=None, limits=strict).passed
+    assert not evaluate({"C6H6": 6}, medium=None, limits=strict).passed
+    assert evaluate({"CL2": 0.9}, medium=None, limits=strict).passed   # a gas not named keeps its table figure
+    assert not evaluate({"CL2": 1.0}, medium=None, limits=strict).passed
+    assert looser_fields(strict) == []
+    assert looser_fields(limits_from({"cl2": 2, "nh3": 30})) == [
+        "cl2 = 2 is looser than GB 30871-2022 (氯气 < 1 mg/m³，GBZ 2.1 MAC)"]
+    assert limits_from({"nh3": 20, "so2": 5}) == limits_from({"so2": 5, "nh3": 20})   # order-free
+
+
 def test_limits_from_rejects_unknown_keys_and_bad_values():
     with pytest.raises(ValueError, match="ex_limit"):
         limits_from({"ex_limit": 0.1})
@@ -217,6 +232,10 @@ def test_limits_from_rejects_unknown_keys_and_bad_values():
         limits_from({"h2s": "10"})
     with pytest.raises(ValueError, match="o2_min"):
         limits_from({"o2_min": 22.0})
+    with pytest.raises(ValueError, match="h2 .*known: .*nh3"):
+        limits_from({"h2": 10})   # a combustible gas's limit is the %vol split, not a template key
+    with pytest.raises(ValueError, match="nh3"):
+        limits_from({"nh3": 0})
     assert limits_from({}) == STATUTORY
 
 

@@ -176,6 +176,16 @@ def test_a_stricter_combustible_gas_limit_loads(tmp_path):
     assert load_file(path).gas.limits == {"ex_vol_high_lel": 0.3}
 
 
+def test_a_looser_other_toxic_gas_limit_is_refused_and_a_tighter_one_loads(tmp_path):
+    loose = variant(tmp_path, "confined_space", ('continuous = ["default"]',
+                                                 'continuous = ["default"]\nlimits = { nh3 = 40 }'))
+    refused(loose, "gas.limits.nh3 = 40 is looser than GB 30871-2022", "氨 < 30 mg/m³，GBZ 2.1 PC-STEL")
+    (tmp_path / "confined_space.toml").unlink()
+    tight = variant(tmp_path, "confined_space", ('continuous = ["default"]',
+                                                 'continuous = ["default"]\nlimits = { nh3 = 15, hcn = 0.5 }'))
+    assert load_file(tight).gas.limits == {"nh3": 15, "hcn": 0.5}
+
+
 def test_special_grade_hot_work_without_continuous_monitoring_is_refused(tmp_path):
     refused(variant(tmp_path, "hot_work", ('continuous = ["特级"]', "continuous = []")),
             "gas.continuous lacks ['特级']", "连续监测")
