@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 import settings
+from cards import links
 from models import Person, Step
 from models.permit import Permit
 
@@ -23,8 +24,13 @@ AHEAD = timedelta(minutes=1)  # a phone's clock may run this far ahead of the se
 EXIF_IFD, DATE_TIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x8769, 0x9003, 0x9011
 
 
+ENTERPRISE = "e"             # the query parameter naming a park enterprise's link
+
+
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.signing_key(), salt="selfie")
+    # Signed for the enterprise it was issued in: opened as another enterprise's link, it is forged.
+    code = links.enterprise()
+    return URLSafeTimedSerializer(settings.signing_key(), salt=f"selfie-{code}" if code else "selfie")
 
 
 def token(person: Person, permit: Permit, step: Step) -> str:
@@ -32,9 +38,15 @@ def token(person: Person, permit: Permit, step: Step) -> str:
     return _serializer().dumps({"p": person.id, "n": permit.no, "s": step.key, "r": step.round})
 
 
+def path(signed: str) -> str:
+    """Return the selfie page's path for a token, naming the park enterprise it was issued in."""
+    code = links.enterprise()
+    return f"/selfie/{signed}" + (f"?{ENTERPRISE}={code}" if code else "")
+
+
 def url(person: Person, permit: Permit, step: Step) -> str:
     """Return the selfie page's address for person at permit's step."""
-    return f"{settings.current().public_base_url}/selfie/{token(person, permit, step)}"
+    return settings.current().public_base_url + path(token(person, permit, step))
 
 
 def opened(raw: str) -> dict | None:

@@ -1,7 +1,8 @@
 """Signed links of a meeting: its page to read (on the card), and the code shown at its place (check-in).
 
 The place code proves presence, so it is never on a card: a card's link opens the page to read only.
-Each signature covers the meeting's id, day and leader; exactly one string opens a link.
+Each signature covers the meeting's id, day and leader; exactly one string opens a link. A park
+enterprise's link names the enterprise as a permit's link does (cards/links.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Mapping
 from itsdangerous import Signer
 
 import settings
+from cards import links
 from models.meeting import Meeting
 
 PARAMS = {"view": "v", "place": "m"}
@@ -19,7 +21,8 @@ PARAMS = {"view": "v", "place": "m"}
 
 def token(meeting: Meeting, purpose: str) -> str:
     signer = Signer(settings.signing_key(), salt=f"meeting-{purpose}", digest_method=hashlib.sha256)
-    return signer.get_signature(f"meeting|{meeting.id}|{meeting.day}|{meeting.leader_id}".encode()).decode()
+    message = f"meeting|{meeting.id}|{meeting.day}|{meeting.leader_id}{links.signed_enterprise()}"
+    return links.stamped(signer.get_signature(message.encode()).decode())
 
 
 def path(meeting: Meeting, purpose: str = "view", extra: str = "") -> str:
@@ -30,6 +33,11 @@ def url(meeting: Meeting, purpose: str = "view", *, extra: str = "", base_url: s
     """Return the absolute signed URL of the meeting's page (view) or of the code at its place (place)."""
     base = (base_url if base_url is not None else settings.current().public_base_url).rstrip("/")
     return base + path(meeting, purpose, extra)
+
+
+def enterprise_of(args: Mapping[str, str]) -> str | None:
+    """Return the park enterprise a meeting link's query names in its token, None for the deployment's own."""
+    return next((code for param in PARAMS.values() if (code := links.code_in(args.get(param)))), None)
 
 
 def opened(meeting_id: int, args: Mapping[str, str], purposes: tuple[str, ...]) -> tuple[Meeting, str] | None:

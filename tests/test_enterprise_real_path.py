@@ -206,3 +206,69 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
         assert "?t=jia." in page and "人员清点" in requests.get(page, timeout=10).text
         for forged in (page.replace("t=jia.", "t=yi."), page.replace("t=jia.", "t=")):
             assert requests.get(forged, timeout=10).status_code == 404, forged
+
+
+def test_an_enterprises_tool_labels_meeting_codes_and_selfie_links_open_on_its_database_alone(world, tmp_path):
+    """Each signed page beside the permit's board (a tool's QR label, a pre-shift meeting's code, a face
+    check's selfie link) names the enterprise it was issued in: opened in that enterprise's app it works
+    on that enterprise's database, and with another enterprise's code or none it is a bare 404."""
+    from exports.tool_import import COLUMNS, TOOLS, load_tools
+    from faces import live
+    from meetings import links as meeting_links
+    from models.meeting import Meeting, MeetingAttendee
+    from models.tool import Tool
+    from openpyxl import Workbook
+    from tools import labels
+    from workflow import machine
+
+    home, drain, _ = world
+    book = Workbook()
+    book.active.title = TOOLS
+    book.active.append(COLUMNS)
+    book.active.append(("GJ-0001", "便携式气体检测仪", 12, f"{time.strftime('%Y-%m-%d')}", "sunli", 8))
+    book.save(tmp_path / "tools.xlsx")
+    with park(home.app, tmp_path) as (jia, yi):
+        for code in ("jia", "yi"):   # the same register in both: the same tool number, two tools
+            with enterprises.entered(code):
+                load_tools(tmp_path / "tools.xlsx")
+        jia_permit = planned(jia, drain, "jia")
+
+        # A tool's label: scanned in 甲's WeCom, the loan is written in 甲's database alone.
+        with enterprises.entered("jia"):
+            label = labels.url(Tool.get(Tool.no == "GJ-0001"), base_url=home.app)
+            page = jia.tool("chenjian", "GJ-0001", "out")
+            assert page.status_code == 200 and "领用成功" in page.text
+            assert Tool.get(Tool.no == "GJ-0001").holder.name == "陈检"
+        assert "?k=jia." in label
+        with enterprises.entered("yi"):
+            assert Tool.get(Tool.no == "GJ-0001").holder is None
+        for forged in (label.replace("k=jia.", "k=yi."), label.replace("k=jia.", "k="),
+                       label.replace("k=jia.", "k=bing.")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
+
+        # The work leader holds the day's meeting in 甲's chat; its code checks the crew in on 甲's database.
+        assert jia.text("jianghan", "班前会")["status"] == 200
+        drain()
+        with enterprises.entered("jia"):
+            meeting = Meeting.get()
+            place = meeting_links.url(meeting, "place", base_url=home.app)
+            page = jia.meeting("shenli", meeting.id)
+            assert page.status_code == 200 and "签到成功" in page.text
+            assert [a.person.name for a in MeetingAttendee.select().where(MeetingAttendee.checked_in_at.is_null(False))] \
+                == ["沈力"]
+        assert "?m=jia." in place and "v=jia." in str(jia.messages("shenli"))   # as the card carried it
+        with enterprises.entered("yi"):
+            assert not Meeting.select().exists()
+        for forged in (place.replace("m=jia.", "m=yi."), place.replace("m=jia.", "m=")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged
+
+        # A selfie link issued in 甲 for the step now waiting: it opens there, and as 乙's or the deployment's
+        # it is forged (the person and permit it names mean others there).
+        with enterprises.entered("jia"):
+            step = machine.active_step(Permit.get_by_id(jia_permit.id))
+            person = machine.assignees(step)[0]
+            link = live.url(person, jia_permit, step)
+        assert link.endswith("?e=jia")
+        assert requests.get(link, timeout=10).status_code in (200, 409)
+        for forged in (link.replace("?e=jia", "?e=yi"), link.removesuffix("?e=jia"), link.replace("?e=jia", "?e=bing")):
+            assert requests.get(forged, timeout=10).status_code == 404, forged

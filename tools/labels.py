@@ -2,7 +2,9 @@
 
 The signature covers the tool's number alone: a label stuck on a tool must keep working after the
 register is reloaded, or the database rebuilt and reloaded from the same workbook. Exactly one string
-opens a label (the same rule as the permit's links in cards/links.py).
+opens a label (the same rule as the permit's links in cards/links.py). A park enterprise's label names
+the enterprise as a permit's link does: its page opens on that enterprise's database, and the same
+number's tool of another enterprise is not what it opens.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from urllib.parse import quote
 from itsdangerous import Signer
 
 import settings
+from cards import links
 from models.tool import Tool
 
 PARAM = "k"
@@ -24,8 +27,8 @@ def _signer() -> Signer:
 
 
 def token(no: str) -> str:
-    """Return the signature printed in the label of tool number no."""
-    return _signer().get_signature(no.encode()).decode()
+    """Return the token printed in the label of tool number no (prefixed by its enterprise's code)."""
+    return links.stamped(_signer().get_signature((no + links.signed_enterprise()).encode()).decode())
 
 
 def url(tool: Tool, *, base_url: str | None = None) -> str:

@@ -6,7 +6,8 @@
                                  checked in to the meeting when they are on its list
   GET  /meeting/<id>/qr.png?m=   the QR code of that link, to show or print at the place
 
-A forged link or an unknown meeting is a bare 404, as for a permit's board.
+A forged link or an unknown meeting is a bare 404, as for a permit's board; an enterprise's link opens
+on its database.
 """
 from __future__ import annotations
 
@@ -19,9 +20,17 @@ from models.meeting import Meeting, MeetingAttendee
 from workflow import WorkflowError
 from workflow.clock import local
 
-from .board import Site, app_names, qr_png, through_oauth, viewer
+from .board import Site, app_names, enter_enterprise, leave_enterprise, qr_png, through_oauth, viewer
 
 bp = Blueprint("meeting", __name__, template_folder="templates")
+
+
+@bp.before_request
+def _enter_enterprise() -> None:
+    enter_enterprise(links.enterprise_of(request.args))
+
+
+bp.teardown_request(leave_enterprise)
 
 
 def _open(meeting_id: int, purposes: tuple[str, ...]) -> tuple[Meeting, str]:

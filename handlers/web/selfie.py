@@ -5,7 +5,7 @@
                          queues the face check and answers 202, or 4xx with the refusal in Chinese
 
 The token (faces/live.py) names the person, permit, step and round; the face itself proves who took it.
-A forged or lapsed token is a bare 404. The JS-SDK is asked for the camera alone: WeCom's
+A forged or lapsed token is a bare 404. A park enterprise's link names it (?e=) and opens on its database. The JS-SDK is asked for the camera alone: WeCom's
 wx.chooseImage with sourceType ["camera"] then wx.uploadImage (its serverId is a media_id), DingTalk's
 biz.util.uploadImageFromCamera (a link on DingTalk's CDN) (docs/wecom.md, docs/dingtalk.md "JS-SDK").
 """
@@ -19,17 +19,25 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from bot.base import PlatformError
 from bot.registry import adapter_for
 from faces.gate import required
-from faces.live import opened
+from faces.live import ENTERPRISE, opened, path
 from models import FaceCheck, Person, Step, StepAssignee
 from models.face import CAMERA, CHECKING, SIGN
 from models.permit import Permit
 
-from .board import APP_NAME, _browser_app, _here
+from .board import APP_NAME, _browser_app, _here, enter_enterprise, leave_enterprise
 
 bp = Blueprint("selfie", __name__, template_folder="templates")
 CAMERA_APIS = {"wecom": ("chooseImage", "uploadImage"), "dingtalk": ("biz.util.uploadImageFromCamera",)}
 MAX_MEDIA_REF = 1000     # a media_id or a CDN link; anything longer is not one
 LAST_MS = 4_102_444_800_000   # 2100-01-01 in ms: a later "capture time" is no clock's
+
+
+@bp.before_request
+def _enter_enterprise() -> None:
+    enter_enterprise(request.args.get(ENTERPRISE))
+
+
+bp.teardown_request(leave_enterprise)
 
 
 def _target(token: str) -> tuple[Person, Permit, Step] | None:
@@ -72,7 +80,7 @@ def page(token: str):
     if problem is None and jsapi is None:
         problem = "请在企业微信或钉钉中打开此链接：人脸核验只接受其相机现场拍摄的照片"
     html = render_template("selfie/selfie.html", name=person.name, permit_no=permit.no, step=step.name,
-                           problem=problem, jsapi=jsapi, platform=app, post_url=f"/selfie/{token}")
+                           problem=problem, jsapi=jsapi, platform=app, post_url=path(token))
     return Response(html, status=200 if problem is None else 409, mimetype="text/html")
 
 

@@ -4,7 +4,8 @@
                              first (as the site code of a permit does), then offers 领用 or 归还
   POST /tools/<no>/loan?k=   领用 (action=out) or 归还 (action=in), as the person OAuth named
 
-A forged or unknown label is a 404 page that says so in plain Chinese. Who scanned is proved as on a
+A forged or unknown label is a 404 page that says so in plain Chinese; an enterprise's label opens on
+its database (an unknown enterprise is a bare 404). Who scanned is proved as on a
 permit's board (board.Site): a signed cookie bound to this tool's path, for board.WHO_SECONDS.
 """
 from __future__ import annotations
@@ -13,16 +14,25 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request
 
+from cards import links
 from models import Person, utcnow
 from models.tool import Tool
 from tools import labels, loans
 from workflow import WorkflowError
 
-from .board import Site, app_names, posted_by, through_oauth, viewer
+from .board import Site, app_names, enter_enterprise, leave_enterprise, posted_by, through_oauth, viewer
 
 bp = Blueprint("tools", __name__, template_folder="templates")
 DONE = {"out": "领用成功", "in": "已归还"}
 STATUS = {"NotFound": 404, "NotAuthorized": 403}
+
+
+@bp.before_request
+def _enter_enterprise() -> None:
+    enter_enterprise(links.code_in(request.args.get(labels.PARAM)))
+
+
+bp.teardown_request(leave_enterprise)
 
 
 def _path(tool: Tool, extra: str = "", *, action: str = "") -> str:
