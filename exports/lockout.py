@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import settings
 from models import Person
 from models.handover import Handover
 from models.isolation import STATE_LABELS, IsolationLink, IsolationPoint
 from models.permit import Permit
+from park.enterprises import media_file
 
 from .run import Run
 from .scope import Scope
@@ -34,7 +34,7 @@ def _photo_file(point: IsolationPoint) -> Path | None:
     """Return the stored file of the point's photo, if it has one and the file is still there."""
     if point.photo is None:
         return None
-    path = settings.current().instance_path / point.photo.path
+    path = media_file(point.photo.path)
     return path if path.is_file() else None
 
 

@@ -14,6 +14,7 @@ from models import Person, transaction, utcnow
 from models.db import for_update
 from models.hazard import (ASSIGNED, CLOSED, FOUND, GRADES, MAJOR, ORDINARY, RECTIFIED, RECTIFYING,
                            SOURCE_CHAT, STATE_NAMES, Finding, FindingPhoto)
+from park.enterprises import media_folder
 from workflow import audit, places
 from workflow.clock import local
 from workflow.errors import WorkflowError, InvalidPermit, InvalidTransition, NotAuthorized, NotFound
@@ -180,7 +181,7 @@ def add_photo(no: str, *, by: Person, data: bytes, suffix: str = ".jpg", now: da
             raise InvalidTransition(f"{finding.no} {STATE_NAMES[finding.state]}，{by.name}现在不能为它添加照片")
         digest = hashlib.sha256(data).hexdigest()
         relative = f"hazards/{digest[:2]}/{digest}{suffix[:10]}"
-        target = settings.current().instance_path / relative
+        target = media_folder() / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():   # content-addressed: the same bytes are stored once
             target.write_bytes(data)

@@ -7,6 +7,8 @@ The zip holds, for the enterprise whose database is bound:
 - 持证情况统计表.xlsx, 审计记录.xlsx (every event, each checked, and the chain's verdict);
 - 审计校验.txt: verify-audit's verdict on the chain at the time of archiving;
 - db/<table>.jsonl: every row, as a backup holds them, so the chain can be verified again elsewhere;
+- media/<path>: every photo and file its rows name (permit attachments, isolation and hazard photos),
+  under the path the rows carry;
 - manifest.json: the enterprise, the time, the schema version, the verdict and each member's SHA-256.
 """
 from __future__ import annotations
@@ -30,7 +32,10 @@ from exports.run import Run
 from exports.scope import Scope
 from exports.sheet import Column, Sheet, new_book
 from models import AuditEvent, Certificate, Department, Permit, Person
+from models.hazard import FindingPhoto
+from models.permit import Attachment
 from models.snapshot import dump
+from park.enterprises import media_file
 from workflow import audit
 
 FORMAT = "enterprise-archive/1"
@@ -125,14 +130,30 @@ def write(out: Path, enterprise: dict, run: Run, say: Callable[[str], None] = la
             return count
 
         database = dump(sink)
+        stored, missing = 0, []
+        for relative in media_paths():
+            path = media_file(relative)
+            if path.is_file():
+                add(f"media/{relative}", path)
+                stored += 1
+            else:
+                missing.append(relative)
+        say(f"  照片与附件：{stored} 个" + (f"，缺失 {len(missing)} 个（见 manifest.json）" if missing else ""))
         manifest = {"format": FORMAT, "enterprise": enterprise,
                     "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "period": {"first": whole.first.isoformat(), "last": whole.last.isoformat()},
                     "audit": {"ok": verdict.ok, "checked": verdict.checked, "text": verdict.text()},
-                    "database": database, "checksums": checksums}
+                    "database": database, "media": {"files": stored, "missing": missing}, "checksums": checksums}
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
     partial.replace(out)
     return Archived(out, manifest)
+
+
+def media_paths() -> list[str]:
+    """Return the relative path of every photo and file the bound database's rows name, each once."""
+    paths = {str(p) for (p,) in Attachment.select(Attachment.path).tuples()}
+    paths |= {str(p) for (p,) in FindingPhoto.select(FindingPhoto.path).tuples()}
+    return sorted(paths)
 
 
 def read_rows(path: Path) -> tuple[dict, Callable[[str], Iterator[str]]]:

@@ -11,6 +11,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -206,6 +207,26 @@ def entered(code: str) -> Iterator[str]:
 def codes() -> list[str]:
     """Return every registered enterprise's code, in order."""
     return [code for (code,) in _registry().select(Enterprise.code).order_by(Enterprise.code).tuples()]
+
+
+def media_folder() -> Path:
+    """Return where the bound context keeps its photos and files: the instance folder for the deployment's
+    own, instance/enterprises/<code> for a park enterprise, so that its archive can carry them."""
+    code = current()
+    root = settings.current().instance_path
+    return root / "enterprises" / code if code else root
+
+
+def media_file(relative: str) -> Path:
+    """Return the stored file of a media path relative to the bound context's folder.
+
+    An enterprise's photos taken before it had a folder of its own are in the instance folder: their
+    names are their SHA-256, so a file found there under the same name is the same bytes.
+    """
+    mine = media_folder() / relative
+    if mine.exists() or current() is None:
+        return mine
+    return settings.current().instance_path / relative
 
 
 def current() -> str | None:

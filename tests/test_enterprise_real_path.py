@@ -9,6 +9,7 @@ from contextlib import contextmanager, nullcontext
 import pytest
 import requests
 
+import settings
 from bot.dingtalk_sign import dingtalk_sign
 from cards import links
 from emergency import muster, stop
@@ -16,8 +17,8 @@ from exports.org_import import load_org
 from handlers.api import tokens
 from handlers.demo.demo import stream_connection
 from handlers.web import area_board
-from handlers.demo.scripted import DingTalkPhone, Phone
-from models import AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature, find_person
+from handlers.demo.scripted import DingTalkPhone, Phone, tiny_png
+from models import Attachment, AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature, find_person
 from models.area import Area
 from models.db import bound
 from models.permit import Permit
@@ -208,10 +209,11 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
             assert requests.get(forged, timeout=10).status_code == 404, forged
 
 
-def test_an_enterprises_tool_labels_meeting_codes_and_selfie_links_open_on_its_database_alone(world, tmp_path):
-    """Each signed page beside the permit's board (a tool's QR label, a pre-shift meeting's code, a face
-    check's selfie link) names the enterprise it was issued in: opened in that enterprise's app it works
-    on that enterprise's database, and with another enterprise's code or none it is a bare 404."""
+def test_an_enterprises_photos_tool_labels_meeting_codes_and_selfie_links_stay_its_own(world, tmp_path):
+    """An enterprise's photos are kept in its own folder. Each signed page beside the permit's board (a
+    tool's QR label, a pre-shift meeting's code, a face check's selfie link) names the enterprise it was
+    issued in: opened in that enterprise's app it works on that enterprise's database, and with another
+    enterprise's code or none it is a bare 404."""
     from exports.tool_import import COLUMNS, TOOLS, load_tools
     from faces import live
     from meetings import links as meeting_links
@@ -232,6 +234,17 @@ def test_an_enterprises_tool_labels_meeting_codes_and_selfie_links_open_on_its_d
             with enterprises.entered(code):
                 load_tools(tmp_path / "tools.xlsx")
         jia_permit = planned(jia, drain, "jia")
+
+        # A photo sent in 甲's WeCom is kept in 甲's own folder of the instance, which its archive carries.
+        jia.text("zhuyan", f"照片 {jia_permit.no} 现场")
+        drain()
+        jia.photo("zhuyan", tiny_png(77), "site.png")
+        drain()
+        with enterprises.entered("jia"):
+            photo = Attachment.get()
+            assert (enterprises.media_folder() / photo.path).is_file()
+        assert enterprises.media_folder() == settings.current().instance_path
+        assert not (settings.current().instance_path / photo.path).exists()
 
         # A tool's label: scanned in 甲's WeCom, the loan is written in 甲's database alone.
         with enterprises.entered("jia"):

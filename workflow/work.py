@@ -206,7 +206,7 @@ def expire_due(now: datetime | None = None) -> list[Outcome]:
 
 def attach(permit_no: str, *, by: Person, kind: str, data: bytes, filename: str,
            step_key: str | None = None, caption: str = "", now: datetime | None = None) -> Outcome:
-    """Store a photo or file on the permit, on disk under the instance folder, by its hash.
+    """Store a photo or file on the permit, on disk under the instance (or its enterprise's) folder, by its hash.
 
     caption, the words sent with a photo, is kept in the audit event beside it.
     """
@@ -217,8 +217,9 @@ def attach(permit_no: str, *, by: Person, kind: str, data: bytes, filename: str,
             raise InvalidPermit("附件为空或超过 20 MB")
         digest = hashlib.sha256(data).hexdigest()
         suffix = Path(filename).suffix.lower()[:10]
+        from park.enterprises import media_folder
         relative = Path("attachments") / digest[:2] / f"{digest}{suffix}"
-        target = settings.current().instance_path / relative
+        target = media_folder() / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():  # content-addressed: the same bytes are stored once
             target.write_bytes(data)

@@ -22,7 +22,7 @@ from .common import current_settings
 
 FORMAT = "permit-backup/1"
 # What people uploaded or loaded into the instance folder; exports are rebuilt, keys are not copied.
-MEDIA = ("attachments", "评价权重.xlsx")
+MEDIA = ("attachments", "hazards", "评价权重.xlsx")
 SECRET_WORDS = ("secret", "token", "aes_key", "password")
 REGISTRY = "enterprise"   # the park's enterprises, whose database URLs may carry passwords
 

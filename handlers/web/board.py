@@ -36,6 +36,7 @@ from models.area import Area
 from models.isolation import IsolationLink, IsolationPoint
 from models.permit import Permit
 from emergency import stop
+from park.enterprises import media_file
 from workflow import WorkflowError, onsite, places
 from workflow.states import COMMANDS
 
@@ -395,7 +396,7 @@ def isolation_photo(no: str, point_id: int):
              .where((IsolationPoint.id == point_id) & (IsolationLink.permit == permit)).first())
     if point is None or point.photo is None:
         abort(404)
-    path = settings.current().instance_path / point.photo.path
+    path = media_file(point.photo.path)
     if not path.is_file():
         abort(404)
     answer = send_file(path, mimetype=mimetypes.guess_type(point.photo.filename)[0] or "image/jpeg")

@@ -10,17 +10,20 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+import settings
 from exports.org_import import load_org
 from handlers.api import tokens
 from hazards import findings
 from models import AuditEvent, Enterprise, Permit, database, find_person
 from models.db import bound, open_database
+from models.hazard import FindingPhoto
+from models.permit import Attachment
 from models.schema import discover, upgrade
 from models.snapshot import load
 from park import archive as archives, enterprises
 from tests.conftest import SAMPLE_ORG
 from tests.handlers.api.test_open_api import api, make_permit  # noqa: F401 - fixtures shared
-from workflow import audit, create_permit, submit
+from workflow import audit, create_permit, submit, work
 
 # A fixed plant-local month, so the figures do not depend on the day the suite runs.
 START = datetime(2026, 11, 10, 2, 0)
@@ -33,6 +36,9 @@ def invoke(*args: str, ok: bool = True) -> str:
     assert (result.exit_code == 0) == ok, result.output
     assert "Traceback" not in result.output
     return result.output
+
+
+PERMIT_PHOTO, FINDING_PHOTO = b"\xff\xd8 yi's site photo", b"\xff\xd8 yi's broken bund"
 
 
 @pytest.fixture
@@ -52,7 +58,9 @@ def park(api, tmp_path):
                                crew=[find_person("jianghan")], guardians=[find_person("chuwei")],
                                now=START - timedelta(hours=3))
         submit(permit.no, by=applicant, now=START - timedelta(hours=2))
-        findings.report("3#罐区 乙厂围堰破损", by=find_person("chuwei"))
+        work.attach(permit.no, by=applicant, kind="现场照片", data=PERMIT_PHOTO, filename="site.jpg")
+        found = findings.report("3#罐区 乙厂围堰破损", by=find_person("chuwei"))
+        findings.add_photo(found.no, by=find_person("chuwei"), data=FINDING_PHOTO)
         tokens.create("乙厂看板", "read", enterprise="yi")
     with bound(enterprises.database_of("bing")):
         # Started without an approval on record and never closed: not compliant, not closed. Q = 28.
@@ -106,6 +114,16 @@ def test_an_enterprises_archive_holds_its_whole_file_and_its_chain_verifies_afte
     assert "DH-20261110-0001" not in permits and "DH-20261110-0002" not in permits   # the home's and bing's
     assert set(archives.PARTS) <= names and "db/audit_event.jsonl" in names
     assert manifest["enterprise"] == {"code": "yi", "name": "乙化工"} and manifest["audit"]["ok"] is True
+    # Its photos: kept in its own folder of the instance, and carried by its archive under the rows' paths.
+    with bound(enterprises.database_of("yi")):
+        photos = {a.path: PERMIT_PHOTO for a in Attachment.select()} | {p.path: FINDING_PHOTO for p in FindingPhoto.select()}
+        folder = enterprises.media_folder()
+    assert folder == settings.current().instance_path / "enterprises" / "yi" and len(photos) == 2
+    assert manifest["media"] == {"files": 2, "missing": []}
+    with zipfile.ZipFile(out) as zf:
+        for path, data in photos.items():
+            assert (folder / path).read_bytes() == data and zf.read(f"media/{path}") == data
+            assert not (settings.current().instance_path / path).exists()   # not among the deployment's own
     org = load_workbook(_member(out, archives.ORG, park), read_only=True)
     assert {"部门", "人员", "证书"} <= set(org.sheetnames)
     people = [row[0] for row in org["人员"].iter_rows(values_only=True)]
