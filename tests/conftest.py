@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings as hypothesis
 
 from models import MODELS, connect, database
+from models.db import bound
 from models.schema import upgrade
 
 # Fuzzing: a bounded, repeatable run by default (CI); FUZZ_EXAMPLES=N tries N fresh random inputs per test.
@@ -127,6 +128,86 @@ def db(tmp_path, _external_schema):
         upgrade()
     yield database.obj
     database.obj.close()
+
+
+def _on_server(url: str, statement: str) -> None:
+    """Run one statement outside any transaction on the server url names (CREATE/DROP DATABASE)."""
+    from playhouse.db_url import parse
+    kwargs = parse(url)
+    name = kwargs.pop("database")
+    if url.startswith("postgres"):
+        import psycopg2
+        connection = psycopg2.connect(dbname=name, **kwargs)
+        connection.autocommit = True   # PostgreSQL runs CREATE DATABASE outside a transaction only
+    else:
+        import pymysql
+        connection = pymysql.connect(database=name, autocommit=True,
+                                     **{("passwd" if k == "password" else k): v for k, v in kwargs.items()})
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def _drop(server: str, url: str) -> None:
+    from urllib.parse import urlsplit
+    from park import enterprises
+    pool = enterprises._opened.pop(url, None)   # the enterprise's pool, or the server refuses the drop
+    if pool is not None:
+        pool.close_all()
+    force = " WITH (FORCE)" if server.startswith("postgres") else ""
+    _on_server(server, f"DROP DATABASE IF EXISTS {urlsplit(url).path.lstrip('/')}{force}")
+
+
+def _new_database(server: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+    import secrets
+    name = f"enterprise_{secrets.token_hex(6)}"
+    _on_server(server, f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def _enterprise_databases():
+    """Server databases for park enterprises, each made and migrated once a session and emptied per test:
+    migrating one takes seconds (about ten on MariaDB), and the suite adds dozens of enterprises."""
+    server, made = _external_url(), []
+    yield server, made
+    for url in made:
+        _drop(server, url)
+
+
+@pytest.fixture
+def enterprise_url(tmp_path, _enterprise_databases):
+    """Return a maker of empty databases for park enterprises, code → URL, on the engine the suite runs on.
+
+    On a server each enterprise gets a database of its own, as a park deployment gives it. fresh=True
+    hands out one never migrated (dropped after the test), for a test of the migration itself.
+    """
+    from park import enterprises
+    server, made = _enterprise_databases
+    handed, fresh_ones = 0, []
+
+    def make(code: str, *, fresh: bool = False) -> str:
+        nonlocal handed
+        if server is None:
+            return f"sqlite:///{tmp_path / f'{code}.db'}"
+        if fresh:
+            fresh_ones.append(_new_database(server))
+            return fresh_ones[-1]
+        if handed == len(made):
+            made.append(_new_database(server))
+            with bound(enterprises._pool(made[-1])):
+                upgrade()
+        url, handed = made[handed], handed + 1
+        with bound(enterprises._pool(url)) as db:
+            _truncate(db)
+        return url
+
+    yield make
+    for url in fresh_ones:
+        _drop(server, url)
 
 
 @pytest.fixture

@@ -91,11 +91,11 @@ def test_a_finding_posted_through_the_api_is_assigned_in_chat_and_reads_back(wor
 
 
 @BOTH
-def test_a_park_enterprises_token_over_http_never_reaches_the_permit_applied_in_chat(world, tmp_path):
+def test_a_park_enterprises_token_over_http_never_reaches_the_permit_applied_in_chat(world, enterprise_url):
     from park import enterprises
     phone, drain, _ = world
     permit, _card = applied(phone, drain)
-    enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
+    enterprises.add("yi", "乙化工", enterprise_url("yi"))
     yi = {"Authorization": f"Bearer {tokens.create('园区安全办', 'read', enterprise='yi')}"}
     home = {"Authorization": f"Bearer {tokens.create('本厂看板', 'read')}"}
     for _ in range(2):   # the server's threads are reused: a binding left behind would show on the second round

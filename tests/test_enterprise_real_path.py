@@ -40,9 +40,9 @@ def enterprise(code: str, url: str) -> None:
 
 
 @BOTH
-def test_an_enterprises_write_token_posts_a_finding_whose_card_the_worker_delivers(world, tmp_path):
+def test_an_enterprises_write_token_posts_a_finding_whose_card_the_worker_delivers(world, enterprise_url):
     phone, drain, _ = world
-    enterprise("yi", f"sqlite:///{tmp_path / 'yi.db'}")
+    enterprise("yi", enterprise_url("yi"))
     auth = {"Authorization": f"Bearer {tokens.create('乙厂巡检', 'write', enterprise='yi')}",
             "Idempotency-Key": "yi-round-1"}
     body = {"place": "3#罐区", "description": "乙厂东侧消防通道被杂物堵塞", "found_by": "褚卫"}
@@ -64,7 +64,7 @@ YI_KEY, YI_SECRET, YI_CORP = "dingyikey01", "yi-dingtalk-secret", "dingyicorp"
 
 
 @contextmanager
-def park(app: str, tmp_path, *, yi_mode: str = "http"):
+def park(app: str, enterprise_url, *, yi_mode: str = "http"):
     """Start 甲's WeCom and 乙's DingTalk, add both enterprises with the sample org and give each its app."""
     from handlers.cli.dingtalk_setup import register_card_route
     from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
@@ -77,8 +77,8 @@ def park(app: str, tmp_path, *, yi_mode: str = "http"):
     yi_base, stop_yi = run_dingtalk_sandbox(create_dingtalk_sandbox(
         app_key=YI_KEY, app_secret=YI_SECRET, corp_id=YI_CORP, robot_code=YI_KEY, users=list(people), names=people))
     try:
-        enterprise("jia", f"sqlite:///{tmp_path / 'jia.db'}")
-        enterprise("yi", f"sqlite:///{tmp_path / 'yi.db'}")
+        enterprise("jia", enterprise_url("jia"))
+        enterprise("yi", enterprise_url("yi"))
         assert enterprises.set_chat("jia", {
             "WECOM_CORP_ID": JIA_CORP, "WECOM_AGENT_ID": str(JIA_AGENT), "WECOM_SECRET": JIA_SECRET,
             "WECOM_TOKEN": JIA_TOKEN, "WECOM_AES_KEY": JIA_AES, "WECOM_API_BASE": jia_base,
@@ -127,10 +127,10 @@ def planned(phone, drain, code: str) -> Permit:
 
 
 @pytest.mark.parametrize("yi_mode", ["http", "stream"])
-def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_access_is_refused(world, tmp_path,
+def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_access_is_refused(world, enterprise_url,
                                                                                              yi_mode):
     home, drain, _ = world
-    with park(home.app, tmp_path, yi_mode=yi_mode) as (jia, yi):
+    with park(home.app, enterprise_url, yi_mode=yi_mode) as (jia, yi):
         jia_permit, yi_permit = planned(jia, drain, "jia"), planned(yi, drain, "yi")
         for code, permit, channel in (("jia", jia_permit, "wecom"), ("yi", yi_permit, "dingtalk")):
             with enterprises.entered(code):
@@ -209,7 +209,8 @@ def test_two_enterprises_each_move_a_permit_in_their_own_app_and_every_cross_acc
             assert requests.get(forged, timeout=10).status_code == 404, forged
 
 
-def test_an_enterprises_photos_tool_labels_meeting_codes_and_selfie_links_stay_its_own(world, tmp_path):
+def test_an_enterprises_photos_tool_labels_meeting_codes_and_selfie_links_stay_its_own(world, tmp_path,
+                                                                                     enterprise_url):
     """An enterprise's photos are kept in its own folder. Each signed page beside the permit's board (a
     tool's QR label, a pre-shift meeting's code, a face check's selfie link) names the enterprise it was
     issued in: opened in that enterprise's app it works on that enterprise's database, and with another
@@ -229,7 +230,7 @@ def test_an_enterprises_photos_tool_labels_meeting_codes_and_selfie_links_stay_i
     book.active.append(COLUMNS)
     book.active.append(("GJ-0001", "便携式气体检测仪", 12, f"{time.strftime('%Y-%m-%d')}", "sunli", 8))
     book.save(tmp_path / "tools.xlsx")
-    with park(home.app, tmp_path) as (jia, yi):
+    with park(home.app, enterprise_url) as (jia, yi):
         for code in ("jia", "yi"):   # the same register in both: the same tool number, two tools
             with enterprises.entered(code):
                 load_tools(tmp_path / "tools.xlsx")

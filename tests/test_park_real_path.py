@@ -39,12 +39,13 @@ def their_permit(code: str, start) -> str:
 
 
 @BOTH
-def test_the_park_office_reads_the_permit_signed_in_chat_beside_another_enterprises(world, tmp_path):
+def test_the_park_office_reads_the_permit_signed_in_chat_beside_another_enterprises(world, tmp_path,
+                                                                                   enterprise_url):
     phone, drain, _ = world
     permit, card = applied(phone, drain)
     assert phone.click("zhengji", card)["status"] == 200
     drain()
-    enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
+    enterprises.add("yi", "乙化工", enterprise_url("yi"))
     theirs = their_permit("yi", permit.planned_start)
     park = {"Authorization": f"Bearer {tokens.create('园区安全办', 'park')}"}
     yi = {"Authorization": f"Bearer {tokens.create('乙厂看板', 'read', enterprise='yi')}"}

@@ -23,8 +23,8 @@ def marked() -> str:
 
 
 @pytest.fixture
-def yi(api, tmp_path):
-    enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
+def yi(api, enterprise_url):
+    enterprises.add("yi", "乙化工", enterprise_url("yi"))
     with bound(enterprises.database_of("yi")):
         unit = Department.create(code="YI-SAFE", name="乙厂安全部", kind=SAFETY)
         Person.create(name=MARK, wecom_userid="yionly", department=unit)

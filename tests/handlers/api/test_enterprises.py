@@ -16,9 +16,9 @@ from tests.handlers.api.test_open_api import api, bearer, make_permit  # noqa: F
 
 
 @pytest.fixture
-def second(api, tmp_path):
+def second(api, enterprise_url):
     """Add enterprise yi on a database of its own, with the sample org and one permit of its own."""
-    enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
+    enterprises.add("yi", "乙化工", enterprise_url("yi"))
     make_permit("DH-20261124-0001")                       # the deployment's own enterprise
     with bound(enterprises.database_of("yi")):
         load_org(SAMPLE_ORG)
@@ -77,11 +77,12 @@ def test_a_park_enterprises_write_token_writes_in_its_enterprise_alone(api, seco
         tokens.create("丙厂", "read", enterprise="bing")
 
 
-def test_adding_an_enterprise_is_one_command_that_migrates_its_database_and_refuses_a_shared_one(api, tmp_path):
+def test_adding_an_enterprise_is_one_command_that_migrates_its_database_and_refuses_a_shared_one(api, tmp_path,
+                                                                                                 enterprise_url):
     from app import cli
     from models.schema import discover
     runner = CliRunner()
-    url = f"sqlite:///{tmp_path / 'jia.db'}"
+    url = enterprise_url("jia", fresh=True)
     made = runner.invoke(cli, ["enterprise", "add", "jia", "--name", "甲化工", "--database-url", url])
     assert made.exit_code == 0, made.output
     assert f"created schema at version {discover()[-1].version}" in made.output

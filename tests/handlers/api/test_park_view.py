@@ -58,8 +58,9 @@ def test_only_a_park_token_reads_the_park_view_and_it_reads_nothing_else_nor_wri
 
 
 def test_an_enterprise_whose_database_does_not_answer_is_listed_with_why_and_the_rest_still_shown(api, second,
-                                                                                                  tmp_path):
-    enterprises.add("bing", "丙化工", f"sqlite:///{tmp_path / 'bing.db'}")
+                                                                                                  tmp_path,
+                                                                                                  enterprise_url):
+    enterprises.add("bing", "丙化工", enterprise_url("bing"))
     Enterprise.update(database_url=f"sqlite:///{tmp_path / 'gone' / 'bing.db'}").where(
         Enterprise.code == "bing").execute()
     sites = overview(api, bearer(tokens.create("园区安全办", "park")))

@@ -19,14 +19,14 @@ JIA = ["WECOM_CORP_ID=wwjia00001", "WECOM_AGENT_ID=1000003", "WECOM_SECRET=s", "
 
 
 @pytest.fixture
-def jia(api, tmp_path, monkeypatch):
+def jia(api, enterprise_url, monkeypatch):
     # The deployment's own WeCom, so that its corp id is taken.
     for name, value in {"WECOM_CORP_ID": CORP, "WECOM_AGENT_ID": "1000002", "WECOM_SECRET": "x",
                         "WECOM_TOKEN": "y", "WECOM_AES_KEY": AES_KEY}.items():
         monkeypatch.setenv(name, value)
     settings.configure()
-    enterprises.add("jia", "甲化工", f"sqlite:///{tmp_path / 'jia.db'}")
-    enterprises.add("yi", "乙化工", f"sqlite:///{tmp_path / 'yi.db'}")
+    enterprises.add("jia", "甲化工", enterprise_url("jia"))
+    enterprises.add("yi", "乙化工", enterprise_url("yi"))
     return CliRunner()
 
 

@@ -42,12 +42,12 @@ PERMIT_PHOTO, FINDING_PHOTO = b"\xff\xd8 yi's site photo", b"\xff\xd8 yi's broke
 
 
 @pytest.fixture
-def park(api, tmp_path):
+def park(api, tmp_path, enterprise_url):
     """The deployment's own plant and three enterprises: yi scores as the home does, bing lower, ding has no month."""
     # Home: one permit submitted and not started: in order, never rejected, nothing late. Q = 100.
     make_permit("DH-20261110-0001", state="in_approval", planned_start=START, submitted_at=START)
     for code, name in (("yi", "乙化工"), ("bing", "丙化工"), ("ding", "丁化工")):
-        enterprises.add(code, name, f"sqlite:///{tmp_path / f'{code}.db'}")
+        enterprises.add(code, name, enterprise_url(code))
         with bound(enterprises.database_of(code)):
             load_org(SAMPLE_ORG)
     with bound(enterprises.database_of("yi")):
@@ -163,7 +163,7 @@ def test_an_archive_names_a_registered_enterprise(park):
     assert "两个不同的企业" in invoke("--enterprise", "bing", "archive", "--enterprise", "yi", ok=False)
 
 
-def test_registry_passwords_are_masked_in_the_listing_and_left_out_of_a_backup(park):
+def test_registry_passwords_are_masked_in_the_listing_and_left_out_of_a_backup(park, enterprise_url):
     Enterprise.create(code="wu", name="戊化工", database_url="mysql://root:s3cret@db.example:3306/wu",
                       created_at=START)
     listed = invoke("enterprise", "list")
@@ -174,9 +174,11 @@ def test_registry_passwords_are_masked_in_the_listing_and_left_out_of_a_backup(p
         registry = tar.extractfile("db/enterprise.jsonl").read().decode()
         everything = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())
     assert "mysql://root:***@db.example:3306/wu" in registry and b"s3cret" not in everything
-    assert f"sqlite:///{park / 'yi.db'}" in registry   # a URL with no password stays as it is
+    yi_url = Enterprise.get(Enterprise.code == "yi").database_url
+    assert yi_url in registry   # a URL with no password stays as it is
     # After a restore an admin gives the password again; the new URL is migrated and listed masked.
-    said = invoke("enterprise", "set-url", "wu", "--database-url", f"sqlite:///{park / 'wu.db'}")
-    assert "wu.db" in said
-    taken = invoke("enterprise", "set-url", "wu", "--database-url", f"sqlite:///{park / 'yi.db'}", ok=False)
+    wu_url = enterprise_url("wu")
+    said = invoke("enterprise", "set-url", "wu", "--database-url", wu_url)
+    assert wu_url.rsplit("/", 1)[-1] in said
+    taken = invoke("enterprise", "set-url", "wu", "--database-url", yi_url, ok=False)
     assert "已由“乙化工”使用" in taken
