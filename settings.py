@@ -238,7 +238,8 @@ def _wecom(env: dict) -> WeComSettings | None:
 WS_ID = re.compile(r"[A-Za-z0-9_\-@.]{1,128}")
 
 
-def _wecom_ws(env: dict) -> WeComWsSettings | None:
+def parse_wecom_ws(env: dict) -> WeComWsSettings | None:
+    """Read the smart robot's long connection from WECOM_MODE=ws and WECOM_BOT_*; None in callback mode."""
     mode = (env.get("WECOM_MODE") or "callback").lower()
     if mode not in ("callback", "ws"):
         raise SettingsError(f"WECOM_MODE={mode!r}: choose callback or ws")
@@ -373,7 +374,7 @@ def load(overrides: dict | None = None) -> Settings:
         ready_sockets=_sockets(env.get("READY_SOCKETS")),
         wecom=_wecom(env),
         dingtalk=_dingtalk(env),
-        wecom_ws=_wecom_ws(env),
+        wecom_ws=parse_wecom_ws(env),
         wecom_webhook_base=(env.get("WECOM_WEBHOOK_BASE") or env.get("WECOM_API_BASE")
                             or "https://qyapi.weixin.qq.com").rstrip("/"),
     )

@@ -11,6 +11,7 @@ and a heartbeat key with the time of the last frame.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import random
@@ -120,7 +121,10 @@ class WsConnection:
     def start(self) -> None:
         """Run in a daemon thread and return at once."""
         self._stopping.clear()
-        self._thread = threading.Thread(target=self.run, name=f"wecom-ws:{self.bot_id}", daemon=True)
+        # In its starter's context, as `run` in the starter's thread would be: a park enterprise's robot
+        # keeps its events in the database the starter had bound.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self.run,),
+                                        name=f"wecom-ws:{self.bot_id}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:

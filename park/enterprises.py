@@ -149,6 +149,8 @@ def set_chat(code: str, variables: dict[str, str], *, now: datetime | None = Non
         owner = corp_owner(platform, parsed.corp_id)
         if owner not in (None, code):
             raise EnterpriseError(f"企业号 {parsed.corp_id} 已由“{owner or '本部署'}”使用，每个企业须有自己的应用")
+        if platform == "wecom":
+            _check_robot(code, env)
         found[platform] = env
     with transaction():
         Enterprise.update(**found).where(Enterprise.id == row.id).execute()
@@ -157,6 +159,27 @@ def set_chat(code: str, variables: dict[str, str], *, now: datetime | None = Non
                      data={"code": code, "apps": {p: settings.parse_platform(p, e).corp_id for p, e in found.items()}},
                      at=now or utcnow())
     return sorted(found)
+
+
+def _check_robot(code: str, env: dict[str, str]) -> None:
+    """Refuse a WeCom robot (WECOM_MODE=ws) that is badly set or is the deployment's or another enterprise's.
+
+    WeCom holds one live connection per robot: two enterprises on one robot would take each other's
+    connection, and each one's people would get the other's cards.
+    """
+    try:
+        robot = settings.parse_wecom_ws(env)
+    except SystemExit as exc:
+        raise EnterpriseError(f"企业微信长连接配置不正确：{exc}") from None
+    if robot is None:
+        return
+    home = settings.home().wecom_ws
+    owners = [("本部署", home.bot_id if home else None)]
+    owners += [(e.name, getattr(settings.parse_wecom_ws(e.wecom), "bot_id", None))
+               for e in _registry() if e.wecom and e.code != code]
+    for owner, bot_id in owners:
+        if bot_id == robot.bot_id:
+            raise EnterpriseError(f"智能机器人 {robot.bot_id} 已由“{owner}”使用，每个企业须有自己的机器人")
 
 
 def corp_owner(platform: str, corp_id: str) -> str | None:
@@ -187,10 +210,11 @@ def settings_of(code: str) -> settings.Settings | None:
     with _lock:
         if key not in _settings:
             wecom = settings.parse_platform("wecom", row.wecom) if row.wecom else None
+            robot = settings.parse_wecom_ws(row.wecom) if row.wecom else None
             dingtalk = settings.parse_platform("dingtalk", row.dingtalk) if row.dingtalk else None
             default = home.default_platform if wecom and dingtalk else ("wecom" if wecom else "dingtalk")
             # Nothing of the deployment's own apps: another enterprise's card must never leave through them.
-            _settings[key] = replace(home, wecom=wecom, dingtalk=dingtalk, wecom_ws=None, default_platform=default)
+            _settings[key] = replace(home, wecom=wecom, dingtalk=dingtalk, wecom_ws=robot, default_platform=default)
         return _settings[key]
 
 

@@ -15,9 +15,9 @@ from cards import links
 from emergency import muster, stop
 from exports.org_import import load_org
 from handlers.api import tokens
-from handlers.demo.demo import stream_connection
+from handlers.demo.demo import stream_connection, ws_connection
 from handlers.web import area_board
-from handlers.demo.scripted import DingTalkPhone, Phone, tiny_png
+from handlers.demo.scripted import DingTalkPhone, Phone, WsPhone, tiny_png
 from models import Attachment, AuditEvent, CheckIn, Finding, InboxEvent, Outbox, Person, Signature, find_person
 from models.area import Area
 from models.db import bound
@@ -61,45 +61,59 @@ def test_an_enterprises_write_token_posts_a_finding_whose_card_the_worker_delive
 JIA_CORP, JIA_SECRET, JIA_TOKEN, JIA_AGENT = "wwjia00001", "jia-secret", "jia-token", 1000003
 JIA_AES = base64.b64encode(bytes(range(100, 132))).decode().rstrip("=")
 YI_KEY, YI_SECRET, YI_CORP = "dingyikey01", "yi-dingtalk-secret", "dingyicorp"
+JIA_BOT, JIA_BOT_SECRET = "aibjia0001", "jia-bot-secret"
 
 
 @contextmanager
-def park(app: str, enterprise_url, *, yi_mode: str = "http"):
-    """Start 甲's WeCom and 乙's DingTalk, add both enterprises with the sample org and give each its app."""
+def park(app: str, enterprise_url, *, yi_mode: str = "http", jia_ws: bool = False):
+    """Start 甲's WeCom and 乙's DingTalk, add both enterprises with the sample org and give each its app.
+
+    jia_ws: 甲's WeCom reaches the plant through its smart robot's long connection, held here as its own
+    `python app.py --enterprise jia wecom-ws` would hold it.
+    """
     from handlers.cli.dingtalk_setup import register_card_route
     from sandbox.dingtalk import create_dingtalk_sandbox, run_dingtalk_sandbox
     from sandbox.wecom import create_wecom_sandbox, run_in_thread
     people = {p.wecom_userid: p.name for p in Person.select() if p.wecom_userid}
-    stream = None
+    stream = socket = None
     jia_base, stop_jia = run_in_thread(create_wecom_sandbox(
         corp_id=JIA_CORP, corp_secret=JIA_SECRET, agent_id=JIA_AGENT, token=JIA_TOKEN, aes_key=JIA_AES,
-        users=list(people)))
+        users=list(people), **({"bot_id": JIA_BOT, "bot_secret": JIA_BOT_SECRET} if jia_ws else {})))
     yi_base, stop_yi = run_dingtalk_sandbox(create_dingtalk_sandbox(
         app_key=YI_KEY, app_secret=YI_SECRET, corp_id=YI_CORP, robot_code=YI_KEY, users=list(people), names=people))
     try:
         enterprise("jia", enterprise_url("jia"))
         enterprise("yi", enterprise_url("yi"))
+        jia_mode = requests.post(f"{jia_base}/sandbox/config", json={"callback_url": f"{app}/wecom/callback",
+                                                                      "mode": "ws" if jia_ws else "callback"},
+                                 timeout=10).json()
+        robot = {"WECOM_MODE": "ws", "WECOM_BOT_ID": JIA_BOT, "WECOM_BOT_SECRET": JIA_BOT_SECRET,
+                 "WECOM_WS_URL": jia_mode["ws_url"]} if jia_ws else {}
         assert enterprises.set_chat("jia", {
             "WECOM_CORP_ID": JIA_CORP, "WECOM_AGENT_ID": str(JIA_AGENT), "WECOM_SECRET": JIA_SECRET,
             "WECOM_TOKEN": JIA_TOKEN, "WECOM_AES_KEY": JIA_AES, "WECOM_API_BASE": jia_base,
-            "WECOM_OAUTH_BASE": jia_base, "WECOM_JSSDK_URL": f"{jia_base}/sandbox/jssdk.js"}) == ["wecom"]
+            "WECOM_OAUTH_BASE": jia_base, "WECOM_JSSDK_URL": f"{jia_base}/sandbox/jssdk.js", **robot}) == ["wecom"]
         assert enterprises.set_chat("yi", {
             "DINGTALK_APP_KEY": YI_KEY, "DINGTALK_APP_SECRET": YI_SECRET, "DINGTALK_CORP_ID": YI_CORP,
             "DINGTALK_MODE": yi_mode, "DINGTALK_API_BASE": yi_base, "DINGTALK_OAPI_BASE": yi_base,
             "DINGTALK_LOGIN_BASE": yi_base, "DINGTALK_JSSDK_URL": f"{yi_base}/sandbox/jssdk.js"}) == ["dingtalk"]
-        requests.post(f"{jia_base}/sandbox/config", json={"callback_url": f"{app}/wecom/callback",
-                                                          "mode": "callback"}, timeout=10)
         requests.post(f"{yi_base}/sandbox/config", json={"mode": yi_mode, "card_callback_url": f"{app}/dingtalk/card",
                                                          "robot_callback_url": f"{app}/dingtalk/robot"}, timeout=10)
         # 甲's WeCom checks the callback URL with 甲's token: the deployment answers for 甲's app.
         assert requests.post(f"{jia_base}/sandbox/verify", timeout=10).json()["ok"] is True
+        if jia_ws:
+            with enterprises.entered("jia"):
+                socket = ws_connection(jia_base)
         with enterprises.entered("yi"):
             if yi_mode == "http":
                 register_card_route()   # as `python app.py --enterprise yi dingtalk-setup` does
             else:   # as `python app.py --enterprise yi dingtalk-stream` does
                 stream = stream_connection(yi_base, api_base=yi_base)
-        yield Phone(jia_base, app), DingTalkPhone(yi_base, app)
+        jia = WsPhone(jia_base, app, settle=lambda msgid: socket.wait_handled({msgid})) if jia_ws else Phone(jia_base, app)
+        yield jia, DingTalkPhone(yi_base, app)
     finally:
+        if socket is not None:
+            socket.stop()
         if stream is not None:
             stream.stop()
         stop_jia()
@@ -112,15 +126,20 @@ def books(code: str | None) -> tuple[int, int, int]:
         return InboxEvent.select().count(), AuditEvent.select().count(), Outbox.select().count()
 
 
+def went(answer: dict) -> bool:
+    """Tell whether the app took a phone's action: HTTP 200 for a callback, a frame pushed over a socket."""
+    return answer.get("status") == 200 or bool(answer.get("frame"))
+
+
 def planned(phone, drain, code: str) -> Permit:
     """Apply in chat as 朱岩 and have 郑计 confirm the plan, all in the enterprise's own app; return the permit."""
-    assert phone.text("zhuyan", apply_text())["status"] == 200
+    assert went(phone.text("zhuyan", apply_text()))
     drain()
     with enterprises.entered(code):
         permit = Permit.get()
     card = phone.open_card("zhengji", f"{permit.no}-plan-")
     assert card is not None, phone.messages("zhengji")
-    assert phone.click("zhengji", card)["status"] == 200
+    assert went(phone.click("zhengji", card))
     drain()
     with enterprises.entered(code):
         return Permit.get()
@@ -286,3 +305,24 @@ def test_an_enterprises_photos_tool_labels_meeting_codes_and_selfie_links_stay_i
         assert requests.get(link, timeout=10).status_code in (200, 409)
         for forged in (link.replace("?e=jia", "?e=yi"), link.removesuffix("?e=jia"), link.replace("?e=jia", "?e=bing")):
             assert requests.get(forged, timeout=10).status_code == 404, forged
+
+
+def test_an_enterprises_wecom_robot_holds_its_own_long_connection(world, enterprise_url):
+    """甲 on WeCom's smart robot: its chat arrives over 甲's socket, is kept in 甲's database, and its cards go
+    back over that socket; no other enterprise may take the same robot."""
+    home, drain, _ = world
+    with park(home.app, enterprise_url, jia_ws=True) as (jia, _yi):
+        permit = planned(jia, drain, "jia")
+        with enterprises.entered("jia"):
+            assert [(s.step.key, s.channel) for s in Signature.select()] == [("plan", "wecom_ws")]
+            assert Permit.get().no == permit.no and permit.state == "in_approval"
+        assert not Permit.select().exists() and home.messages("zhengji") == []
+        sent = [r for r in requests.get(f"{jia.base}/sandbox/ws", timeout=5).json()["received"]
+                if r["frame"].get("cmd") in ("aibot_send_msg", "aibot_respond_update_msg")]
+        assert sent and all(r["answer"]["errcode"] == 0 for r in sent)
+
+        with pytest.raises(enterprises.EnterpriseError, match="智能机器人 aibjia0001 已由“jia化工”使用"):
+            enterprises.set_chat("yi", {
+                "WECOM_CORP_ID": "wwyi000001", "WECOM_AGENT_ID": "1000004", "WECOM_SECRET": "yi-secret",
+                "WECOM_TOKEN": "yi-token", "WECOM_AES_KEY": JIA_AES, "WECOM_MODE": "ws",
+                "WECOM_BOT_ID": JIA_BOT, "WECOM_BOT_SECRET": "another"})

@@ -168,7 +168,10 @@ def dingtalk_stream():
 @click.command("wecom-ws")
 @click.option("--lock-seconds", type=float, default=20.0, help="a holder silent this long loses the robot")
 def wecom_ws(lock_seconds):
-    """Hold WeCom's robot long connection (WECOM_MODE=ws); a second process for the same robot waits."""
+    """Hold WeCom's robot long connection (WECOM_MODE=ws); a second process for the same robot waits.
+
+    With --enterprise CODE: that park enterprise's robot, its events kept in its database.
+    """
     import logging
     import signal
     from bot.wecom_ws import WsConnection
@@ -177,7 +180,9 @@ def wecom_ws(lock_seconds):
     from jobs.scheduler import LeaderLock
     conf = _settings()
     if conf.wecom_ws is None:
-        raise click.ClickException("未启用企业微信长连接：请设置 WECOM_MODE=ws、WECOM_BOT_ID、WECOM_BOT_SECRET")
+        raise click.ClickException("未启用企业微信长连接：请设置 WECOM_MODE=ws、WECOM_BOT_ID、WECOM_BOT_SECRET"
+                                   "（园区企业：python app.py enterprise chat CODE WECOM_MODE=ws WECOM_BOT_ID=… "
+                                   "WECOM_BOT_SECRET=… 及其企业微信应用的 WECOM_* 变量）")
     if lock_seconds <= 0:
         raise click.ClickException("--lock-seconds 须大于 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
