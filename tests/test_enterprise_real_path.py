@@ -326,3 +326,35 @@ def test_an_enterprises_wecom_robot_holds_its_own_long_connection(world, enterpr
                 "WECOM_CORP_ID": "wwyi000001", "WECOM_AGENT_ID": "1000004", "WECOM_SECRET": "yi-secret",
                 "WECOM_TOKEN": "yi-token", "WECOM_AES_KEY": JIA_AES, "WECOM_MODE": "ws",
                 "WECOM_BOT_ID": JIA_BOT, "WECOM_BOT_SECRET": "another"})
+
+
+def test_a_full_permit_closes_in_each_enterprises_own_app_and_each_ledger_holds_its_own(world, enterprise_url):
+    """A permit from application to close in 甲 on WeCom and in 乙 on DingTalk; each admin's ledger, asked
+    for in chat, holds that enterprise's permit alone (both numbered alike, told apart by their place)."""
+    import io
+    from openpyxl import load_workbook
+    from handlers.demo.scripted import take_through
+    from workflow import audit
+    from workflow.clock import local
+
+    home, drain, _ = world
+    with park(home.app, enterprise_url) as (jia, yi):
+        places = {"jia": "3#罐区东侧管廊", "yi": "常减压装置 V-101"}
+        jia_permit = planned(jia, drain, "jia")
+        yi.text("zhuyan", apply_text().replace(places["jia"], places["yi"]))
+        drain()
+        for code, phone, platform, media in (("jia", jia, "wecom", "media"), ("yi", yi, "dingtalk", "dingtalk-media")):
+            with enterprises.entered(code):
+                permit = Permit.get()
+                assert take_through(phone, permit.no, drain).state == "closed"
+                assert {s.channel for s in Signature.select()} == {platform} and audit.verify().ok
+                month = f"{local(permit.planned_start, settings.current().plant_tz):%Y-%m}"
+            phone.text("lvming", f"导出 台账 {month}")
+            drain()
+            [sent] = [m for m in phone.messages("lvming") if m["msgtype"] == "file"]
+            data = requests.get(f"{phone.base}/sandbox/{media}/{sent['content']['media_id']}", timeout=10).content
+            ledger = load_workbook(io.BytesIO(data))["作业票台账"]
+            rows = [r for r in ledger.iter_rows(min_row=4, values_only=True) if r[0]]
+            assert [r[0] for r in rows] == [jia_permit.no] and places[code] in str(rows[0])
+            assert places["yi" if code == "jia" else "jia"] not in str(rows[0])
+        assert not Permit.select().exists() and home.messages("lvming") == []
