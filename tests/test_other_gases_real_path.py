@@ -30,18 +30,23 @@ def five_gas(phone) -> Detector:
     return Detector(phone.app, sensor.code, sensor.secret, gases=list(sensor.gases))
 
 
+def ammonia_at_work(phone, drain, permit_no: str, value: float) -> tuple[str, Detector, Alarm]:
+    """Start the work with the five-gas detector bound, have it read ammonia at value; return the permit's
+    number, the detector and the alarm its post raised."""
+    device = five_gas(phone)
+    no = take_through(phone, permit_no, drain, until="in_progress", detector=device).no
+    answer = device.post({**AIR, "NH3": value})
+    assert answer.status_code == 200, answer.text
+    drain()
+    return no, device, Alarm.get_by_id(answer.json()["alarms"][0])
+
+
 @BOTH
 def test_an_ammonia_detector_alarms_through_the_webhook_to_the_cards_and_the_board(world):
     phone, drain, _ = world
     permit, _ = applied(phone, drain)
-    device = five_gas(phone)
-    no = take_through(phone, permit.no, drain, until="in_progress", detector=device).no
-
     # NH3 35 mg/m³: past the table's first alarm (30) and the permit's limit (GBZ 2.1 PC-STEL 30).
-    answer = device.post({**AIR, "NH3": 35.0})
-    assert answer.status_code == 200, answer.text
-    drain()
-    alarm = Alarm.get_by_id(answer.json()["alarms"][0])
+    no, device, alarm = ammonia_at_work(phone, drain, permit.no, 35.0)
     assert (alarm.gas, alarm.value, alarm.level) == ("NH3", 35.0, "超限")
     assert "氨 35 mg/m³，达到一级报警值 30" in alarm.text and "氨 35.0 mg/m³ 不合格，限值 < 30 mg/m³" in alarm.text
     assert Permit.get(Permit.no == no).state == "suspended"
@@ -110,13 +115,8 @@ def test_a_template_s_tighter_ammonia_limit_holds_the_chat_reading_and_the_bound
     assert "氨 15.0 mg/m³ 合格" in last_text(phone, tester)
     assert machine.active_step(Permit.get_by_id(permit.id)).key != "gas"
 
-    device = five_gas(phone)
-    no = take_through(phone, permit.no, drain, until="in_progress", detector=device).no
-    answer = device.post({**AIR, "NH3": 25.0})
-    assert answer.status_code == 200, answer.text
-    drain()
     # Below the detector's first set point (30), but over the permit's own limit: an 超限 alarm stops the work.
-    alarm = Alarm.get_by_id(answer.json()["alarms"][0])
+    no, device, alarm = ammonia_at_work(phone, drain, permit.no, 25.0)
     assert alarm.level == "超限" and "一级报警值" not in alarm.text, alarm.text
     assert "氨 25.0 mg/m³ 不合格，限值 < 20 mg/m³" in alarm.text, alarm.text
     assert Permit.get(Permit.no == no).state == "suspended"
