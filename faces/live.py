@@ -22,8 +22,6 @@ from .match import FaceRefused
 LINK_SECONDS = 24 * 3600     # the link only opens the camera: the capture time, not the link, bounds a photo
 AHEAD = timedelta(minutes=1)  # a phone's clock may run this far ahead of the server's
 EXIF_IFD, DATE_TIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x8769, 0x9003, 0x9011
-
-
 ENTERPRISE = "e"             # the query parameter naming a park enterprise's link
 
 

@@ -161,8 +161,8 @@ def _drop(server: str, url: str) -> None:
 
 
 def _new_database(server: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
     import secrets
+    from urllib.parse import urlsplit, urlunsplit
     name = f"enterprise_{secrets.token_hex(6)}"
     _on_server(server, f"CREATE DATABASE {name}")
     return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))

@@ -5,9 +5,10 @@
                          queues the face check and answers 202, or 4xx with the refusal in Chinese
 
 The token (faces/live.py) names the person, permit, step and round; the face itself proves who took it.
-A forged or lapsed token is a bare 404. A park enterprise's link names it (?e=) and opens on its database. The JS-SDK is asked for the camera alone: WeCom's
-wx.chooseImage with sourceType ["camera"] then wx.uploadImage (its serverId is a media_id), DingTalk's
-biz.util.uploadImageFromCamera (a link on DingTalk's CDN) (docs/wecom.md, docs/dingtalk.md "JS-SDK").
+A forged or lapsed token is a bare 404; a park enterprise's link names it (?e=) and opens on its
+database. The JS-SDK is asked for the camera alone: WeCom's wx.chooseImage with sourceType ["camera"]
+then wx.uploadImage (its serverId is a media_id), DingTalk's biz.util.uploadImageFromCamera (a link on
+DingTalk's CDN) (docs/wecom.md, docs/dingtalk.md "JS-SDK").
 """
 from __future__ import annotations
 

@@ -116,7 +116,8 @@ def test_an_enterprises_archive_holds_its_whole_file_and_its_chain_verifies_afte
     assert manifest["enterprise"] == {"code": "yi", "name": "乙化工"} and manifest["audit"]["ok"] is True
     # Its photos: kept in its own folder of the instance, and carried by its archive under the rows' paths.
     with bound(enterprises.database_of("yi")):
-        photos = {a.path: PERMIT_PHOTO for a in Attachment.select()} | {p.path: FINDING_PHOTO for p in FindingPhoto.select()}
+        photos = {a.path: PERMIT_PHOTO for a in Attachment.select()}
+        photos |= {p.path: FINDING_PHOTO for p in FindingPhoto.select()}
         folder = enterprises.media_folder()
     assert folder == settings.current().instance_path / "enterprises" / "yi" and len(photos) == 2
     assert manifest["media"] == {"files": 2, "missing": []}
