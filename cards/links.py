@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import Iterable, Mapping
 from urllib.parse import quote
 
 from itsdangerous import Signer
@@ -74,9 +74,10 @@ def token(permit: Permit, purpose: str) -> str:
     return stamped(_signer(purpose).get_signature(_message(permit, purpose)).decode())
 
 
-def enterprise_of(args: Mapping[str, str]) -> str | None:
-    """Return the park enterprise a link's query names in its token, or None for the deployment's own."""
-    for param in PARAMS.values():
+def enterprise_of(args: Mapping[str, str], params: Iterable[str] = tuple(PARAMS.values())) -> str | None:
+    """Return the park enterprise a link's query names in its token (one of params), or None for the
+    deployment's own."""
+    for param in params:
         code = code_in(args.get(param))
         if code:
             return code

@@ -35,11 +35,6 @@ def url(meeting: Meeting, purpose: str = "view", *, extra: str = "", base_url: s
     return base + path(meeting, purpose, extra)
 
 
-def enterprise_of(args: Mapping[str, str]) -> str | None:
-    """Return the park enterprise a meeting link's query names in its token, None for the deployment's own."""
-    return next((code for param in PARAMS.values() if (code := links.code_in(args.get(param)))), None)
-
-
 def opened(meeting_id: int, args: Mapping[str, str], purposes: tuple[str, ...]) -> tuple[Meeting, str] | None:
     """Return the meeting and the purpose its link grants, None for a forged link or an unknown meeting."""
     meeting = Meeting.get_or_none(Meeting.id == meeting_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import settings
 from flask import Blueprint, Response, abort, render_template, request
 
+from cards import links as board_links
 from meetings import links, preshift
 from models import Person, utcnow
 from models.meeting import Meeting, MeetingAttendee
@@ -27,7 +28,7 @@ bp = Blueprint("meeting", __name__, template_folder="templates")
 
 @bp.before_request
 def _enter_enterprise() -> None:
-    enter_enterprise(links.enterprise_of(request.args))
+    enter_enterprise(board_links.enterprise_of(request.args, links.PARAMS.values()))
 
 
 bp.teardown_request(leave_enterprise)
